@@ -1,0 +1,167 @@
+"""Transactional outbox and inbox tables, ``emit()``, and the relay.
+
+A state change and its events are committed in one transaction (``emit`` only adds a row to
+the caller's session). The relay claims unsent rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+so several relay replicas never publish the same row concurrently), publishes them with
+confirms and marks them sent in the same transaction only after the broker confirmed.
+A crash between confirm and commit publishes the batch again: consumers are idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, func, select, text, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .. import context
+from ..contracts import make_envelope
+from . import metrics
+from .publisher import OutgoingMessage, Publisher, PublishError
+from .topology import EVENTS_EXCHANGE
+
+log = logging.getLogger("ocop.outbox")
+
+# Wakes the relay as soon as a transaction with events commits (same process only; the
+# relay polls as well, so other processes' commits are picked up within the poll interval).
+outbox_signal = threading.Event()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def define_models(Base):
+    """Outbox and inbox models bound to one service's metadata."""
+
+    class OutboxMessage(Base):
+        __tablename__ = "outbox"
+        seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                         autoincrement=True)
+        id: Mapped[str] = mapped_column(String(36), unique=True)
+        exchange: Mapped[str] = mapped_column(String(100))
+        routing_key: Mapped[str] = mapped_column(String(200))
+        type: Mapped[str] = mapped_column(String(200))
+        correlation_id: Mapped[str | None] = mapped_column(String(100))
+        payload: Mapped[str] = mapped_column(Text)
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+        sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+        __table_args__ = (
+            Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
+        )
+
+    class InboxMessage(Base):
+        __tablename__ = "inbox"
+        consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+        event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+        event_type: Mapped[str] = mapped_column(String(200))
+        processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    return OutboxMessage, InboxMessage
+
+
+class Emitter:
+    """Adds events to a session's outbox; bound to one service (its name and outbox model)."""
+
+    def __init__(self, service: str, outbox_model, exchange: str = EVENTS_EXCHANGE):
+        self.service = service
+        self.model = outbox_model
+        self.exchange = exchange
+
+    def __call__(self, session: Session, type_: str, subject: str, subject_version: int, data: dict,
+                 version: int = 1) -> dict:
+        envelope = make_envelope(type_, version, self.service, subject, subject_version, data,
+                                 correlation_id=context.correlation_id.get(),
+                                 causation_id=context.causation_id.get())
+        session.add(self.model(id=envelope["id"], exchange=self.exchange, routing_key=type_, type=type_,
+                               correlation_id=envelope["correlation_id"],
+                               payload=json.dumps(envelope, ensure_ascii=False)))
+        session.info["has_outbox"] = True
+        return envelope
+
+
+def install_commit_signal(session_factory) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(session_factory, "after_commit")
+    def _wake(session):
+        if session.info.pop("has_outbox", False):
+            outbox_signal.set()
+
+
+class Relay:
+    def __init__(self, service: str, session_factory, outbox_model, publisher: Publisher, batch_size: int = 100,
+                 poll_interval: float = 0.2):
+        self.service = service
+        self.session_factory = session_factory
+        self.model = outbox_model
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+
+    def run_once(self) -> int:
+        """Publish one batch; returns how many rows were sent."""
+        M = self.model
+        with self.session_factory() as session, session.begin():
+            rows = session.execute(
+                select(M.seq, M.id, M.exchange, M.routing_key, M.type, M.correlation_id, M.payload)
+                .where(M.sent_at.is_(None)).order_by(M.seq).limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            self.publisher.publish_batch([
+                OutgoingMessage(exchange=r.exchange, routing_key=r.routing_key, body=r.payload,
+                                message_id=r.id, type=r.type, correlation_id=r.correlation_id,
+                                headers={"source": self.service})
+                for r in rows
+            ])
+            session.execute(update(M).where(M.seq.in_([r.seq for r in rows])).values(sent_at=utcnow()))
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                sent = self.run_once()
+                backoff = 0.5
+            except PublishError as exc:
+                log.warning("relay publish failed, will retry", extra={"error": str(exc), "service": self.service})
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 15)
+                continue
+            except Exception:  # database down, etc.: keep the relay alive
+                log.exception("relay iteration failed", extra={"service": self.service})
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 15)
+                continue
+            if sent < self.batch_size:
+                outbox_signal.wait(self.poll_interval)
+                outbox_signal.clear()
+        self.publisher.close()
+
+
+def outbox_lag_seconds(session: Session, outbox_model) -> float:
+    oldest = session.execute(select(func.min(outbox_model.created_at)).where(outbox_model.sent_at.is_(None))).scalar()
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, (utcnow() - oldest).total_seconds())
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll for an outcome with a deadline (used by commands and tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

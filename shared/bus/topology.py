@@ -1,0 +1,95 @@
+"""Topology as code: exchanges, queues and bindings, declared idempotently by every process.
+
+One topic exchange carries every event; the routing key is the event type
+(e.g. ``registry.certification.granted``). Each consuming service and handler group has one
+durable queue, so replicas of a service compete for messages while every service gets its
+own copy. Every queue has two siblings on the default exchange: ``<queue>.dlq`` for messages
+the code refuses (undecodable, contract-violating, unknown) and ``<queue>.parking`` for
+messages that kept failing after retries. On RabbitMQ the queues are quorum queues; their
+dead-letter exchange and delivery limit (the safety net for a message that crashes its
+consumer) are set by policy (deploy/rabbitmq/definitions.json and ``python -m shared.bus.cli
+setup``), never by queue arguments, which cannot change later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kombu import Exchange, Queue
+
+EVENTS_EXCHANGE = "ocop.events"
+COMMANDS_EXCHANGE = "ocop.commands"
+DEAD_LETTER_EXCHANGE = "ocop.dead-letter"  # target of the broker's own safety-net policy
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    service: str
+    exchange: str
+    bindings: tuple[str, ...]
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+    @property
+    def parking(self) -> str:
+        return f"{self.name}.parking"
+
+
+# The whole topology in one table: who listens to what.
+QUEUES: tuple[QueueSpec, ...] = (
+    QueueSpec("events.registry-feed", "events", EVENTS_EXCHANGE, ("registry.#",)),
+    QueueSpec("events.responses", "events", EVENTS_EXCHANGE, ("notifications.invitation.answered",)),
+    QueueSpec("notifications.main", "notifications", EVENTS_EXCHANGE, ("events.invitation.#", "events.fair.#", "registry.producer.#")),
+    QueueSpec("registry.commands", "registry", COMMANDS_EXCHANGE, ("registry.#",)),
+)
+
+
+def queue_spec(name: str) -> QueueSpec:
+    for spec in QUEUES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def _queue_args(amqp: bool) -> dict:
+    return {"x-queue-type": "quorum"} if amqp else {}
+
+
+def exchanges() -> list[Exchange]:
+    return [
+        Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
+        Exchange(COMMANDS_EXCHANGE, type="topic", durable=True),
+        Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True),
+    ]
+
+
+def kombu_queues(spec: QueueSpec, amqp: bool) -> list[Queue]:
+    """The main queue with its bindings, plus its dead-letter and parking queues."""
+    ex = Exchange(spec.exchange, type="topic", durable=True)
+    args = _queue_args(amqp)
+    main = Queue(spec.name, bindings=[_binding(ex, key) for key in spec.bindings], durable=True,
+                 queue_arguments=args)
+    dead = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True)
+    dlq = Queue(spec.dlq, exchange=dead, routing_key=spec.name, durable=True, queue_arguments=args)
+    parking = Queue(spec.parking, durable=True, queue_arguments=args)
+    return [main, dlq, parking]
+
+
+def _binding(exchange: Exchange, key: str):
+    from kombu import binding
+
+    return binding(exchange, routing_key=key)
+
+
+def declare(connection, amqp: bool, services: tuple[str, ...] | None = None) -> None:
+    """Declare exchanges and (optionally only some services') queues. Idempotent."""
+    channel = connection.default_channel
+    for ex in exchanges():
+        ex(channel).declare()
+    for spec in QUEUES:
+        if services is None or spec.service in services:
+            for q in kombu_queues(spec, amqp):
+                q(channel).declare()

@@ -1,0 +1,146 @@
+"""Event schemas, one class per (type, version). Data only; the envelope is in __init__."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from .registry import contract
+
+LANGS = ["vi", "en"]
+PRODUCER_KINDS = ["cooperative", "enterprise", "household", "cooperative_group"]
+
+
+class _Data(Schema):
+    """Base for event data: dump what was loaded, nothing else."""
+
+
+class Consent(Schema):
+    email = fields.Boolean(required=True)
+    sms = fields.Boolean(required=True)
+
+
+@contract("registry.producer.registered", 1, "registry", "A producer (chủ thể OCOP) was recorded.")
+class ProducerRegisteredV1(_Data):
+    producer_id = fields.String(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(PRODUCER_KINDS))
+    province = fields.String(required=True)
+    region = fields.String(required=True)
+    email = fields.Email(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True)
+    preferred_language = fields.String(load_default="vi", validate=validate.OneOf(LANGS))
+    consent = fields.Nested(Consent, required=True)
+
+
+@contract("registry.producer.updated", 1, "registry", "A producer's details changed; carries the full new state.")
+class ProducerUpdatedV1(ProducerRegisteredV1):
+    pass
+
+
+@contract("registry.product.registered", 1, "registry", "A product was recorded for a producer.")
+class ProductRegisteredV1(_Data):
+    product_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    name = fields.String(required=True)
+    name_en = fields.String(load_default=None, allow_none=True)
+    group = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=6))
+    potential_five_star = fields.Boolean(required=True)
+
+
+@contract("registry.certification.granted", 1, "registry",
+          "A product was certified OCOP (3★ or more); carries what a fair needs to match it.")
+class CertificationGrantedV1(_Data):
+    certification_id = fields.String(required=True)
+    product_id = fields.String(required=True)
+    product_name = fields.String(required=True)
+    group = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=6))
+    producer_id = fields.String(required=True)
+    producer_name = fields.String(required=True)
+    producer_kind = fields.String(required=True, validate=validate.OneOf(PRODUCER_KINDS))
+    province = fields.String(required=True)
+    region = fields.String(required=True)
+    stars = fields.Integer(required=True, strict=True, validate=validate.Range(min=3, max=5))
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    kind = fields.String(required=True, validate=validate.OneOf(["new", "recertification", "upgrade"]))
+    issued_by = fields.String(required=True)
+    decision_number = fields.String(required=True)
+    decision_date = fields.Date(required=True)
+    valid_until = fields.Date(required=True)
+    potential_five_star = fields.Boolean(required=True)
+
+
+class FairSummary(Schema):
+    fair_id = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    venue = fields.String(required=True)
+    host_province = fields.String(required=True)
+    region = fields.String(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    subsidy_per_booth = fields.Integer(required=True)
+
+
+@contract("events.fair.published", 1, "events", "A fair was published and its invitations are being sent.")
+class FairPublishedV1(FairSummary):
+    capacity = fields.Integer(required=True)
+    min_stars = fields.Integer(required=True)
+    invitation_deadline = fields.AwareDateTime(required=True)
+
+
+@contract("events.invitation.issued", 1, "events", "A producer was invited to a fair with some of its products.")
+class InvitationIssuedV1(_Data):
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    fair = fields.Nested(FairSummary, required=True)
+    products = fields.List(fields.Dict(keys=fields.String()), required=True)
+    deadline = fields.AwareDateTime(required=True)
+    score = fields.Float(required=True)
+    reasons = fields.List(fields.String(), required=True)
+
+
+class _Answer(_Data):
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    fair_id = fields.String(required=True)
+    note = fields.String(load_default=None, allow_none=True)
+    answered_at = fields.AwareDateTime(required=True)
+
+
+@contract("events.invitation.accepted", 1, "events", "The producer accepted; a booth is held for it.")
+class InvitationAcceptedV1(_Answer):
+    booth = fields.Integer(required=True)
+
+
+@contract("events.invitation.declined", 1, "events", "The producer declined the invitation.")
+class InvitationDeclinedV1(_Answer):
+    pass
+
+
+@contract("events.invitation.answer_refused", 1, "events",
+          "An answer could not be applied (past the deadline, already answered); the reason says why.")
+class InvitationAnswerRefusedV1(_Data):
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    answer = fields.String(required=True, validate=validate.OneOf(["accept", "decline"]))
+    reason = fields.String(required=True)
+
+
+@contract("notifications.invitation.answered", 1, "notifications",
+          "A producer answered an invitation through its signed link.")
+class InvitationAnsweredV1(_Data):
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    answer = fields.String(required=True, validate=validate.OneOf(["accept", "decline"]))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    answered_at = fields.AwareDateTime(required=True)
+
+
+@contract("notifications.delivery.sent", 1, "notifications", "A message reached a channel (SMTP accepted it).")
+class DeliverySentV1(_Data):
+    delivery_id = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "sms", "webhook"]))
+    template = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    cause_event_id = fields.String(required=True)

@@ -1,0 +1,198 @@
+"""What every service's HTTP side shares: the runtime (engine, sessions, outbox), one error
+body, correlation ids, /livez, /readyz, /metrics and request latency.
+
+Nothing here connects at import time; ``ServiceRuntime`` creates an engine lazily-connecting
+and the broker is touched only by /readyz and /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import text
+
+from . import context, logs
+from .bus.connection import connect
+from .bus.outbox import Emitter, install_commit_signal, outbox_lag_seconds
+from .bus.topology import QUEUES
+from .config import Settings
+from .db import make_engine, make_session_factory, run_migrations
+
+log = logging.getLogger("ocop.web")
+
+HTTP_LATENCY = Histogram("ocop_http_request_duration_seconds", "HTTP request latency",
+                         ["service", "method", "endpoint", "status"])
+
+
+class ServiceRuntime:
+    """The composition root of one service: settings, database, outbox emitter."""
+
+    def __init__(self, settings: Settings, service_dir: Path, outbox_model, inbox_model):
+        self.settings = settings
+        self.service = settings.service
+        self.service_dir = service_dir
+        self.engine = make_engine(settings.database_url)
+        self.session_factory = make_session_factory(self.engine)
+        install_commit_signal(self.session_factory)
+        self.outbox = outbox_model
+        self.inbox = inbox_model
+        self.emit = Emitter(settings.service, outbox_model)
+        _RUNTIMES[self.service] = self
+
+    def migrate(self) -> None:
+        run_migrations(self.service_dir, self.settings.database_url)
+
+    @contextmanager
+    def transaction(self):
+        """One transaction: operations flush, this boundary commits (or rolls back)."""
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    def check_database(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def check_broker(self) -> None:
+        conn = connect(self.settings.broker_url)
+        try:
+            conn.ensure_connection(max_retries=1, timeout=3)
+        finally:
+            conn.release()
+
+
+_RUNTIMES: dict[str, ServiceRuntime] = {}
+
+
+class _BusCollector:
+    """Scrape-time figures read from the database and the broker."""
+
+    def collect(self):
+        lag = GaugeMetricFamily("ocop_outbox_lag_seconds", "Age of the oldest unsent outbox row", labels=["service"])
+        depth = GaugeMetricFamily("ocop_queue_depth", "Messages waiting in dead-letter and parking queues",
+                                  labels=["queue"])
+        for name, rt in list(_RUNTIMES.items()):
+            try:
+                with rt.session_factory() as s:
+                    lag.add_metric([name], outbox_lag_seconds(s, rt.outbox))
+            except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is down
+                log.warning("outbox lag unavailable", extra={"service": name})
+            for queue, size in _side_queue_depths(rt):
+                depth.add_metric([queue], size)
+        yield lag
+        yield depth
+
+
+def _side_queue_depths(rt: ServiceRuntime):
+    from .bus.admin import queue_size
+
+    out = []
+    try:
+        conn = connect(rt.settings.broker_url)
+        try:
+            for spec in QUEUES:
+                if spec.service == rt.service:
+                    out += [(q, queue_size(conn, q)) for q in (spec.dlq, spec.parking)]
+        finally:
+            conn.release()
+    except Exception:  # noqa: BLE001
+        log.warning("queue depths unavailable", extra={"service": rt.service})
+    return out
+
+
+_collector_registered = False
+
+
+def _register_collector():
+    global _collector_registered
+    if not _collector_registered:
+        REGISTRY.register(_BusCollector())
+        _collector_registered = True
+
+
+def error_body(status: int, message: str, errors=None):
+    body = {"code": status, "status": _status_name(status), "message": message}
+    if errors:
+        body["errors"] = errors
+    return jsonify(body), status
+
+
+def _status_name(code: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
+
+
+def init_app(app: Flask, runtime: ServiceRuntime) -> None:
+    """Attach probes, metrics, correlation ids and error handling to a service's app."""
+    logs.setup(runtime.service)
+    _register_collector()
+    app.extensions["ocop_runtime"] = runtime
+    app.config.setdefault("SECRET_KEY", runtime.settings.secret_key)
+    app.json.ensure_ascii = False
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+        cid = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+        g.cid_token = context.correlation_id.set(cid[:100])
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Correlation-ID"] = context.correlation_id.get() or ""
+        if hasattr(g, "started"):
+            HTTP_LATENCY.labels(runtime.service, request.method, request.url_rule.rule if request.url_rule else "-",
+                                response.status_code).observe(time.perf_counter() - g.started)
+        return response
+
+    @app.teardown_request
+    def _reset(_exc):
+        token = g.pop("cid_token", None)
+        if token is not None:
+            context.correlation_id.reset(token)
+
+    @app.errorhandler(404)
+    def _not_found(_e):
+        return error_body(404, "no such resource")
+
+    @app.errorhandler(405)
+    def _method(_e):
+        return error_body(405, "method not allowed on this resource")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return error_body(exc.code or 500, exc.description or exc.name)
+        log.exception("unhandled error")
+        return error_body(500, "internal error; the change was not saved")
+
+    @app.get("/livez")
+    def livez():
+        return {"status": "ok", "service": runtime.service}
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {}
+        for name, check in (("database", runtime.check_database), ("broker", runtime.check_broker)):
+            try:
+                check()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks[name] = f"unavailable: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
