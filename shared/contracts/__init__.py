@@ -56,7 +56,12 @@ def make_envelope(type_: str, version: int, source: str, subject: str, subject_v
                   correlation_id: str | None = None, causation_id: str | None = None) -> dict:
     """Build and validate an outgoing message; a producer can never emit an invalid event."""
     contract = contract_for(type_, version)
-    errors = contract.schema().validate(data)
+    schema = contract.schema()
+    try:
+        wire = schema.dump(data)  # python values (dates, ...) -> JSON types
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ContractError(f"outgoing {type_} v{version} cannot be serialised: {exc}") from exc
+    errors = schema.validate(wire)
     if errors:
         raise ContractError(f"outgoing {type_} v{version} violates its contract", errors)
     event_id = str(uuid.uuid4())
@@ -70,7 +75,7 @@ def make_envelope(type_: str, version: int, source: str, subject: str, subject_v
         "subject_version": int(subject_version),
         "correlation_id": correlation_id or event_id,
         "causation_id": causation_id,
-        "data": contract.schema().dump(contract.schema().load(data)),
+        "data": wire,
     }
 
 

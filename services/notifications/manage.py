@@ -1,0 +1,9 @@
+"""Management commands of the notifications service (see shared/manage.py)."""
+
+import sys
+from pathlib import Path
+
+from shared.manage import main
+
+if __name__ == "__main__":
+    sys.exit(main("notifications", Path(__file__).parent, sys.argv[1:]))

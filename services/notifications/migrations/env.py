@@ -1,0 +1,4 @@
+from services.notifications.models import Base
+from shared.migrations_env import run
+
+run(Base.metadata, "notifications")

@@ -1,0 +1,77 @@
+"""Registry tables (typed SQLAlchemy 2 models). Only the registry reads or writes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.bus.outbox import define_models
+from shared.db import make_base
+
+Base = make_base()
+Outbox, Inbox = define_models(Base)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Producer(Base):
+    __tablename__ = "producers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_folded: Mapped[str] = mapped_column(String(300), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    address: Mapped[str | None] = mapped_column(String(500))
+    province: Mapped[str] = mapped_column(String(100), index=True)
+    province_entered: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(50), index=True)
+    representative: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    preferred_language: Mapped[str] = mapped_column(String(5), default="vi")
+    consent: Mapped[dict] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    producer_id: Mapped[str] = mapped_column(ForeignKey("producers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_folded: Mapped[str] = mapped_column(String(300), index=True)
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    group: Mapped[int] = mapped_column(Integer)
+    subgroup: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    potential_five_star: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped by every change to the product or its certifications: the subject_version of its events.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Certification(Base):
+    __tablename__ = "certifications"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    criteria_version: Mapped[str] = mapped_column(String(40))
+    score: Mapped[int] = mapped_column(Integer)
+    score_parts: Mapped[dict | None] = mapped_column(JSON)
+    stars: Mapped[int] = mapped_column(Integer, index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    issued_by: Mapped[str] = mapped_column(String(200))
+    decision_number: Mapped[str] = mapped_column(String(100))
+    decision_date: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="current", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)

@@ -1,0 +1,118 @@
+"""State changes of the registry. Each takes an open session, flushes, emits its events into
+the outbox of the same transaction, and never commits: the caller's boundary does."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.errors import Conflict, Invalid, NotFound
+from shared.text import fold, nfc
+
+from . import domain
+from .models import Certification, Producer, Product
+
+
+def _domain(fn, *args):
+    try:
+        return fn(*args)
+    except domain.DomainError as exc:
+        raise Invalid(exc.message, field=exc.field) from exc
+
+
+def producer_event(p: Producer) -> dict:
+    return {"producer_id": p.id, "code": p.code, "name": p.name, "kind": p.kind, "province": p.province,
+            "region": p.region, "email": p.email, "phone": p.phone, "preferred_language": p.preferred_language,
+            "consent": {"email": bool(p.consent.get("email")), "sms": bool(p.consent.get("sms"))}}
+
+
+def register_producer(session: Session, emit, data: dict) -> Producer:
+    province = _domain(domain.resolve_province, data["province"])
+    code = nfc(data["code"]).upper()
+    if session.scalar(select(Producer.id).where(Producer.code == code)):
+        raise Conflict(f"a producer with code {code} already exists", field="code")
+    name = nfc(data["name"])
+    producer = Producer(code=code, name=name, name_folded=fold(name), kind=data["kind"], address=data.get("address"),
+                        province=province.name, province_entered=province.entered_as, region=province.region,
+                        representative=data.get("representative"), email=data.get("email"), phone=data.get("phone"),
+                        preferred_language=data["preferred_language"], consent=dict(data["consent"]), version=1)
+    session.add(producer)
+    session.flush()
+    emit(session, "registry.producer.registered", producer.id, producer.version, producer_event(producer))
+    return producer
+
+
+def get_producer(session: Session, producer_id: str) -> Producer:
+    producer = session.get(Producer, producer_id)
+    if producer is None:
+        raise NotFound(f"no producer {producer_id}", field="producer_id")
+    return producer
+
+
+def register_product(session: Session, emit, data: dict) -> Product:
+    producer = get_producer(session, data["producer_id"])
+    name = nfc(data["name"])
+    product = Product(producer_id=producer.id, name=name, name_folded=fold(name), name_en=data.get("name_en"),
+                      group=data["group"], subgroup=data.get("subgroup"), description=data.get("description"),
+                      potential_five_star=data["potential_five_star"], version=1)
+    session.add(product)
+    session.flush()
+    emit(session, "registry.product.registered", product.id, product.version,
+         {"product_id": product.id, "producer_id": producer.id, "name": product.name, "name_en": product.name_en,
+          "group": product.group, "potential_five_star": product.potential_five_star})
+    return product
+
+
+def get_product(session: Session, product_id: str) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}", field="product_id")
+    return product
+
+
+def current_certification(session: Session, product_id: str) -> Certification | None:
+    return session.scalar(select(Certification).where(Certification.product_id == product_id,
+                                                      Certification.status == "current"))
+
+
+def grant_certification(session: Session, emit, data: dict, today: date) -> Certification:
+    # Lock the product row: two concurrent grants for one product serialise here.
+    product = session.get(Product, data["product_id"], with_for_update=True)
+    if product is None:
+        raise NotFound(f"no product {data['product_id']}", field="product_id")
+    stars = _domain(domain.derive_stars, data["criteria_version"], data["score"], data.get("stars"))
+    _domain(domain.check_decision_date, data["decision_date"], today)
+    parts = data.get("score_parts")
+    if parts and sum(parts.values()) != data["score"]:
+        raise Invalid(f"parts add up to {sum(parts.values())}, not the score {data['score']}", field="score_parts")
+    if data["kind"] == "new" and current_certification(session, product.id) is not None:
+        raise Conflict("the product already has a current certification", field="product_id")
+    cert = Certification(product_id=product.id, kind=data["kind"], criteria_version=data["criteria_version"],
+                         score=data["score"], score_parts=parts, stars=stars, level=domain.level_for(stars),
+                         issued_by=nfc(data["issued_by"]), decision_number=nfc(data["decision_number"]),
+                         decision_date=data["decision_date"], valid_until=domain.valid_until(data["decision_date"]))
+    session.add(cert)
+    product.version += 1
+    session.flush()
+    producer = session.get(Producer, product.producer_id)
+    emit(session, "registry.certification.granted", product.id, product.version, certification_event(cert, product,
+                                                                                                    producer))
+    return cert
+
+
+def certification_event(cert: Certification, product: Product, producer: Producer) -> dict:
+    return {"certification_id": cert.id, "product_id": product.id, "product_name": product.name,
+            "group": product.group, "producer_id": producer.id, "producer_name": producer.name,
+            "producer_kind": producer.kind, "province": producer.province, "region": producer.region,
+            "stars": cert.stars, "score": cert.score, "kind": cert.kind, "issued_by": cert.issued_by,
+            "decision_number": cert.decision_number, "decision_date": cert.decision_date,
+            "valid_until": cert.valid_until, "potential_five_star": product.potential_five_star}
+
+
+def get_certification(session: Session, cert_id: str) -> Certification:
+    cert = session.get(Certification, cert_id)
+    if cert is None:
+        raise NotFound(f"no certification {cert_id}", field="certification_id")
+    return cert

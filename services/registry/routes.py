@@ -1,0 +1,88 @@
+"""Registry HTTP API: URL rules and views only; decisions live in operations and domain."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from shared.auth import own_producer_only, require
+from shared.web import runtime_of
+
+from . import operations as ops
+from .schemas import CertificationIn, CertificationOut, ProducerIn, ProducerOut, ProductIn, ProductOut
+
+blp = Blueprint("registry", __name__, url_prefix="/", description="Producers, products and OCOP certifications")
+
+READERS = ("registry_officer", "trade_officer", "integration", "producer")
+
+
+def rt():
+    return runtime_of(current_app)
+
+
+@blp.route("/producers")
+class Producers(MethodView):
+    @require("registry_officer")
+    @blp.arguments(ProducerIn)
+    @blp.response(201, ProducerOut)
+    def post(self, data):
+        """Record a producer (chủ thể OCOP)."""
+        with rt().transaction() as s:
+            return ops.register_producer(s, rt().emit, data)
+
+
+@blp.route("/producers/<producer_id>")
+class ProducerById(MethodView):
+    @require(*READERS)
+    @blp.response(200, ProducerOut)
+    def get(self, producer_id):
+        own_producer_only(producer_id)
+        with rt().transaction() as s:
+            return ops.get_producer(s, producer_id)
+
+
+@blp.route("/products")
+class Products(MethodView):
+    @require("registry_officer")
+    @blp.arguments(ProductIn)
+    @blp.response(201, ProductOut)
+    def post(self, data):
+        """Record a product of a producer."""
+        with rt().transaction() as s:
+            return ops.register_product(s, rt().emit, data)
+
+
+@blp.route("/products/<product_id>")
+class ProductById(MethodView):
+    @require(*READERS)
+    @blp.response(200, ProductOut)
+    def get(self, product_id):
+        with rt().transaction() as s:
+            product = ops.get_product(s, product_id)
+            own_producer_only(product.producer_id)
+            return product
+
+
+@blp.route("/certifications")
+class Certifications(MethodView):
+    @require("registry_officer")
+    @blp.arguments(CertificationIn)
+    @blp.response(201, CertificationOut)
+    def post(self, data):
+        """Record a certification decision; stars are derived from the score."""
+        with rt().transaction() as s:
+            return ops.grant_certification(s, rt().emit, data, today=date.today())
+
+
+@blp.route("/certifications/<cert_id>")
+class CertificationById(MethodView):
+    @require(*READERS)
+    @blp.response(200, CertificationOut)
+    def get(self, cert_id):
+        with rt().transaction() as s:
+            cert = ops.get_certification(s, cert_id)
+            own_producer_only(ops.get_product(s, cert.product_id).producer_id)
+            return cert

@@ -1,0 +1,102 @@
+"""Request and response schemas. Input and output schemas are separate; unknown fields are
+refused on input (RAISE, marshmallow's default) so a typo never silently drops data."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.contracts.events import LANGS, PRODUCER_KINDS
+
+from .domain import CRITERIA
+
+
+class ConsentIn(Schema):
+    email = fields.Boolean(load_default=True)
+    sms = fields.Boolean(load_default=False)
+
+
+class ProducerIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=2, max=40))
+    name = fields.String(required=True, validate=validate.Length(min=2, max=300))
+    kind = fields.String(required=True, validate=validate.OneOf(PRODUCER_KINDS))
+    address = fields.String(validate=validate.Length(max=500))
+    province = fields.String(required=True, validate=validate.Length(min=2, max=100))
+    representative = fields.String(validate=validate.Length(max=200))
+    email = fields.Email(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}$", error="not a phone number"))
+    preferred_language = fields.String(load_default="vi", validate=validate.OneOf(LANGS))
+    consent = fields.Nested(ConsentIn, load_default=lambda: {"email": True, "sms": False})
+
+
+class ProducerOut(Schema):
+    id = fields.String()
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    address = fields.String(allow_none=True)
+    province = fields.String()
+    province_entered = fields.String(metadata={"description": "the name as entered; differs for pre-2025 names"})
+    region = fields.String()
+    representative = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    preferred_language = fields.String()
+    consent = fields.Dict()
+    version = fields.Integer()
+
+
+class ProductIn(Schema):
+    producer_id = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=2, max=300))
+    name_en = fields.String(allow_none=True, validate=validate.Length(max=300))
+    group = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=6))
+    subgroup = fields.String(allow_none=True, validate=validate.Length(max=100))
+    description = fields.String(allow_none=True)
+    potential_five_star = fields.Boolean(load_default=False)
+
+
+class ProductOut(Schema):
+    id = fields.String()
+    producer_id = fields.String()
+    name = fields.String()
+    name_en = fields.String(allow_none=True)
+    group = fields.Integer()
+    subgroup = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    potential_five_star = fields.Boolean()
+    version = fields.Integer()
+
+
+class ScoreParts(Schema):
+    a = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=40))
+    b = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=25))
+    c = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=35))
+
+
+class CertificationIn(Schema):
+    product_id = fields.String(required=True)
+    kind = fields.String(load_default="new", validate=validate.OneOf(["new", "recertification", "upgrade"]))
+    criteria_version = fields.String(load_default="148/QĐ-TTg", validate=validate.OneOf(list(CRITERIA)))
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    score_parts = fields.Nested(ScoreParts, allow_none=True)
+    stars = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=5),
+                           metadata={"description": "optional; refused when it disagrees with the score"})
+    issued_by = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    decision_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    decision_date = fields.Date(required=True)
+
+
+class CertificationOut(Schema):
+    id = fields.String()
+    product_id = fields.String()
+    kind = fields.String()
+    criteria_version = fields.String()
+    score = fields.Integer()
+    score_parts = fields.Dict(allow_none=True)
+    stars = fields.Integer()
+    level = fields.String()
+    issued_by = fields.String()
+    decision_number = fields.String()
+    decision_date = fields.Date()
+    valid_until = fields.Date()
+    status = fields.String()
