@@ -1,0 +1,17 @@
+"""Events app factory: gunicorn runs ``services.events.app:create_app()``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.web import create_service_app
+
+from .models import Inbox, Outbox
+from .routes import blp
+
+SERVICE_DIR = Path(__file__).parent
+
+
+def create_app(settings=None, migrate: bool = False):
+    return create_service_app("events", SERVICE_DIR, Outbox, Inbox, [blp], "OCOP fairs and invitations API", settings,
+                              migrate)

@@ -1,0 +1,85 @@
+"""Events-service tables: the read model of certified products (built only from registry
+events), fairs and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.bus.outbox import define_models
+from shared.db import make_base
+
+Base = make_base()
+Outbox, Inbox = define_models(Base)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CertifiedProduct(Base):
+    """Read model: one row per product, upserted only by newer subject versions."""
+
+    __tablename__ = "certified_products"
+    product_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    product_name: Mapped[str] = mapped_column(String(300))
+    producer_id: Mapped[str] = mapped_column(String(36), index=True)
+    producer_name: Mapped[str] = mapped_column(String(300))
+    producer_kind: Mapped[str] = mapped_column(String(30))
+    group: Mapped[int] = mapped_column(Integer)
+    province: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(50))
+    stars: Mapped[int] = mapped_column(Integer, index=True)
+    certification_id: Mapped[str] = mapped_column(String(36))
+    valid_until: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="current")
+    source_version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
+
+
+class Fair(Base):
+    __tablename__ = "fairs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(30))
+    organiser: Mapped[str] = mapped_column(String(300))
+    host_province: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(50))
+    venue: Mapped[str] = mapped_column(String(300))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    capacity: Mapped[int] = mapped_column(Integer)
+    booths_assigned: Mapped[int] = mapped_column(Integer, default=0)
+    invitation_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    subsidy_per_booth: Mapped[int] = mapped_column(Integer, default=0)
+    rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("fair_id", "producer_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    fair_id: Mapped[str] = mapped_column(ForeignKey("fairs.id"), index=True)
+    producer_id: Mapped[str] = mapped_column(String(36), index=True)
+    products: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # issued, waitlisted, accepted, declined
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column()
+    score_parts: Mapped[dict] = mapped_column(JSON)
+    reasons: Mapped[list] = mapped_column(JSON)
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    booth: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)

@@ -1,0 +1,200 @@
+"""State changes of the events service. Flush, emit into the outbox, never commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.text import nfc
+
+from . import domain
+from .models import CertifiedProduct, Fair, Invitation
+
+
+def aware(dt: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _rule(fn, *args):
+    try:
+        return fn(*args)
+    except domain.RuleError as exc:
+        raise Invalid(exc.message, field=exc.field) from exc
+
+
+# ---- read model -----------------------------------------------------------------------------
+def apply_certification(session: Session, envelope: dict, data: dict) -> bool:
+    """Upsert the product's row only when the event is newer than what we hold."""
+    row = session.get(CertifiedProduct, data["product_id"], with_for_update=True)
+    version = envelope["subject_version"]
+    if row is not None and row.source_version >= version:
+        return False  # stale or replayed: drop
+    if row is None:
+        row = CertifiedProduct(product_id=data["product_id"])
+        session.add(row)
+    row.product_name = data["product_name"]
+    row.producer_id = data["producer_id"]
+    row.producer_name = data["producer_name"]
+    row.producer_kind = data["producer_kind"]
+    row.group = data["group"]
+    row.province = data["province"]
+    row.region = data["region"]
+    row.stars = data["stars"]
+    row.certification_id = data["certification_id"]
+    row.valid_until = data["valid_until"]
+    row.status = "current"
+    row.source_version = version
+    session.flush()
+    return True
+
+
+# ---- fairs ----------------------------------------------------------------------------------
+def create_fair(session: Session, data: dict) -> Fair:
+    _rule(domain.check_dates, data["starts_on"], data["ends_on"], data["invitation_deadline"])
+    fair = Fair(name=nfc(data["name"]), kind=data["kind"], organiser=nfc(data["organiser"]),
+                host_province=nfc(data["host_province"]), region=data["region"], venue=nfc(data["venue"]),
+                starts_on=data["starts_on"], ends_on=data["ends_on"], capacity=data["capacity"],
+                invitation_deadline=data["invitation_deadline"], subsidy_per_booth=data["subsidy_per_booth"],
+                rules=data["rules"], status="draft", version=1, booths_assigned=0)
+    session.add(fair)
+    session.flush()
+    return fair
+
+
+def get_fair(session: Session, fair_id: str, lock: bool = False) -> Fair:
+    fair = session.get(Fair, fair_id, with_for_update=lock)
+    if fair is None:
+        raise NotFound(f"no fair {fair_id}", field="fair_id")
+    return fair
+
+
+def fair_summary(fair: Fair) -> dict:
+    return {"fair_id": fair.id, "name": fair.name, "kind": fair.kind, "venue": fair.venue,
+            "host_province": fair.host_province, "region": fair.region, "starts_on": fair.starts_on,
+            "ends_on": fair.ends_on, "subsidy_per_booth": fair.subsidy_per_booth}
+
+
+def _transition(session: Session, emit, fair: Fair, target: str) -> None:
+    _rule(domain.check_transition, fair.status, target)
+    fair.status = target
+    fair.version += 1
+    session.flush()
+
+
+def rules_of(fair: Fair) -> domain.Rules:
+    r = fair.rules or {}
+    return domain.Rules(min_stars=r.get("min_stars", 3), groups=tuple(r.get("groups", ())),
+                        regions=tuple(r.get("regions", ())), provinces=tuple(r.get("provinces", ())),
+                        producer_kinds=tuple(r.get("producer_kinds", ())),
+                        max_products_per_producer=r.get("max_products_per_producer", 3))
+
+
+def candidates(session: Session, rules: domain.Rules) -> list[domain.Candidate]:
+    q = select(CertifiedProduct).where(CertifiedProduct.status == "current", CertifiedProduct.stars >= rules.min_stars)
+    return [domain.Candidate(p.product_id, p.product_name, p.producer_id, p.producer_name, p.producer_kind, p.group,
+                             p.province, p.region, p.stars, p.valid_until, p.status)
+            for p in session.scalars(q)]
+
+
+def preview(session: Session, fair: Fair) -> list[domain.Pick]:
+    return domain.match(candidates(session, rules_of(fair)), rules_of(fair), fair.ends_on)
+
+
+def publish_fair(session: Session, emit, fair_id: str) -> Fair:
+    """draft → published → inviting: match, invite the top ``capacity`` producers, waitlist the rest."""
+    fair = get_fair(session, fair_id, lock=True)
+    _transition(session, emit, fair, "published")
+    emit(session, "events.fair.published", fair.id, fair.version,
+         {**fair_summary(fair), "capacity": fair.capacity, "min_stars": rules_of(fair).min_stars,
+          "invitation_deadline": aware(fair.invitation_deadline)})
+    for rank, pick in enumerate(preview(session, fair), start=1):
+        status = "issued" if rank <= fair.capacity else "waitlisted"
+        inv = Invitation(fair_id=fair.id, producer_id=pick.producer_id, status=status, rank=rank, score=pick.score,
+                         score_parts=pick.parts, reasons=pick.reasons, deadline=fair.invitation_deadline, version=1,
+                         products=[{"product_id": c.product_id, "name": c.product_name, "stars": c.stars}
+                                   for c in pick.products])
+        session.add(inv)
+        session.flush()
+        if status == "issued":
+            _emit_issued(session, emit, inv, fair)
+    _transition(session, emit, fair, "inviting")
+    return fair
+
+
+def _emit_issued(session, emit, inv: Invitation, fair: Fair) -> None:
+    emit(session, "events.invitation.issued", inv.id, inv.version,
+         {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair": fair_summary(fair),
+          "products": inv.products, "deadline": aware(inv.deadline), "score": inv.score, "reasons": inv.reasons})
+
+
+def get_invitation(session: Session, invitation_id: str, lock: bool = False) -> Invitation:
+    inv = session.get(Invitation, invitation_id, with_for_update=lock)
+    if inv is None:
+        raise NotFound(f"no invitation {invitation_id}", field="invitation_id")
+    return inv
+
+
+def answer_invitation(session: Session, emit, invitation_id: str, producer_id: str, answer: str,
+                      note: str | None, answered_at: datetime) -> Invitation:
+    """Apply a producer's answer. Raises Conflict/Invalid/Forbidden when it cannot be applied."""
+    inv = get_invitation(session, invitation_id)
+    if inv.producer_id != producer_id:
+        raise Forbidden("this invitation belongs to another producer", field="invitation_id")
+    # Lock the fair first, then the invitation: every booth assignment on a fair serialises here,
+    # so capacity holds even when many producers accept the last booths at once.
+    fair = get_fair(session, inv.fair_id, lock=True)
+    session.refresh(inv, with_for_update=True)
+    if inv.status != "issued":
+        raise Conflict(f"the invitation is already {inv.status}", field="invitation_id")
+    if answered_at > aware(inv.deadline):
+        raise Invalid(f"the deadline {aware(inv.deadline).isoformat()} has passed", field="answered_at")
+    inv.note = note
+    inv.answered_at = answered_at
+    inv.version += 1
+    base = {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "note": note,
+            "answered_at": answered_at}
+    if answer == "accept":
+        if fair.booths_assigned >= fair.capacity:
+            raise Conflict("every booth of the fair is taken", field="invitation_id")
+        fair.booths_assigned += 1
+        inv.booth = fair.booths_assigned
+        inv.status = "accepted"
+        session.flush()
+        emit(session, "events.invitation.accepted", inv.id, inv.version, {**base, "booth": inv.booth})
+    else:
+        inv.status = "declined"
+        session.flush()
+        emit(session, "events.invitation.declined", inv.id, inv.version, base)
+        promote_next(session, emit, fair)
+    return inv
+
+
+def promote_next(session: Session, emit, fair: Fair) -> Invitation | None:
+    nxt = session.scalar(select(Invitation).where(Invitation.fair_id == fair.id, Invitation.status == "waitlisted")
+                         .order_by(Invitation.rank).limit(1))
+    if nxt is None or datetime.now(UTC) > aware(fair.invitation_deadline):
+        return None
+    nxt.status = "issued"
+    nxt.version += 1
+    session.flush()
+    _emit_issued(session, emit, nxt, fair)
+    return nxt
+
+
+def list_invitations(session: Session, fair_id: str) -> list[Invitation]:
+    get_fair(session, fair_id)
+    return list(session.scalars(select(Invitation).where(Invitation.fair_id == fair_id).order_by(Invitation.rank)))
+
+
+def counts(session: Session, fair_id: str) -> dict:
+    rows = session.execute(select(Invitation.status, func.count()).where(Invitation.fair_id == fair_id)
+                           .group_by(Invitation.status)).all()
+    return {status: n for status, n in rows}
+
+
+def today() -> date:
+    return datetime.now(UTC).date()

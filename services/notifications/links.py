@@ -1,0 +1,37 @@
+"""Signed, expiring, single-purpose response links (itsdangerous, HMAC-SHA256).
+
+The token names the invitation, the producer and the purpose; it expires at the invitation's
+deadline. Single use is enforced by the answers table (one answer per invitation).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+SALT = "ocop-invitation-response"
+PURPOSE = "respond-invitation"
+
+
+class LinkError(Exception):
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind  # tampered, expired, wrong_purpose
+
+
+def make_token(secret: str, invitation_id: str, producer_id: str, expires_at: datetime) -> str:
+    return URLSafeSerializer(secret, salt=SALT).dumps(
+        {"inv": invitation_id, "prod": producer_id, "purpose": PURPOSE, "exp": int(expires_at.timestamp())})
+
+
+def read_token(secret: str, token: str, now: datetime | None = None) -> dict:
+    try:
+        claims = URLSafeSerializer(secret, salt=SALT).loads(token)
+    except BadSignature as exc:
+        raise LinkError("tampered") from exc
+    if not isinstance(claims, dict) or claims.get("purpose") != PURPOSE:
+        raise LinkError("wrong_purpose")
+    if (now or datetime.now(UTC)).timestamp() > claims["exp"]:
+        raise LinkError("expired")
+    return claims

@@ -1,0 +1,20 @@
+"""Registry worker: outbox relay (and, later, the command consumer and daily sweep)."""
+
+from __future__ import annotations
+
+from shared.worker import bus_loops, run_forever
+
+
+def loops(runtime):
+    return bus_loops(runtime, {})
+
+
+def main():
+    from .app import create_app
+    from shared.web import runtime_of
+
+    run_forever(loops(runtime_of(create_app(migrate=True))))
+
+
+if __name__ == "__main__":
+    main()

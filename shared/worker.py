@@ -1,0 +1,79 @@
+"""A service's worker process: its outbox relay, its consumers and any periodic loops.
+
+Run as ``python -m services.<svc>.worker``. SIGTERM (or SIGINT) sets a stop flag: every
+loop finishes the message or batch in hand and returns; the process exits cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+
+from .bus.consumer import IdempotentConsumer
+from .bus.outbox import Relay
+from .bus.publisher import Publisher
+from .bus.topology import queue_spec
+from .web import ServiceRuntime
+
+log = logging.getLogger("ocop.worker")
+
+Loop = Callable[[threading.Event], None]
+
+
+def bus_loops(runtime: ServiceRuntime, handler_table: dict[str, dict]) -> list[tuple[str, Loop]]:
+    """The relay plus one consumer per handler group (queue) of the service."""
+    s = runtime.settings
+    relay = Relay(runtime.service, runtime.session_factory, runtime.outbox, Publisher(s.broker_url),
+                  batch_size=s.relay_batch_size)
+    loops: list[tuple[str, Loop]] = [(f"{runtime.service}-relay", relay.run_forever)]
+    for queue, handlers in handler_table.items():
+        consumer = IdempotentConsumer(queue_spec(queue), runtime.session_factory, runtime.inbox, handlers,
+                                      s.broker_url, max_attempts=s.max_handler_attempts, prefetch=s.consumer_prefetch)
+        loops.append((f"consumer-{queue}", consumer.run))
+    return loops
+
+
+def start(loops: list[tuple[str, Loop]], stop: threading.Event) -> list[threading.Thread]:
+    threads = []
+    for name, loop in loops:
+        t = threading.Thread(target=_guarded(name, loop, stop), name=name, daemon=True)
+        t.start()
+        threads.append(t)
+    return threads
+
+
+def _guarded(name: str, loop: Loop, stop: threading.Event):
+    def run():
+        while not stop.is_set():
+            try:
+                loop(stop)
+            except Exception:  # a loop must never die silently: log and start it again
+                log.exception("loop crashed; restarting", extra={"loop": name})
+                stop.wait(1.0)
+
+    return run
+
+
+def run_forever(loops: list[tuple[str, Loop]]) -> None:
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        log.info("stopping", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    port = os.environ.get("OCOP_WORKER_METRICS_PORT")
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(int(port), addr="127.0.0.1")
+    threads = start(loops, stop)
+    log.info("worker running", extra={"loops": [n for n, _ in loops]})
+    stop.wait()
+    for t in threads:
+        t.join(timeout=30)
+    log.info("worker stopped")
