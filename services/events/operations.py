@@ -72,6 +72,10 @@ def get_fair(session: Session, fair_id: str, lock: bool = False) -> Fair:
     return fair
 
 
+def list_fairs(session: Session) -> list[Fair]:
+    return list(session.scalars(select(Fair).order_by(Fair.starts_on, Fair.name)))
+
+
 def fair_summary(fair: Fair) -> dict:
     return {"fair_id": fair.id, "name": fair.name, "kind": fair.kind, "venue": fair.venue,
             "host_province": fair.host_province, "region": fair.region, "starts_on": fair.starts_on,

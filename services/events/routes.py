@@ -26,6 +26,13 @@ def rt():
 
 @blp.route("/fairs")
 class Fairs(MethodView):
+    @require(*STAFF, "producer")
+    @blp.response(200, FairOut(many=True))
+    def get(self):
+        """Fairs, soonest first."""
+        with rt().transaction() as s:
+            return ops.list_fairs(s)
+
     @require("trade_officer")
     @blp.arguments(FairIn)
     @blp.response(201, FairOut)

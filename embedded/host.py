@@ -1,0 +1,83 @@
+"""One process hosting the three services over the embedded (SQLite-backed) broker.
+
+The services are the same code as in the real deployment; only configuration differs: a
+``embedded://`` broker URL and one SQLite file per service. Each service keeps its own HTTP
+port, so URLs are the same in both ways of running.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+from werkzeug.serving import make_server
+
+from shared import config
+from shared.web import runtime_of
+from shared.worker import start
+
+from .mailsink import Mailbox
+from .mailsink import start as start_smtp
+
+
+@dataclass
+class Host:
+    apps: dict = field(default_factory=dict)
+    runtimes: dict = field(default_factory=dict)
+    mailbox: Mailbox | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    _servers: list = field(default_factory=list)
+    _threads: list = field(default_factory=list)
+    _smtp: object = None
+
+    def urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{config.port(name)}" for name in ("console", *config.SERVICES)}
+
+    def start(self, demo: bool = True, smtp_sink: bool = True, http: bool = True) -> Host:
+        from services.events.app import create_app as events_app
+        from services.events.worker import loops as events_loops
+        from services.notifications.app import create_app as notifications_app
+        from services.notifications.worker import loops as notifications_loops
+        from services.registry.app import create_app as registry_app
+        from services.registry.worker import loops as registry_loops
+
+        from shared import logs
+
+        logs.setup("embedded")
+        factories = {"registry": registry_app, "events": events_app, "notifications": notifications_app}
+        for name, factory in factories.items():
+            self.apps[name] = factory(migrate=True)
+            self.runtimes[name] = runtime_of(self.apps[name])
+        if smtp_sink and os.environ.get("OCOP_SMTP_SINK", "1") != "0":
+            self.mailbox = Mailbox(config.data_dir() / "mailbox.sqlite")
+            self._smtp = start_smtp(self.mailbox, port=self.runtimes["notifications"].settings.smtp_port)
+        if demo:
+            from . import demo as demo_data
+
+            demo_data.load_registry(self.runtimes["registry"])
+            demo_data.load_events(self.runtimes["events"])
+        loops = (registry_loops(self.runtimes["registry"]) + events_loops(self.runtimes["events"])
+                 + notifications_loops(self.runtimes["notifications"]))
+        self._threads = start(loops, self.stop)
+        if http:
+            from .console import create_console
+
+            apps = {**self.apps, "console": create_console(self)}
+            for name, app in apps.items():
+                server = make_server("127.0.0.1", config.port(name), app, threaded=True)
+                self._servers.append(server)
+                t = threading.Thread(target=server.serve_forever, name=f"http-{name}", daemon=True)
+                t.start()
+        return self
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for server in self._servers:
+            server.shutdown()
+        for t in self._threads:
+            t.join(timeout=10)
+        if self._smtp is not None:
+            self._smtp.stop()
+        for rt in self.runtimes.values():
+            rt.engine.dispose()
