@@ -90,7 +90,8 @@ def parse_envelope(raw: dict) -> tuple[dict, dict]:
     try:
         contract = contract_for(env["type"], env["version"])
     except KeyError as exc:
-        raise ContractError(f"unknown message type {env['type']} v{env['version']}") from exc
+        raise ContractError(f"unknown message type {env['type']} v{env['version']}",
+                            {"type": [f"no contract for {env['type']} version {env['version']}"]}) from exc
     try:
         data = contract.schema(unknown=EXCLUDE).load(env["data"])
     except ValidationError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .registry import contract
 
@@ -11,10 +11,14 @@ PRODUCER_KINDS = ["cooperative", "enterprise", "household", "cooperative_group"]
 
 
 class _Data(Schema):
-    """Base for event data: dump what was loaded, nothing else."""
+    """Base for event data. Consumers ignore fields they do not know (also in nested schemas),
+    so a producer may add an optional field within a version."""
+
+    class Meta:
+        unknown = EXCLUDE
 
 
-class Consent(Schema):
+class Consent(_Data):
     email = fields.Boolean(required=True)
     sms = fields.Boolean(required=True)
 
@@ -70,23 +74,29 @@ class CertificationGrantedV1(_Data):
     potential_five_star = fields.Boolean(required=True)
 
 
-class FairSummary(Schema):
+class FairSummary(_Data):
     fair_id = fields.String(required=True)
     name = fields.String(required=True)
-    kind = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["trade_fair", "exhibition", "showcase"]))
     venue = fields.String(required=True)
     host_province = fields.String(required=True)
     region = fields.String(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
-    subsidy_per_booth = fields.Integer(required=True)
+    subsidy_per_booth = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
 @contract("events.fair.published", 1, "events", "A fair was published and its invitations are being sent.")
 class FairPublishedV1(FairSummary):
-    capacity = fields.Integer(required=True)
-    min_stars = fields.Integer(required=True)
+    capacity = fields.Integer(required=True, validate=validate.Range(min=1))
+    min_stars = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
     invitation_deadline = fields.AwareDateTime(required=True)
+
+
+class ProductSummary(_Data):
+    product_id = fields.String(required=True)
+    name = fields.String(required=True)
+    stars = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
 
 
 @contract("events.invitation.issued", 1, "events", "A producer was invited to a fair with some of its products.")
@@ -94,7 +104,7 @@ class InvitationIssuedV1(_Data):
     invitation_id = fields.String(required=True)
     producer_id = fields.String(required=True)
     fair = fields.Nested(FairSummary, required=True)
-    products = fields.List(fields.Dict(keys=fields.String()), required=True)
+    products = fields.List(fields.Nested(ProductSummary), required=True, validate=validate.Length(min=1))
     deadline = fields.AwareDateTime(required=True)
     score = fields.Float(required=True)
     reasons = fields.List(fields.String(), required=True)

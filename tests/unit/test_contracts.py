@@ -177,8 +177,6 @@ def test_unknown_fields_are_ignored_for_forward_compatibility():
     assert data["name"] == "Hợp tác xã Kẹo dừa Thanh Long"
 
 
-@pytest.mark.xfail(strict=True, reason="unknown=EXCLUDE passed to the data schema does not reach nested "
-                   "schemas (Consent, FairSummary): a field added to one of them breaks older consumers")
 def test_unknown_fields_in_nested_data_are_ignored():
     raw = sample(*PRODUCER)
     raw["data"]["consent"]["zalo"] = True
