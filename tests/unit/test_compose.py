@@ -1,0 +1,62 @@
+"""docker-compose.yml cannot run here (no Docker engine), so it is checked by parsing: every
+service has an API and a worker, health checks gate start-up, commands name real modules, and
+each service has its own database and broker user. tests/e2e runs the same commands as processes."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("registry", "events", "notifications")
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+
+
+def test_infrastructure_has_health_checks(compose):
+    for name in ("rabbitmq", "postgres"):
+        assert compose[name]["healthcheck"]["test"], name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_api_and_worker_per_service(compose, service):
+    api, worker = compose[f"{service}-api"], compose[f"{service}-worker"]
+    assert api["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                 "rabbitmq": {"condition": "service_healthy"}}
+    assert worker["depends_on"] == {f"{service}-api": {"condition": "service_healthy"}}
+    assert "readyz" in " ".join(api["healthcheck"]["test"])
+    command = " ".join(api["command"])
+    assert f"python -m services.{service}.manage migrate && exec gunicorn" in command
+    assert f"'services.{service}.app:create_app()'" in command
+    assert worker["command"] == ["python", "-m", f"services.{service}.worker"]
+    for module in (f"services.{service}.app", f"services.{service}.worker", f"services.{service}.manage"):
+        assert importlib.util.find_spec(module) is not None, module
+
+
+def test_each_service_has_its_own_database_and_broker_user(compose):
+    dbs, users = set(), set()
+    for service in SERVICES:
+        for role in ("api", "worker"):
+            env = compose[f"{service}-{role}"]["environment"]
+            db = env[f"{service.upper()}_DATABASE_URL"]
+            assert db.endswith(f"/{service}")
+            user = re.match(r"amqp://([^:]+):", env["OCOP_BROKER_URL"]).group(1)
+            assert user == service
+            dbs.add(db)
+            users.add(user)
+    assert len(dbs) == len(users) == 3
+
+
+def test_mounted_files_exist(compose):
+    for name in ("rabbitmq", "postgres"):
+        for volume in compose[name]["volumes"]:
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
