@@ -55,7 +55,7 @@ def load(service: str) -> Settings:
         database_url=_env(f"{service.upper()}_DATABASE_URL", f"sqlite:///{data / (service + '.sqlite')}"),
         broker_url=_env("OCOP_BROKER_URL", f"embedded://{data / 'broker.sqlite'}"),
         secret_key=_env("OCOP_SECRET_KEY", "dev-only-secret-change-me"),
-        public_base_url=_env("OCOP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        public_base_url=_env("OCOP_PUBLIC_URL", f"http://127.0.0.1:{port('notifications')}").rstrip("/"),
         smtp_host=_env("SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("SMTP_PORT", "8025")),
         mail_from=_env("MAIL_FROM", "OCOP Xúc tiến thương mại <no-reply@ocop.local>"),
@@ -63,3 +63,11 @@ def load(service: str) -> Settings:
         consumer_prefetch=int(_env("OCOP_PREFETCH", "50")),
         max_handler_attempts=int(_env("OCOP_HANDLER_ATTEMPTS", "4")),
     )
+
+
+DEFAULT_PORTS = {"console": 8000, "registry": 8001, "events": 8002, "notifications": 8003}
+
+
+def port(name: str) -> int:
+    """HTTP port of a service (the same in the embedded default and as separate processes)."""
+    return int(_env(f"OCOP_{name.upper()}_PORT", str(DEFAULT_PORTS[name])))
