@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, Response, g, jsonify, request
+from marshmallow import fields
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
@@ -117,11 +119,70 @@ def _register_collector():
         _collector_registered = True
 
 
+class Text(fields.String):
+    """A request-body string without control characters other than tab and newlines: PostgreSQL
+    refuses NUL in text (a 500 rather than a 422 without this), and none belongs in a name."""
+
+    default_error_messages = {"control": "Contains a control character."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if any(ch not in "\t\n\r" and unicodedata.category(ch) == "Cc" for ch in value):
+            raise self.make_error("control")
+        return value
+
+
 def error_body(status: int, message: str, errors=None):
     body = {"code": status, "status": _status_name(status), "message": message}
     if errors:
         body["errors"] = errors
     return jsonify(body), status
+
+
+HTTP_MESSAGES = {
+    400: "the request body is not valid JSON",
+    404: "no such resource",
+    405: "method not allowed on this resource",
+    422: "the request has invalid fields; see errors",
+}
+
+
+def http_error(exc):
+    """The one error body for every HTTP error: werkzeug's (404, 405), flask-smorest's ``abort``
+    (401, 403) and webargs' (400, 422), whose details come in ``exc.data``. Headers the error
+    carries (``Allow`` on a 405) are kept."""
+    data = getattr(exc, "data", None) or {}
+    code = exc.code or 500
+    message = data.get("message") or HTTP_MESSAGES.get(code) or exc.description or exc.name
+    response, status = error_body(code, message, data.get("errors") or data.get("messages"))
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    return response, status
+
+
+def _refuse_control_characters_in_path():
+    """No record's id holds a control character, and PostgreSQL refuses a NUL in a query (a 500):
+    such a path names nothing."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and any(unicodedata.category(ch) == "Cc" for ch in value):
+            return error_body(404, HTTP_MESSAGES[404])
+    return None
+
+
+def _refuse_malformed_json():
+    """A body sent as JSON that does not parse is a 400 on every endpoint, whether or not the
+    endpoint reads a body (so a client's broken request is never silently taken)."""
+    from werkzeug.exceptions import BadRequest
+
+    if request.is_json and request.get_data(cache=True):
+        try:
+            request.get_json()
+        except BadRequest:
+            return error_body(400, HTTP_MESSAGES[400])
+    return None
 
 
 def _status_name(code: int) -> str:
@@ -147,6 +208,9 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
         cid = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
         g.cid_token = context.correlation_id.set(cid[:100])
 
+    app.before_request(_refuse_control_characters_in_path)
+    app.before_request(_refuse_malformed_json)
+
     @app.after_request
     def _finish(response):
         response.headers["X-Correlation-ID"] = context.correlation_id.get() or ""
@@ -165,20 +229,14 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
     def _operation_error(exc):
         return error_body(exc.status, exc.message, exc.errors())
 
-    @app.errorhandler(404)
-    def _not_found(_e):
-        return error_body(404, "no such resource")
+    from werkzeug.exceptions import HTTPException
 
-    @app.errorhandler(405)
-    def _method(_e):
-        return error_body(405, "method not allowed on this resource")
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(Exception)
     def _unexpected(exc):
-        from werkzeug.exceptions import HTTPException
-
         if isinstance(exc, HTTPException):
-            return error_body(exc.code or 500, exc.description or exc.name)
+            return http_error(exc)
         log.exception("unhandled error")
         return error_body(500, "internal error; the change was not saved")
 
@@ -228,7 +286,12 @@ def create_service_app(service: str, service_dir: Path, outbox_model, inbox_mode
     if migrate:
         runtime.migrate()
     init_app(app, runtime)
-    api = Api(app)
+
+    class _Api(Api):
+        def handle_http_exception(self, error):  # flask-smorest's handler, made the one error body
+            return http_error(error)
+
+    api = _Api(app)
     for bp in blueprints:
         api.register_blueprint(bp)
     return app

@@ -55,10 +55,15 @@ def apply_certification(session: Session, envelope: dict, data: dict) -> bool:
 # ---- fairs ----------------------------------------------------------------------------------
 def create_fair(session: Session, data: dict) -> Fair:
     _rule(domain.check_dates, data["starts_on"], data["ends_on"], data["invitation_deadline"])
+    # Stored in UTC: SQLite keeps no offset, so 23:00+07:00 would come back as 23:00 UTC.
+    try:
+        deadline = data["invitation_deadline"].astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise Invalid("is out of range", field="invitation_deadline") from None
     fair = Fair(name=nfc(data["name"]), kind=data["kind"], organiser=nfc(data["organiser"]),
                 host_province=nfc(data["host_province"]), region=data["region"], venue=nfc(data["venue"]),
                 starts_on=data["starts_on"], ends_on=data["ends_on"], capacity=data["capacity"],
-                invitation_deadline=data["invitation_deadline"], subsidy_per_booth=data["subsidy_per_booth"],
+                invitation_deadline=deadline, subsidy_per_booth=data["subsidy_per_booth"],
                 rules=data["rules"], status="draft", version=1, booths_assigned=0)
     session.add(fair)
     session.flush()

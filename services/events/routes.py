@@ -47,6 +47,7 @@ class FairById(MethodView):
     @require(*STAFF, "producer")
     @blp.response(200, FairOut)
     def get(self, fair_id):
+        """A fair with its rules, status and booths assigned."""
         with rt().transaction() as s:
             return ops.get_fair(s, fair_id)
 
@@ -76,6 +77,7 @@ class FairInvitations(MethodView):
     @require(*STAFF)
     @blp.response(200, InvitationOut(many=True))
     def get(self, fair_id):
+        """The fair's invitations in rank order: issued, waitlisted, accepted and declined."""
         with rt().transaction() as s:
             return ops.list_invitations(s, fair_id)
 
@@ -85,6 +87,7 @@ class InvitationById(MethodView):
     @require(*STAFF, "producer")
     @blp.response(200, InvitationOut)
     def get(self, invitation_id):
+        """An invitation with its products, score parts and reasons; a producer may read only its own."""
         with rt().transaction() as s:
             inv = ops.get_invitation(s, invitation_id)
             own_producer_only(inv.producer_id)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from marshmallow import Schema, fields, validate
 
 from shared.contracts.events import PRODUCER_KINDS
+from shared.web import Text
 
 REGIONS = ["northern_midlands_mountains", "red_river_delta", "north_central_coast", "central_highlands",
            "southeast", "mekong_delta"]
@@ -14,24 +17,34 @@ class RulesIn(Schema):
     min_stars = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=5))
     groups = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=6)), load_default=list)
     regions = fields.List(fields.String(validate=validate.OneOf(REGIONS)), load_default=list)
-    provinces = fields.List(fields.String(), load_default=list)
+    provinces = fields.List(Text(), load_default=list)
     producer_kinds = fields.List(fields.String(validate=validate.OneOf(PRODUCER_KINDS)), load_default=list)
     max_products_per_producer = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=20))
 
 
 class FairIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=3, max=300))
+    name = Text(required=True, validate=validate.Length(min=3, max=300))
     kind = fields.String(load_default="trade_fair", validate=validate.OneOf(["trade_fair", "exhibition", "showcase"]))
-    organiser = fields.String(required=True, validate=validate.Length(min=2, max=300))
-    host_province = fields.String(required=True, validate=validate.Length(min=2, max=100))
+    organiser = Text(required=True, validate=validate.Length(min=2, max=300))
+    host_province = Text(required=True, validate=validate.Length(min=2, max=100))
     region = fields.String(required=True, validate=validate.OneOf(REGIONS))
-    venue = fields.String(required=True, validate=validate.Length(min=2, max=300))
+    venue = Text(required=True, validate=validate.Length(min=2, max=300))
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2000))
     invitation_deadline = fields.AwareDateTime(required=True)
-    subsidy_per_booth = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    # An integer column: 2,147,483,647 đồng is far above any booth subsidy, and beyond it is a 500 on PostgreSQL.
+    subsidy_per_booth = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=2_147_483_647))
     rules = fields.Nested(RulesIn, load_default=lambda: RulesIn().load({}))
+
+
+class UtcDateTime(fields.DateTime):
+    """Instants go out in UTC with their offset in both modes (SQLite hands them back naive)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class FairOut(Schema):
@@ -46,7 +59,7 @@ class FairOut(Schema):
     ends_on = fields.Date()
     capacity = fields.Integer()
     booths_assigned = fields.Integer()
-    invitation_deadline = fields.DateTime()
+    invitation_deadline = UtcDateTime()
     subsidy_per_booth = fields.Integer()
     rules = fields.Dict()
     status = fields.String()
@@ -63,15 +76,15 @@ class InvitationOut(Schema):
     score = fields.Float()
     score_parts = fields.Dict()
     reasons = fields.List(fields.String())
-    deadline = fields.DateTime()
+    deadline = UtcDateTime()
     booth = fields.Integer(allow_none=True)
     note = fields.String(allow_none=True)
-    answered_at = fields.DateTime(allow_none=True)
+    answered_at = UtcDateTime(allow_none=True)
 
 
 class AnswerIn(Schema):
     answer = fields.String(required=True, validate=validate.OneOf(["accept", "decline"]))
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    note = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 class PickOut(Schema):

@@ -57,6 +57,8 @@ def _status_message(view, answered: bool) -> str:
 
 @blp.route("/r/<token>")
 class AnswerPage(MethodView):
+    # The signed link is the credential here, not a bearer token; the answers are HTML pages.
+    @blp.doc(security=[], responses={"200": {"description": "the page", "content": {"text/html": {}}}})
     def get(self, token):
         """The page a producer opens from the invitation email (Vietnamese)."""
         claims, error = _claims(token)
@@ -68,7 +70,11 @@ class AnswerPage(MethodView):
             return _page(200, "Lời mời tham gia hội chợ", inv=view, form=not answered and view.status == "issued",
                          message=_status_message(view, answered))
 
+    @blp.doc(security=[], requestBody={"required": True,
+                                       "content": {"application/x-www-form-urlencoded": {"schema": AnswerForm}}},
+             responses={"200": {"description": "the answer was taken", "content": {"text/html": {}}}})
     def post(self, token):
+        """The producer's answer from that page's form (accept or decline, with a note)."""
         claims, error = _claims(token)
         if error:
             return error

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from shared.web import Text
+
 
 class AnswerForm(Schema):
     answer = fields.String(required=True, validate=validate.OneOf(["accept", "decline"]))
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    note = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 class DeliveryOut(Schema):

@@ -104,15 +104,28 @@ def _provinces() -> tuple[dict, dict]:
     by_fold: dict[str, tuple[str, str, str]] = {}
     for name, info in data["provinces"].items():
         for old in info["predecessors"]:
-            by_fold[fold(old)] = (name, info["region"], old)
-        by_fold[fold(name)] = (name, info["region"], name)
+            by_fold[_province_key(old)] = (name, info["region"], old)
+        by_fold[_province_key(name)] = (name, info["region"], name)
     return by_fold, data["regions"]
 
 
+# Administrative prefixes, folded: "Tỉnh Bến Tre", "tinh ben tre", "Thành phố Cần Thơ", "TP. Huế".
+_PREFIXES = ("tinh ", "thanh pho ", "tp. ", "tp ")
+
+
+def _province_key(entered: str) -> str:
+    """The lookup key: folded, without an administrative prefix, "Bà Rịa-Vũng Tàu" as "ba ria - vung tau"."""
+    key = fold(entered.replace("–", "-").replace("—", "-").replace("-", " - "))
+    for prefix in _PREFIXES:
+        if key.startswith(prefix):
+            return key.removeprefix(prefix).strip()
+    return key
+
+
 def resolve_province(entered: str) -> Province:
-    """Current province for a name, old or new, typed with or without diacritics."""
+    """Current province for a name, old or new, typed with or without diacritics or a prefix."""
     by_fold, _ = _provinces()
-    hit = by_fold.get(fold(entered.removeprefix("Tỉnh ").removeprefix("TP. ")))
+    hit = by_fold.get(_province_key(entered))
     if hit is None:
         raise DomainError("province", f"unknown province {entered!r}")
     return Province(name=hit[0], region=hit[1], entered_as=hit[2])

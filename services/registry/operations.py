@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, Invalid, NotFound
@@ -22,6 +23,15 @@ def _domain(fn, *args):
         raise Invalid(exc.message, field=exc.field) from exc
 
 
+CODE_MAX = Producer.code.type.length
+FOLDED_MAX = Producer.name_folded.type.length
+
+
+def folded(name: str) -> str:
+    """The search key, cut to its column: folding expands some scripts (a Hangul syllable is 2-3 jamo)."""
+    return fold(name)[:FOLDED_MAX]
+
+
 def producer_event(p: Producer) -> dict:
     return {"producer_id": p.id, "code": p.code, "name": p.name, "kind": p.kind, "province": p.province,
             "region": p.region, "email": p.email, "phone": p.phone, "preferred_language": p.preferred_language,
@@ -31,15 +41,22 @@ def producer_event(p: Producer) -> dict:
 def register_producer(session: Session, emit, data: dict) -> Producer:
     province = _domain(domain.resolve_province, data["province"])
     code = nfc(data["code"]).upper()
+    if len(code) > CODE_MAX:  # "ß".upper() is "SS": the schema counted the code before normalising
+        raise Invalid(f"is longer than {CODE_MAX} characters once normalised", field="code")
     if session.scalar(select(Producer.id).where(Producer.code == code)):
         raise Conflict(f"a producer with code {code} already exists", field="code")
     name = nfc(data["name"])
-    producer = Producer(code=code, name=name, name_folded=fold(name), kind=data["kind"], address=data.get("address"),
+    producer = Producer(code=code, name=name, name_folded=folded(name), kind=data["kind"], address=data.get("address"),
                         province=province.name, province_entered=province.entered_as, region=province.region,
                         representative=data.get("representative"), email=data.get("email"), phone=data.get("phone"),
                         preferred_language=data["preferred_language"], consent=dict(data["consent"]), version=1)
-    session.add(producer)
-    session.flush()
+    try:
+        # A concurrent request may have taken the code since the check (PostgreSQL runs them at once).
+        with session.begin_nested():
+            session.add(producer)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a producer with code {code} already exists", field="code") from exc
     emit(session, "registry.producer.registered", producer.id, producer.version, producer_event(producer))
     return producer
 
@@ -54,7 +71,7 @@ def get_producer(session: Session, producer_id: str) -> Producer:
 def register_product(session: Session, emit, data: dict) -> Product:
     producer = get_producer(session, data["producer_id"])
     name = nfc(data["name"])
-    product = Product(producer_id=producer.id, name=name, name_folded=fold(name), name_en=data.get("name_en"),
+    product = Product(producer_id=producer.id, name=name, name_folded=folded(name), name_en=data.get("name_en"),
                       group=data["group"], subgroup=data.get("subgroup"), description=data.get("description"),
                       potential_five_star=data["potential_five_star"], version=1)
     session.add(product)
@@ -87,8 +104,15 @@ def grant_certification(session: Session, emit, data: dict, today: date) -> Cert
     parts = data.get("score_parts")
     if parts and sum(parts.values()) != data["score"]:
         raise Invalid(f"parts add up to {sum(parts.values())}, not the score {data['score']}", field="score_parts")
-    if data["kind"] == "new" and current_certification(session, product.id) is not None:
+    current = current_certification(session, product.id)
+    if data["kind"] == "new" and current is not None:
         raise Conflict("the product already has a current certification", field="product_id")
+    if data["kind"] == "upgrade" and current is not None and stars <= current.stars:
+        raise Invalid(f"an upgrade must raise the stars; score {data['score']} is {stars}★ and the product "
+                      f"already holds {current.stars}★", field="score")
+    if current is not None:
+        # A re-certification or an upgrade replaces the current certification: one current at a time.
+        current.status = "superseded"
     cert = Certification(product_id=product.id, kind=data["kind"], criteria_version=data["criteria_version"],
                          score=data["score"], score_parts=parts, stars=stars, level=domain.level_for(stars),
                          issued_by=nfc(data["issued_by"]), decision_number=nfc(data["decision_number"]),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask.views import MethodView
@@ -17,6 +18,8 @@ from .schemas import CertificationIn, CertificationOut, ProducerIn, ProducerOut,
 blp = Blueprint("registry", __name__, url_prefix="/", description="Producers, products and OCOP certifications")
 
 READERS = ("registry_officer", "trade_officer", "integration", "producer")
+# Decisions are dated in Vietnam: at 01:00 there it is still yesterday in UTC.
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def rt():
@@ -39,6 +42,7 @@ class ProducerById(MethodView):
     @require(*READERS)
     @blp.response(200, ProducerOut)
     def get(self, producer_id):
+        """A producer's record; a producer may read only its own."""
         own_producer_only(producer_id)
         with rt().transaction() as s:
             return ops.get_producer(s, producer_id)
@@ -60,6 +64,7 @@ class ProductById(MethodView):
     @require(*READERS)
     @blp.response(200, ProductOut)
     def get(self, product_id):
+        """A product; a producer may read only its own products."""
         with rt().transaction() as s:
             product = ops.get_product(s, product_id)
             own_producer_only(product.producer_id)
@@ -74,7 +79,7 @@ class Certifications(MethodView):
     def post(self, data):
         """Record a certification decision; stars are derived from the score."""
         with rt().transaction() as s:
-            return ops.grant_certification(s, rt().emit, data, today=date.today())
+            return ops.grant_certification(s, rt().emit, data, today=datetime.now(VIETNAM).date())
 
 
 @blp.route("/certifications/<cert_id>")
@@ -82,6 +87,7 @@ class CertificationById(MethodView):
     @require(*READERS)
     @blp.response(200, CertificationOut)
     def get(self, cert_id):
+        """A certification with its stars, level, validity and status; a producer may read only its own."""
         with rt().transaction() as s:
             cert = ops.get_certification(s, cert_id)
             own_producer_only(ops.get_product(s, cert.product_id).producer_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared.contracts.events import LANGS, PRODUCER_KINDS
+from shared.web import Text
 
 from .domain import CRITERIA
 
@@ -16,14 +17,14 @@ class ConsentIn(Schema):
 
 
 class ProducerIn(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=2, max=40))
-    name = fields.String(required=True, validate=validate.Length(min=2, max=300))
+    code = Text(required=True, validate=validate.Length(min=2, max=40))
+    name = Text(required=True, validate=validate.Length(min=2, max=300))
     kind = fields.String(required=True, validate=validate.OneOf(PRODUCER_KINDS))
-    address = fields.String(validate=validate.Length(max=500))
-    province = fields.String(required=True, validate=validate.Length(min=2, max=100))
-    representative = fields.String(validate=validate.Length(max=200))
-    email = fields.Email(allow_none=True)
-    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}$", error="not a phone number"))
+    address = Text(validate=validate.Length(max=500))
+    province = Text(required=True, validate=validate.Length(min=2, max=100))
+    representative = Text(validate=validate.Length(max=200))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    phone = Text(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}\Z", error="not a phone number"))
     preferred_language = fields.String(load_default="vi", validate=validate.OneOf(LANGS))
     consent = fields.Nested(ConsentIn, load_default=lambda: {"email": True, "sms": False})
 
@@ -46,12 +47,12 @@ class ProducerOut(Schema):
 
 
 class ProductIn(Schema):
-    producer_id = fields.String(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=2, max=300))
-    name_en = fields.String(allow_none=True, validate=validate.Length(max=300))
+    producer_id = Text(required=True)
+    name = Text(required=True, validate=validate.Length(min=2, max=300))
+    name_en = Text(allow_none=True, validate=validate.Length(max=300))
     group = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=6))
-    subgroup = fields.String(allow_none=True, validate=validate.Length(max=100))
-    description = fields.String(allow_none=True)
+    subgroup = Text(allow_none=True, validate=validate.Length(max=100))
+    description = Text(allow_none=True)
     potential_five_star = fields.Boolean(load_default=False)
 
 
@@ -74,15 +75,15 @@ class ScoreParts(Schema):
 
 
 class CertificationIn(Schema):
-    product_id = fields.String(required=True)
+    product_id = Text(required=True)
     kind = fields.String(load_default="new", validate=validate.OneOf(["new", "recertification", "upgrade"]))
     criteria_version = fields.String(load_default="148/QĐ-TTg", validate=validate.OneOf(list(CRITERIA)))
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
     score_parts = fields.Nested(ScoreParts, allow_none=True)
     stars = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=5),
                            metadata={"description": "optional; refused when it disagrees with the score"})
-    issued_by = fields.String(required=True, validate=validate.Length(min=2, max=200))
-    decision_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    issued_by = Text(required=True, validate=validate.Length(min=2, max=200))
+    decision_number = Text(required=True, validate=validate.Length(min=1, max=100))
     decision_date = fields.Date(required=True)
 
 

@@ -1,0 +1,179 @@
+"""Registry domain rules alone: star bands, certification checks, validity, provinces.
+
+Pure: no database, no broker, no Flask; the only file read is the provinces reference.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from services.registry import domain
+from services.registry.domain import DomainError
+from shared.text import fold
+
+CURRENT = "148/QĐ-TTg"
+
+
+# ---- star bands ------------------------------------------------------------------------------
+@pytest.mark.parametrize("version", sorted(domain.CRITERIA))
+@pytest.mark.parametrize(("score", "stars"), [
+    (0, 1), (29, 1), (30, 2), (49, 2), (50, 3), (69, 3), (70, 4), (89, 4), (90, 5), (100, 5)])
+def test_star_band_at_every_boundary(version, score, stars):
+    assert domain.criteria(version).stars_for(score) == stars
+
+
+@pytest.mark.parametrize("score", [-1, 101, 1000])
+def test_score_outside_0_to_100_is_refused(score):
+    with pytest.raises(DomainError) as err:
+        domain.criteria(CURRENT).stars_for(score)
+    assert err.value.field == "score"
+
+
+@pytest.mark.parametrize(("score", "stars"), [(50, 3), (69, 3), (70, 4), (89, 4), (90, 5), (100, 5)])
+def test_certified_scores_derive_their_stars(score, stars):
+    assert domain.derive_stars(CURRENT, score, None) == stars
+    assert domain.derive_stars(CURRENT, score, stars) == stars  # a claim that agrees is accepted
+
+
+@pytest.mark.parametrize("score", [0, 29, 30, 49])
+def test_below_three_stars_is_not_certified(score):
+    with pytest.raises(DomainError) as err:
+        domain.derive_stars(CURRENT, score, None)
+    assert err.value.field == "score"
+    assert "only 3★ and above" in err.value.message
+
+
+@pytest.mark.parametrize(("score", "claimed"), [(78, 5), (78, 3), (90, 4), (89, 5), (50, 4), (40, 3)])
+def test_stars_disagreeing_with_the_score_are_refused_naming_stars(score, claimed):
+    with pytest.raises(DomainError) as err:
+        domain.derive_stars(CURRENT, score, claimed)
+    assert err.value.field == "stars"
+    assert f"{claimed}★" in err.value.message and str(score) in err.value.message
+
+
+def test_unknown_criteria_version_names_the_field_and_lists_the_known_ones():
+    with pytest.raises(DomainError) as err:
+        domain.derive_stars("999/QĐ-TTg", 80, None)
+    assert err.value.field == "criteria_version"
+    assert all(code in err.value.message for code in domain.CRITERIA)
+
+
+def test_domain_error_carries_field_and_message():
+    exc = DomainError("score", "must be between 0 and 100")
+    assert isinstance(exc, ValueError)
+    assert (exc.field, exc.message, str(exc)) == ("score", "must be between 0 and 100",
+                                                  "score: must be between 0 and 100")
+
+
+@pytest.mark.parametrize(("stars", "level"), [(3, "province"), (4, "province"), (5, "national")])
+def test_level_follows_the_stars(stars, level):
+    assert domain.level_for(stars) == level
+
+
+# ---- decision date and validity --------------------------------------------------------------
+def test_decision_date_in_the_future_is_refused():
+    today = date(2025, 7, 20)
+    domain.check_decision_date(today, today)
+    domain.check_decision_date(today - timedelta(days=3650), today)
+    with pytest.raises(DomainError) as err:
+        domain.check_decision_date(today + timedelta(days=1), today)
+    assert err.value.field == "decision_date"
+
+
+@pytest.mark.parametrize(("decided", "until"), [
+    (date(2025, 7, 20), date(2028, 7, 20)),
+    (date(2021, 1, 1), date(2024, 1, 1)),
+    (date(2021, 12, 31), date(2024, 12, 31)),
+    (date(2024, 2, 29), date(2027, 2, 28)),    # 29 Feb, and 2027 is not a leap year
+    (date(2025, 2, 28), date(2028, 2, 28)),    # not moved to 29 Feb in the leap year
+    (date(2023, 3, 31), date(2026, 3, 31)),
+    (date(2022, 8, 31), date(2025, 8, 31)),
+])
+def test_certificate_is_valid_36_months(decided, until):
+    assert domain.VALIDITY_MONTHS == 36
+    assert domain.valid_until(decided) == until
+
+
+@pytest.mark.parametrize(("start", "months", "end"), [
+    (date(2023, 1, 31), 1, date(2023, 2, 28)),
+    (date(2024, 1, 31), 1, date(2024, 2, 29)),
+    (date(2024, 1, 30), 1, date(2024, 2, 29)),
+    (date(2023, 1, 29), 1, date(2023, 2, 28)),
+    (date(2023, 3, 31), 1, date(2023, 4, 30)),
+    (date(2023, 5, 31), 4, date(2023, 9, 30)),
+    (date(2023, 12, 15), 1, date(2024, 1, 15)),
+    (date(2023, 11, 30), 3, date(2024, 2, 29)),
+    (date(2024, 2, 29), 12, date(2025, 2, 28)),
+    (date(2024, 2, 29), 48, date(2028, 2, 29)),
+    (date(2023, 6, 15), 0, date(2023, 6, 15)),
+])
+def test_add_months_clamps_to_the_end_of_a_short_month(start, months, end):
+    assert domain.add_months(start, months) == end
+
+
+# ---- provinces -------------------------------------------------------------------------------
+@pytest.mark.parametrize("entered", ["Bến Tre", "ben tre", "BEN TRE", "  Bến   Tre ", "Tỉnh Bến Tre", "tinh ben tre"])
+def test_old_province_resolves_to_its_successor_keeping_the_entered_name(entered):
+    p = domain.resolve_province(entered)
+    assert (p.name, p.region, p.entered_as) == ("Vĩnh Long", "mekong_delta", "Bến Tre")
+
+
+@pytest.mark.parametrize(("entered", "name", "entered_as"), [
+    ("Vĩnh Long", "Vĩnh Long", "Vĩnh Long"),
+    ("Trà Vinh", "Vĩnh Long", "Trà Vinh"),
+    ("Phú Yên", "Đắk Lắk", "Phú Yên"),
+    ("dak lak", "Đắk Lắk", "Đắk Lắk"),
+    ("Thừa Thiên Huế", "Huế", "Thừa Thiên Huế"),
+    ("Huế", "Huế", "Huế"),
+    ("TP. Hồ Chí Minh", "Hồ Chí Minh", "Hồ Chí Minh"),
+    ("Thành phố Hồ Chí Minh", "Hồ Chí Minh", "Hồ Chí Minh"),
+    ("Bình Dương", "Hồ Chí Minh", "Bình Dương"),
+    ("Bà Rịa - Vũng Tàu", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
+    ("Bà Rịa-Vũng Tàu", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
+    ("ba ria – vung tau", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
+    ("Thành phố Cần Thơ", "Cần Thơ", "Cần Thơ"),
+    ("thanh pho can tho", "Cần Thơ", "Cần Thơ"),
+    ("Sóc Trăng", "Cần Thơ", "Sóc Trăng"),
+    ("Hoà Bình", "Phú Thọ", "Hòa Bình"),  # old-style tone placement folds to the same key
+])
+def test_province_names_old_and_new(entered, name, entered_as):
+    p = domain.resolve_province(entered)
+    assert (p.name, p.entered_as) == (name, entered_as)
+
+
+@pytest.mark.parametrize("entered", ["Atlantis", "Sài Gòn Mới", "", "  ", "Tỉnh "])
+def test_unknown_province_names_the_field(entered):
+    with pytest.raises(DomainError) as err:
+        domain.resolve_province(entered)
+    assert err.value.field == "province"
+
+
+def _reference():
+    return json.loads((domain.REFERENCE / "provinces.json").read_text(encoding="utf-8"))
+
+
+def test_reference_has_34_provinces_succeeding_63_in_six_regions():
+    data = _reference()
+    provinces = data["provinces"]
+    old = [name for info in provinces.values() for name in info["predecessors"]]
+    assert len(provinces) == 34
+    assert len(old) == 63 and len({fold(n) for n in old}) == 63  # each old province has one successor
+    assert len(data["regions"]) == 6 == len(domain.regions())
+    assert {info["region"] for info in provinces.values()} <= set(data["regions"])
+
+
+def test_every_province_old_or_new_resolves_to_its_own_entry():
+    for name, info in _reference()["provinces"].items():
+        assert domain.resolve_province(name).name == name
+        for old in info["predecessors"]:
+            p = domain.resolve_province(old)
+            assert (p.name, p.region, p.entered_as) == (name, info["region"], old)
+
+
+def test_regions_returns_a_copy():
+    regions = domain.regions()
+    regions.clear()
+    assert len(domain.regions()) == 6
