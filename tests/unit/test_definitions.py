@@ -1,0 +1,195 @@
+"""deploy/rabbitmq/definitions.json against the topology in code (no broker: it reads files).
+
+RabbitMQ matches permission regexes anywhere in a resource name (unanchored, PCRE); the
+patterns here only use escapes that Python's ``re`` reads the same way, so ``re.search``
+stands in for the broker.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.bus import cli, topology
+from shared.contracts import CONTRACTS
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
+SERVICES = ("registry", "events", "notifications")
+OTHER_USERS = ("integration-example", "admin")
+
+
+@pytest.fixture(scope="module")
+def defs() -> dict:
+    return json.loads(DEFINITIONS.read_text(encoding="utf-8"))
+
+
+def _queues_of(service: str) -> list[str]:
+    return [name for spec in topology.QUEUES if spec.service == service
+            for name in (spec.name, spec.dlq, spec.parking)]
+
+
+def _all_queues() -> list[str]:
+    return [name for spec in topology.QUEUES for name in (spec.name, spec.dlq, spec.parking)]
+
+
+def _permissions(defs: dict, user: str) -> dict:
+    [perm] = [p for p in defs["permissions"] if p["user"] == user and p["vhost"] == "ocop"]
+    return perm
+
+
+def test_file_is_generated_from_the_topology(defs):
+    # Regenerating keeps the (still valid) password hashes, so any difference is real drift.
+    assert cli.render(cli.build_definitions(defs)) == DEFINITIONS.read_text(encoding="utf-8"), \
+        "run: python -m shared.bus.cli definitions --write"
+
+
+def test_vhost_and_exchanges(defs):
+    assert [v["name"] for v in defs["vhosts"]] == ["ocop"]
+    exchanges = {(e["name"], e["vhost"]): e for e in defs["exchanges"]}
+    for name in (topology.EVENTS_EXCHANGE, topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE):
+        ex = exchanges[(name, "ocop")]
+        assert ex["type"] == "topic" and ex["durable"] is True and ex["auto_delete"] is False
+
+
+@pytest.mark.parametrize("queue", _all_queues())
+def test_every_queue_is_a_durable_quorum_queue(defs, queue):
+    [q] = [q for q in defs["queues"] if q["name"] == queue and q["vhost"] == "ocop"]
+    assert q["durable"] is True and q["auto_delete"] is False
+    # Exactly the arguments the services declare with, or their declare would be refused.
+    assert q["arguments"] == {"x-queue-type": "quorum"}
+
+
+@pytest.mark.parametrize("spec", topology.QUEUES, ids=lambda s: s.name)
+def test_each_main_queue_has_exactly_one_safety_net_policy(defs, spec):
+    matching = [p for p in defs["policies"] if p["vhost"] == "ocop" and re.search(p["pattern"], spec.name)]
+    assert len(matching) == 1, matching
+    policy = matching[0]
+    assert policy["apply-to"] == "queues"
+    assert policy["definition"] == {"dead-letter-exchange": "ocop.dead-letter", "dead-letter-routing-key": spec.name,
+                                    "delivery-limit": 10}
+    # The policy is for this queue only: not its .dlq/.parking siblings, not the other queues.
+    for other in _all_queues():
+        if other != spec.name:
+            assert not re.search(policy["pattern"], other), (policy["pattern"], other)
+
+
+@pytest.mark.parametrize("spec", topology.QUEUES, ids=lambda s: s.name)
+def test_every_binding_of_the_topology_exists(defs, spec):
+    bindings = {(b["source"], b["destination"], b["destination_type"], b["routing_key"])
+                for b in defs["bindings"] if b["vhost"] == "ocop"}
+    for key in spec.bindings:
+        assert (spec.exchange, spec.name, "queue", key) in bindings
+    # The broker's dead-lettering (policy) reaches <queue>.dlq through ocop.dead-letter.
+    assert (topology.DEAD_LETTER_EXCHANGE, spec.dlq, "queue", spec.name) in bindings
+
+
+def test_bindings_are_only_those_of_the_topology(defs):
+    expected = {(spec.exchange, spec.name, key) for spec in topology.QUEUES for key in spec.bindings}
+    expected |= {(topology.DEAD_LETTER_EXCHANGE, spec.dlq, spec.name) for spec in topology.QUEUES}
+    assert {(b["source"], b["destination"], b["routing_key"]) for b in defs["bindings"]} == expected
+
+
+def test_queue_names_start_with_their_service():
+    # The per-service permissions rely on it.
+    for spec in topology.QUEUES:
+        assert spec.name.startswith(spec.service + "."), spec
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_user_may_use_its_own_queues_only(defs, service):
+    perm = _permissions(defs, service)
+    for queue in _queues_of(service):
+        for kind in ("configure", "write", "read"):
+            assert re.search(perm[kind], queue), (service, kind, queue)
+    for other in SERVICES:
+        if other == service:
+            continue
+        for queue in _queues_of(other):
+            for kind in ("configure", "write", "read"):
+                assert not re.search(perm[kind], queue), (service, kind, queue)
+    for queue in ("ext.partner", "amq.gen-abc", "ocop.events.copy"):
+        assert not re.search(perm["read"], queue), (service, queue)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_user_exchanges(defs, service):
+    perm = _permissions(defs, service)
+    # It publishes its events, and republishes refused messages via the default exchange.
+    assert re.search(perm["write"], topology.EVENTS_EXCHANGE)
+    assert re.search(perm["write"], "amq.default")
+    assert not re.search(perm["write"], topology.COMMANDS_EXCHANGE)
+    assert not re.search(perm["write"], topology.DEAD_LETTER_EXCHANGE)
+    # Binding needs read on the source exchange: the ones its queues are bound to, nothing else.
+    sources = {spec.exchange for spec in topology.QUEUES if spec.service == service} | {"ocop.dead-letter"}
+    for ex in (topology.EVENTS_EXCHANGE, topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE):
+        assert bool(re.search(perm["read"], ex)) == (ex in sources), (service, ex)
+    # Every process declares the exchanges at start (topology.declare).
+    for ex in topology.exchanges():
+        assert re.search(perm["configure"], ex.name)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_may_publish_only_its_own_event_types(defs, service):
+    [topic] = [t for t in defs["topic_permissions"] if t["user"] == service and t["exchange"] == "ocop.events"]
+    for contract in CONTRACTS.values():
+        assert bool(re.search(topic["write"], contract.routing_key)) == (contract.source == service), contract.type
+
+
+def test_integration_example_user(defs):
+    perm = _permissions(defs, "integration-example")
+    assert re.search(perm["write"], topology.COMMANDS_EXCHANGE)
+    assert not re.search(perm["write"], topology.EVENTS_EXCHANGE)
+    for kind in ("configure", "write", "read"):
+        assert re.search(perm[kind], "ext.partner")
+        for queue in _all_queues():
+            assert not re.search(perm[kind], queue), (kind, queue)
+    topics = {t["exchange"]: t for t in defs["topic_permissions"] if t["user"] == "integration-example"}
+    assert re.search(topics["ocop.commands"]["write"], "registry.certification.decided")
+    assert not re.search(topics["ocop.commands"]["write"], "events.fair.published")
+    # Its ext.* queues may follow products, certifications and fairs, not personal data.
+    public = topics["ocop.events"]["read"]
+    assert re.search(public, "registry.certification.granted") and re.search(public, "events.fair.published")
+    for key in ("registry.producer.registered", "registry.#", "events.invitation.issued", "notifications.#", "#"):
+        assert not re.search(public, key), key
+
+
+def test_admin_is_the_only_administrator(defs):
+    tags = {u["name"]: u["tags"] for u in defs["users"]}
+    assert set(tags) == {*SERVICES, *OTHER_USERS}
+    assert [name for name, t in tags.items() if "administrator" in t] == ["admin"]
+
+
+@pytest.mark.parametrize("user", [*SERVICES, *OTHER_USERS])
+def test_password_hashes_are_salted_sha256_of_the_dev_passwords(defs, user):
+    [u] = [u for u in defs["users"] if u["name"] == user]
+    assert u["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    raw = base64.b64decode(u["password_hash"])
+    salt, digest = raw[:4], raw[4:]
+    assert len(raw) == 36
+    assert hashlib.sha256(salt + f"{user}-dev-password".encode()).digest() == digest
+
+
+def test_salts_differ(defs):
+    salts = [base64.b64decode(u["password_hash"])[:4] for u in defs["users"]]
+    assert len(set(salts)) == len(salts)
+
+
+def test_comment_says_production_must_replace_passwords(defs):
+    comment = " ".join(defs["_comment"])
+    assert "Production MUST replace" in comment and "dev-password" in comment
+
+
+def test_rabbitmq_conf_loads_the_definitions():
+    conf = (ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
+    settings = [line.split("=", 1) for line in conf.splitlines() if line.strip() and not line.startswith("#")]
+    assert ["load_definitions", "/etc/rabbitmq/definitions.json"] in [[k.strip(), v.strip()] for k, v in settings]
+
+
+def test_setup_policies_match_the_file(defs):
+    assert cli.policies("ocop") == defs["policies"]
