@@ -93,11 +93,24 @@ def parse_envelope(raw: dict) -> tuple[dict, dict]:
         raise ContractError(f"unknown message type {env['type']} v{env['version']}",
                             {"type": [f"no contract for {env['type']} version {env['version']}"]}) from exc
     try:
-        data = contract.schema(unknown=EXCLUDE).load(env["data"])
+        data = _loader(contract).load(env["data"])
     except ValidationError as exc:
         raise ContractError(f"data violates {env['type']} v{env['version']}", exc.messages) from exc
     env["id"] = str(env["id"])
     return env, data
+
+
+_LOADERS: dict[tuple[str, int], Schema] = {}
+
+
+def _loader(contract: Contract) -> Schema:
+    """One schema instance per contract for loading, reused like ``_ENVELOPE``: building one
+    per message cost a consumer as much as the loading did (see bench/pipeline.py)."""
+    key = (contract.type, contract.version)
+    schema = _LOADERS.get(key)
+    if schema is None:
+        schema = _LOADERS[key] = contract.schema(unknown=EXCLUDE)
+    return schema
 
 
 def sample(type_: str, version: int) -> dict:
