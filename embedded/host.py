@@ -59,6 +59,7 @@ class Host:
             demo_data.load_events(self.runtimes["events"])
         loops = (registry_loops(self.runtimes["registry"]) + events_loops(self.runtimes["events"])
                  + notifications_loops(self.runtimes["notifications"]))
+        self._declare_topology()
         self._threads = start(loops, self.stop)
         if http:
             from .console import create_console
@@ -70,6 +71,22 @@ class Host:
                 t = threading.Thread(target=server.serve_forever, name=f"http-{name}", daemon=True)
                 t.start()
         return self
+
+    def _declare_topology(self) -> None:
+        """Every exchange, queue and binding, before any relay publishes. The embedded broker keeps
+        bindings in this process's memory and each consumer thread declares only its own queue when
+        it starts: a relay publishing its backlog (demo data, a restart's pending outbox) before,
+        say, notifications.main is bound would route those events to no queue of that service."""
+        from shared.bus.connection import connect, is_amqp
+        from shared.bus.topology import declare
+
+        url = self.runtimes["registry"].settings.broker_url
+        conn = connect(url)
+        try:
+            conn.ensure_connection(max_retries=3)
+            declare(conn, is_amqp(url))
+        finally:
+            conn.release()
 
     def shutdown(self) -> None:
         self.stop.set()
