@@ -1,19 +1,22 @@
 """Outbox relay throughput against plain publishing, measured in the same run.
 
-Phases (the bench queue is purged before each one):
+N valid ``registry.product.registered`` envelopes are written (untimed) into an outbox through
+``shared.bus.outbox.Emitter``, in a few rounds; each round times, in alternating order:
 
-1. baseline: kombu ``Producer.publish`` of the N outbox bodies, persistent, no confirms;
-2. relay: ``shared.bus.outbox.Relay.run_once`` until the outbox is empty (rows claimed with
-   ``FOR UPDATE SKIP LOCKED``, published with batched confirms, marked sent after the confirms);
-3. the baseline again: the printed baseline is over both runs;
-4. one confirm at a time: kombu with the ``confirm_publish`` transport option (informational,
-   beside the same baseline).
+- baseline: kombu ``Producer.publish`` of the round's outbox bodies, persistent, no confirms;
+- relay: ``shared.bus.outbox.Relay.run_once`` until the outbox is empty (rows claimed with
+  ``FOR UPDATE SKIP LOCKED``, published with batched confirms, marked sent after the confirms).
+
+The figures are over all rounds (N messages each way). Interleaving makes the ratio hold up on a
+machine shared with other work, where one long phase after the other did not. Then, for
+information, one confirm at a time: kombu with the ``confirm_publish`` transport option. The
+bench queue is purged after every phase (once the broker holds all of its messages).
 
 Everything goes to a bench-only exchange and classic queue (``bench.relay``), never to the
 service topology. The database (default ``ocop_bench_relay``) is dropped and created afresh.
 
-    bench/run relay [--messages 20000] [--one-confirm 2000] [--batch-size 100] [--in-flight 2]
-                    [--profile FILE]
+    bench/run relay [--messages 20000] [--rounds 4] [--one-confirm 2000] [--batch-size 100]
+                    [--in-flight 2] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -76,12 +79,14 @@ def fill_outbox(session_factory, outbox_model, n: int) -> None:
         done = min(n, done + 2000)
 
 
-def outbox_rows(session_factory, outbox_model, limit: int | None = None) -> list:
+def outbox_rows(session_factory, outbox_model, limit: int | None = None, unsent_only: bool = False) -> list:
     from sqlalchemy import select
 
     M = outbox_model
     with session_factory() as session:
         query = select(M.id, M.type, M.correlation_id, M.payload).order_by(M.seq)
+        if unsent_only:
+            query = query.where(M.sent_at.is_(None))
         return session.execute(query.limit(limit) if limit else query).all()
 
 
@@ -133,41 +138,56 @@ def publish_plain(conn, rows, transport_confirm: bool = False) -> float:
 
 
 # ---- phases --------------------------------------------------------------------------------
-def run_relay(session_factory, outbox_model, broker_url: str, batch_size: int, in_flight: int,
-              profile: str | None) -> float:
-    from shared.bus.outbox import Relay
-    from shared.bus.publisher import Publisher
+class TimedRelay:
+    """One Relay (and publisher) for the whole run, as in a worker; times each drain."""
 
-    publisher = Publisher(broker_url)
-    relay = Relay("registry", session_factory, outbox_model, publisher, batch_size=batch_size, in_flight=in_flight)
-    publisher.confirm(publisher.send([]))  # connect outside the timed loop, as a running relay is
-    profiler = None
-    if profile:
-        import cProfile
+    def __init__(self, session_factory, outbox_model, broker_url: str, batch_size: int, in_flight: int,
+                 profile: str | None):
+        from shared.bus.outbox import Relay
+        from shared.bus.publisher import Publisher
 
-        profiler = cProfile.Profile()
-        profiler.enable()
-    start = time.perf_counter()
-    while relay.run_once():
-        pass
-    elapsed = time.perf_counter() - start
-    if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(profile)
-        _log(f"profile written to {profile} (python -m pstats {profile})")
-    publisher.close()
-    return elapsed
+        self.publisher = Publisher(broker_url)
+        self.relay = Relay("registry", session_factory, outbox_model, self.publisher, batch_size=batch_size,
+                           in_flight=in_flight)
+        self.publisher.confirm(self.publisher.send([]))  # connected before timing, as a running relay is
+        self.profile = profile
+        self.profiler = None
+        if profile:
+            import cProfile
+
+            self.profiler = cProfile.Profile()
+
+    def drain(self) -> float:
+        """Seconds to relay everything unsent."""
+        if self.profiler is not None:
+            self.profiler.enable()
+        start = time.perf_counter()
+        while self.relay.run_once():
+            pass
+        elapsed = time.perf_counter() - start
+        if self.profiler is not None:
+            self.profiler.disable()
+        return elapsed
+
+    def close(self) -> None:
+        self.publisher.close()
+        if self.profiler is not None:
+            self.profiler.dump_stats(self.profile)
+            _log(f"profile of the relay written to {self.profile} (python -m pstats {self.profile})")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run relay", description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000, help="outbox rows to relay (default 20000)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="the messages go in this many rounds of baseline and relay, alternating which "
+                             "goes first, so that a neighbour's load weighs on both alike (default 4)")
     parser.add_argument("--one-confirm", type=int, default=2_000,
                         help="messages for the one-confirm-at-a-time line (default 2000, 0 to skip)")
     parser.add_argument("--batch-size", type=int, default=100, help="relay batch size (default 100)")
     parser.add_argument("--in-flight", type=int, default=2,
                         help="relay batches awaiting confirms at once (default 2, the Relay's default)")
-    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the relay phase to FILE")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the relay phases to FILE")
     args = parser.parse_args(argv)
 
     from kombu import Connection
@@ -185,36 +205,41 @@ def main(argv: list[str] | None = None) -> int:
     Outbox, _Inbox = define_models(Base)
     Base.metadata.create_all(engine)
     session_factory = make_session_factory(engine)
-    fill_outbox(session_factory, Outbox, args.messages)
-    rows = outbox_rows(session_factory, Outbox)
-    _log(f"{len(rows)} outbox rows in {engine.url.render_as_string(hide_password=True)}")
+    _log(f"database {engine.url.render_as_string(hide_password=True)}, broker exchange/queue {BENCH}")
 
     conn = connect(broker_url)
     conn.ensure_connection(max_retries=3)
+    relay = TimedRelay(session_factory, Outbox, broker_url, args.batch_size, args.in_flight, args.profile)
+    relay_time = baseline_time = 0.0
+    relayed = 0
     try:
-        # The baseline runs before and after the relay (the figure is over both) so that a
-        # neighbour's load on this shared machine weighs on both sides alike.
         purge(conn)
-        baseline_time = publish_plain(conn, rows)
-        wait_for_depth(conn, len(rows))
-        purge(conn)
-
-        elapsed = run_relay(session_factory, Outbox, broker_url, args.batch_size, args.in_flight, args.profile)
-        left = unsent(session_factory, Outbox)
-        depth = wait_for_depth(conn, len(rows))
-        if left or depth < len(rows):
-            _log(f"relay incomplete: {left} rows unsent, {depth} messages in {BENCH}")
-            return 1
-        purge(conn)
-
-        baseline_time += publish_plain(conn, rows)
-        wait_for_depth(conn, len(rows))
-        purge(conn)
-        baseline = 2 * len(rows) / baseline_time
-        _figure("relay", len(rows) / elapsed, baseline)
+        rounds = max(1, args.rounds)
+        for r in range(rounds):
+            size = args.messages // rounds + (1 if r < args.messages % rounds else 0)
+            fill_outbox(session_factory, Outbox, size)  # untimed
+            rows = outbox_rows(session_factory, Outbox, unsent_only=True)
+            for phase in (("baseline", "relay") if r % 2 == 0 else ("relay", "baseline")):
+                if phase == "baseline":
+                    baseline_time += publish_plain(conn, rows)
+                else:
+                    relay_time += relay.drain()
+                    left = unsent(session_factory, Outbox)
+                    if left:
+                        _log(f"relay incomplete: {left} rows unsent")
+                        return 1
+                depth = wait_for_depth(conn, len(rows))
+                if depth != len(rows):
+                    _log(f"{phase}: {depth} messages in {BENCH}, expected {len(rows)}")
+                    return 1
+                purge(conn)
+            relayed += len(rows)
+            _log(f"round {r + 1}/{rounds}: {relayed} relayed")
+        baseline = relayed / baseline_time
+        _figure("relay", relayed / relay_time, baseline)
 
         if amqp and args.one_confirm > 0:
-            some = rows[: args.one_confirm]
+            some = outbox_rows(session_factory, Outbox, limit=args.one_confirm)
             confirm_conn = Connection(broker_url, connect_timeout=5, transport_options={"confirm_publish": True})
             try:
                 confirm_conn.ensure_connection(max_retries=3)
@@ -223,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 confirm_conn.release()
             purge(conn)
     finally:
+        relay.close()
         conn.release()
         engine.dispose()
     return 0
