@@ -39,13 +39,13 @@ def _db(path: str) -> sqlite3.Connection:
         return conn
 
 
-def reset_process_state() -> None:
-    """Forget open files and bindings (tests that simulate a restart in one process)."""
+def reset_process_state(path: str) -> None:
+    """Forget one open broker file, as a killed process would (tests that simulate a restart).
+    Bindings stay: every process declares its topology again at start anyway."""
     with _LOCK:
-        for conn in _CONNECTIONS.values():
+        conn = _CONNECTIONS.pop(path, None)
+        if conn is not None:
             conn.close()
-        _CONNECTIONS.clear()
-        Transport.global_state.clear()
 
 
 class Channel(virtual.Channel):
