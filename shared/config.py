@@ -29,7 +29,7 @@ class Settings:
     smtp_host: str
     smtp_port: int
     mail_from: str
-    relay_batch_size: int = 100
+    relay_batch_size: int = 250
     consumer_prefetch: int = 50
     max_handler_attempts: int = 4
     extra: dict = field(default_factory=dict)
@@ -59,7 +59,7 @@ def load(service: str) -> Settings:
         smtp_host=_env("SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("SMTP_PORT", "8025")),
         mail_from=_env("MAIL_FROM", "OCOP Xúc tiến thương mại <no-reply@ocop.local>"),
-        relay_batch_size=int(_env("OCOP_RELAY_BATCH", "100")),
+        relay_batch_size=int(_env("OCOP_RELAY_BATCH", "250")),
         consumer_prefetch=int(_env("OCOP_PREFETCH", "50")),
         max_handler_attempts=int(_env("OCOP_HANDLER_ATTEMPTS", "4")),
     )
