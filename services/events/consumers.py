@@ -11,6 +11,9 @@ def on_certification_granted(session, envelope, data):
     ops.apply_certification(session, envelope, data)
 
 
+on_certification_granted.many = ops.apply_certifications  # the consumer's batch path
+
+
 def on_invitation_answered(emit):
     def handle(session, envelope, data):
         try:

@@ -163,7 +163,15 @@ class IdempotentConsumer:
                 session.execute(insert(self.inbox.__table__), [
                     {"consumer": self.name, "event_id": envelope["id"], "event_type": envelope["type"]}
                     for _, _, envelope, _ in todo])
-                for _, handler, envelope, data in todo:
+                handlers = {id(h) for _, h, _, _ in todo}
+                many = getattr(todo[0][1], "many", None)
+                if len(handlers) == 1 and many is not None:
+                    # The handler takes the whole batch at once (e.g. one round trip of upserts).
+                    many(session, [(envelope, data) for _, _, envelope, data in todo])
+                    todo_each = []
+                else:
+                    todo_each = todo
+                for _, handler, envelope, data in todo_each:
                     tokens = (context.correlation_id.set(envelope["correlation_id"]),
                               context.causation_id.set(envelope["id"]))
                     try:
