@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, abort, render_template_string
+from markupsafe import escape
 
 from shared.auth import issue_token
 
@@ -25,7 +26,7 @@ def create_console(host) -> Flask:
 
     @app.get("/")
     def index():
-        rows = "".join(f"<tr><td><a href='/mail/{i}'>{i}</a></td><td>{at[:19]}</td><td>{rcpt}</td><td>{subj}</td></tr>"
+        rows = "".join(f"<tr><td><a href='/mail/{i}'>{i}</a></td><td>{at[:19]}</td><td>{escape(rcpt)}</td><td>{escape(subj)}</td></tr>"
                        for i, at, rcpt, subj in host.mailbox.list(50)) if host.mailbox else ""
         body = f"<h2><a href='/mail'>Mailbox</a> (SMTP sink)</h2><table>{rows}</table>"
         return render_template_string(PAGE, urls=host.urls(), tokens=tokens(), body=body)
@@ -42,8 +43,8 @@ def create_console(host) -> Flask:
         html = msg.get_body(preferencelist=("html", "plain"))
         content = html.get_content()
         if html.get_content_type() == "text/plain":
-            content = f"<pre>{content}</pre>"
+            content = f"<pre>{escape(content)}</pre>"
         return (f"<!doctype html><meta charset='utf-8'><p><a href='/'>← mailbox</a></p>"
-                f"<p><b>To:</b> {msg['To']}<br><b>Subject:</b> {msg['Subject']}</p><hr>{content}")
+                f"<p><b>To:</b> {escape(msg['To'])}<br><b>Subject:</b> {escape(msg['Subject'])}</p><hr>{content}")
 
     return app
