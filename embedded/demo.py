@@ -29,7 +29,7 @@ def _plan():
         four = i % 20 >= 11  # 9 of every 20 -> 90 of 200
         products.append((producer, four))
     fours = [k for k, (_, four) in enumerate(products) if four]
-    potential = set(fours[::6][:16])
+    potential = set(fours[::5][:16])
     return products, potential
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,7 +13,18 @@ from shared.auth import own_producer_only, require
 from shared.web import runtime_of
 
 from . import operations as ops
-from .schemas import CertificationIn, CertificationOut, ProducerIn, ProducerOut, ProductIn, ProductOut
+from . import queries
+from .schemas import (
+    CertificationIn,
+    CertificationOut,
+    ProducerIn,
+    ProducerOut,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductQuery,
+    StatisticsOut,
+)
 
 blp = Blueprint("registry", __name__, url_prefix="/", description="Producers, products and OCOP certifications")
 
@@ -50,6 +61,20 @@ class ProducerById(MethodView):
 
 @blp.route("/products")
 class Products(MethodView):
+    @require(*READERS)
+    @blp.arguments(ProductQuery, location="query")
+    @blp.response(200, ProductPage)
+    def get(self, query):
+        """List products with their current certification: filters, diacritic-free search, sort, pages.
+
+        A producer sees only its own products."""
+        page, per_page, sort = query.pop("page"), query.pop("per_page"), query.pop("sort")
+        if g.principal["role"] == "producer":
+            query["producer_id"] = g.principal.get("sub") or ""
+        with rt().transaction() as s:
+            total, items = queries.list_products(s, query, page, per_page, sort)
+        return {"total": total, "page": page, "per_page": per_page, "items": items}
+
     @require("registry_officer")
     @blp.arguments(ProductIn)
     @blp.response(201, ProductOut)
@@ -92,3 +117,13 @@ class CertificationById(MethodView):
             cert = ops.get_certification(s, cert_id)
             own_producer_only(ops.get_product(s, cert.product_id).producer_id)
             return cert
+
+
+@blp.route("/statistics")
+class Statistics(MethodView):
+    @require("registry_officer", "trade_officer", "integration")
+    @blp.response(200, StatisticsOut)
+    def get(self):
+        """Programme figures over current certifications: by stars, group, province, region, producer kind."""
+        with rt().transaction() as s:
+            return queries.statistics(s)

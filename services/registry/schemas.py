@@ -101,3 +101,58 @@ class CertificationOut(Schema):
     decision_date = fields.Date()
     valid_until = fields.Date()
     status = fields.String()
+
+
+class ProductQuery(Schema):
+    q = Text(validate=validate.Length(max=200), metadata={"description": "search; ignores diacritics and case"})
+    province = Text()
+    region = fields.String(validate=validate.OneOf(["northern_midlands_mountains", "red_river_delta",
+                                                    "north_central_coast", "central_highlands", "southeast",
+                                                    "mekong_delta"]))
+    group = fields.Integer(validate=validate.Range(min=1, max=6))
+    stars = fields.Integer(validate=validate.Range(min=1, max=5))
+    producer_kind = fields.String(validate=validate.OneOf(PRODUCER_KINDS))
+    producer_id = Text()
+    certified = fields.Boolean()
+    potential_five_star = fields.Boolean()
+    expiring_before = fields.Date()
+    sort = fields.String(load_default="name", validate=validate.OneOf(
+        ["name", "-name", "stars", "-stars", "valid_until", "-valid_until", "created_at", "-created_at"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class ProductListItem(Schema):
+    id = fields.String()
+    name = fields.String()
+    name_en = fields.String(allow_none=True)
+    group = fields.Integer()
+    potential_five_star = fields.Boolean()
+    producer_id = fields.String()
+    producer_name = fields.String()
+    producer_kind = fields.String()
+    province = fields.String()
+    province_entered = fields.String()
+    region = fields.String()
+    stars = fields.Integer(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
+    decision_number = fields.String(allow_none=True)
+    certification_status = fields.String(allow_none=True)
+
+
+class ProductPage(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    items = fields.List(fields.Nested(ProductListItem))
+
+
+class StatisticsOut(Schema):
+    certified_products = fields.Integer()
+    producers = fields.Integer(metadata={"description": "producers with at least one current certification"})
+    potential_five_star = fields.Integer()
+    by_stars = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_group = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_province = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_region = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_producer_kind = fields.Dict(keys=fields.String(), values=fields.Integer())

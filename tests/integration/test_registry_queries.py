@@ -1,0 +1,68 @@
+"""Registry read side: the demo register reproduces Bến Tre's 2023 figures in /statistics, and
+product search ignores diacritics and case."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from shared.auth import issue_token
+
+
+@pytest.fixture(scope="module")
+def demo_registry(tmp_path_factory):
+    """A registry of its own (SQLite) holding the embedded default's demo register."""
+    from embedded import demo
+    from services.registry.app import create_app
+    from shared.config import load
+    from shared.web import runtime_of
+
+    tmp = tmp_path_factory.mktemp("demo-registry")
+    settings = dataclasses.replace(load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}",
+                                   secret_key="demo-secret")
+    app = create_app(settings=settings, migrate=True)
+    assert demo.load_registry(runtime_of(app)) is True
+    client = app.test_client()
+    client.headers = {"Authorization": f"Bearer {issue_token('demo-secret', 'trade_officer')}"}
+    yield client
+    runtime_of(app).engine.dispose()
+
+
+def get(client, path, **params):
+    r = client.get(path, query_string=params, headers=client.headers)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_statistics_reproduce_ben_tre_2023(demo_registry):
+    stats = get(demo_registry, "/statistics")
+    assert stats["certified_products"] == 200
+    assert stats["producers"] == 76
+    assert stats["by_stars"] == {"3": 110, "4": 90}
+    assert stats["potential_five_star"] == 16
+    assert stats["by_province"] == {"Vĩnh Long": 200}
+    assert stats["by_region"] == {"mekong_delta": 200}
+    assert sum(stats["by_producer_kind"].values()) == 200 and sum(stats["by_group"].values()) == 200
+
+
+def test_search_ignores_diacritics_and_case(demo_registry):
+    plain = get(demo_registry, "/products", q="keo dua", per_page=500)
+    exact = get(demo_registry, "/products", q="Kẹo dừa", per_page=500)
+    assert plain["total"] == exact["total"] > 0
+    assert all("Kẹo dừa" in item["name"] or "Kẹo dừa" in item["producer_name"] for item in plain["items"])
+    assert get(demo_registry, "/products", q="KEO DUA")["total"] == plain["total"]
+
+
+def test_filters_sort_and_pages(demo_registry):
+    four = get(demo_registry, "/products", stars=4, per_page=500)
+    assert four["total"] == 90 and {i["stars"] for i in four["items"]} == {4}
+    potential = get(demo_registry, "/products", potential_five_star="true")
+    assert potential["total"] == 16
+    first = get(demo_registry, "/products", sort="-stars", per_page=20, page=1)
+    second = get(demo_registry, "/products", sort="-stars", per_page=20, page=2)
+    assert first["total"] == 200 and len(first["items"]) == 20
+    assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
+    assert first["items"][0]["stars"] == 4 and first["items"][0]["province_entered"] == "Bến Tre"
+    bad = demo_registry.get("/products", query_string={"stars": 9, "sort": "price"}, headers=demo_registry.headers)
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"stars", "sort"}
