@@ -32,6 +32,8 @@ def on_invitation_answered(emit):
 def handlers(emit) -> dict:
     """queue name -> {event type -> handler}"""
     return {
-        "events.registry-feed": {"registry.certification.granted": on_certification_granted},
+        "events.registry-feed": {"registry.certification.granted": on_certification_granted,
+                                 "registry.certification.revoked": ops.apply_certification_ended,
+                                 "registry.certification.expired": ops.apply_certification_ended},
         "events.responses": {"notifications.invitation.answered": on_invitation_answered(emit)},
     }

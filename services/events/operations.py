@@ -94,6 +94,19 @@ _UPSERT_PG = _certification_upsert(lambda n: f"%({n})s")
 _UPSERT = _typed_upsert()
 
 
+def apply_certification_ended(session: Session, envelope: dict, data: dict) -> bool:
+    """A revoked or expired certificate takes the product out of matching (newer versions only)."""
+    status = "revoked" if envelope["type"].endswith(".revoked") else "expired"
+    row = session.get(CertifiedProduct, data["product_id"], with_for_update=True)
+    if row is None or row.source_version >= envelope["subject_version"] \
+            or row.certification_id != data["certification_id"]:
+        return False
+    row.status = status
+    row.source_version = envelope["subject_version"]
+    session.flush()
+    return True
+
+
 # ---- fairs ----------------------------------------------------------------------------------
 def create_fair(session: Session, data: dict) -> Fair:
     _rule(domain.check_dates, data["starts_on"], data["ends_on"], data["invitation_deadline"])

@@ -75,3 +75,9 @@ class Certification(Base):
     valid_until: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="current", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    # Revocation (thu hồi) by provincial decision.
+    revoked_reason: Mapped[str | None] = mapped_column(String(500))
+    revocation_decision_number: Mapped[str | None] = mapped_column(String(100))
+    revocation_decision_date: Mapped[date | None] = mapped_column(Date)
+    # Set once the 30-day expiry notice was announced, so the daily sweep announces it once.
+    expiring_announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

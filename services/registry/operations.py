@@ -3,7 +3,7 @@ the outbox of the same transaction, and never commits: the caller's boundary doe
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -140,3 +140,65 @@ def get_certification(session: Session, cert_id: str) -> Certification:
     if cert is None:
         raise NotFound(f"no certification {cert_id}", field="certification_id")
     return cert
+
+
+def _ref(cert: Certification, product: Product, producer: Producer) -> dict:
+    return {"certification_id": cert.id, "product_id": product.id, "product_name": product.name,
+            "producer_id": producer.id, "producer_name": producer.name, "valid_until": cert.valid_until}
+
+
+def revoke_certification(session: Session, emit, cert_id: str, data: dict, today: date) -> Certification:
+    """Thu hồi: a provincial decision ends a current certification, with its reason."""
+    cert = get_certification(session, cert_id)
+    product = session.get(Product, cert.product_id, with_for_update=True)
+    session.refresh(cert)
+    if cert.status != "current":
+        raise Conflict(f"only a current certification can be revoked; this one is {cert.status}",
+                       field="certification_id")
+    _domain(domain.check_decision_date, data["decision_date"], today)
+    if data["decision_date"] < cert.decision_date:
+        raise Invalid("is before the certification's own decision date", field="decision_date")
+    cert.status = "revoked"
+    cert.revoked_reason = nfc(data["reason"])
+    cert.revocation_decision_number = nfc(data["decision_number"])
+    cert.revocation_decision_date = data["decision_date"]
+    product.version += 1
+    session.flush()
+    producer = session.get(Producer, product.producer_id)
+    emit(session, "registry.certification.revoked", product.id, product.version,
+         {**_ref(cert, product, producer), "reason": cert.revoked_reason,
+          "decision_number": cert.revocation_decision_number, "decision_date": cert.revocation_decision_date})
+    return cert
+
+
+NOTICE_DAYS = 30
+
+
+def sweep(session: Session, emit, today: date, now: datetime) -> dict:
+    """The daily sweep; idempotent. Marks current certificates past their validity expired, and
+    announces once each certificate expiring within 30 days (the legal notice to the producer)."""
+    expired = 0
+    for cert in session.scalars(select(Certification).where(Certification.status == "current",
+                                                            Certification.valid_until < today)
+                                .with_for_update(skip_locked=True)):
+        product = session.get(Product, cert.product_id, with_for_update=True)
+        cert.status = "expired"
+        product.version += 1
+        session.flush()
+        emit(session, "registry.certification.expired", product.id, product.version,
+             _ref(cert, product, session.get(Producer, product.producer_id)))
+        expired += 1
+    announced = 0
+    horizon = today + timedelta(days=NOTICE_DAYS)
+    for cert in session.scalars(select(Certification).where(Certification.status == "current",
+                                                            Certification.valid_until <= horizon,
+                                                            Certification.expiring_announced_at.is_(None))
+                                .with_for_update(skip_locked=True)):
+        product = session.get(Product, cert.product_id)
+        cert.expiring_announced_at = now
+        session.flush()
+        emit(session, "registry.certification.expiring", product.id, product.version,
+             {**_ref(cert, product, session.get(Producer, product.producer_id)),
+              "days_left": (cert.valid_until - today).days})
+        announced += 1
+    return {"expired": expired, "expiring_announced": announced}

@@ -23,6 +23,7 @@ from .schemas import (
     ProductOut,
     ProductPage,
     ProductQuery,
+    RevocationIn,
     StatisticsOut,
 )
 
@@ -127,3 +128,14 @@ class Statistics(MethodView):
         """Programme figures over current certifications: by stars, group, province, region, producer kind."""
         with rt().transaction() as s:
             return queries.statistics(s)
+
+
+@blp.route("/certifications/<cert_id>/revoke")
+class RevokeCertification(MethodView):
+    @require("registry_officer")
+    @blp.arguments(RevocationIn)
+    @blp.response(200, CertificationOut)
+    def post(self, data, cert_id):
+        """Revoke (thu hồi) a current certification by provincial decision, with its reason."""
+        with rt().transaction() as s:
+            return ops.revoke_certification(s, rt().emit, cert_id, data, today=datetime.now(VIETNAM).date())

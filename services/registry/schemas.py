@@ -88,6 +88,9 @@ class CertificationIn(Schema):
 
 
 class CertificationOut(Schema):
+    revoked_reason = fields.String(allow_none=True)
+    revocation_decision_number = fields.String(allow_none=True)
+    revocation_decision_date = fields.Date(allow_none=True)
     id = fields.String()
     product_id = fields.String()
     kind = fields.String()
@@ -156,3 +159,9 @@ class StatisticsOut(Schema):
     by_province = fields.Dict(keys=fields.String(), values=fields.Integer())
     by_region = fields.Dict(keys=fields.String(), values=fields.Integer())
     by_producer_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class RevocationIn(Schema):
+    reason = Text(required=True, validate=validate.Length(min=3, max=500))
+    decision_number = Text(required=True, validate=validate.Length(min=1, max=100))
+    decision_date = fields.Date(required=True)

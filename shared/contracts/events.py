@@ -154,3 +154,32 @@ class DeliverySentV1(_Data):
     template = fields.String(required=True)
     producer_id = fields.String(required=True)
     cause_event_id = fields.String(required=True)
+
+
+class _CertificationRef(_Data):
+    certification_id = fields.String(required=True)
+    product_id = fields.String(required=True)
+    product_name = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    producer_name = fields.String(required=True)
+    valid_until = fields.Date(required=True)
+
+
+@contract("registry.certification.revoked", 1, "registry",
+          "A certification was revoked (thu hồi) by a provincial decision; the product is no longer OCOP.")
+class CertificationRevokedV1(_CertificationRef):
+    reason = fields.String(required=True)
+    decision_number = fields.String(required=True)
+    decision_date = fields.Date(required=True)
+
+
+@contract("registry.certification.expired", 1, "registry",
+          "A certification passed its 36-month validity without re-certification.")
+class CertificationExpiredV1(_CertificationRef):
+    pass
+
+
+@contract("registry.certification.expiring", 1, "registry",
+          "A certification expires within 30 days: the producer must be told and may file for re-certification.")
+class CertificationExpiringV1(_CertificationRef):
+    days_left = fields.Integer(required=True, validate=validate.Range(min=0, max=30))
