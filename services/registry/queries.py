@@ -86,3 +86,30 @@ def statistics(session: Session) -> dict:
         "by_region": by(base.c.region),
         "by_producer_kind": by(base.c.kind),
     }
+
+
+EXPORT_COLUMNS = ["id", "name", "name_en", "group", "potential_five_star", "producer_id", "producer_name",
+                  "producer_kind", "province", "province_entered", "region", "stars", "valid_until",
+                  "decision_number", "certification_status"]
+
+
+def export_csv(session: Session, filters: dict, sort: str):
+    """CSV lines of the whole filtered list (UTF-8 with a BOM, so spreadsheet programs read the
+    diacritics right), produced in chunks rather than held in memory."""
+    import csv
+    import io
+
+    column = SORTS[sort.lstrip("-")]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+    buffer.write("\ufeff")
+    writer.writeheader()
+    result = session.execute(product_rows(filters).order_by(order, Product.id).execution_options(yield_per=1000))
+    for n, (p, pr, c) in enumerate(result, start=1):
+        writer.writerow(_item(p, pr, c))
+        if n % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g
+from flask import Response, current_app, g, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,6 +17,7 @@ from . import queries
 from .schemas import (
     CertificationIn,
     CertificationOut,
+    ExportQuery,
     ProducerIn,
     ProducerOut,
     ProductIn,
@@ -83,6 +84,27 @@ class Products(MethodView):
         """Record a product of a producer."""
         with rt().transaction() as s:
             return ops.register_product(s, rt().emit, data)
+
+
+@blp.route("/products/export.csv")
+class ProductsExport(MethodView):
+    @require("registry_officer", "trade_officer", "integration")
+    @blp.arguments(ExportQuery, location="query")
+    @blp.doc(responses={"200": {"description": "the filtered list as CSV (UTF-8 with BOM)",
+                                "content": {"text/csv": {"schema": {"type": "string"}}}}})
+    def get(self, query):
+        """Export any filtered product list as CSV (same filters as the list)."""
+        sort = query.pop("sort")
+        session = rt().session_factory()
+
+        def stream():
+            try:
+                yield from queries.export_csv(session, query, sort)
+            finally:
+                session.close()
+
+        return Response(stream_with_context(stream()), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="ocop-products.csv"'})
 
 
 @blp.route("/products/<product_id>")

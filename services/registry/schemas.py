@@ -165,3 +165,8 @@ class RevocationIn(Schema):
     reason = Text(required=True, validate=validate.Length(min=3, max=500))
     decision_number = Text(required=True, validate=validate.Length(min=1, max=100))
     decision_date = fields.Date(required=True)
+
+
+class ExportQuery(ProductQuery):
+    class Meta:
+        exclude = ("page", "per_page")

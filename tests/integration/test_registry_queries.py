@@ -66,3 +66,23 @@ def test_filters_sort_and_pages(demo_registry):
     assert first["items"][0]["stars"] == 4 and first["items"][0]["province_entered"] == "Bến Tre"
     bad = demo_registry.get("/products", query_string={"stars": 9, "sort": "price"}, headers=demo_registry.headers)
     assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"stars", "sort"}
+
+
+def test_csv_export_of_a_filtered_list(demo_registry):
+    import csv
+    import io
+
+    r = demo_registry.get("/products/export.csv", query_string={"stars": 4, "q": "keo dua"},
+                          headers=demo_registry.headers)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    text = r.get_data().decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    listed = get(demo_registry, "/products", stars=4, q="keo dua", per_page=500)
+    assert len(rows) == listed["total"] > 0
+    assert {row["id"] for row in rows} == {item["id"] for item in listed["items"]}
+    assert all(row["stars"] == "4" and row["province_entered"] == "Bến Tre" for row in rows)
+    everything = demo_registry.get("/products/export.csv", headers=demo_registry.headers).get_data().decode("utf-8")
+    assert len(everything.strip().splitlines()) == 201  # header + 200 products
+    producer_token = {"Authorization": f"Bearer {issue_token('demo-secret', 'producer', 'x')}"}
+    assert demo_registry.get("/products/export.csv", headers=producer_token).status_code == 403
