@@ -61,6 +61,35 @@ def register_producer(session: Session, emit, data: dict) -> Producer:
     return producer
 
 
+def _snapshot(row) -> dict:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def update_producer(session: Session, emit, producer_id: str, changes: dict) -> Producer:
+    """Change a producer's details (not its code); emits the full new state when anything changed."""
+    producer = session.get(Producer, producer_id, with_for_update=True)
+    if producer is None:
+        raise NotFound(f"no producer {producer_id}", field="producer_id")
+    before = _snapshot(producer)
+    if "province" in changes:
+        province = _domain(domain.resolve_province, changes.pop("province"))
+        producer.province, producer.province_entered, producer.region = (province.name, province.entered_as,
+                                                                         province.region)
+    if "name" in changes:
+        producer.name = nfc(changes.pop("name"))
+        producer.name_folded = folded(producer.name)
+    if "consent" in changes:
+        producer.consent = {**producer.consent, **changes.pop("consent")}
+    for key, value in changes.items():
+        setattr(producer, key, value)
+    if _snapshot(producer) == before:
+        return producer  # nothing changed: no new version, no event
+    producer.version += 1
+    session.flush()
+    emit(session, "registry.producer.updated", producer.id, producer.version, producer_event(producer))
+    return producer
+
+
 def get_producer(session: Session, producer_id: str) -> Producer:
     producer = session.get(Producer, producer_id)
     if producer is None:

@@ -20,6 +20,7 @@ from .schemas import (
     ExportQuery,
     ProducerIn,
     ProducerOut,
+    ProducerPatch,
     ProductIn,
     ProductOut,
     ProductPage,
@@ -59,6 +60,14 @@ class ProducerById(MethodView):
         own_producer_only(producer_id)
         with rt().transaction() as s:
             return ops.get_producer(s, producer_id)
+
+    @require("registry_officer")
+    @blp.arguments(ProducerPatch)
+    @blp.response(200, ProducerOut)
+    def patch(self, changes, producer_id):
+        """Change a producer's details (only the fields sent); consumers get the full new state."""
+        with rt().transaction() as s:
+            return ops.update_producer(s, rt().emit, producer_id, changes)
 
 
 @blp.route("/products")

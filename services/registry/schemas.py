@@ -29,6 +29,25 @@ class ProducerIn(Schema):
     consent = fields.Nested(ConsentIn, load_default=lambda: {"email": True, "sms": False})
 
 
+class ConsentPatch(Schema):
+    email = fields.Boolean()
+    sms = fields.Boolean()
+
+
+class ProducerPatch(Schema):
+    """Partial update: only the fields sent change; the code (business or tax code) does not."""
+
+    name = Text(validate=validate.Length(min=2, max=300))
+    kind = fields.String(validate=validate.OneOf(PRODUCER_KINDS))
+    address = Text(allow_none=True, validate=validate.Length(max=500))
+    province = Text(validate=validate.Length(min=2, max=100))
+    representative = Text(allow_none=True, validate=validate.Length(max=200))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    phone = Text(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}\Z", error="not a phone number"))
+    preferred_language = fields.String(validate=validate.OneOf(LANGS))
+    consent = fields.Nested(ConsentPatch)
+
+
 class ProducerOut(Schema):
     id = fields.String()
     code = fields.String()
