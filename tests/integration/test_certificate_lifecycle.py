@@ -7,11 +7,11 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from support import wait_for
 from test_flow import in_read_model, register_certified
 
 from services.registry import operations as reg_ops
 from services.registry.models import Certification, Outbox
-from support import wait_for
 
 
 def catalogue_status(api, product_id):

@@ -3,10 +3,10 @@ reaches the notifications service's recipient record through registry.producer.u
 
 from __future__ import annotations
 
+from support import wait_for
 from test_flow import register_certified
 
 from services.notifications.models import Recipient
-from support import wait_for
 
 
 def recipient(platform, producer_id):
