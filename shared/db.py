@@ -71,3 +71,16 @@ def run_migrations(service_dir: Path, url: str) -> None:
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, "head")
+
+
+def new_id() -> str:
+    """Primary keys are UUIDs made by the service, so events can name a row before it is flushed."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def utcnow():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

@@ -3,25 +3,19 @@ events), fairs and invitations."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
-from shared.db import make_base
+from shared.db import make_base, new_id
+from shared.db import utcnow as now
 
 Base = make_base()
 Outbox, Inbox = define_models(Base)
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CertifiedProduct(Base):

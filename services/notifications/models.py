@@ -3,25 +3,19 @@ deliveries with their log, and answers."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
-from shared.db import make_base
+from shared.db import make_base, new_id
+from shared.db import utcnow as now
 
 Base = make_base()
 Outbox, Inbox = define_models(Base)
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Recipient(Base):

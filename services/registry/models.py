@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
-from shared.db import make_base
+from shared.db import make_base, new_id
+from shared.db import utcnow as now
 
 Base = make_base()
 Outbox, Inbox = define_models(Base)
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Producer(Base):
