@@ -34,6 +34,7 @@ def handlers(emit) -> dict:
     return {
         "events.registry-feed": {"registry.certification.granted": on_certification_granted,
                                  "registry.certification.revoked": ops.apply_certification_ended,
-                                 "registry.certification.expired": ops.apply_certification_ended},
+                                 "registry.certification.expired": ops.apply_certification_ended,
+                                 "registry.product.updated": ops.apply_product_updated},
         "events.responses": {"notifications.invitation.answered": on_invitation_answered(emit)},
     }

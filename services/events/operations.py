@@ -94,6 +94,16 @@ _UPSERT_PG = _certification_upsert(lambda n: f"%({n})s")
 _UPSERT = _typed_upsert()
 
 
+def apply_product_updated(session: Session, envelope: dict, data: dict) -> bool:
+    """A renamed or regrouped product: the read model follows (newer versions only)."""
+    row = session.get(CertifiedProduct, data["product_id"], with_for_update=True)
+    if row is None or row.source_version >= envelope["subject_version"]:
+        return False
+    row.product_name, row.group, row.source_version = data["name"], data["group"], envelope["subject_version"]
+    session.flush()
+    return True
+
+
 def apply_certification_ended(session: Session, envelope: dict, data: dict) -> bool:
     """A revoked or expired certificate takes the product out of matching (newer versions only)."""
     status = "revoked" if envelope["type"].endswith(".revoked") else "expired"

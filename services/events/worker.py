@@ -12,8 +12,9 @@ def loops(runtime):
 
 
 def main():
-    from .app import create_app
     from shared.web import runtime_of
+
+    from .app import create_app
 
     run_forever(loops(runtime_of(create_app(migrate=True))))
 

@@ -105,9 +105,31 @@ def register_product(session: Session, emit, data: dict) -> Product:
                       potential_five_star=data["potential_five_star"], version=1)
     session.add(product)
     session.flush()
-    emit(session, "registry.product.registered", product.id, product.version,
-         {"product_id": product.id, "producer_id": producer.id, "name": product.name, "name_en": product.name_en,
-          "group": product.group, "potential_five_star": product.potential_five_star})
+    emit(session, "registry.product.registered", product.id, product.version, product_event(product))
+    return product
+
+
+def product_event(p: Product) -> dict:
+    return {"product_id": p.id, "producer_id": p.producer_id, "name": p.name, "name_en": p.name_en,
+            "group": p.group, "potential_five_star": p.potential_five_star}
+
+
+def update_product(session: Session, emit, product_id: str, changes: dict) -> Product:
+    """Change a product's details (not its producer); emits the full new state when anything changed."""
+    product = session.get(Product, product_id, with_for_update=True)
+    if product is None:
+        raise NotFound(f"no product {product_id}", field="product_id")
+    before = _snapshot(product)
+    if "name" in changes:
+        product.name = nfc(changes.pop("name"))
+        product.name_folded = folded(product.name)
+    for key, value in changes.items():
+        setattr(product, key, value)
+    if _snapshot(product) == before:
+        return product
+    product.version += 1
+    session.flush()
+    emit(session, "registry.product.updated", product.id, product.version, product_event(product))
     return product
 
 

@@ -24,6 +24,7 @@ from .schemas import (
     ProductIn,
     ProductOut,
     ProductPage,
+    ProductPatch,
     ProductQuery,
     RevocationIn,
     StatisticsOut,
@@ -126,6 +127,14 @@ class ProductById(MethodView):
             product = ops.get_product(s, product_id)
             own_producer_only(product.producer_id)
             return product
+
+    @require("registry_officer")
+    @blp.arguments(ProductPatch)
+    @blp.response(200, ProductOut)
+    def patch(self, changes, product_id):
+        """Change a product's details (only the fields sent); the read models follow by event."""
+        with rt().transaction() as s:
+            return ops.update_product(s, rt().emit, product_id, changes)
 
 
 @blp.route("/certifications")

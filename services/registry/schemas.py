@@ -75,6 +75,17 @@ class ProductIn(Schema):
     potential_five_star = fields.Boolean(load_default=False)
 
 
+class ProductPatch(Schema):
+    """Partial update: only the fields sent change; a product does not move to another producer."""
+
+    name = Text(validate=validate.Length(min=2, max=300))
+    name_en = Text(allow_none=True, validate=validate.Length(max=300))
+    group = fields.Integer(strict=True, validate=validate.Range(min=1, max=6))
+    subgroup = Text(allow_none=True, validate=validate.Length(max=100))
+    description = Text(allow_none=True)
+    potential_five_star = fields.Boolean()
+
+
 class ProductOut(Schema):
     id = fields.String()
     producer_id = fields.String()

@@ -52,6 +52,11 @@ class ProductRegisteredV1(_Data):
     potential_five_star = fields.Boolean(required=True)
 
 
+@contract("registry.product.updated", 1, "registry", "A product's details changed; carries the full new state.")
+class ProductUpdatedV1(ProductRegisteredV1):
+    pass
+
+
 @contract("registry.certification.granted", 1, "registry",
           "A product was certified OCOP (3★ or more); carries what a fair needs to match it.")
 class CertificationGrantedV1(_Data):

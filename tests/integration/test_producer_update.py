@@ -46,3 +46,20 @@ def test_patch_refuses_bad_input_and_wrong_roles(api):
         == 404
     after = api.call("GET", "registry", path, "registry_officer").json()
     assert after["version"] == 1 and after["province_entered"] == producer["province_entered"]
+
+
+def test_patch_product_reaches_the_events_read_model(platform, api):
+    from test_flow import in_read_model
+
+    _, product, _, _ = register_certified(api)
+    in_read_model(api, product["id"])
+    r = api.call("PATCH", "registry", f"/products/{product['id']}", "registry_officer",
+                 json={"name": "Kẹo dừa lá dứa", "name_en": "Pandan coconut candy"})
+    assert r.status_code == 200 and r.json()["name"] == "Kẹo dừa lá dứa"
+    wait_for(lambda: api.call("GET", "events", f"/catalogue/{product['id']}", "trade_officer").json()["product_name"]
+             == "Kẹo dừa lá dứa", message="read model renamed")
+    bad = api.call("PATCH", "registry", f"/products/{product['id']}", "registry_officer",
+                   json={"producer_id": "someone-else", "group": 9})
+    assert bad.status_code == 422 and set(bad.json()["errors"]["json"]) == {"producer_id", "group"}
+    found = api.call("GET", "registry", "/products", "trade_officer", params={"q": "keo dua la dua"}).json()
+    assert [i["id"] for i in found["items"]] == [product["id"]]
