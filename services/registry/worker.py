@@ -1,4 +1,4 @@
-"""Registry worker: outbox relay and the daily certificate sweep (expired; expiring within 30 days)."""
+"""Registry worker: outbox relay, the command consumer and the daily certificate sweep (expired; expiring within 30 days)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from shared.worker import bus_loops, run_forever
 
 from . import operations as ops
+from .consumers import handlers
 
 log = logging.getLogger("ocop.registry.sweep")
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -36,7 +37,7 @@ def sweep_loop(runtime):
 
 
 def loops(runtime):
-    return bus_loops(runtime, {}) + [("registry-sweep", sweep_loop(runtime))]
+    return bus_loops(runtime, handlers(runtime.emit)) + [("registry-sweep", sweep_loop(runtime))]
 
 
 def main():

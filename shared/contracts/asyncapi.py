@@ -173,10 +173,12 @@ def message(contract: Contract, envelope: dict) -> dict:
 
 def channel(routing_key: str, contracts: list[Contract]) -> dict:
     refs = [{"$ref": f"#/components/messages/{schema_name(c)}"} for c in contracts]
-    queues = consumers(routing_key)
+    # Commands from outside systems travel on the commands exchange; everything else is an event.
+    exchange = COMMANDS_EXCHANGE if contracts[0].source == "external" else EVENTS_EXCHANGE
+    queues = consumers(routing_key, exchange)
     who = ", ".join(q["queue"] for q in queues) or "no queue yet"
     return {
-        "description": f"Routing key `{routing_key}` on exchange `{EVENTS_EXCHANGE}`; consumed by {who}.",
+        "description": f"Routing key `{routing_key}` on exchange `{exchange}`; consumed by {who}.",
         "x-consumers": queues,
         "subscribe": {
             "operationId": "publish_" + routing_key.replace(".", "_"),
@@ -187,7 +189,7 @@ def channel(routing_key: str, contracts: list[Contract]) -> dict:
         },
         "bindings": {"amqp": {
             "is": "routingKey",
-            "exchange": {"name": EVENTS_EXCHANGE, "type": "topic", "durable": True, "autoDelete": False,
+            "exchange": {"name": exchange, "type": "topic", "durable": True, "autoDelete": False,
                          "vhost": "/"},
             "bindingVersion": AMQP_BINDING_VERSION,
         }},

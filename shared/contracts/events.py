@@ -188,3 +188,28 @@ class CertificationExpiredV1(_CertificationRef):
           "A certification expires within 30 days: the producer must be told and may file for re-certification.")
 class CertificationExpiringV1(_CertificationRef):
     days_left = fields.Integer(required=True, validate=validate.Range(min=0, max=30))
+
+
+# ---- commands from outside systems (exchange ocop.commands) and their answers -------------------
+@contract("registry.record_certification", 1, "external",
+          "Command: record a certification decision (e.g. from an evaluation council's software). `certification` "
+          "has the fields of POST /certifications; the registry answers with registry.command.accepted or "
+          "registry.command.rejected naming the command_id.")
+class RecordCertificationV1(_Data):
+    command_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    certification = fields.Dict(required=True)
+
+
+@contract("registry.command.accepted", 1, "registry", "A command was applied; `result_id` names what it created.")
+class CommandAcceptedV1(_Data):
+    command_id = fields.String(required=True)
+    command_type = fields.String(required=True)
+    result_id = fields.String(required=True)
+
+
+@contract("registry.command.rejected", 1, "registry",
+          "A command was refused; `errors` maps each field to its problems, nothing was written.")
+class CommandRejectedV1(_Data):
+    command_id = fields.String(required=True)
+    command_type = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)

@@ -279,7 +279,8 @@ def test_every_contract_has_a_channel_whose_data_is_its_schema(document, key):
     channel = document["channels"][contract.routing_key]
     binding = channel["bindings"]["amqp"]
     assert binding["is"] == "routingKey"
-    assert binding["exchange"] == {**binding["exchange"], "name": "ocop.events", "type": "topic", "durable": True}
+    exchange = "ocop.commands" if contract.source == "external" else "ocop.events"  # commands vs events
+    assert binding["exchange"] == {**binding["exchange"], "name": exchange, "type": "topic", "durable": True}
     [message] = [m for m in _messages(document, channel) if m["messageId"] == f"{key[0]}.v{key[1]}"]
     assert message["summary"] == contract.summary
     assert message["contentType"] == "application/json"
