@@ -1,4 +1,4 @@
-"""Registry worker: outbox relay, the command consumer and the daily certificate sweep (expired; expiring within 30 days)."""
+"""Registry worker: outbox relay, command consumer, daily certificate sweep (expired; expiring in 30 days)."""
 
 from __future__ import annotations
 
