@@ -6,11 +6,8 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, validate
 
-from shared.contracts.events import PRODUCER_KINDS
+from shared.contracts.events import PRODUCER_KINDS, REGIONS
 from shared.web import Text
-
-REGIONS = ["northern_midlands_mountains", "red_river_delta", "north_central_coast", "central_highlands",
-           "southeast", "mekong_delta"]
 
 
 class RulesIn(Schema):

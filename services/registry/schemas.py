@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.contracts.events import LANGS, PRODUCER_KINDS
+from shared.contracts.events import LANGS, PRODUCER_KINDS, REGIONS
 from shared.web import Text
 
 from .domain import CRITERIA
@@ -139,9 +139,7 @@ class CertificationOut(Schema):
 class ProductQuery(Schema):
     q = Text(validate=validate.Length(max=200), metadata={"description": "search; ignores diacritics and case"})
     province = Text()
-    region = fields.String(validate=validate.OneOf(["northern_midlands_mountains", "red_river_delta",
-                                                    "north_central_coast", "central_highlands", "southeast",
-                                                    "mekong_delta"]))
+    region = fields.String(validate=validate.OneOf(REGIONS))
     group = fields.Integer(validate=validate.Range(min=1, max=6))
     stars = fields.Integer(validate=validate.Range(min=1, max=5))
     producer_kind = fields.String(validate=validate.OneOf(PRODUCER_KINDS))

@@ -8,6 +8,9 @@ from .registry import contract
 
 LANGS = ["vi", "en"]
 PRODUCER_KINDS = ["cooperative", "enterprise", "household", "cooperative_group"]
+# The six socio-economic regions (codes); which province belongs to which is registry data.
+REGIONS = ["northern_midlands_mountains", "red_river_delta", "north_central_coast", "central_highlands",
+           "southeast", "mekong_delta"]
 
 
 class _Data(Schema):
