@@ -78,6 +78,9 @@ def platform_env(tmp: Path, tag: str) -> dict[str, str]:
     env["SMTP_PORT"] = str(free_port())
     env["OCOP_PUBLIC_URL"] = f"http://127.0.0.1:{env['OCOP_NOTIFICATIONS_PORT']}"
     if real_mode():
+        # OCOP_TEST_TAG keeps concurrent test runs on one machine apart (their own databases;
+        # give each its own vhost in OCOP_BROKER_URL too).
+        tag += os.environ.get("OCOP_TEST_TAG", "")
         env["OCOP_BROKER_URL"] = os.environ["OCOP_BROKER_URL"]
         urls = reset_postgres(os.environ["OCOP_TEST_PG_URL"], [f"ocop_{tag}_{s}" for s in SERVICES])
         for s in SERVICES:
