@@ -19,6 +19,9 @@ KIND_NAMES = {"cooperative": "Hợp tác xã", "enterprise": "Công ty TNHH", "h
               "cooperative_group": "Tổ hợp tác"}
 GROUP_OF = {"Rượu dừa": 2, "Trà mãng cầu": 2, "Tinh dầu bưởi": 3, "Dầu dừa tinh khiết": 3, "Chén gáo dừa": 4,
             "Túi xách sợi dừa": 4}
+SUBGROUP_OF = {"Rượu dừa": "2.1", "Trà mãng cầu": "2.2", "Tinh dầu bưởi": "3.3", "Dầu dừa tinh khiết": "3.3",
+               "Chén gáo dừa": "4.1", "Túi xách sợi dừa": "4.1", "Bưởi da xanh": "1.1", "Cacao bột": "1.6",
+               "Nước mắm cá cơm": "1.4"}
 
 
 def _plan():
@@ -54,7 +57,8 @@ def load_registry(runtime) -> bool:
             name = PRODUCTS[k % len(PRODUCTS)]
             product = ops.register_product(s, runtime.emit, {
                 "producer_id": producers[p_index].id, "name": f"{name} {PLACES[k % len(PLACES)]}",
-                "group": GROUP_OF.get(name, 1), "potential_five_star": k in potential})
+                "group": GROUP_OF.get(name, 1),
+                "subgroup": SUBGROUP_OF.get(name, "1.3"), "potential_five_star": k in potential})
             number, decided = DECISIONS[k % len(DECISIONS)]
             ops.grant_certification(s, runtime.emit, {
                 "product_id": product.id, "kind": "new", "criteria_version": "148/QĐ-TTg",

@@ -12,7 +12,13 @@ class OperationError(Exception):
         self.field = field
 
     def errors(self):
-        return {"json": {self.field: [self.message]}} if self.field else None
+        """Shaped like marshmallow's: a dotted field ("score_parts.a") nests as {"score_parts": {"a": [...]}}."""
+        if not self.field:
+            return None
+        node: dict | list = [self.message]
+        for part in reversed(self.field.split(".")):
+            node = {part: node}
+        return {"json": node}
 
 
 class NotFound(OperationError):

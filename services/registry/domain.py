@@ -25,13 +25,25 @@ class DomainError(ValueError):
 
 
 @dataclass(frozen=True)
+class Group:
+    code: int
+    name: str
+    name_en: str
+    subgroups: dict[str, tuple[str, str]]  # code -> (Vietnamese name, English name)
+
+
+@dataclass(frozen=True)
 class CriteriaVersion:
+    """One decision's criteria, loaded from reference/criteria.json (data, not code)."""
+
     code: str
     title: str
     effective_from: date
-    effective_to: date | None
+    effective_to: date | None       # None: still in force
+    parts: dict[str, int]           # score part -> its maximum ("a": 40, ...)
     # (min_score, stars), checked from the top band down
     bands: tuple[tuple[int, int], ...]
+    groups: dict[int, Group]
 
     def stars_for(self, score: int) -> int:
         if not 0 <= score <= 100:
@@ -41,13 +53,39 @@ class CriteriaVersion:
                 return stars
         return 1
 
+    def in_force_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
 
-CRITERIA = {
-    "148/QĐ-TTg": CriteriaVersion("148/QĐ-TTg", "Quyết định 148/QĐ-TTg ngày 24/02/2023", date(2023, 2, 24), None,
-                                  ((90, 5), (70, 4), (50, 3), (30, 2), (0, 1))),
-    "1048/QĐ-TTg": CriteriaVersion("1048/QĐ-TTg", "Quyết định 1048/QĐ-TTg ngày 21/8/2019", date(2019, 8, 21),
-                                   date(2023, 2, 23), ((90, 5), (70, 4), (50, 3), (30, 2), (0, 1))),
-}
+    def period(self) -> str:
+        end = self.effective_to.strftime("%d/%m/%Y") if self.effective_to else "now"
+        return f"{self.effective_from.strftime('%d/%m/%Y')} to {end}"
+
+
+def load_criteria(path: Path) -> dict[str, CriteriaVersion]:
+    """Read and check a criteria file: every version's parts add up to 100, bands start at 0, and
+    the periods do not overlap. A broken file fails at start-up, not at the first evaluation."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    versions: dict[str, CriteriaVersion] = {}
+    for v in data["versions"]:
+        parts = {key: int(part["max"]) for key, part in v["parts"].items()}
+        bands = tuple(sorted(((int(minimum), int(stars)) for stars, minimum in v["bands"].items()), reverse=True))
+        groups = {int(code): Group(int(code), g["name"], g["name_en"],
+                                   {sc: (sg["name"], sg["name_en"]) for sc, sg in g["subgroups"].items()})
+                  for code, g in v["groups"].items()}
+        version = CriteriaVersion(v["code"], v["title"], date.fromisoformat(v["effective_from"]),
+                                  date.fromisoformat(v["effective_to"]) if v["effective_to"] else None,
+                                  parts, bands, groups)
+        if sum(parts.values()) != 100 or bands[-1][0] != 0:
+            raise ValueError(f"{path}: {version.code}: parts must add up to 100 and the lowest band start at 0")
+        versions[version.code] = version
+    ordered = sorted(versions.values(), key=lambda c: c.effective_from)
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
+        if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
+            raise ValueError(f"{path}: {earlier.code} and {later.code} overlap")
+    return versions
+
+
+CRITERIA = load_criteria(REFERENCE / "criteria.json")
 
 
 def criteria(code: str) -> CriteriaVersion:
@@ -55,6 +93,56 @@ def criteria(code: str) -> CriteriaVersion:
         return CRITERIA[code]
     except KeyError:
         raise DomainError("criteria_version", f"unknown criteria version; known: {', '.join(CRITERIA)}") from None
+
+
+def criteria_on(day: date, field: str = "decision_date") -> CriteriaVersion:
+    """The criteria version in force on a day."""
+    for version in CRITERIA.values():
+        if version.in_force_on(day):
+            return version
+    raise DomainError(field, f"no OCOP criteria version was in force on {day.strftime('%d/%m/%Y')}")
+
+
+def criteria_for_decision(code: str | None, decision_date: date) -> CriteriaVersion:
+    """The version an evaluation was made under: the one named, which must have been in force on
+    the decision date, or else the one in force then."""
+    if code is None:
+        return criteria_on(decision_date)
+    version = criteria(code)
+    if not version.in_force_on(decision_date):
+        raise DomainError("criteria_version", f"{code} applies to decisions dated {version.period()}, "
+                                              f"not {decision_date.strftime('%d/%m/%Y')}")
+    return version
+
+
+def check_score_parts(version: CriteriaVersion, parts: dict[str, int] | None, score: int) -> None:
+    if not parts:
+        return
+    if set(parts) != set(version.parts):
+        raise DomainError("score_parts", f"{version.code} scores in parts {', '.join(sorted(version.parts))}")
+    for key, value in sorted(parts.items()):
+        if not 0 <= value <= version.parts[key]:
+            raise DomainError(f"score_parts.{key}", f"must be between 0 and {version.parts[key]} under {version.code}")
+    if sum(parts.values()) != score:
+        raise DomainError("score_parts", f"parts add up to {sum(parts.values())}, not the score {score}")
+
+
+def check_group(version: CriteriaVersion, group: int, subgroup: str | None) -> str | None:
+    """Check a product group and sub-group against a criteria version; returns the sub-group's code.
+    A sub-group may be given by its code ("1.3") or its name, with or without diacritics."""
+    if group not in version.groups:
+        raise DomainError("group", f"unknown product group {group}; {version.code} has groups "
+                                   f"{', '.join(str(g) for g in sorted(version.groups))}")
+    if subgroup is None or not subgroup.strip():
+        return None
+    known = version.groups[group].subgroups
+    wanted = fold(subgroup)
+    for code, (name, name_en) in known.items():
+        if wanted in (code, fold(name), fold(name_en)):
+            return code
+    listing = "; ".join(f"{code} {name}" for code, (name, _) in known.items())
+    raise DomainError("subgroup", f"{subgroup!r} is not a sub-group of group {group} under {version.code}; "
+                                  f"known: {listing}")
 
 
 def derive_stars(criteria_version: str, score: int, claimed: int | None) -> int:

@@ -97,11 +97,17 @@ def get_producer(session: Session, producer_id: str) -> Producer:
     return producer
 
 
+def _grouping(group: int, subgroup: str | None) -> str | None:
+    """Group and sub-group checked against the criteria in force today; the sub-group's code."""
+    return _domain(domain.check_group, domain.criteria_on(date.today(), field="group"), group, subgroup)
+
+
 def register_product(session: Session, emit, data: dict) -> Product:
+    subgroup = _grouping(data["group"], data.get("subgroup"))
     producer = get_producer(session, data["producer_id"])
     name = nfc(data["name"])
     product = Product(producer_id=producer.id, name=name, name_folded=folded(name), name_en=data.get("name_en"),
-                      group=data["group"], subgroup=data.get("subgroup"), description=data.get("description"),
+                      group=data["group"], subgroup=subgroup, description=data.get("description"),
                       potential_five_star=data["potential_five_star"], version=1)
     session.add(product)
     session.flush()
@@ -120,6 +126,10 @@ def update_product(session: Session, emit, product_id: str, changes: dict) -> Pr
     if product is None:
         raise NotFound(f"no product {product_id}", field="product_id")
     before = _snapshot(product)
+    if "group" in changes or "subgroup" in changes:
+        group = changes.pop("group", product.group)
+        subgroup = changes.pop("subgroup") if "subgroup" in changes else product.subgroup
+        product.subgroup, product.group = _grouping(group, subgroup), group
     if "name" in changes:
         product.name = nfc(changes.pop("name"))
         product.name_folded = folded(product.name)
@@ -150,11 +160,11 @@ def grant_certification(session: Session, emit, data: dict, today: date) -> Cert
     product = session.get(Product, data["product_id"], with_for_update=True)
     if product is None:
         raise NotFound(f"no product {data['product_id']}", field="product_id")
-    stars = _domain(domain.derive_stars, data["criteria_version"], data["score"], data.get("stars"))
     _domain(domain.check_decision_date, data["decision_date"], today)
+    version = _domain(domain.criteria_for_decision, data.get("criteria_version"), data["decision_date"])
+    stars = _domain(domain.derive_stars, version.code, data["score"], data.get("stars"))
     parts = data.get("score_parts")
-    if parts and sum(parts.values()) != data["score"]:
-        raise Invalid(f"parts add up to {sum(parts.values())}, not the score {data['score']}", field="score_parts")
+    _domain(domain.check_score_parts, version, parts, data["score"])
     current = current_certification(session, product.id)
     if data["kind"] == "new" and current is not None:
         raise Conflict("the product already has a current certification", field="product_id")
@@ -164,7 +174,7 @@ def grant_certification(session: Session, emit, data: dict, today: date) -> Cert
     if current is not None:
         # A re-certification or an upgrade replaces the current certification: one current at a time.
         current.status = "superseded"
-    cert = Certification(product_id=product.id, kind=data["kind"], criteria_version=data["criteria_version"],
+    cert = Certification(product_id=product.id, kind=data["kind"], criteria_version=version.code,
                          score=data["score"], score_parts=parts, stars=stars, level=domain.level_for(stars),
                          issued_by=nfc(data["issued_by"]), decision_number=nfc(data["decision_number"]),
                          decision_date=data["decision_date"], valid_until=domain.valid_until(data["decision_date"]))

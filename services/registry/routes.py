@@ -10,13 +10,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.auth import own_producer_only, require
+from shared.errors import NotFound
 from shared.web import runtime_of
 
+from . import domain, programme, queries
 from . import operations as ops
-from . import queries
 from .schemas import (
     CertificationIn,
     CertificationOut,
+    CriteriaOut,
     ExportQuery,
     ProducerIn,
     ProducerOut,
@@ -26,6 +28,8 @@ from .schemas import (
     ProductPage,
     ProductPatch,
     ProductQuery,
+    ProgressOut,
+    ProgressQuery,
     RevocationIn,
     StatisticsOut,
 )
@@ -179,3 +183,45 @@ class RevokeCertification(MethodView):
         """Revoke (thu hồi) a current certification by provincial decision, with its reason."""
         with rt().transaction() as s:
             return ops.revoke_certification(s, rt().emit, cert_id, data, today=datetime.now(VIETNAM).date())
+
+
+@blp.route("/statistics/progress")
+class Progress(MethodView):
+    @require("registry_officer", "trade_officer", "integration")
+    @blp.arguments(ProgressQuery, location="query")
+    @blp.response(200, ProgressOut)
+    def get(self, query):
+        """A year's progress against the programme targets: new certifications, re-certifications,
+        upgrades and community-tourism products, counted by decision date."""
+        year = query.get("year") or datetime.now(VIETNAM).year
+        with rt().transaction() as s:
+            return programme.progress(s, year)
+
+
+def _criteria_out(version: domain.CriteriaVersion) -> dict:
+    return {"code": version.code, "title": version.title, "effective_from": version.effective_from,
+            "effective_to": version.effective_to, "in_force": version.in_force_on(datetime.now(VIETNAM).date()),
+            "parts": version.parts, "bands": {str(stars): minimum for minimum, stars in version.bands},
+            "groups": [{"code": g.code, "name": g.name, "name_en": g.name_en,
+                        "subgroups": [{"code": c, "name": n, "name_en": e} for c, (n, e) in g.subgroups.items()]}
+                       for g in version.groups.values()]}
+
+
+@blp.route("/criteria")
+class Criteria(MethodView):
+    @require(*READERS)
+    @blp.response(200, CriteriaOut(many=True))
+    def get(self):
+        """The OCOP criteria versions (reference data): periods, score parts, star bands, groups and sub-groups."""
+        return [_criteria_out(v) for v in domain.CRITERIA.values()]
+
+
+@blp.route("/criteria/<path:code>")
+class CriteriaByCode(MethodView):
+    @require(*READERS)
+    @blp.response(200, CriteriaOut)
+    def get(self, code):
+        """One criteria version, by its decision number (e.g. 148/QĐ-TTg)."""
+        if code not in domain.CRITERIA:
+            raise NotFound(f"no criteria version {code}; known: {', '.join(domain.CRITERIA)}", field="code")
+        return _criteria_out(domain.CRITERIA[code])

@@ -69,8 +69,9 @@ class ProductIn(Schema):
     producer_id = Text(required=True)
     name = Text(required=True, validate=validate.Length(min=2, max=300))
     name_en = Text(allow_none=True, validate=validate.Length(max=300))
-    group = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=6))
-    subgroup = Text(allow_none=True, validate=validate.Length(max=100))
+    group = fields.Integer(required=True, strict=True, metadata={"description": "product group (GET /criteria)"})
+    subgroup = Text(allow_none=True, validate=validate.Length(max=100), metadata={
+        "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
     description = Text(allow_none=True)
     potential_five_star = fields.Boolean(load_default=False)
 
@@ -80,8 +81,9 @@ class ProductPatch(Schema):
 
     name = Text(validate=validate.Length(min=2, max=300))
     name_en = Text(allow_none=True, validate=validate.Length(max=300))
-    group = fields.Integer(strict=True, validate=validate.Range(min=1, max=6))
-    subgroup = Text(allow_none=True, validate=validate.Length(max=100))
+    group = fields.Integer(strict=True, metadata={"description": "product group (GET /criteria)"})
+    subgroup = Text(allow_none=True, validate=validate.Length(max=100), metadata={
+        "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
     description = Text(allow_none=True)
     potential_five_star = fields.Boolean()
 
@@ -99,15 +101,19 @@ class ProductOut(Schema):
 
 
 class ScoreParts(Schema):
-    a = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=40))
-    b = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=25))
-    c = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=35))
+    """The parts' maxima depend on the criteria version (148/QĐ-TTg: A 40, B 25, C 35); checked there."""
+
+    a = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    b = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    c = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
 
 
 class CertificationIn(Schema):
     product_id = Text(required=True)
     kind = fields.String(load_default="new", validate=validate.OneOf(["new", "recertification", "upgrade"]))
-    criteria_version = fields.String(load_default="148/QĐ-TTg", validate=validate.OneOf(list(CRITERIA)))
+    criteria_version = Text(validate=validate.Length(max=40), metadata={
+        "description": f"one of {', '.join(CRITERIA)} (GET /criteria); default: the version in force on the "
+                       "decision date, which a version named here must also have been"})
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
     score_parts = fields.Nested(ScoreParts, allow_none=True)
     stars = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=5),
@@ -198,3 +204,47 @@ class RevocationIn(Schema):
 class ExportQuery(ProductQuery):
     class Meta:
         exclude = ("page", "per_page")
+
+
+class ProgressQuery(Schema):
+    year = fields.Integer(validate=validate.Range(min=2008, max=2100),
+                          metadata={"description": "calendar year of the decisions; default: this year"})
+
+
+class MeasureOut(Schema):
+    measure = fields.String(metadata={"description": "new_certifications, recertifications, upgrades, "
+                                                     "community_tourism"})
+    target = fields.Integer()
+    achieved = fields.Integer()
+    remaining = fields.Integer()
+    percent = fields.Float(allow_none=True)
+
+
+class ProgressOut(Schema):
+    year = fields.Integer()
+    measures = fields.List(fields.Nested(MeasureOut))
+
+
+class SubgroupOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    name_en = fields.String()
+
+
+class GroupOut(Schema):
+    code = fields.Integer()
+    name = fields.String()
+    name_en = fields.String()
+    subgroups = fields.List(fields.Nested(SubgroupOut))
+
+
+class CriteriaOut(Schema):
+    code = fields.String()
+    title = fields.String()
+    effective_from = fields.Date()
+    effective_to = fields.Date(allow_none=True)
+    in_force = fields.Boolean(metadata={"description": "whether it applies to a decision dated today"})
+    parts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "part → maximum"})
+    bands = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                        metadata={"description": "stars → lowest score of the band"})
+    groups = fields.List(fields.Nested(GroupOut))

@@ -177,3 +177,93 @@ def test_regions_returns_a_copy():
     regions = domain.regions()
     regions.clear()
     assert len(domain.regions()) == 6
+
+
+# ---- criteria versions as data ---------------------------------------------------------------
+def test_criteria_versions_come_from_the_reference_file():
+    raw = json.loads((domain.REFERENCE / "criteria.json").read_text(encoding="utf-8"))
+    assert sorted(domain.CRITERIA) == sorted(v["code"] for v in raw["versions"])
+    current = domain.criteria(CURRENT)
+    assert current.parts == {"a": 40, "b": 25, "c": 35}
+    assert domain.criteria("1048/QĐ-TTg").parts == {"a": 35, "b": 25, "c": 40}
+    assert sorted(current.groups) == [1, 2, 3, 4, 5, 6]
+    assert current.groups[5].name == "Sinh vật cảnh" and "5.3" in current.groups[5].subgroups
+
+
+@pytest.mark.parametrize(("day", "code"), [
+    (date(2019, 8, 21), "1048/QĐ-TTg"), (date(2023, 2, 23), "1048/QĐ-TTg"),
+    (date(2023, 2, 24), CURRENT), (date(2026, 11, 1), CURRENT)])
+def test_the_version_in_force_follows_the_decision_date(day, code):
+    assert domain.criteria_on(day).code == code
+    assert domain.criteria_for_decision(None, day).code == code
+    assert domain.criteria_for_decision(code, day).code == code
+
+
+def test_a_version_named_outside_its_period_is_refused_with_the_period():
+    with pytest.raises(DomainError) as err:
+        domain.criteria_for_decision(CURRENT, date(2022, 5, 1))
+    assert err.value.field == "criteria_version" and "24/02/2023" in err.value.message
+    with pytest.raises(DomainError) as err:
+        domain.criteria_for_decision("1048/QĐ-TTg", date(2024, 5, 1))
+    assert err.value.field == "criteria_version" and "23/02/2023" in err.value.message
+
+
+def test_no_version_before_the_programme_had_criteria():
+    with pytest.raises(DomainError) as err:
+        domain.criteria_on(date(2018, 1, 1))
+    assert err.value.field == "decision_date" and "01/01/2018" in err.value.message
+
+
+@pytest.mark.parametrize(("given", "code"), [("1.3", "1.3"), ("Thực phẩm chế biến", "1.3"),
+                                              ("thuc pham che bien", "1.3"), ("  Processed food ", "1.3"),
+                                              ("CÀ PHÊ, CA CAO", "1.6"), (None, None), ("", None)])
+def test_a_subgroup_is_found_by_code_or_name_without_diacritics(given, code):
+    assert domain.check_group(domain.criteria(CURRENT), 1, given) == code
+
+
+def test_a_subgroup_of_another_group_or_version_is_refused_listing_the_known_ones():
+    with pytest.raises(DomainError) as err:
+        domain.check_group(domain.criteria(CURRENT), 1, "2.1")
+    assert err.value.field == "subgroup" and "1.1 Nông sản tươi sống" in err.value.message
+    # "Cà phê, ca cao" is a sub-group of 148, not of 1048
+    with pytest.raises(DomainError):
+        domain.check_group(domain.criteria("1048/QĐ-TTg"), 1, "Cà phê, ca cao")
+
+
+@pytest.mark.parametrize("group", [0, 7, -1, 99])
+def test_an_unknown_group_names_the_field(group):
+    with pytest.raises(DomainError) as err:
+        domain.check_group(domain.criteria(CURRENT), group, None)
+    assert err.value.field == "group" and "1, 2, 3, 4, 5, 6" in err.value.message
+
+
+@pytest.mark.parametrize(("version", "parts", "field"), [
+    (CURRENT, {"a": 41, "b": 20, "c": 17}, "score_parts.a"),
+    (CURRENT, {"a": 30, "b": 12, "c": 36}, "score_parts.c"),        # C is out of 35 under 148
+    ("1048/QĐ-TTg", {"a": 36, "b": 20, "c": 22}, "score_parts.a"),  # A is out of 35 under 1048
+    (CURRENT, {"a": 30, "b": 20, "c": 20}, "score_parts"),          # 70, not 78
+    (CURRENT, {"a": 30, "b": 20}, "score_parts"),
+])
+def test_score_parts_are_checked_against_the_versions_maxima(version, parts, field):
+    with pytest.raises(DomainError) as err:
+        domain.check_score_parts(domain.criteria(version), parts, 78)
+    assert err.value.field == field
+
+
+def test_score_parts_that_fit_are_accepted_in_either_version():
+    domain.check_score_parts(domain.criteria(CURRENT), {"a": 30, "b": 20, "c": 28}, 78)
+    domain.check_score_parts(domain.criteria("1048/QĐ-TTg"), {"a": 20, "b": 20, "c": 38}, 78)
+
+
+def test_a_broken_criteria_file_fails_at_load(tmp_path):
+    raw = json.loads((domain.REFERENCE / "criteria.json").read_text(encoding="utf-8"))
+    overlapping = json.loads(json.dumps(raw))
+    overlapping["versions"][0]["effective_to"] = "2024-01-01"
+    (tmp_path / "a.json").write_text(json.dumps(overlapping), encoding="utf-8")
+    with pytest.raises(ValueError, match="overlap"):
+        domain.load_criteria(tmp_path / "a.json")
+    bad_parts = json.loads(json.dumps(raw))
+    bad_parts["versions"][1]["parts"]["a"]["max"] = 45
+    (tmp_path / "b.json").write_text(json.dumps(bad_parts), encoding="utf-8")
+    with pytest.raises(ValueError, match="add up to 100"):
+        domain.load_criteria(tmp_path / "b.json")
