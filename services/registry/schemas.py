@@ -10,6 +10,10 @@ from shared.web import Text
 
 from .domain import CRITERIA
 
+# Every group some criteria version knows: checked here with the other fields, and against the
+# version in force by the operation.
+GROUPS = sorted({g for version in CRITERIA.values() for g in version.groups})
+
 
 class ConsentIn(Schema):
     email = fields.Boolean(load_default=True)
@@ -69,7 +73,8 @@ class ProductIn(Schema):
     producer_id = Text(required=True)
     name = Text(required=True, validate=validate.Length(min=2, max=300))
     name_en = Text(allow_none=True, validate=validate.Length(max=300))
-    group = fields.Integer(required=True, strict=True, metadata={"description": "product group (GET /criteria)"})
+    group = fields.Integer(required=True, strict=True, validate=validate.OneOf(GROUPS),
+                           metadata={"description": "product group (GET /criteria)"})
     subgroup = Text(allow_none=True, validate=validate.Length(max=100), metadata={
         "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
     description = Text(allow_none=True)
@@ -81,7 +86,8 @@ class ProductPatch(Schema):
 
     name = Text(validate=validate.Length(min=2, max=300))
     name_en = Text(allow_none=True, validate=validate.Length(max=300))
-    group = fields.Integer(strict=True, metadata={"description": "product group (GET /criteria)"})
+    group = fields.Integer(strict=True, validate=validate.OneOf(GROUPS),
+                           metadata={"description": "product group (GET /criteria)"})
     subgroup = Text(allow_none=True, validate=validate.Length(max=100), metadata={
         "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
     description = Text(allow_none=True)
@@ -146,7 +152,7 @@ class ProductQuery(Schema):
     q = Text(validate=validate.Length(max=200), metadata={"description": "search; ignores diacritics and case"})
     province = Text()
     region = fields.String(validate=validate.OneOf(REGIONS))
-    group = fields.Integer(validate=validate.Range(min=1, max=6))
+    group = fields.Integer(validate=validate.OneOf(GROUPS))
     stars = fields.Integer(validate=validate.Range(min=1, max=5))
     producer_kind = fields.String(validate=validate.OneOf(PRODUCER_KINDS))
     producer_id = Text()
