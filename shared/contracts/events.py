@@ -11,6 +11,11 @@ PRODUCER_KINDS = ["cooperative", "enterprise", "household", "cooperative_group"]
 # The six socio-economic regions (codes); which province belongs to which is registry data.
 REGIONS = ["northern_midlands_mountains", "red_river_delta", "north_central_coast", "central_highlands",
            "southeast", "mekong_delta"]
+FAIR_KINDS = ["trade_fair", "exhibition", "showcase_point"]
+# "showcase" was the name of showcase_point before issue 4; messages already sent may still carry it.
+_FAIR_KINDS_ON_WIRE = [*FAIR_KINDS, "showcase"]
+FAIR_STATUSES = ["draft", "published", "inviting", "closed", "held", "cancelled"]
+INVITATION_STATUSES = ["issued", "waitlisted", "accepted", "declined", "expired", "withdrawn"]
 
 
 class _Data(Schema):
@@ -53,6 +58,7 @@ class ProductRegisteredV1(_Data):
     name_en = fields.String(load_default=None, allow_none=True)
     group = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=6))
     potential_five_star = fields.Boolean(required=True)
+    subgroup = fields.String(load_default=None, allow_none=True)  # code under the criteria version, e.g. "1.3"
 
 
 @contract("registry.product.updated", 1, "registry", "A product's details changed; carries the full new state.")
@@ -80,12 +86,13 @@ class CertificationGrantedV1(_Data):
     decision_date = fields.Date(required=True)
     valid_until = fields.Date(required=True)
     potential_five_star = fields.Boolean(required=True)
+    subgroup = fields.String(load_default=None, allow_none=True)
 
 
 class FairSummary(_Data):
     fair_id = fields.String(required=True)
     name = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["trade_fair", "exhibition", "showcase"]))
+    kind = fields.String(required=True, validate=validate.OneOf(_FAIR_KINDS_ON_WIRE))
     venue = fields.String(required=True)
     host_province = fields.String(required=True)
     region = fields.String(required=True)
@@ -94,11 +101,69 @@ class FairSummary(_Data):
     subsidy_per_booth = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
-@contract("events.fair.published", 1, "events", "A fair was published and its invitations are being sent.")
-class FairPublishedV1(FairSummary):
+class _FairDetails(_Data):
+    """What a fair's events carry besides the summary (optional on events.fair.published, which
+    had only the summary, capacity, min_stars and deadline before)."""
+
+    organiser = fields.String(load_default=None, allow_none=True)
+    organiser_kind = fields.String(load_default=None, allow_none=True)
+    host_province_entered = fields.String(load_default=None, allow_none=True)
+    status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(FAIR_STATUSES))
+    booths_assigned = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    response_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    budget = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    rules = fields.Dict(load_default=None, allow_none=True)
+
+
+@contract("events.fair.published", 1, "events", "A fair was published (announced); when it also starts inviting, "
+                                                "events.fair.inviting follows.")
+class FairPublishedV1(FairSummary, _FairDetails):
     capacity = fields.Integer(required=True, validate=validate.Range(min=1))
     min_stars = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
     invitation_deadline = fields.AwareDateTime(required=True)
+
+
+class FairStateV1(FairSummary, _FairDetails):
+    """A fair's full state after a change (event-carried state transfer)."""
+
+    capacity = fields.Integer(required=True, validate=validate.Range(min=1))
+    invitation_deadline = fields.AwareDateTime(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(FAIR_STATUSES))
+    booths_assigned = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+@contract("events.fair.updated", 1, "events",
+          "A draft, published or inviting fair was changed; `changed` names the fields, the rest is its new state.")
+class FairUpdatedV1(FairStateV1):
+    changed = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class _FairStatusChanged(FairStateV1):
+    previous_status = fields.String(required=True, validate=validate.OneOf(FAIR_STATUSES))
+
+
+@contract("events.fair.inviting", 1, "events",
+          "A published fair started inviting: its invitations (events.invitation.issued) go out with this event.")
+class FairInvitingV1(_FairStatusChanged):
+    invited = fields.Integer(required=True, validate=validate.Range(min=0))
+    waitlisted = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+@contract("events.fair.closed", 1, "events",
+          "A fair stopped inviting: unanswered invitations expired, no more promotions from the waitlist.")
+class FairClosedV1(_FairStatusChanged):
+    pass
+
+
+@contract("events.fair.held", 1, "events", "A closed fair took place (recorded after its first day).")
+class FairHeldV1(_FairStatusChanged):
+    pass
+
+
+@contract("events.fair.cancelled", 1, "events",
+          "A fair was cancelled from an open state; every open invitation of it is withdrawn.")
+class FairCancelledV1(_FairStatusChanged):
+    reason = fields.String(load_default=None, allow_none=True)
 
 
 class ProductSummary(_Data):
@@ -116,6 +181,9 @@ class InvitationIssuedV1(_Data):
     deadline = fields.AwareDateTime(required=True)
     score = fields.Float(required=True)
     reasons = fields.List(fields.String(), required=True)
+    rank = fields.Integer(load_default=None, allow_none=True)
+    score_parts = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=None, allow_none=True)
+    booth_count = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
 
 
 class _Answer(_Data):
@@ -129,11 +197,58 @@ class _Answer(_Data):
 @contract("events.invitation.accepted", 1, "events", "The producer accepted; a booth is held for it.")
 class InvitationAcceptedV1(_Answer):
     booth = fields.Integer(required=True)
+    booths = fields.List(fields.Integer(), load_default=None, allow_none=True)  # all its booths when more than one
 
 
 @contract("events.invitation.declined", 1, "events", "The producer declined the invitation.")
 class InvitationDeclinedV1(_Answer):
     pass
+
+
+@contract("events.invitation.expired", 1, "events",
+          "An issued invitation passed its deadline unanswered; its booth goes to the waitlist.")
+class InvitationExpiredV1(_Data):
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    fair_id = fields.String(required=True)
+    deadline = fields.AwareDateTime(required=True)
+
+
+@contract("events.invitation.withdrawn", 1, "events",
+          "The organiser took an invitation back (certificate revoked or expired, fair cancelled or full, by hand); "
+          "booths it held are free again.")
+class InvitationWithdrawnV1(_Data):
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    fair_id = fields.String(required=True)
+    previous_status = fields.String(required=True, validate=validate.OneOf(INVITATION_STATUSES))
+    reason = fields.String(required=True)
+    booths = fields.List(fields.Integer(), required=True)  # booths freed (empty unless it was accepted)
+
+
+@contract("events.waitlist.promoted", 1, "events",
+          "A waitlisted producer moved up to an invitation (events.invitation.issued follows for it); `cause` says "
+          "what freed the place.")
+class WaitlistPromotedV1(_Data):
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    fair_id = fields.String(required=True)
+    rank = fields.Integer(required=True)
+    cause = fields.String(required=True, validate=validate.OneOf(
+        ["declined", "expired", "withdrawn", "capacity_raised"]))
+    cause_invitation_id = fields.String(load_default=None, allow_none=True)
+    deadline = fields.AwareDateTime(required=True)
+
+
+@contract("events.booth.assigned", 1, "events",
+          "Booths were assigned to an accepted invitation; `booths_assigned` of `capacity` are now taken.")
+class BoothAssignedV1(_Data):
+    fair_id = fields.String(required=True)
+    invitation_id = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    booths = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1))
+    booths_assigned = fields.Integer(required=True, validate=validate.Range(min=0))
+    capacity = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
 @contract("events.invitation.answer_refused", 1, "events",
