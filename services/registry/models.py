@@ -15,8 +15,6 @@ Base = make_base()
 Outbox, Inbox = define_models(Base)
 
 
-
-
 class Producer(Base):
     __tablename__ = "producers"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -75,3 +73,19 @@ class Certification(Base):
     revocation_decision_date: Mapped[date | None] = mapped_column(Date)
     # Set once the 30-day expiry notice was announced, so the daily sweep announces it once.
     expiring_announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportRecord(Base):
+    """One applied bulk import (imports.py): which file (by SHA-256), who, when and what it changed.
+    A later import of the same file finds it here and says so; an import that changed nothing
+    leaves no record."""
+
+    __tablename__ = "imports"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    format: Mapped[str] = mapped_column(String(10))
+    applied_by: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    rows: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict] = mapped_column(JSON)

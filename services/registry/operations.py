@@ -4,6 +4,7 @@ the outbox of the same transaction, and never commits: the caller's boundary doe
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -38,18 +39,32 @@ def producer_event(p: Producer) -> dict:
             "consent": {"email": bool(p.consent.get("email")), "sms": bool(p.consent.get("sms"))}}
 
 
-def register_producer(session: Session, emit, data: dict) -> Producer:
-    province = _domain(domain.resolve_province, data["province"])
-    code = nfc(data["code"]).upper()
+def producer_code(entered: str) -> str:
+    """A business or tax code as stored: NFC, trimmed, upper-case."""
+    code = nfc(entered).upper()
     if len(code) > CODE_MAX:  # "ß".upper() is "SS": the schema counted the code before normalising
         raise Invalid(f"is longer than {CODE_MAX} characters once normalised", field="code")
+    return code
+
+
+def producer_fields(data: dict) -> dict:
+    """A new producer's columns from input loaded by ProducerIn: the code normalised, the province
+    resolved (an old name keeps its name for display). Shared by the API and the bulk import."""
+    province = _domain(domain.resolve_province, data["province"])
+    name = nfc(data["name"])
+    return {"code": producer_code(data["code"]), "name": name, "name_folded": folded(name), "kind": data["kind"],
+            "address": data.get("address"), "province": province.name, "province_entered": province.entered_as,
+            "region": province.region, "representative": data.get("representative"), "email": data.get("email"),
+            "phone": data.get("phone"), "preferred_language": data["preferred_language"],
+            "consent": dict(data["consent"])}
+
+
+def register_producer(session: Session, emit, data: dict) -> Producer:
+    fields = producer_fields(data)
+    code = fields["code"]
     if session.scalar(select(Producer.id).where(Producer.code == code)):
         raise Conflict(f"a producer with code {code} already exists", field="code")
-    name = nfc(data["name"])
-    producer = Producer(code=code, name=name, name_folded=folded(name), kind=data["kind"], address=data.get("address"),
-                        province=province.name, province_entered=province.entered_as, region=province.region,
-                        representative=data.get("representative"), email=data.get("email"), phone=data.get("phone"),
-                        preferred_language=data["preferred_language"], consent=dict(data["consent"]), version=1)
+    producer = Producer(**fields, version=1)
     try:
         # A concurrent request may have taken the code since the check (PostgreSQL runs them at once).
         with session.begin_nested():
@@ -99,16 +114,29 @@ def get_producer(session: Session, producer_id: str) -> Producer:
 
 def _grouping(group: int, subgroup: str | None) -> str | None:
     """Group and sub-group checked against the criteria in force today; the sub-group's code."""
-    return _domain(domain.check_group, domain.criteria_on(date.today(), field="group"), group, subgroup)
+    return _domain(_subgroup_code, date.today(), group, subgroup)
+
+
+@lru_cache(maxsize=4096)
+def _subgroup_code(day: date, group: int, subgroup: str | None) -> str | None:
+    # Pure (the criteria are loaded once), and a bulk import asks the same few questions many times.
+    return domain.check_group(domain.criteria_on(day, field="group"), group, subgroup)
+
+
+def product_fields(data: dict) -> dict:
+    """A new product's columns (without its producer) from input loaded by ProductIn: group and
+    sub-group checked, the sub-group stored as its code. Shared by the API and the bulk import."""
+    subgroup = _grouping(data["group"], data.get("subgroup"))
+    name = nfc(data["name"])
+    return {"name": name, "name_folded": folded(name), "name_en": data.get("name_en"), "group": data["group"],
+            "subgroup": subgroup, "description": data.get("description"),
+            "potential_five_star": data["potential_five_star"]}
 
 
 def register_product(session: Session, emit, data: dict) -> Product:
-    subgroup = _grouping(data["group"], data.get("subgroup"))
+    fields = product_fields(data)
     producer = get_producer(session, data["producer_id"])
-    name = nfc(data["name"])
-    product = Product(producer_id=producer.id, name=name, name_folded=folded(name), name_en=data.get("name_en"),
-                      group=data["group"], subgroup=subgroup, description=data.get("description"),
-                      potential_five_star=data["potential_five_star"], version=1)
+    product = Product(producer_id=producer.id, **fields, version=1)
     session.add(product)
     session.flush()
     emit(session, "registry.product.registered", product.id, product.version, product_event(product))
@@ -160,24 +188,13 @@ def grant_certification(session: Session, emit, data: dict, today: date) -> Cert
     product = session.get(Product, data["product_id"], with_for_update=True)
     if product is None:
         raise NotFound(f"no product {data['product_id']}", field="product_id")
-    _domain(domain.check_decision_date, data["decision_date"], today)
-    version = _domain(domain.criteria_for_decision, data.get("criteria_version"), data["decision_date"])
-    stars = _domain(domain.derive_stars, version.code, data["score"], data.get("stars"))
-    parts = data.get("score_parts")
-    _domain(domain.check_score_parts, version, parts, data["score"])
+    fields = certification_fields(data, today)
     current = current_certification(session, product.id)
-    if data["kind"] == "new" and current is not None:
-        raise Conflict("the product already has a current certification", field="product_id")
-    if data["kind"] == "upgrade" and current is not None and stars <= current.stars:
-        raise Invalid(f"an upgrade must raise the stars; score {data['score']} is {stars}★ and the product "
-                      f"already holds {current.stars}★", field="score")
+    check_replaces(fields, current.stars if current is not None else None)
     if current is not None:
         # A re-certification or an upgrade replaces the current certification: one current at a time.
         current.status = "superseded"
-    cert = Certification(product_id=product.id, kind=data["kind"], criteria_version=version.code,
-                         score=data["score"], score_parts=parts, stars=stars, level=domain.level_for(stars),
-                         issued_by=nfc(data["issued_by"]), decision_number=nfc(data["decision_number"]),
-                         decision_date=data["decision_date"], valid_until=domain.valid_until(data["decision_date"]))
+    cert = Certification(product_id=product.id, **fields)
     session.add(cert)
     product.version += 1
     session.flush()
@@ -185,6 +202,32 @@ def grant_certification(session: Session, emit, data: dict, today: date) -> Cert
     emit(session, "registry.certification.granted", product.id, product.version, certification_event(cert, product,
                                                                                                     producer))
     return cert
+
+
+def certification_fields(data: dict, today: date) -> dict:
+    """A certification's columns from input loaded by CertificationIn: decision date not in the
+    future, the criteria version of that date, stars derived from the score (a claim must agree),
+    score parts within that version's maxima, 36 months of validity. Shared by the API and the
+    bulk import."""
+    _domain(domain.check_decision_date, data["decision_date"], today)
+    version = _domain(domain.criteria_for_decision, data.get("criteria_version"), data["decision_date"])
+    stars = _domain(domain.derive_stars, version.code, data["score"], data.get("stars"))
+    parts = data.get("score_parts")
+    _domain(domain.check_score_parts, version, parts, data["score"])
+    return {"kind": data["kind"], "criteria_version": version.code, "score": data["score"], "score_parts": parts,
+            "stars": stars, "level": domain.level_for(stars), "issued_by": nfc(data["issued_by"]),
+            "decision_number": nfc(data["decision_number"]), "decision_date": data["decision_date"],
+            "valid_until": domain.valid_until(data["decision_date"])}
+
+
+def check_replaces(fields: dict, current_stars: int | None) -> None:
+    """One current certification per product: a new one only without a current one; an upgrade
+    must raise the stars of the current one."""
+    if fields["kind"] == "new" and current_stars is not None:
+        raise Conflict("the product already has a current certification", field="product_id")
+    if fields["kind"] == "upgrade" and current_stars is not None and fields["stars"] <= current_stars:
+        raise Invalid(f"an upgrade must raise the stars; score {fields['score']} is {fields['stars']}★ and the "
+                      f"product already holds {current_stars}★", field="score")
 
 
 def certification_event(cert: Certification, product: Product, producer: Producer) -> dict:

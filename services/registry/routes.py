@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import wraps
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, g, stream_with_context
+from flask import Response, current_app, g, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from shared.auth import own_producer_only, require
 from shared.errors import NotFound
 from shared.web import runtime_of
 
-from . import domain, programme, queries
+from . import domain, imports, programme, queries
 from . import operations as ops
 from .schemas import (
     CertificationIn,
     CertificationOut,
     CriteriaOut,
     ExportQuery,
+    ImportIn,
+    ImportReportOut,
     ProducerIn,
     ProducerOut,
     ProducerPatch,
@@ -34,7 +39,20 @@ from .schemas import (
     StatisticsOut,
 )
 
-blp = Blueprint("registry", __name__, url_prefix="/", description="Producers, products and OCOP certifications")
+
+class _Parser(FlaskParser):
+    """A multipart body's form fields and files are one body: its location ("files") reads both,
+    so one schema declares, validates and documents an upload with its fields."""
+
+    def load_files(self, req, schema):
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _Parser()
+
+
+blp = _Blueprint("registry", __name__, url_prefix="/", description="Producers, products and OCOP certifications")
 
 READERS = ("registry_officer", "trade_officer", "integration", "producer")
 # Decisions are dated in Vietnam: at 01:00 there it is still yesterday in UTC.
@@ -225,3 +243,44 @@ class CriteriaByCode(MethodView):
         if code not in domain.CRITERIA:
             raise NotFound(f"no criteria version {code}; known: {', '.join(domain.CRITERIA)}", field="code")
         return _criteria_out(domain.CRITERIA[code])
+
+
+def _upload_limit(view):
+    """413 before a too large upload is read (the multipart envelope gets 64 KiB on top); the file
+    itself is measured again once read."""
+
+    @wraps(view)
+    def inner(*args, **kwargs):
+        limit = imports.max_bytes() + 64 * 1024
+        if request.content_length is not None and request.content_length > limit:
+            raise imports.FileRefused(f"the upload is larger than the limit of {imports.max_bytes()} bytes",
+                                      status=413)
+        request.max_content_length = limit  # also bounds a body sent without Content-Length
+        return view(*args, **kwargs)
+
+    return inner
+
+
+@blp.route("/imports")
+class Imports(MethodView):
+    @require("registry_officer")
+    @_upload_limit
+    @blp.arguments(ImportIn, location="files", content_type="multipart/form-data")
+    @blp.response(200, ImportReportOut)
+    @blp.alt_response(413, description="the file is larger than the limit (OCOP_IMPORT_MAX_BYTES)")
+    @blp.alt_response(415, description="the file is neither CSV nor XLSX")
+    def post(self, data):
+        """Import a decision's list (CSV or XLSX): dry run by default, then apply (all or nothing).
+
+        Each row: a producer (by code: created or matched), a product (by producer and name, ignoring
+        diacritics and case: created or matched) and its certification. A dry run reports every bad
+        row (line, field, reason) and what an apply would do, and writes nothing; an apply writes
+        everything with its events, or refuses with 422 and every bad row. The same file twice
+        changes nothing the second time. Columns: README, "Bulk import"."""
+        upload = data["file"]
+        content = upload.read(imports.max_bytes() + 1)
+        decision = {k: data.get(k) for k in ("issued_by", "decision_number", "decision_date")}
+        who = g.principal.get("sub") or g.principal["role"]
+        with rt().transaction() as s:
+            return imports.run_import(s, rt().emit, content, upload.filename or "", apply=not data["dry_run"],
+                                      decision=decision, today=datetime.now(VIETNAM).date(), applied_by=who)
