@@ -3,6 +3,7 @@ mailbox that a user can read at http://127.0.0.1:8000/mail or with ``python -m e
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -35,10 +36,15 @@ class Mailbox:
             return db.execute("SELECT id, received_at, rcpt_to, subject FROM mail ORDER BY id DESC LIMIT ?",
                               (limit,)).fetchall()
 
-    def get(self, mail_id: int):
+    def raw(self, mail_id: int) -> bytes | None:
+        """The message exactly as the SMTP server received it."""
         with self._db() as db:
             row = db.execute("SELECT raw FROM mail WHERE id = ?", (mail_id,)).fetchone()
-        return message_from_bytes(row[0], policy=policy.default) if row else None
+        return bytes(row[0]) if row else None
+
+    def get(self, mail_id: int):
+        raw = self.raw(mail_id)
+        return message_from_bytes(raw, policy=policy.default) if raw is not None else None
 
 
 class _Handler:
@@ -51,6 +57,8 @@ class _Handler:
 
 
 def start(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 8025) -> Controller:
+    # aiosmtpd logs every sender and recipient address at INFO: no email addresses in our logs.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(_Handler(mailbox), hostname=host, port=port)
     controller.start()
     return controller

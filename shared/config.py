@@ -32,6 +32,20 @@ class Settings:
     relay_batch_size: int = 250
     consumer_prefetch: int = 50
     max_handler_attempts: int = 4
+    # notifications: SMS gateway (empty URL: no SMS channel), per-channel rate limits (messages a
+    # second per worker process, 0: none), attempts before a delivery is parked, retry backoff
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = field(default="", repr=False)
+    sms_gateway_user: str = ""
+    sms_gateway_password: str = field(default="", repr=False)
+    sms_sender: str = "OCOP"
+    sms_mode: str = "ucs2"
+    sms_max_segments: int = 4
+    channel_rates: dict = field(default_factory=lambda: {"email": 0.0, "sms": 10.0, "webhook": 50.0})
+    channel_attempts: dict = field(default_factory=lambda: {"email": 6, "sms": 5, "webhook": 8})
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 600.0
+    http_timeout_seconds: float = 10.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -62,7 +76,28 @@ def load(service: str) -> Settings:
         relay_batch_size=int(_env("OCOP_RELAY_BATCH", "250")),
         consumer_prefetch=int(_env("OCOP_PREFETCH", "50")),
         max_handler_attempts=int(_env("OCOP_HANDLER_ATTEMPTS", "4")),
+        sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
+        sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),
+        sms_gateway_user=_env("SMS_GATEWAY_USER", ""),
+        sms_gateway_password=_env("SMS_GATEWAY_PASSWORD", ""),
+        sms_sender=_env("SMS_SENDER", "OCOP"),
+        sms_mode=_choice("SMS_MODE", "ucs2", ("ucs2", "unaccented")),
+        sms_max_segments=int(_env("SMS_MAX_SEGMENTS", "4")),
+        channel_rates={c: float(_env(f"OCOP_RATE_{c.upper()}", d)) for c, d in
+                       (("email", "0"), ("sms", "10"), ("webhook", "50"))},
+        channel_attempts={c: int(_env(f"OCOP_ATTEMPTS_{c.upper()}", d)) for c, d in
+                          (("email", "6"), ("sms", "5"), ("webhook", "8"))},
+        retry_base_seconds=float(_env("OCOP_RETRY_BASE_SECONDS", "2")),
+        retry_max_seconds=float(_env("OCOP_RETRY_MAX_SECONDS", "600")),
+        http_timeout_seconds=float(_env("OCOP_HTTP_TIMEOUT_SECONDS", "10")),
     )
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value
 
 
 DEFAULT_PORTS = {"console": 8000, "registry": 8001, "events": 8002, "notifications": 8003}

@@ -1,11 +1,12 @@
-"""Notifications tables: recipients (from registry events), invitations as producers see them,
-deliveries with their log, and answers."""
+"""Notifications tables: recipients (from registry events) with their channel opt-outs, invitations
+as producers see them, deliveries (one row per message and channel) with their log, short links
+for SMS, answers, and webhook subscriptions with their own delivery log."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
@@ -14,8 +15,6 @@ from shared.db import utcnow as now
 
 Base = make_base()
 Outbox, Inbox = define_models(Base)
-
-
 
 
 class Recipient(Base):
@@ -28,6 +27,9 @@ class Recipient(Base):
     consent_email: Mapped[bool] = mapped_column(Boolean, default=True)
     consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
     source_version: Mapped[int] = mapped_column(Integer)
+    # The producer's own choice, kept here (registry updates carry consent, never these).
+    opt_out_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    opt_out_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class InvitationView(Base):
@@ -45,10 +47,18 @@ class InvitationView(Base):
 
 
 class Delivery(Base):
+    """One message to one producer on one channel (email, sms; "none" records a producer with no
+    usable channel). Status: queued -> sent, or failed (a retry is due at next_attempt_at) ->
+    ... -> parked (attempts used up or refused for good: visible, re-driven by hand);
+    undeliverable (no usable channel)."""
+
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("cause_event_id", "channel"),)
+    __table_args__ = (UniqueConstraint("cause_event_id", "channel", "producer_id"),
+                      Index("ix_deliveries_due", "channel", "status", "next_attempt_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     cause_event_id: Mapped[str] = mapped_column(String(36))
+    cause_event_type: Mapped[str | None] = mapped_column(String(120))
+    ref_id: Mapped[str | None] = mapped_column(String(36), index=True)  # e.g. the invitation
     channel: Mapped[str] = mapped_column(String(20))
     template: Mapped[str] = mapped_column(String(60))
     producer_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -56,12 +66,27 @@ class Delivery(Base):
     subject: Mapped[str] = mapped_column(String(500))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)  # queued, sent, failed, undeliverable
+    attachments: Mapped[list | None] = mapped_column(JSON)  # [{filename, content_type, content}]
+    sms_encoding: Mapped[str | None] = mapped_column(String(10))
+    sms_segments: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1000))
+    provider_ref: Mapped[str | None] = mapped_column(String(200))
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ShortLink(Base):
+    """A short code standing for a signed answer link, so an SMS carries a short URL
+    (/r/s/<code>); the code is random (72 bits) and leads to the same signed link."""
+
+    __tablename__ = "short_links"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    invitation_id: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class Answer(Base):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import smtplib
+import secrets
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formataddr
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,23 +12,24 @@ from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, NotFound
 
-from . import links, rendering
-from .models import Answer, Delivery, InvitationView, Recipient
+from . import domain, links, rendering
+from .channels import ChannelError
+from .models import Answer, Delivery, InvitationView, Recipient, ShortLink
 
 log = logging.getLogger("ocop.notifications")
-MAX_SEND_ATTEMPTS = 6
 
 
 def aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+# ---- recipients ----------------------------------------------------------------------------------
 def upsert_recipient(session: Session, envelope: dict, data: dict) -> None:
     row = session.get(Recipient, data["producer_id"], with_for_update=True)
     if row is not None and row.source_version >= envelope["subject_version"]:
         return
     if row is None:
-        row = Recipient(producer_id=data["producer_id"])
+        row = Recipient(producer_id=data["producer_id"], opt_out_email=False, opt_out_sms=False)
         session.add(row)
     row.name = data["name"]
     row.email = data.get("email")
@@ -46,27 +45,141 @@ class RecipientUnknown(Exception):
     """Transient: the producer's registry event has not arrived yet (retried, then parked)."""
 
 
-def queue_invitation(session: Session, envelope: dict, data: dict, secret: str, public_url: str) -> Delivery:
+def channel_problems(recipient: Recipient, adapters: dict) -> dict[str, str | None]:
+    """Per producer channel: None if usable, else why not (no address is ever named)."""
+    out = {}
+    for channel in domain.PRODUCER_CHANNELS:
+        adapter = adapters.get(channel)
+        out[channel] = domain.channel_problem(
+            channel, address=adapter.address(recipient) if adapter else None,
+            consent=getattr(recipient, f"consent_{channel}"), opted_out=getattr(recipient, f"opt_out_{channel}"),
+            configured=bool(adapter and adapter.configured))
+    return out
+
+
+def get_recipient(session: Session, producer_id: str) -> Recipient:
+    row = session.get(Recipient, producer_id)
+    if row is None:
+        raise NotFound("no such recipient (the registry has not announced this producer)", field="producer_id")
+    return row
+
+
+def set_channels(session: Session, producer_id: str, choices: dict[str, bool]) -> Recipient:
+    """A producer's own choice per channel: False opts out, True opts back in (consent recorded by
+    the registry is still needed)."""
+    row = session.get(Recipient, producer_id, with_for_update=True)
+    if row is None:
+        raise NotFound("no such recipient (the registry has not announced this producer)", field="producer_id")
+    for channel, wanted in choices.items():
+        setattr(row, f"opt_out_{channel}", not wanted)
+    session.flush()
+    return row
+
+
+# ---- reacting to events: who gets which message on which channel ---------------------------------
+def _invitation_context(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict:
     view = session.get(InvitationView, data["invitation_id"])
     if view is None:
         view = InvitationView(invitation_id=data["invitation_id"], producer_id=data["producer_id"])
         session.add(view)
-    view.fair, view.products, view.deadline, view.status = _jsonable(data["fair"]), data["products"], data["deadline"], "issued"
-    recipient = session.get(Recipient, data["producer_id"])
-    if recipient is None:
-        raise RecipientUnknown(f"no recipient record for producer {data['producer_id']} yet")
-    token = links.make_token(secret, data["invitation_id"], data["producer_id"], data["deadline"])
-    subject, text, html = rendering.render_message(
-        "invitation", recipient.language, recipient=recipient, fair=view.fair, products=data["products"],
-        deadline=data["deadline"], link=f"{public_url}/r/{token}")
-    usable = bool(recipient.email and recipient.consent_email)
-    delivery = Delivery(cause_event_id=envelope["id"], channel="email", template="invitation",
-                        producer_id=recipient.producer_id, language=recipient.language, subject=subject,
-                        body_text=text, body_html=html, status="queued" if usable else "undeliverable",
-                        last_error=None if usable else "no usable channel (no email or no consent)")
-    session.add(delivery)
+    view.fair, view.products, view.deadline, view.status = _jsonable(data["fair"]), data["products"], \
+        data["deadline"], "issued"
+    token = links.make_token(settings.secret_key, data["invitation_id"], data["producer_id"], data["deadline"])
+    short = short_link(session, data["invitation_id"], token)
+    return {"recipient": {"name": recipient.name}, "fair": data["fair"], "products": data["products"],
+            "deadline": data["deadline"], "link": f"{settings.public_base_url}/r/{token}",
+            "short_link": f"{settings.public_base_url}/r/s/{short}", "ref_id": data["invitation_id"]}
+
+
+# message name -> its context builder (session, envelope, data, recipient, settings) -> template fields
+CONTEXTS = {"invitation": _invitation_context}
+
+
+def _producer_audience(session: Session, data: dict) -> list[str]:
+    return [data["producer_id"]]
+
+
+# audience name -> the producers it names for an event's data
+AUDIENCES = {"producer": _producer_audience}
+
+
+def preview_context(name: str, data: dict, recipient_name: str, public_url: str) -> dict:
+    """The fields a template gets, from event data, without touching the database (previews)."""
+    if name == "invitation":
+        return {"recipient": {"name": recipient_name}, "fair": data["fair"], "products": data["products"],
+                "deadline": data["deadline"], "link": f"{public_url}/r/PREVIEW-SIGNED-LINK",
+                "short_link": f"{public_url}/r/s/PREVIEW00000", "ref_id": data.get("invitation_id")}
+    raise KeyError(name)
+
+
+def short_link(session: Session, invitation_id: str, token: str) -> str:
+    row = session.scalars(select(ShortLink).where(ShortLink.invitation_id == invitation_id)).first()
+    if row is None:
+        row = ShortLink(code=secrets.token_urlsafe(9), token=token, invitation_id=invitation_id)
+        session.add(row)
+    else:
+        row.token = token
     session.flush()
-    return delivery
+    return row.code
+
+
+def resolve_short_link(session: Session, code: str) -> str:
+    row = session.get(ShortLink, code)
+    if row is None:
+        raise NotFound("no such link", field="code")
+    return row.token
+
+
+def react(session: Session, emit, envelope: dict, data: dict, settings, adapters: dict) -> list[Delivery]:
+    """The message an event calls for (domain.REACTIONS), queued once per producer and channel."""
+    name = domain.REACTIONS[envelope["type"]]
+    kind = domain.MESSAGES[name]
+    out = []
+    for producer_id in AUDIENCES[kind.audience](session, data):
+        recipient = session.get(Recipient, producer_id)
+        if recipient is None:
+            raise RecipientUnknown(f"no recipient record for producer {producer_id} yet")
+        ctx = CONTEXTS[name](session, envelope, data, recipient, settings)
+        out += queue_message(session, emit, envelope, kind, recipient, ctx, settings, adapters)
+    return out
+
+
+def queue_message(session: Session, emit, envelope: dict, kind: domain.MessageKind, recipient: Recipient,
+                  ctx: dict, settings, adapters: dict) -> list[Delivery]:
+    """One delivery row per usable channel; none usable: one "undeliverable" row (channel "none")
+    and a notifications.producer.unreachable event for the trade officers."""
+    problems = channel_problems(recipient, adapters)
+    usable = [c for c, problem in problems.items() if problem is None]
+    rendered = rendering.render(kind.name, recipient.language, ctx, sms_link=ctx.get("short_link"),
+                                sms_mode=settings.sms_mode, sms_max_segments=settings.sms_max_segments,
+                                calendar_uid=ctx.get("ref_id") or envelope["id"])
+    common = {"cause_event_id": envelope["id"], "cause_event_type": envelope["type"], "ref_id": ctx.get("ref_id"),
+              "template": kind.name, "producer_id": recipient.producer_id, "language": rendered.language,
+              "subject": rendered.subject}
+    rows = []
+    if not usable:
+        reason = "; ".join(f"{c}: {p}" for c, p in problems.items())
+        row = Delivery(**common, channel="none", body_text=rendered.text, status="undeliverable", last_error=reason)
+        session.add(row)
+        session.flush()
+        emit(session, "notifications.producer.unreachable", recipient.producer_id, 1,
+             {"producer_id": recipient.producer_id, "delivery_id": row.id, "template": kind.name,
+              "cause_event_id": envelope["id"], "cause_event_type": envelope["type"], "ref_id": ctx.get("ref_id"),
+              "reasons": problems})
+        log.info("producer unreachable", extra={"producer_id": recipient.producer_id, "delivery_id": row.id})
+        return [row]
+    for channel in usable:
+        if channel == "email":
+            row = Delivery(**common, channel="email", body_text=rendered.text, body_html=rendered.html,
+                           attachments=[a.as_dict() for a in rendered.attachments] or None)
+        else:
+            row = Delivery(**common, channel="sms", body_text=rendered.sms.text, sms_encoding=rendered.sms.encoding,
+                           sms_segments=rendered.sms.segments)
+        row.status, row.attempts = "queued", 0
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
 
 
 def _jsonable(d: dict) -> dict:
@@ -107,45 +220,67 @@ def record_answer(session: Session, emit, claims: dict, answer: str, note: str |
     return row
 
 
-# ---- sending ----------------------------------------------------------------------------------
-def due_deliveries(session: Session, limit: int = 20) -> list[Delivery]:
-    q = (select(Delivery).where(Delivery.status == "queued", Delivery.next_attempt_at <= datetime.now(UTC))
-         .order_by(Delivery.created_at).limit(limit).with_for_update(skip_locked=True))
+# ---- sending --------------------------------------------------------------------------------------
+def due_deliveries(session: Session, channel: str, limit: int = 1) -> list[Delivery]:
+    q = (select(Delivery)
+         .where(Delivery.channel == channel, Delivery.status.in_(("queued", "failed")),
+                Delivery.next_attempt_at <= datetime.now(UTC))
+         .order_by(Delivery.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
     return list(session.scalars(q))
 
 
-def build_email(delivery: Delivery, to_name: str, to_addr: str, mail_from: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["Subject"] = delivery.subject
-    msg["From"] = mail_from
-    msg["To"] = formataddr((to_name, to_addr))
-    # A stable Message-ID: a resend after a crash between SMTP accept and commit is recognisable.
-    # (Derived from the delivery id alone: email.utils.make_msgid adds time, pid and a random part.)
-    msg["Message-ID"] = f"<{delivery.id}@ocop.local>"
-    msg["X-OCOP-Delivery"] = delivery.id
-    msg.set_content(delivery.body_text)
-    if delivery.body_html:
-        msg.add_alternative(delivery.body_html, subtype="html")
-    return msg
-
-
-def send_one(session: Session, emit, delivery: Delivery, smtp_host: str, smtp_port: int, mail_from: str) -> None:
+def send_delivery(session: Session, emit, delivery: Delivery, adapter, adapters: dict, settings) -> str:
+    """One attempt. Sent: status sent and notifications.delivery.sent. Failed: a retry after a
+    backoff, or parked (attempts used up, or refused for good) with notifications.delivery.failed.
+    Returns the new status."""
     recipient = session.get(Recipient, delivery.producer_id)
+    problem = channel_problems(recipient, adapters)[delivery.channel] if recipient else "recipient unknown"
+    if problem is not None:  # opted out (or consent withdrawn) since the message was queued
+        delivery.status, delivery.last_error = "undeliverable", f"{delivery.channel}: {problem}"
+        session.flush()
+        return delivery.status
     delivery.attempts += 1
     try:
-        with smtplib.SMTP(smtp_host, smtp_port, timeout=10) as smtp:
-            smtp.send_message(build_email(delivery, recipient.name, recipient.email, mail_from))
-    except (smtplib.SMTPException, OSError) as exc:
-        delivery.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        if delivery.attempts >= MAX_SEND_ATTEMPTS:
-            delivery.status = "failed"
-        else:
-            delivery.next_attempt_at = datetime.now(UTC) + timedelta(seconds=min(2 ** delivery.attempts, 300))
-        log.warning("email delivery failed", extra={"delivery_id": delivery.id, "attempt": delivery.attempts})
-        session.flush()
-        return
+        ref = adapter.send(delivery, recipient)
+    except ChannelError as exc:
+        _failed(session, emit, delivery, exc, settings)
+        return delivery.status
     delivery.status, delivery.sent_at, delivery.last_error = "sent", datetime.now(UTC), None
+    delivery.provider_ref = ref
     session.flush()
     emit(session, "notifications.delivery.sent", delivery.id, delivery.attempts,
          {"delivery_id": delivery.id, "channel": delivery.channel, "template": delivery.template,
           "producer_id": delivery.producer_id, "cause_event_id": delivery.cause_event_id})
+    return delivery.status
+
+
+def _failed(session: Session, emit, delivery, exc: ChannelError, settings) -> None:
+    delivery.last_error = str(exc)[:1000]
+    limit = settings.channel_attempts.get(delivery.channel, 5)
+    if exc.permanent or delivery.attempts >= limit:
+        delivery.status = "parked"
+        log.error("delivery parked", extra={"delivery_id": delivery.id, "channel": delivery.channel,
+                                            "attempts": delivery.attempts, "permanent": exc.permanent})
+        emit(session, "notifications.delivery.failed", delivery.id, delivery.attempts,
+             {"delivery_id": delivery.id, "channel": delivery.channel, "template": delivery.template,
+              "producer_id": delivery.producer_id, "cause_event_id": delivery.cause_event_id,
+              "attempts": delivery.attempts, "error": delivery.last_error})
+    else:
+        delivery.status = "failed"
+        wait = domain.backoff_seconds(delivery.attempts, settings.retry_base_seconds, settings.retry_max_seconds)
+        delivery.next_attempt_at = datetime.now(UTC) + timedelta(seconds=max(wait, exc.retry_after or 0))
+        log.warning("delivery failed; will retry", extra={"delivery_id": delivery.id, "channel": delivery.channel,
+                                                          "attempt": delivery.attempts})
+    session.flush()
+
+
+def redrive(session: Session, delivery_id: str) -> Delivery:
+    """A parked delivery goes back to the queue (attempts count again from zero)."""
+    row = session.get(Delivery, delivery_id, with_for_update=True)
+    if row is None:
+        raise NotFound("no such delivery", field="delivery_id")
+    if row.status != "parked":
+        raise Conflict(f"only a parked delivery can be re-driven (this one is {row.status})", field="status")
+    row.status, row.attempts, row.next_attempt_at = "queued", 0, datetime.now(UTC)
+    session.flush()
+    return row

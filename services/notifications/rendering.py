@@ -1,60 +1,110 @@
-"""Jinja2 rendering of messages and pages, Vietnamese by default."""
+"""Rendering messages (subject, plain text, HTML, SMS, calendar file) in the recipient's language,
+Vietnamese by default, and the answer pages. Templates: ``templates/messages/<name>/``; their
+words are translated through the Babel catalogues (see i18n.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-SUBJECTS = {
-    ("invitation", "vi"): "Thư mời tham gia {name}",
-    ("invitation", "en"): "Invitation to {name}",
-}
+from shared.text import fold
+
+from . import domain, ics
+from .i18n import TEMPLATES, VN_TZ, environment, language_of
 
 
-def _as_date(value) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "text/calendar; method=PUBLISH"
+    content: str
+
+    def as_dict(self) -> dict:
+        return {"filename": self.filename, "content_type": self.content_type, "content": self.content}
 
 
-def _as_datetime(value) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+@dataclass
+class Rendered:
+    template: str
+    language: str
+    subject: str
+    text: str
+    html: str
+    sms: domain.Sms | None = None
+    attachments: list[Attachment] = field(default_factory=list)
 
 
+def _part(lang: str, name: str, part: str, ctx: dict) -> str:
+    return environment(lang).get_template(f"messages/{name}/{part}").render(**ctx)
+
+
+def _tidy(text: str) -> str:
+    """Plain text as people write it: no trailing spaces, at most one blank line in a row."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def slug(value: str, limit: int = 60) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", fold(value))[:limit].strip("-") or "ocop"
+
+
+def render(name: str, language: str | None, ctx: dict, *, sms_link: str | None = None, sms_mode: str = "ucs2",
+           sms_max_segments: int = 4, calendar_uid: str | None = None) -> Rendered:
+    """Every part of message ``name`` for one recipient. ``ctx`` holds the template's fields (for
+    the invitation: recipient, fair, products, deadline, link). Raises jinja2's UndefinedError
+    when a field is missing."""
+    kind = domain.MESSAGES[name]
+    lang = language_of(language)
+    subject = " ".join(_part(lang, name, "subject.txt", ctx).split())
+    text = _tidy(_part(lang, name, "body.txt", ctx))
+    html = _part(lang, name, "body.html", ctx).strip() + "\n"
+    sms = domain.fit_sms(lambda clip: _part(lang, name, "sms.txt", {**ctx, "clip_to": clip}),
+                         sms_link if sms_link is not None else ctx.get("link", ""), sms_mode, sms_max_segments)
+    out = Rendered(name, lang, subject, text, html, sms)
+    if kind.calendar:
+        out.attachments.append(_calendar(lang, name, ctx, calendar_uid or name))
+    return out
+
+
+def _calendar(lang: str, name: str, ctx: dict, uid: str) -> Attachment:
+    template = environment(lang).get_template(f"messages/{name}/calendar.txt")
+    context = template.new_context(dict(ctx))
+
+    def block(part: str) -> str:
+        return "".join(template.blocks[part](context)).strip()
+
+    content = ics.fair_event(uid=uid, fair=ctx["fair"], summary=" ".join(block("summary").split()),
+                             description=_tidy(block("description")).strip(), url=ctx.get("link"),
+                             deadline=ctx.get("deadline"), alarm_text=" ".join(block("alarm").split()))
+    return Attachment(f"{slug(ctx['fair']['name'])}.ics", "text/calendar; method=PUBLISH", content)
+
+
+# ---- the answer pages (Vietnamese) ------------------------------------------------------------------
 def vn_date(value) -> str:
+    from .i18n import _as_date
+
     return _as_date(value).strftime("%d/%m/%Y")
 
 
 def vn_datetime(value) -> str:
+    from .i18n import _as_datetime
+
     return _as_datetime(value).astimezone(VN_TZ).strftime("%H:%M ngày %d/%m/%Y")
 
 
-def vnd(value) -> str:
-    return f"{int(value):,}".replace(",", ".") + " đ"
-
-
 @lru_cache(maxsize=1)
-def env() -> Environment:
-    e = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                    autoescape=select_autoescape(["html"]), undefined=StrictUndefined)
-    e.filters.update(vn_date=vn_date, vn_datetime=vn_datetime, vnd=vnd)
+def page_env() -> Environment:
+    e = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                    undefined=StrictUndefined)
+    e.filters.update(vn_date=vn_date, vn_datetime=vn_datetime)
     return e
-
-
-def render_message(template: str, language: str, **ctx) -> tuple[str, str, str]:
-    """(subject, text, html) in the recipient's language, falling back to Vietnamese."""
-    lang = language if (template, language) in SUBJECTS else "vi"
-    subject = SUBJECTS[(template, lang)].format(name=ctx["fair"]["name"])
-    text = env().get_template(f"{template}.{lang}.txt").render(**ctx)
-    html = env().get_template(f"{template}.{lang}.html").render(**ctx)
-    return subject, text, html
 
 
 def render_page(**ctx) -> str:
     ctx.setdefault("inv", None)
     ctx.setdefault("form", False)
     ctx.setdefault("message", None)
-    return env().get_template("page.html").render(**ctx)
+    return page_env().get_template("page.html").render(**ctx)

@@ -1,22 +1,39 @@
-"""Notifications HTTP: the producer's answer page (signed link) and the delivery log."""
+"""Notifications HTTP: the producer's answer page (signed link, and its short form for SMS), the
+delivery log, recipients' channel choices, unreachable producers, and template previews."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, redirect, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import ValidationError
+from flask_smorest import Blueprint, abort
+from jinja2 import UndefinedError
+from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy import select
 
-from shared.auth import require
-from shared.errors import OperationError
+from shared.auth import own_producer_only, require
+from shared.contracts import contract_for, sample
+from shared.errors import NotFound, OperationError
 from shared.web import runtime_of
 
-from . import links
+from . import domain, links, rendering
 from . import operations as ops
-from .models import Delivery
+from .channels import producer_channels
+from .i18n import LANGUAGES
+from .models import Delivery, Recipient
 from .rendering import render_page
-from .schemas import AnswerForm, DeliveryOut, DeliveryQuery
+from .schemas import (
+    AnswerForm,
+    ChannelChoiceIn,
+    DeliveryOut,
+    DeliveryQuery,
+    PreviewIn,
+    PreviewOut,
+    PreviewQuery,
+    RecipientOut,
+    TemplateOut,
+    UnreachableOut,
+    UnreachableQuery,
+)
 
 blp = Blueprint("notifications", __name__, url_prefix="/", description="Deliveries and producers' answers")
 
@@ -81,7 +98,8 @@ class AnswerPage(MethodView):
         try:
             form = AnswerForm().load({k: v for k, v in request.form.items() if k in ("answer", "note")})
         except ValidationError as exc:
-            return _page(422, "Câu trả lời chưa hợp lệ", message="; ".join(f"{k}: {v[0]}" for k, v in exc.messages.items()))
+            return _page(422, "Câu trả lời chưa hợp lệ",
+                         message="; ".join(f"{k}: {v[0]}" for k, v in exc.messages.items()))
         try:
             with rt().transaction() as s:
                 view = ops.get_view(s, claims["inv"])
@@ -94,17 +112,153 @@ class AnswerPage(MethodView):
                      message=f"Cảm ơn quý đơn vị. Câu trả lời «{word}» đã được gửi tới ban tổ chức.")
 
 
+@blp.route("/r/s/<code>")
+class ShortLinkPage(MethodView):
+    @blp.doc(security=[], responses={"302": {"description": "to the signed answer link"},
+                                     "404": {"description": "no such link", "content": {"text/html": {}}}})
+    def get(self, code):
+        """The short link an SMS carries: leads to the invitation's signed answer link."""
+        try:
+            with rt().transaction() as s:
+                token = ops.resolve_short_link(s, code)
+        except NotFound:
+            return _page(404, "Không thể mở lời mời", message=LINK_ERRORS["tampered"])
+        return redirect(f"/r/{token}", code=302)
+
+
 @blp.route("/deliveries")
 class Deliveries(MethodView):
     @require("trade_officer", "integration")
     @blp.arguments(DeliveryQuery, location="query")
     @blp.response(200, DeliveryOut(many=True))
     def get(self, query):
-        """The delivery log: every message, its status, attempts and last error."""
+        """The delivery log: one row per message and channel, its status, attempts and last error."""
         q = select(Delivery).order_by(Delivery.created_at.desc()).limit(500)
-        if "producer_id" in query:
-            q = q.where(Delivery.producer_id == query["producer_id"])
-        if "status" in query:
-            q = q.where(Delivery.status == query["status"])
+        for name in ("producer_id", "status", "channel", "ref_id"):
+            if name in query:
+                q = q.where(getattr(Delivery, name) == query[name])
         with rt().transaction() as s:
             return list(s.scalars(q))
+
+
+@blp.route("/deliveries/<delivery_id>/retry")
+class DeliveryRetry(MethodView):
+    @require("trade_officer")
+    @blp.response(200, DeliveryOut)
+    def post(self, delivery_id):
+        """Re-drive a parked delivery: it is queued again, with a fresh count of attempts."""
+        with rt().transaction() as s:
+            return ops.redrive(s, delivery_id)
+
+
+def _recipient_out(row: Recipient) -> dict:
+    adapters = producer_channels(rt().settings)
+    problems = ops.channel_problems(row, adapters)
+    contacts = {"email": domain.mask_email(row.email), "sms": domain.mask_phone(domain.mobile_number(row.phone))}
+    return {"producer_id": row.producer_id, "name": row.name, "language": row.language,
+            "channels": {c: {"contact": contacts[c], "consent": getattr(row, f"consent_{c}"),
+                             "opted_out": getattr(row, f"opt_out_{c}"), "usable": problems[c] is None,
+                             "problem": problems[c]} for c in domain.PRODUCER_CHANNELS}}
+
+
+@blp.route("/recipients/<producer_id>")
+class RecipientResource(MethodView):
+    @require("trade_officer", "producer")
+    @blp.response(200, RecipientOut)
+    def get(self, producer_id):
+        """How a producer is reached: per channel, the masked contact, consent, opt-out, usable or why not."""
+        own_producer_only(producer_id)
+        with rt().transaction() as s:
+            return _recipient_out(ops.get_recipient(s, producer_id))
+
+
+@blp.route("/recipients/<producer_id>/channels")
+class RecipientChannels(MethodView):
+    @require("trade_officer", "producer")
+    @blp.arguments(ChannelChoiceIn)
+    @blp.response(200, RecipientOut)
+    def patch(self, choices, producer_id):
+        """A producer's channel choices: ``{"sms": false}`` opts out of SMS, ``true`` opts back in."""
+        own_producer_only(producer_id)
+        with rt().transaction() as s:
+            return _recipient_out(ops.set_channels(s, producer_id, choices))
+
+
+@blp.route("/unreachable")
+class Unreachable(MethodView):
+    @require("trade_officer")
+    @blp.arguments(UnreachableQuery, location="query")
+    @blp.response(200, UnreachableOut(many=True))
+    def get(self, query):
+        """Producers a message could not reach (no usable channel), with why, and the messages."""
+        q = select(Delivery).where(Delivery.status == "undeliverable").order_by(Delivery.created_at)
+        if "since" in query:
+            q = q.where(Delivery.created_at >= query["since"])
+        adapters = producer_channels(rt().settings)
+        out: dict[str, dict] = {}
+        with rt().transaction() as s:
+            for d in s.scalars(q.limit(5000)):
+                entry = out.get(d.producer_id)
+                if entry is None:
+                    row = s.get(Recipient, d.producer_id)
+                    entry = out[d.producer_id] = {
+                        "producer_id": d.producer_id, "name": row.name if row else None, "messages": [],
+                        "problems": ops.channel_problems(row, adapters) if row else {}}
+                entry["messages"].append({"delivery_id": d.id, "template": d.template,
+                                          "cause_event_id": d.cause_event_id, "ref_id": d.ref_id,
+                                          "reasons": d.last_error, "created_at": d.created_at})
+        return list(out.values())
+
+
+# ---- previews ---------------------------------------------------------------------------------------
+def _kind(name: str) -> domain.MessageKind:
+    kind = domain.MESSAGES.get(name)
+    if kind is None:
+        abort(404, message=f"no template {name!r}; templates: {', '.join(sorted(domain.MESSAGES))}")
+    return kind
+
+
+def _preview(kind: domain.MessageKind, language: str, data: dict | None, recipient_name: str) -> dict:
+    schema = contract_for(kind.event_type, 1).schema(unknown=EXCLUDE)
+    try:
+        loaded = schema.load(data if data is not None else sample(kind.event_type, 1)["data"])
+    except ValidationError as exc:
+        abort(422, message=f"data does not satisfy {kind.event_type}; see errors",
+              errors={"json": {"data": exc.messages}})
+    s = rt().settings
+    ctx = ops.preview_context(kind.name, loaded, recipient_name, s.public_base_url)
+    try:
+        out = rendering.render(kind.name, language, ctx, sms_link=ctx.get("short_link"), sms_mode=s.sms_mode,
+                               sms_max_segments=s.sms_max_segments, calendar_uid=ctx.get("ref_id") or "preview")
+    except UndefinedError as exc:
+        abort(422, message="the template needs a field the data lacks", errors={"json": {"data": [str(exc)]}})
+    return {"template": kind.name, "event_type": kind.event_type, "language": out.language, "subject": out.subject,
+            "text": out.text, "html": out.html, "sms": out.sms.__dict__,
+            "attachments": [a.as_dict() for a in out.attachments]}
+
+
+@blp.route("/previews")
+class Previews(MethodView):
+    @require("trade_officer", "registry_officer")
+    @blp.response(200, TemplateOut(many=True))
+    def get(self):
+        """The message templates, the event each answers and who receives it."""
+        return [{"name": k.name, "event_type": k.event_type, "audience": k.audience, "calendar": k.calendar,
+                 "languages": list(LANGUAGES)} for k in domain.MESSAGES.values()]
+
+
+@blp.route("/previews/<name>")
+class Preview(MethodView):
+    @require("trade_officer", "registry_officer")
+    @blp.arguments(PreviewQuery, location="query")
+    @blp.response(200, PreviewOut)
+    def get(self, query, name):
+        """A template rendered for its sample data (the event's golden sample) in vi or en."""
+        return _preview(_kind(name), query["language"], None, PreviewIn().load({})["recipient_name"])
+
+    @require("trade_officer", "registry_officer")
+    @blp.arguments(PreviewIn)
+    @blp.response(200, PreviewOut)
+    def post(self, body, name):
+        """A template rendered for the given event data (checked against the event's contract)."""
+        return _preview(_kind(name), body["language"], body["data"], body["recipient_name"])

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.web import Text
+
+from .domain import PRODUCER_CHANNELS
+from .i18n import LANGUAGES
+
+STATUSES = ["queued", "sent", "failed", "parked", "undeliverable"]
 
 
 class AnswerForm(Schema):
@@ -15,18 +20,116 @@ class AnswerForm(Schema):
 class DeliveryOut(Schema):
     id = fields.String()
     cause_event_id = fields.String()
-    channel = fields.String()
+    cause_event_type = fields.String(allow_none=True)
+    ref_id = fields.String(allow_none=True, metadata={"description": "what the message is about (the invitation)"})
+    channel = fields.String(metadata={"description": "email, sms, or none (no usable channel)"})
     template = fields.String()
     producer_id = fields.String()
     language = fields.String()
     subject = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "queued, sent, failed (a retry is due at next_attempt_at), "
+                                                    "parked (given up; re-drive it), undeliverable"})
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
+    sms_encoding = fields.String(allow_none=True)
+    sms_segments = fields.Integer(allow_none=True)
+    next_attempt_at = fields.DateTime()
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)
 
 
 class DeliveryQuery(Schema):
     producer_id = fields.String()
-    status = fields.String(validate=validate.OneOf(["queued", "sent", "failed", "undeliverable"]))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String(validate=validate.OneOf([*PRODUCER_CHANNELS, "none"]))
+    ref_id = fields.String()
+
+
+class ChannelStateOut(Schema):
+    contact = fields.String(allow_none=True, metadata={"description": "masked (h***@example.vn, +84*****678)"})
+    consent = fields.Boolean(metadata={"description": "recorded by the registry"})
+    opted_out = fields.Boolean(metadata={"description": "the producer's own choice, kept by this service"})
+    usable = fields.Boolean()
+    problem = fields.String(allow_none=True)
+
+
+class RecipientOut(Schema):
+    producer_id = fields.String()
+    name = fields.String()
+    language = fields.String()
+    channels = fields.Dict(keys=fields.String(), values=fields.Nested(ChannelStateOut))
+
+
+class ChannelChoiceIn(Schema):
+    email = fields.Boolean(metadata={"description": "false: no more email; true: email again (with consent)"})
+    sms = fields.Boolean(metadata={"description": "false: no more SMS; true: SMS again (with consent)"})
+
+    @validates_schema
+    def _something(self, data, **_):
+        if not data:
+            raise ValidationError("give at least one channel (email, sms)", field_name="email")
+
+
+class UnreachableMessageOut(Schema):
+    delivery_id = fields.String()
+    template = fields.String()
+    cause_event_id = fields.String()
+    ref_id = fields.String(allow_none=True)
+    reasons = fields.String(metadata={"description": "why, per channel, when the message was queued"})
+    created_at = fields.DateTime()
+
+
+class UnreachableOut(Schema):
+    producer_id = fields.String()
+    name = fields.String()
+    problems = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                           metadata={"description": "why each channel cannot be used now"})
+    messages = fields.List(fields.Nested(UnreachableMessageOut))
+
+
+class UnreachableQuery(Schema):
+    since = fields.AwareDateTime(metadata={"description": "only messages queued at or after this time"})
+
+
+class PreviewQuery(Schema):
+    language = fields.String(load_default="vi", validate=validate.OneOf(LANGUAGES))
+
+
+class PreviewIn(Schema):
+    language = fields.String(load_default="vi", validate=validate.OneOf(LANGUAGES))
+    data = fields.Dict(load_default=None, metadata={
+        "description": "the data of the template's event (e.g. events.invitation.issued), validated against its "
+                       "contract; default: the contract's golden sample"})
+    recipient_name = Text(load_default="Hợp tác xã Kẹo dừa Thanh Long", validate=validate.Length(min=1, max=300))
+
+
+class SmsPreviewOut(Schema):
+    text = fields.String()
+    encoding = fields.String(metadata={"description": "gsm7 or ucs2"})
+    segments = fields.Integer()
+    units = fields.Integer(metadata={"description": "septets (gsm7) or UTF-16 code units (ucs2)"})
+
+
+class AttachmentOut(Schema):
+    filename = fields.String()
+    content_type = fields.String()
+    content = fields.String()
+
+
+class PreviewOut(Schema):
+    template = fields.String()
+    event_type = fields.String()
+    language = fields.String()
+    subject = fields.String()
+    text = fields.String()
+    html = fields.String()
+    sms = fields.Nested(SmsPreviewOut)
+    attachments = fields.List(fields.Nested(AttachmentOut))
+
+
+class TemplateOut(Schema):
+    name = fields.String()
+    event_type = fields.String()
+    audience = fields.String()
+    calendar = fields.Boolean()
+    languages = fields.List(fields.String())

@@ -1,4 +1,4 @@
-"""Notifications worker: outbox relay, the consumer, and the email sender loop."""
+"""Notifications worker: outbox relay, the consumer, and one sender loop per channel."""
 
 from __future__ import annotations
 
@@ -7,25 +7,36 @@ import threading
 
 from shared.worker import bus_loops, run_forever
 
+from . import domain
 from . import operations as ops
+from .channels import producer_channels
 from .consumers import handlers
 
 log = logging.getLogger("ocop.notifications.sender")
 
 
-class EmailSender:
-    """Sends queued deliveries one per transaction, so a crash repeats at most one email."""
+class ChannelSender:
+    """Sends one channel's due deliveries, one per transaction (a crash repeats at most one
+    message), no faster than the channel's rate limit."""
 
-    def __init__(self, runtime, poll_interval: float = 0.2):
+    def __init__(self, runtime, channel: str, poll_interval: float = 0.2, limiter: domain.RateLimit | None = None):
         self.rt = runtime
+        self.channel = channel
+        self.adapters = producer_channels(runtime.settings)
+        self.adapter = self.adapters[channel]
         self.poll_interval = poll_interval
+        self.limiter = limiter or domain.RateLimit(runtime.settings.channel_rates.get(channel, 0))
 
     def run_once(self) -> int:
-        s = self.rt.settings
+        """Send at most one due delivery; returns how many were attempted (0: none due, or the
+        rate limit says wait)."""
+        if not self.limiter.ready():
+            return 0
         with self.rt.transaction() as session:
-            due = ops.due_deliveries(session, limit=1)
+            due = ops.due_deliveries(session, self.channel, limit=1)
             for delivery in due:
-                ops.send_one(session, self.rt.emit, delivery, s.smtp_host, s.smtp_port, s.mail_from)
+                self.limiter.take()
+                ops.send_delivery(session, self.rt.emit, delivery, self.adapter, self.adapters, self.rt.settings)
             return len(due)
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -34,17 +45,23 @@ class EmailSender:
                 if self.run_once():
                     continue
             except Exception:  # database down etc.: keep trying
-                log.exception("sender iteration failed")
-            stop.wait(self.poll_interval)
+                log.exception("sender iteration failed", extra={"channel": self.channel})
+            stop.wait(max(self.poll_interval if self.limiter.ready() else self.limiter.wait_seconds(), 0.01))
+
+
+def senders(runtime) -> list[ChannelSender]:
+    return [ChannelSender(runtime, channel) for channel in domain.PRODUCER_CHANNELS
+            if producer_channels(runtime.settings)[channel].configured]
 
 
 def loops(runtime):
-    return bus_loops(runtime, handlers(runtime.settings)) + [("email-sender", EmailSender(runtime).run_forever)]
+    return bus_loops(runtime, handlers(runtime)) + [(f"{s.channel}-sender", s.run_forever) for s in senders(runtime)]
 
 
 def main():
-    from .app import create_app
     from shared.web import runtime_of
+
+    from .app import create_app
 
     run_forever(loops(runtime_of(create_app(migrate=True))))
 

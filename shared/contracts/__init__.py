@@ -16,6 +16,7 @@ from pathlib import Path
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from . import events as _events  # noqa: F401  (registers the contracts)
+from . import notifications as _notifications  # noqa: F401
 from .registry import CONTRACTS, Contract, contract_for
 
 SAMPLES = Path(__file__).parent / "samples"

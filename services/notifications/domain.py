@@ -1,0 +1,262 @@
+"""Pure rules of the notifications service: which event becomes which message for whom, when a
+channel may be used, how an SMS is encoded and sized, backoff, rate limits, webhook signatures
+and keeping personal data out of logs. No Flask, no SQLAlchemy, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# ---- which event becomes which message ---------------------------------------------------------
+PRODUCER_CHANNELS = ("email", "sms")  # how a producer is reached; webhooks serve integrating services
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    """One message the service sends: a folder of templates under ``templates/messages/<name>/``
+    (``subject.txt``, ``body.txt``, ``body.html``, ``sms.txt`` and, for ``calendar``, ``calendar.txt``),
+    filled from the data of ``event_type`` (whose golden sample is the preview's sample data)."""
+
+    name: str
+    event_type: str
+    audience: str  # who receives it, resolved by operations.AUDIENCES (e.g. "producer": data.producer_id)
+    calendar: bool = False  # attach an iCalendar file of the fair
+    answer_link: bool = False  # carries the signed, single-purpose answer link
+
+
+MESSAGES: dict[str, MessageKind] = {
+    "invitation": MessageKind("invitation", "events.invitation.issued", "producer", calendar=True, answer_link=True),
+}
+
+# Event type -> the message sent for it. A new reaction (an invitation withdrawn, a fair cancelled
+# for every producer that accepted it, a certificate expiring) is one MessageKind, one line here
+# and a template folder; an audience other than "producer" is one function in operations.AUDIENCES.
+REACTIONS: dict[str, str] = {kind.event_type: name for name, kind in MESSAGES.items()}
+
+
+# ---- channels ---------------------------------------------------------------------------------
+def channel_problem(channel: str, *, address: str | None, consent: bool, opted_out: bool,
+                    configured: bool) -> str | None:
+    """Why a producer cannot be reached on a channel (None: it can). Never names the address."""
+    if not configured:
+        return "channel not configured"
+    if not address:
+        return "no email address" if channel == "email" else "no mobile number"
+    if not consent:
+        return "no consent"
+    if opted_out:
+        return "opted out"
+    return None
+
+
+_VN_MOBILE = re.compile(r"^\+84[35789]\d{8}$")
+
+
+def mobile_number(phone: str | None) -> str | None:
+    """The number in E.164 form if it can receive an SMS, else None. Vietnamese numbers must be
+    mobile (+84 3x/5x/7x/8x/9x, 9 digits after 84): a landline (0275 3822 123) cannot."""
+    if not phone:
+        return None
+    digits = re.sub(r"[\s.()\-]", "", phone)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if digits.startswith("0"):
+        digits = "+84" + digits[1:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "+" + digits
+    if not re.fullmatch(r"\+\d{8,15}", digits):
+        return None
+    if digits.startswith("+84"):
+        return digits if _VN_MOBILE.match(digits) else None
+    return digits
+
+
+# ---- SMS: encoding and size -------------------------------------------------------------------
+# GSM 03.38: the basic set costs one septet, the extension set two. Vietnamese letters with
+# diacritics are not in it: a Vietnamese text goes as UCS-2 (70 characters, 67 per part of a
+# long message) or, if the provider setting says so, without accents as GSM-7 (160, 153 per part).
+GSM7_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                 "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXTENSION = set("^{}\\[~]|€\f")
+LIMITS = {"gsm7": (160, 153), "ucs2": (70, 67)}  # (single message, each part of a long one)
+SMS_MODES = ("ucs2", "unaccented")
+_ASCII_LOOKALIKES = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
+                                   "₫": "d", "đ": "d", "Đ": "D", "\u00a0": " "})
+
+
+@dataclass(frozen=True)
+class Sms:
+    text: str
+    encoding: str  # gsm7 or ucs2
+    segments: int
+    units: int  # septets (gsm7) or UTF-16 code units (ucs2)
+
+
+def unaccent(text: str) -> str:
+    """Vietnamese without diacritics ("Hội chợ Cần Thơ" -> "Hoi cho Can Tho"), GSM-7 only."""
+    text = unicodedata.normalize("NFD", text.translate(_ASCII_LOOKALIKES))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    return "".join(ch if ch in GSM7_BASIC or ch in GSM7_EXTENSION else "?" for ch in unicodedata.normalize("NFC", text))
+
+
+def is_gsm7(text: str) -> bool:
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+
+
+def _costs(text: str, encoding: str) -> list[int]:
+    if encoding == "gsm7":
+        return [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+    return [2 if ord(ch) > 0xFFFF else 1 for ch in text]  # UTF-16 code units (surrogate pairs)
+
+
+def count_segments(text: str, encoding: str) -> tuple[int, int]:
+    """(segments, units): a character never straddles two parts of a long message."""
+    costs = _costs(text, encoding)
+    single, part = LIMITS[encoding]
+    units = sum(costs)
+    if units <= single:
+        return (1 if text else 0), units
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > part:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments, units
+
+
+def encode_sms(text: str, mode: str) -> Sms:
+    """The text as it will be sent: ``ucs2`` keeps the diacritics (and goes as GSM-7 when the
+    text needs nothing else, e.g. English); ``unaccented`` strips them and always goes as GSM-7."""
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    if mode == "unaccented":
+        text = unaccent(text)
+    encoding = "gsm7" if is_gsm7(text) else "ucs2"
+    segments, units = count_segments(text, encoding)
+    return Sms(text, encoding, segments, units)
+
+
+CLIPS = (None, 60, 45, 30, 20, 12)
+
+
+def fit_sms(render: Callable[[int | None], str], link: str, mode: str, max_segments: int) -> Sms:
+    """Render (``render(clip_to)``) and encode an SMS ending with ``link``, shortening the clipped
+    fields until it fits ``max_segments``; the link is always whole. If even the shortest form does
+    not fit, that form is sent (the log shows its segments)."""
+    sms = None
+    for clip in CLIPS:
+        body = " ".join(render(clip).split())
+        if mode == "unaccented":
+            body = unaccent(body)
+        sms = encode_sms(f"{body} {link}" if link else body, mode)
+        if sms.segments <= max_segments:
+            return sms
+    return sms
+
+
+# ---- retries, rate limits -----------------------------------------------------------------------
+def backoff_seconds(attempts: int, base: float, cap: float) -> float:
+    """Delay before the next attempt after ``attempts`` failed ones: base, 2 base, 4 base, ... cap."""
+    return min(base * 2 ** max(attempts - 1, 0), cap)
+
+
+class RateLimit:
+    """Token bucket: at most ``per_second`` sends a second on average, bursts up to ``burst``.
+    ``per_second`` 0 means no limit. One per channel per worker process."""
+
+    def __init__(self, per_second: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self.rate = per_second
+        self.capacity = burst if burst is not None else max(1.0, per_second)
+        self.clock = clock
+        self.tokens = self.capacity
+        self.stamp = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def ready(self) -> bool:
+        if self.rate <= 0:
+            return True
+        self._refill()
+        return self.tokens >= 1
+
+    def take(self) -> None:
+        if self.rate > 0:
+            self._refill()
+            self.tokens -= 1
+
+    def wait_seconds(self) -> float:
+        if self.rate <= 0:
+            return 0.0
+        self._refill()
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+# ---- webhooks -------------------------------------------------------------------------------------
+SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept between our timestamp and its clock
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """``X-OCOP-Signature``: ``sha256=`` + hex HMAC-SHA256 over ``"<timestamp>." + body``."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, now: float | None = None,
+           tolerance: int = SIGNATURE_TOLERANCE) -> bool:
+    """What a receiver does (README has the same in a few lines): a fresh timestamp and a matching
+    signature, compared in constant time."""
+    try:
+        ts = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - ts) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, ts, body), signature or "")
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` zero or more."""
+    def match(p: list[str], k: list[str]) -> bool:
+        if not p:
+            return not k
+        if p[0] == "#":
+            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
+        return bool(k) and (p[0] == "*" or p[0] == k[0]) and match(p[1:], k[1:])
+
+    return match(pattern.split("."), key.split("."))
+
+
+# ---- personal data ------------------------------------------------------------------------------
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_PHONE_CANDIDATE = re.compile(r"\+?\d[\d .()\-]{6,20}\d")
+
+
+def redact(text: str | None) -> str | None:
+    """An error text fit for a log or the delivery log: email addresses and phone numbers (9 or
+    more digits) replaced. SMTP servers echo the recipient in their refusals."""
+    if text is None:
+        return None
+    text = _EMAIL.sub("<email>", text)
+    return _PHONE_CANDIDATE.sub(lambda m: "<phone>" if sum(ch.isdigit() for ch in m.group()) >= 9 else m.group(),
+                                text)
+
+
+def mask_email(address: str | None) -> str | None:
+    if not address or "@" not in address:
+        return None
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(number: str | None) -> str | None:
+    if not number:
+        return None
+    return number[:3] + "*" * max(len(number) - 6, 1) + number[-3:]
+

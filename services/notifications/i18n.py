@@ -1,0 +1,187 @@
+"""Translations of the notification templates: Babel catalogues for vi and en, and one Jinja2
+environment per language with the ``jinja2.ext.i18n`` extension installed.
+
+The message ids are English; ``translations/<lang>/LC_MESSAGES/messages.po`` are the sources
+(kept in git). They are compiled to the .mo form in memory when a process first renders a
+message (Babel's ``write_mo``): nothing is downloaded and nothing is written next to the code.
+Vietnamese is the default and the fallback for any other language.
+
+Maintenance (run from the repository root)::
+
+    python -m services.notifications.i18n extract   # templates -> translations/messages.pot
+    python -m services.notifications.i18n update    # merge the .pot into each .po
+    python -m services.notifications.i18n compile   # write .mo files (optional: start-up compiles)
+    python -m services.notifications.i18n check     # every message translated, nothing fuzzy or obsolete
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+CATALOGUES = HERE / "translations"
+DOMAIN = "messages"
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # fairs are in Vietnam: times are shown in Vietnam's time
+# (Babel date patterns per language: what a producer reads, not CLDR's longest form.)
+DATE = {"vi": "dd/MM/yyyy", "en": "d MMMM yyyy"}
+SHORT_DATE = {"vi": "dd/MM", "en": "d MMM"}
+DATETIME = {"vi": "HH:mm 'ngày' dd/MM/yyyy", "en": "h:mm a 'on' d MMMM yyyy"}
+SHORT_DATETIME = {"vi": "HH:mm dd/MM", "en": "h:mm a d MMM"}
+JINJA_EXTRACT = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+METHOD_MAP = [("**.txt", "jinja2"), ("**.html", "jinja2")]
+
+
+def language_of(value: str | None) -> str:
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def po_path(lang: str) -> Path:
+    return CATALOGUES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def translations(lang: str) -> Translations:
+    """The compiled catalogue of one language, built from its .po source in memory."""
+    with po_path(lang).open("rb") as f:
+        catalog = read_po(f, locale=lang, domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf, domain=DOMAIN)
+
+
+def _as_date(value) -> date:
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _as_datetime(value) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _filters(lang: str) -> dict:
+    def fmt_date(value) -> str:
+        return format_date(_as_date(value), DATE[lang], locale=lang)
+
+    def fmt_short_date(value) -> str:
+        return format_date(_as_date(value), SHORT_DATE[lang], locale=lang)
+
+    def fmt_datetime(value) -> str:
+        return format_datetime(_as_datetime(value), DATETIME[lang], tzinfo=VN_TZ, locale=lang)
+
+    def fmt_short_datetime(value) -> str:
+        return format_datetime(_as_datetime(value), SHORT_DATETIME[lang], tzinfo=VN_TZ, locale=lang)
+
+    def money(value) -> str:
+        # Vietnamese grouping (12.000.000) in both languages: the amount is in đồng either way.
+        return format_decimal(int(value), locale="vi") + " ₫"
+
+    return {"date": fmt_date, "short_date": fmt_short_date, "datetime": fmt_datetime,
+            "short_datetime": fmt_short_datetime, "money": money}
+
+
+@pass_context
+def clip(ctx, value: str) -> str:
+    """Shorten a long field (a fair's name) when a message must fit a size, e.g. an SMS: the
+    renderer sets ``clip_to``; without it the value is whole."""
+    limit = ctx.get("clip_to")
+    value = str(value)
+    if limit is None or len(value) <= limit:
+        return value
+    return value[: max(limit - 1, 1)].rstrip() + "…"
+
+
+@cache
+def environment(lang: str) -> Environment:
+    """A Jinja2 environment rendering in one language (StrictUndefined: a missing field fails)."""
+    lang = language_of(lang)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                      undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], trim_blocks=True,
+                      keep_trailing_newline=False)
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    env.filters.update(_filters(lang), clip=clip)
+    env.globals["language"] = lang
+    return env
+
+
+# ---- catalogue maintenance -----------------------------------------------------------------------
+def extract():
+    """The catalogue of every translatable message in the templates."""
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(project="OCOP notifications", domain=DOMAIN, charset="utf-8")
+    for filename, lineno, message, comments, context in extract_from_dir(
+            TEMPLATES, METHOD_MAP, options_map={"**": JINJA_EXTRACT}):
+        catalog.add(message, None, [(f"templates/{filename}", lineno)], auto_comments=comments, context=context)
+    return catalog
+
+
+def read(lang: str):
+    with po_path(lang).open("rb") as f:
+        return read_po(f, locale=lang, domain=DOMAIN)
+
+
+def problems() -> list[str]:
+    """What is wrong with the catalogues: a template message missing from one, an untranslated or
+    fuzzy entry, an entry no template uses any more."""
+    wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in extract() if m.id}
+    out = []
+    for lang in LANGUAGES:
+        catalog = read(lang)
+        have = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
+        out += [f"{lang}: missing {mid!r}" for mid in sorted(wanted - set(have))]
+        out += [f"{lang}: obsolete {mid!r}" for mid in sorted(set(have) - wanted)]
+        for mid, m in have.items():
+            if m.fuzzy:
+                out.append(f"{lang}: fuzzy {mid!r}")
+            if not (m.string if isinstance(m.string, str) else all(m.string)):
+                out.append(f"{lang}: untranslated {mid!r}")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "check"
+    if command == "extract":
+        with (CATALOGUES / f"{DOMAIN}.pot").open("wb") as f:
+            write_po(f, extract(), width=100, omit_header=False)
+    elif command == "update":
+        template = extract()
+        for lang in LANGUAGES:
+            catalog = read(lang)
+            catalog.update(template, no_fuzzy_matching=True)
+            with po_path(lang).open("wb") as f:
+                write_po(f, catalog, width=100, ignore_obsolete=True)
+    elif command == "compile":
+        for lang in LANGUAGES:
+            with po_path(lang).with_suffix(".mo").open("wb") as f:
+                write_mo(f, read(lang))
+    elif command == "check":
+        found = problems()
+        print("\n".join(found) or "catalogues complete")
+        return 1 if found else 0
+    else:
+        print("usage: python -m services.notifications.i18n extract|update|compile|check", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

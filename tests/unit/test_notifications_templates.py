@@ -1,0 +1,155 @@
+"""Notification templates: every message renders in both languages from its event's golden sample,
+the Babel catalogues are complete, Vietnamese stays intact (subject, text, HTML, SMS, .ics), and an
+email built from a rendering parses back with the standard library to the same text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from types import SimpleNamespace
+
+import pytest
+from icalendar import Calendar
+
+from services.notifications import domain, i18n
+from services.notifications.channels import build_email
+from services.notifications.rendering import render
+from shared.contracts import parse_envelope, sample
+
+TEMPLATES = sorted(domain.MESSAGES)
+LINK = "http://127.0.0.1:8003/r/eyJpbnYiOiJhNDFjIn0.c2lnbmF0dXJl"
+SHORT = "http://127.0.0.1:8003/r/s/AbCdEf123456"
+NAME = "Hợp tác xã Kẹo dừa Thanh Long"
+
+
+def sample_context(name: str) -> dict:
+    kind = domain.MESSAGES[name]
+    _, data = parse_envelope(sample(kind.event_type, 1))
+    from services.notifications.operations import preview_context
+
+    ctx = preview_context(name, data, NAME, "http://127.0.0.1:8003")
+    return {**ctx, "link": LINK, "short_link": SHORT}
+
+
+def rendered(name: str, lang: str, mode: str = "ucs2", **ctx_changes):
+    ctx = {**sample_context(name), **ctx_changes}
+    return render(name, lang, ctx, sms_link=ctx["short_link"], sms_mode=mode, sms_max_segments=4, calendar_uid="inv-1")
+
+
+def english_phrases() -> list[str]:
+    """The catalogue's message ids without placeholders: none may appear in a Vietnamese message."""
+    out = []
+    for m in i18n.read("en"):
+        mid = m.id if isinstance(m.id, str) else m.id[0]
+        if mid and "%(" not in mid and len(mid) > 4:
+            out.append(mid)
+    return out
+
+
+def test_catalogues_are_complete_and_cover_every_template_message():
+    assert i18n.problems() == []
+    ids = {m.id for m in i18n.read("vi") if m.id}
+    assert "Invitation to %(name)s" in ids and len(ids) >= 15
+
+
+def test_catalogues_compile_in_memory_from_the_po_sources():
+    assert i18n.translations("vi").gettext("Answer by") == "Hạn trả lời"
+    assert i18n.translations("en").gettext("Answer by") == "Answer by"
+    assert i18n.translations("vi").ngettext("%(num)d star", "%(num)d stars", 4) == "%(num)d sao"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_vietnamese_is_the_default_and_carries_what_a_producer_needs(name):
+    fair = sample_context(name)["fair"]
+    for lang in ("vi", None, "fr"):
+        r = rendered(name, lang)
+        assert r.language == "vi"
+        assert r.subject == f"Thư mời tham gia {fair['name']}"
+        # which fair, where, when, what is paid for, by when, the one-tap link
+        for part in (fair["name"], fair["venue"], "từ 20/11/2025 đến 24/11/2025",
+                     "Kẹo dừa sầu riêng Thanh Long (4 sao)",
+                     "ban tổ chức chi trả 12.000.000 ₫ cho mỗi gian hàng", "Hạn trả lời: 17:00 ngày 31/10/2025", LINK):
+            assert part in r.text, part
+        assert f'href="{LINK}"' in r.html and "Trả lời lời mời" in r.html and 'lang="vi"' in r.html
+        for phrase in english_phrases():
+            assert phrase not in r.text and phrase not in r.html and phrase not in r.subject, phrase
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_english_where_the_producer_prefers_it(name):
+    fair = sample_context(name)["fair"]
+    r = rendered(name, "en")
+    assert r.language == "en" and r.subject == f"Invitation to {fair['name']}"
+    for part in (f"Dear {NAME},", "from 20 November 2025 to 24 November 2025", "(4 stars)",
+                 "the organiser pays 12.000.000 ₫ per booth", "Answer by: 5:00 PM on 31 October 2025", LINK):
+        assert part in r.text, part
+    assert 'lang="en"' in r.html
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_every_part_keeps_the_diacritics_in_nfc(name, lang):
+    r = rendered(name, lang)
+    fair = sample_context(name)["fair"]
+    for text in (r.subject, r.text, r.html, r.sms.text, *(a.content for a in r.attachments)):
+        assert unicodedata.is_normalized("NFC", text)
+        assert "Hồ Chí Minh" in text or "Ho Chi Minh" in text
+    assert fair["name"] in r.html
+
+
+def test_no_subsidy_says_so():
+    ctx = sample_context("invitation")
+    r = rendered("invitation", "vi", fair={**ctx["fair"], "subsidy_per_booth": 0})
+    assert "không có hỗ trợ gian hàng" in r.text and "12.000.000" not in r.text
+
+
+def test_html_escapes_what_comes_from_data():
+    ctx = sample_context("invitation")
+    r = rendered("invitation", "vi", fair={**ctx["fair"], "name": "Hội chợ <b>&</b>"})
+    assert "Hội chợ &lt;b&gt;&amp;&lt;/b&gt;" in r.html and "<b>&</b>" not in r.html
+    assert "Hội chợ <b>&</b>" in r.text  # plain text is not HTML
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_calendar_attachment_is_valid_icalendar_with_the_fair(lang):
+    ctx = sample_context("invitation")
+    [att] = rendered("invitation", lang).attachments
+    assert att.content_type == "text/calendar; method=PUBLISH" and re.fullmatch(r"[a-z0-9-]+\.ics", att.filename)
+    cal = Calendar.from_ical(att.content)
+    assert str(cal["method"]) == "PUBLISH"
+    [event] = cal.walk("VEVENT")
+    assert str(event["summary"]) == ctx["fair"]["name"]
+    assert str(event["location"]) == f"{ctx['fair']['venue']}, {ctx['fair']['host_province']}"
+    assert event.decoded("dtstart").isoformat() == "2025-11-20"
+    assert event.decoded("dtend").isoformat() == "2025-11-25"  # exclusive: the fair ends on the 24th
+    assert str(event["uid"]) == "inv-1@ocop.local" and str(event["url"]) == LINK
+    assert ("Hạn trả lời" if lang == "vi" else "Answer by") in str(event["description"])
+    [alarm] = event.walk("VALARM")
+    assert ctx["fair"]["name"] in str(alarm["description"])
+
+
+def test_email_parses_back_with_the_standard_library():
+    r = rendered("invitation", "vi")
+    delivery = SimpleNamespace(id="d-1", subject=r.subject, language="vi", body_text=r.text, body_html=r.html,
+                               attachments=[a.as_dict() for a in r.attachments])
+    raw = build_email(delivery, NAME, "htx@example.vn", "OCOP Xúc tiến thương mại <no-reply@ocop.local>").as_bytes()
+    head = raw.split(b"\n\n", 1)[0]
+    head.decode("ascii")  # every header is ASCII on the wire (RFC 2047 words for Vietnamese)
+    subject_line = re.search(rb"^Subject: (.*(?:\n[ \t].*)*)", head, re.M).group(1).decode()
+    assert "=?utf-8?" in subject_line.lower()
+    assert str(make_header(decode_header(subject_line))) == r.subject
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["Subject"] == r.subject and msg["To"].addresses[0].display_name == NAME
+    assert msg.get_content_type() == "multipart/mixed"
+    assert msg.get_body(("plain",)).get_content() == r.text
+    assert msg.get_body(("html",)).get_content() == r.html
+    [att] = list(msg.iter_attachments())
+    assert att.get_content_type() == "text/calendar" and att.get_param("method") == "PUBLISH"
+    assert att.get_filename() == r.attachments[0].filename
+    # MIME text travels with CRLF line ends and parses back to LF: the same calendar either way
+    received = att.get_content()
+    assert received.replace("\r\n", "\n") == r.attachments[0].content.replace("\r\n", "\n")
+    summary = Calendar.from_ical(received).walk("VEVENT")[0]["summary"]
+    assert str(summary) == sample_context("invitation")["fair"]["name"]
