@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, Invalid, OperationError
-from shared.text import fold
+from shared.text import fold, nfc
 
 from . import domain
 from . import operations as ops
@@ -197,7 +197,7 @@ def _not_utf8(data: bytes, exc: UnicodeDecodeError, offset: int) -> FileRefused:
     line_start = data.rfind(b"\n", 0, pos) + 1
     column = len(data[line_start:pos].decode("utf-8", errors="replace")) + 1
     line_end = data.find(b"\n", pos)
-    seen = data[line_start:line_end if line_end >= 0 else None].decode("cp1258", errors="replace").strip()
+    seen = nfc(data[line_start:line_end if line_end >= 0 else None].decode("cp1258", errors="replace"))
     message = (f"the file is not UTF-8: byte 0x{data[pos]:02X} on line {line}, column {column} is not valid "
                f"UTF-8 (the line reads {seen[:80]!r} as Windows-1258: probably saved as Windows-1258 or "
                "Latin-1). In Excel, save it as \"CSV UTF-8 (Comma delimited)\" and upload it again")
@@ -296,7 +296,7 @@ def map_columns(header: list[str], decision: dict) -> dict[int, str]:
         elif name in seen:
             problems[typed] = [f"{typed!r} and {seen[name]!r} are both the column {name}"]
         else:
-            mapping[i] = seen[name] = name
+            mapping[i], seen[name] = name, typed
     for c in COLUMNS:
         if c.required and c.name not in seen and not (c.decision and decision.get(c.name) is not None):
             also = f", or the form field {c.name} (--{c.name.replace('_', '-')}) for the whole file" if c.decision \

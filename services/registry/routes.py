@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, g, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
@@ -265,7 +266,7 @@ def _upload_limit(view):
 class Imports(MethodView):
     @require("registry_officer")
     @_upload_limit
-    @blp.arguments(ImportIn, location="files", content_type="multipart/form-data")
+    @blp.arguments(ImportIn, location="files", content_type="multipart/form-data", unknown=RAISE)
     @blp.response(200, ImportReportOut)
     @blp.alt_response(413, description="the file is larger than the limit (OCOP_IMPORT_MAX_BYTES)")
     @blp.alt_response(415, description="the file is neither CSV nor XLSX")
