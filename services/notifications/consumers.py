@@ -1,4 +1,6 @@
-"""Message handlers of the notifications service (one handler group: notifications.main)."""
+"""Message handlers of the notifications service (one handler group: notifications.main).
+
+Every event received is also fanned out to the webhook subscriptions that follow its type."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from .channels import producer_channels
 
 def handlers(runtime) -> dict:
     settings, adapters = runtime.settings, producer_channels(runtime.settings)
+    emit = ops.FanOutEmitter(runtime.emit)
 
     def on_reaction(session, envelope, data):
-        ops.react(session, runtime.emit, envelope, data, settings, adapters)
+        ops.react(session, emit, envelope, data, settings, adapters)
 
     table = {
         "registry.producer.registered": ops.upsert_recipient,
@@ -22,4 +25,16 @@ def handlers(runtime) -> dict:
     }
     for event_type in domain.REACTIONS:  # events.invitation.issued -> the invitation, ...
         table[event_type] = on_reaction
+    for event_type in ops.subscribable_types():
+        if not event_type.startswith("notifications."):  # our own are fanned out when emitted
+            table[event_type] = _with_fan_out(table.get(event_type))
     return {"notifications.main": table}
+
+
+def _with_fan_out(handler):
+    def handle(session, envelope, data):
+        if handler is not None:
+            handler(session, envelope, data)
+        ops.fan_out(session, envelope)
+
+    return handle

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 
 from . import domain, links, rendering
 from .channels import ChannelError
-from .models import Answer, Delivery, InvitationView, Recipient, ShortLink
+from .models import Answer, Delivery, InvitationView, Recipient, ShortLink, WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger("ocop.notifications")
 
@@ -279,6 +280,149 @@ def redrive(session: Session, delivery_id: str) -> Delivery:
     row = session.get(Delivery, delivery_id, with_for_update=True)
     if row is None:
         raise NotFound("no such delivery", field="delivery_id")
+    if row.status != "parked":
+        raise Conflict(f"only a parked delivery can be re-driven (this one is {row.status})", field="status")
+    row.status, row.attempts, row.next_attempt_at = "queued", 0, datetime.now(UTC)
+    session.flush()
+    return row
+
+
+# ---- webhooks -------------------------------------------------------------------------------------
+def subscribable_types() -> list[str]:
+    """Event types a webhook can follow: those this service receives (its queue's bindings) and
+    those it publishes itself."""
+    from shared.bus.topology import queue_spec
+    from shared.contracts import CONTRACTS
+
+    bindings = queue_spec("notifications.main").bindings
+    return sorted({c.type for c in CONTRACTS.values()
+                   if c.source == "notifications" or any(domain.topic_matches(b, c.type) for b in bindings)})
+
+
+def _check_event_types(event_types: list[str]) -> list[str]:
+    allowed = set(subscribable_types())
+    unknown = [t for t in event_types if t not in allowed]
+    if unknown:
+        raise Invalid(f"not an event type a webhook can follow: {', '.join(unknown)}; one of "
+                      f"{', '.join(sorted(allowed))}", field="event_types")
+    return sorted(set(event_types))
+
+
+def create_subscription(session: Session, body: dict, created_by: str | None) -> WebhookSubscription:
+    row = WebhookSubscription(url=body["url"], event_types=_check_event_types(body["event_types"]),
+                              secret=body.get("secret") or secrets.token_urlsafe(32),
+                              description=body.get("description"), active=body.get("active", True),
+                              created_by=created_by)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_subscription(session: Session, subscription_id: str, lock: bool = False) -> WebhookSubscription:
+    row = session.get(WebhookSubscription, subscription_id, with_for_update=lock)
+    if row is None:
+        raise NotFound("no such webhook subscription", field="subscription_id")
+    return row
+
+
+def update_subscription(session: Session, subscription_id: str, body: dict) -> WebhookSubscription:
+    row = get_subscription(session, subscription_id, lock=True)
+    if "event_types" in body:
+        row.event_types = _check_event_types(body["event_types"])
+    for name in ("url", "description", "active"):
+        if name in body:
+            setattr(row, name, body[name])
+    if body.get("secret"):
+        row.secret = body["secret"]
+    elif body.get("rotate_secret"):
+        row.secret = secrets.token_urlsafe(32)
+    row.updated_at = datetime.now(UTC)
+    session.flush()
+    return row
+
+
+def delete_subscription(session: Session, subscription_id: str) -> None:
+    row = get_subscription(session, subscription_id, lock=True)
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == row.id))
+    session.delete(row)
+    session.flush()
+
+
+def _wire(envelope: dict) -> str:
+    out = dict(envelope)
+    if hasattr(out.get("occurred_at"), "isoformat"):
+        out["occurred_at"] = out["occurred_at"].isoformat()
+    return json.dumps(out, ensure_ascii=False)
+
+
+def fan_out(session: Session, envelope: dict) -> int:
+    """One webhook delivery per active subscription following the event's type (once per event)."""
+    subs = [s for s in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
+            if envelope["type"] in s.event_types]
+    if not subs:
+        return 0
+    payload = _wire(envelope)
+    seen = set(session.scalars(select(WebhookDelivery.subscription_id).where(
+        WebhookDelivery.event_id == envelope["id"], WebhookDelivery.subscription_id.in_([s.id for s in subs]))))
+    for sub in subs:
+        if sub.id not in seen:
+            session.add(WebhookDelivery(subscription_id=sub.id, event_id=envelope["id"], event_type=envelope["type"],
+                                        payload=payload, status="queued", attempts=0))
+    session.flush()
+    return len(subs) - len(seen)
+
+
+class FanOutEmitter:
+    """The runtime's emitter, plus webhook deliveries for this service's own events, in the same
+    transaction as the outbox row."""
+
+    def __init__(self, emit):
+        self.emit = emit
+
+    def __call__(self, session: Session, type_: str, subject: str, subject_version: int, data: dict,
+                 version: int = 1) -> dict:
+        envelope = self.emit(session, type_, subject, subject_version, data, version=version)
+        fan_out(session, envelope)
+        return envelope
+
+
+def due_webhook_deliveries(session: Session, limit: int = 1) -> list[WebhookDelivery]:
+    q = (select(WebhookDelivery).join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+         .where(WebhookDelivery.status.in_(("queued", "failed")), WebhookDelivery.next_attempt_at <= datetime.now(UTC),
+                WebhookSubscription.active.is_(True))
+         .order_by(WebhookDelivery.next_attempt_at).limit(limit).with_for_update(skip_locked=True, of=WebhookDelivery))
+    return list(session.scalars(q))
+
+
+def send_webhook(session: Session, delivery: WebhookDelivery, adapter, settings) -> str:
+    sub = session.get(WebhookSubscription, delivery.subscription_id)
+    delivery.attempts += 1
+    try:
+        delivery.response_status = adapter.send(delivery, sub)
+    except ChannelError as exc:
+        delivery.response_status = exc.status
+        delivery.last_error = str(exc)[:1000]
+        if exc.permanent or delivery.attempts >= settings.channel_attempts.get("webhook", 8):
+            delivery.status = "parked"
+            log.error("webhook delivery parked", extra={"webhook_delivery_id": delivery.id, "subscription_id": sub.id,
+                                                        "attempts": delivery.attempts})
+        else:
+            delivery.status = "failed"
+            wait = domain.backoff_seconds(delivery.attempts, settings.retry_base_seconds, settings.retry_max_seconds)
+            delivery.next_attempt_at = datetime.now(UTC) + timedelta(seconds=max(wait, exc.retry_after or 0))
+            log.warning("webhook delivery failed; will retry",
+                        extra={"webhook_delivery_id": delivery.id, "attempt": delivery.attempts})
+        session.flush()
+        return delivery.status
+    delivery.status, delivery.sent_at, delivery.last_error = "sent", datetime.now(UTC), None
+    session.flush()
+    return delivery.status
+
+
+def redrive_webhook(session: Session, subscription_id: str, delivery_id: str) -> WebhookDelivery:
+    row = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    if row is None or row.subscription_id != subscription_id:
+        raise NotFound("no such webhook delivery", field="delivery_id")
     if row.status != "parked":
         raise Conflict(f"only a parked delivery can be re-driven (this one is {row.status})", field="status")
     row.status, row.attempts, row.next_attempt_at = "queued", 0, datetime.now(UTC)

@@ -133,3 +133,65 @@ class TemplateOut(Schema):
     audience = fields.String()
     calendar = fields.Boolean()
     languages = fields.List(fields.String())
+
+
+# ---- webhooks -------------------------------------------------------------------------------------
+WEBHOOK_STATUSES = ["queued", "sent", "failed", "parked"]
+
+
+class EventTypesOut(Schema):
+    event_types = fields.List(fields.String())
+
+
+class WebhookIn(Schema):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
+    event_types = fields.List(fields.String(validate=validate.Length(min=3, max=120)), required=True,
+                              validate=validate.Length(min=1, max=50),
+                              metadata={"description": "see GET /webhooks/event-types"})
+    secret = Text(validate=validate.Length(min=24, max=200),
+                  metadata={"description": "the HMAC key; default: one is made and returned once"})
+    description = Text(allow_none=True, validate=validate.Length(max=300))
+    active = fields.Boolean(load_default=True)
+
+
+class WebhookPatch(Schema):
+    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
+    event_types = fields.List(fields.String(validate=validate.Length(min=3, max=120)),
+                              validate=validate.Length(min=1, max=50))
+    secret = Text(validate=validate.Length(min=24, max=200))
+    rotate_secret = fields.Boolean(metadata={"description": "true: a new secret is made and returned once"})
+    description = Text(allow_none=True, validate=validate.Length(max=300))
+    active = fields.Boolean()
+
+
+class WebhookOut(Schema):
+    id = fields.String()
+    url = fields.String()
+    event_types = fields.List(fields.String())
+    description = fields.String(allow_none=True)
+    active = fields.Boolean()
+    created_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class WebhookSecretOut(WebhookOut):
+    secret = fields.String(metadata={"description": "shown when made (creation, rotation) and never again"})
+
+
+class WebhookDeliveryOut(Schema):
+    id = fields.String()
+    subscription_id = fields.String()
+    event_id = fields.String()
+    event_type = fields.String()
+    status = fields.String(metadata={"description": "queued, sent, failed (a retry is due), parked"})
+    attempts = fields.Integer()
+    response_status = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.DateTime()
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+class WebhookDeliveryQuery(Schema):
+    status = fields.String(validate=validate.OneOf(WEBHOOK_STATUSES))

@@ -1,4 +1,5 @@
-"""Notifications worker: outbox relay, the consumer, and one sender loop per channel."""
+"""Notifications worker: outbox relay, the consumer, one sender loop per producer channel and one
+for webhooks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from shared.worker import bus_loops, run_forever
 
 from . import domain
 from . import operations as ops
-from .channels import producer_channels
+from .channels import WebhookChannel, producer_channels
 from .consumers import handlers
 
 log = logging.getLogger("ocop.notifications.sender")
@@ -26,6 +27,7 @@ class ChannelSender:
         self.adapter = self.adapters[channel]
         self.poll_interval = poll_interval
         self.limiter = limiter or domain.RateLimit(runtime.settings.channel_rates.get(channel, 0))
+        self.emit = ops.FanOutEmitter(runtime.emit)
 
     def run_once(self) -> int:
         """Send at most one due delivery; returns how many were attempted (0: none due, or the
@@ -36,7 +38,7 @@ class ChannelSender:
             due = ops.due_deliveries(session, self.channel, limit=1)
             for delivery in due:
                 self.limiter.take()
-                ops.send_delivery(session, self.rt.emit, delivery, self.adapter, self.adapters, self.rt.settings)
+                ops.send_delivery(session, self.emit, delivery, self.adapter, self.adapters, self.rt.settings)
             return len(due)
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -49,9 +51,30 @@ class ChannelSender:
             stop.wait(max(self.poll_interval if self.limiter.ready() else self.limiter.wait_seconds(), 0.01))
 
 
+class WebhookSender(ChannelSender):
+    """Sends due webhook deliveries, one per transaction, within the webhook rate limit."""
+
+    def __init__(self, runtime, poll_interval: float = 0.2, limiter: domain.RateLimit | None = None):
+        self.rt = runtime
+        self.channel = "webhook"
+        self.adapter = WebhookChannel(runtime.settings)
+        self.poll_interval = poll_interval
+        self.limiter = limiter or domain.RateLimit(runtime.settings.channel_rates.get("webhook", 0))
+
+    def run_once(self) -> int:
+        if not self.limiter.ready():
+            return 0
+        with self.rt.transaction() as session:
+            due = ops.due_webhook_deliveries(session, limit=1)
+            for delivery in due:
+                self.limiter.take()
+                ops.send_webhook(session, delivery, self.adapter, self.rt.settings)
+            return len(due)
+
+
 def senders(runtime) -> list[ChannelSender]:
     return [ChannelSender(runtime, channel) for channel in domain.PRODUCER_CHANNELS
-            if producer_channels(runtime.settings)[channel].configured]
+            if producer_channels(runtime.settings)[channel].configured] + [WebhookSender(runtime)]
 
 
 def loops(runtime):

@@ -46,7 +46,8 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    receiver.requests.append({"path": self.path, "body": body,  # header names: any case
+                                              "headers": requests.structures.CaseInsensitiveDict(self.headers)})
                     step = receiver.script.pop(0) if receiver.script else 200
                 status, headers = step if isinstance(step, tuple) else (step, {})
                 answer = json.dumps({"message_id": f"gw-{len(receiver.requests)}"} if status < 300
@@ -144,8 +145,10 @@ class Notifier:
 
     # sending
     def sender(self, channel: str):
-        from services.notifications.worker import ChannelSender
+        from services.notifications.worker import ChannelSender, WebhookSender
 
+        if channel == "webhook":
+            return WebhookSender(self.rt, limiter=domain.RateLimit(0))
         return ChannelSender(self.rt, channel, limiter=domain.RateLimit(0))
 
     def drain(self, channel: str, until, message="deliveries settled"):
