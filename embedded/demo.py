@@ -4,7 +4,7 @@ its events exactly as in production."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
@@ -67,31 +67,56 @@ def load_registry(runtime) -> bool:
     return True
 
 
-FAIRS = [
-    {"name": "Hội chợ OCOP Thành phố Hồ Chí Minh 2027", "organiser": "Sở Công Thương TP. Hồ Chí Minh",
-     "host_province": "Hồ Chí Minh", "region": "southeast", "venue": "Trung tâm Hội chợ và Triển lãm Sài Gòn (SECC)",
-     "starts_on": date(2027, 3, 10), "ends_on": date(2027, 3, 15), "capacity": 60, "subsidy_per_booth": 12_000_000,
-     "invitation_deadline": datetime(2027, 2, 20, 17, tzinfo=UTC), "rules": {"min_stars": 3}},
-    {"name": "Phiên chợ OCOP Đồng bằng sông Cửu Long", "organiser": "Trung tâm Xúc tiến thương mại Cần Thơ",
-     "host_province": "Cần Thơ", "region": "mekong_delta", "venue": "Công viên sông Hậu, Cần Thơ",
-     "starts_on": date(2027, 1, 15), "ends_on": date(2027, 1, 19), "capacity": 40, "subsidy_per_booth": 8_000_000,
-     "invitation_deadline": datetime(2027, 1, 5, 17, tzinfo=UTC), "rules": {"min_stars": 3, "groups": [1, 2]}},
-    {"name": "Hội chợ OCOP miền Trung – Đà Nẵng 2027", "organiser": "Sở Công Thương Đà Nẵng",
-     "host_province": "Đà Nẵng", "region": "north_central_coast", "venue": "Cung Hội nghị Quốc tế Ariyana",
-     "starts_on": date(2027, 4, 5), "ends_on": date(2027, 4, 10), "capacity": 30, "subsidy_per_booth": 10_000_000,
-     "invitation_deadline": datetime(2027, 3, 15, 17, tzinfo=UTC), "rules": {"min_stars": 4}},
-    {"name": "Lễ hội OCOP toàn quốc – Hà Nội 2027", "organiser": "Bộ Nông nghiệp và Môi trường",
-     "host_province": "Hà Nội", "region": "red_river_delta", "venue": "Trung tâm Triển lãm Việt Nam, Đông Anh",
-     "starts_on": date(2027, 5, 20), "ends_on": date(2027, 5, 25), "capacity": 25, "subsidy_per_booth": 15_000_000,
-     "invitation_deadline": datetime(2027, 4, 30, 17, tzinfo=UTC), "rules": {"min_stars": 4}},
-]
+def fairs(today: date) -> list[dict]:
+    """Four fairs across the country, as a trade officer would enter them (the API's JSON): a trade
+    fair in Ho Chi Minh City with a food quota, a Mekong Delta market that also admits potential OCOP
+    products, a year-long showcase point at Đà Nẵng airport (Decision 950/QĐ-BCT) favouring far
+    regions, and the national festival in Hà Nội. Dated 2027, moved on by whole years once 2027's
+    first deadline is near, so the demo never starts with fairs in the past."""
+    year = 2027
+    while date(year, 1, 5) <= today + timedelta(days=14):
+        year += 1
+
+    def deadline(month: int, day: int) -> str:
+        return f"{year}-{month:02d}-{day:02d}T17:00:00+07:00"
+
+    return [
+        {"name": f"Hội chợ OCOP Thành phố Hồ Chí Minh {year}", "kind": "trade_fair",
+         "organiser": "Sở Công Thương TP. Hồ Chí Minh", "organiser_kind": "trade_department",
+         "host_province": "Hồ Chí Minh", "region": "southeast",
+         "venue": "Trung tâm Hội chợ và Triển lãm Sài Gòn (SECC), 799 Nguyễn Văn Linh",
+         "starts_on": f"{year}-03-10", "ends_on": f"{year}-03-15", "capacity": 60, "subsidy_per_booth": 12_000_000,
+         "budget": 720_000_000, "invitation_deadline": deadline(2, 20), "response_days": 14,
+         "rules": {"min_stars": 3, "max_products_per_producer": 2, "group_quotas": {"1": 0.6}}},
+        {"name": f"Phiên chợ OCOP và đặc sản Đồng bằng sông Cửu Long {year}", "kind": "trade_fair",
+         "organiser": "Trung tâm Xúc tiến thương mại Cần Thơ", "organiser_kind": "trade_promotion_centre",
+         "host_province": "Cần Thơ", "region": "mekong_delta", "venue": "Công viên sông Hậu, Cần Thơ",
+         "starts_on": f"{year}-01-15", "ends_on": f"{year}-01-19", "capacity": 40, "subsidy_per_booth": 8_000_000,
+         "budget": 320_000_000, "invitation_deadline": deadline(1, 5), "response_days": 10,
+         "rules": {"min_stars": 3, "admit_uncertified": True, "groups": [1, 2], "regions": ["mekong_delta"],
+                   "group_quotas": {"1": 0.75}}},
+        {"name": "Điểm giới thiệu và bán sản phẩm OCOP – Sân bay quốc tế Đà Nẵng", "kind": "showcase_point",
+         "organiser": "Sở Công Thương Đà Nẵng", "organiser_kind": "trade_department", "host_province": "Đà Nẵng",
+         "region": "north_central_coast", "venue": "Nhà ga hành khách quốc nội, Sân bay quốc tế Đà Nẵng",
+         "starts_on": f"{year}-04-01", "ends_on": f"{year + 1}-03-31", "capacity": 30, "subsidy_per_booth": 3_000_000,
+         "invitation_deadline": deadline(3, 15), "response_days": 14,
+         "rules": {"min_stars": 4, "groups": [1, 2, 3, 4], "max_products_per_producer": 2,
+                   "valid_through_end": False, "regional_weights": {"host": 2, "near": 3, "far": 6}}},
+        {"name": f"Lễ hội OCOP toàn quốc – Hà Nội {year}", "kind": "trade_fair",
+         "organiser": "Bộ Nông nghiệp và Môi trường", "organiser_kind": "ministry", "host_province": "Hà Nội",
+         "region": "red_river_delta", "venue": "Trung tâm Triển lãm Việt Nam, Đông Anh",
+         "starts_on": f"{year}-05-20", "ends_on": f"{year}-05-25", "capacity": 25, "subsidy_per_booth": 15_000_000,
+         "budget": 375_000_000, "invitation_deadline": deadline(4, 30), "response_days": 14,
+         "rules": {"min_stars": 4, "regional_weights": {"host": 6, "near": 3, "far": 6}}},
+    ]
 
 
 def load_events(runtime) -> list[str]:
     from services.events import operations as ops
     from services.events.models import Fair
+    from services.events.schemas import FairIn
 
     with runtime.transaction() as s:
         if s.scalar(select(func.count()).select_from(Fair)):
             return [f.id for f in s.scalars(select(Fair))]
-        return [ops.create_fair(s, {"kind": "trade_fair", **fair}).id for fair in FAIRS]
+        return [ops.create_fair(s, FairIn().load(fair)).id for fair in fairs(date.today())]

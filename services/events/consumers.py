@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from shared import context
 from shared.errors import OperationError
 
 from . import operations as ops
 
 
-def on_certification_granted(session, envelope, data):
-    ops.apply_certification(session, envelope, data)
+def on_certification_granted(emit):
+    """The read model row, then a top-up of fairs still inviting with room."""
+
+    def handle(session, envelope, data):
+        ops.apply_certification(session, envelope, data)
+        ops.top_up(session, emit, [data["product_id"]])
+
+    def many(session, batch):
+        ops.apply_certifications(session, batch)  # one round trip for the batch
+        fairs = ops.fairs_open_to_top_up(session, datetime.now(UTC))
+        if not fairs:  # the common case: nothing to top up, one query for the whole batch
+            return
+        for envelope, data in batch:
+            tokens = (context.correlation_id.set(envelope["correlation_id"]), context.causation_id.set(envelope["id"]))
+            try:
+                ops.top_up(session, emit, [data["product_id"]], fairs=fairs)
+            finally:
+                context.correlation_id.reset(tokens[0])
+                context.causation_id.reset(tokens[1])
+
+    handle.many = many
+    return handle
 
 
-on_certification_granted.many = ops.apply_certifications  # the consumer's batch path
+def on_certificate_ended(emit):
+    def handle(session, envelope, data):
+        ops.certificate_ended(session, emit, envelope, data)
+
+    return handle
 
 
 def on_invitation_answered(emit):
@@ -31,10 +58,14 @@ def on_invitation_answered(emit):
 
 def handlers(emit) -> dict:
     """queue name -> {event type -> handler}"""
+    ended = on_certificate_ended(emit)
     return {
-        "events.registry-feed": {"registry.certification.granted": on_certification_granted,
-                                 "registry.certification.revoked": ops.apply_certification_ended,
-                                 "registry.certification.expired": ops.apply_certification_ended,
-                                 "registry.product.updated": ops.apply_product_updated},
+        "events.registry-feed": {"registry.certification.granted": on_certification_granted(emit),
+                                 "registry.certification.revoked": ended,
+                                 "registry.certification.expired": ended,
+                                 "registry.producer.registered": ops.apply_producer,
+                                 "registry.producer.updated": ops.apply_producer,
+                                 "registry.product.registered": ops.apply_product,
+                                 "registry.product.updated": ops.apply_product},
         "events.responses": {"notifications.invitation.answered": on_invitation_answered(emit)},
     }

@@ -1,15 +1,18 @@
-"""Fair rules and matching: plain Python, no Flask or SQLAlchemy, unit-tested alone.
-
-Matching here is the foundation's simple version: filter by the fair's rules, rank by stars,
-then certificate freshness, then a deterministic tie-break; one invitation per producer
-carrying up to ``max_products_per_producer`` products. Every candidate's score has visible
-parts and reasons, stored with the invitation.
+"""Fair rules: kinds, lifecycle, dates, capacity and budget. Plain Python, no Flask or SQLAlchemy,
+unit-tested alone. Matching (eligibility, score, selection, waitlist) is in ``matching.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+
+KINDS = ("trade_fair", "exhibition", "showcase_point")
+# A showcase-and-sale point (Decision 950/QĐ-BCT: airports, stations, rest stops, tourist areas) is a
+# long-running "fair" with shelves rather than staffed booths: a producer there is not away from
+# home, so it never clashes with a producer's other fairs (see matching.overlaps).
+LONG_RUNNING = frozenset({"showcase_point"})
+MAX_DAYS = {"trade_fair": 31, "exhibition": 62, "showcase_point": 3 * 366}
+ORGANISER_KINDS = ("trade_department", "trade_promotion_centre", "ministry", "peoples_committee", "other")
 
 TRANSITIONS = {
     "draft": {"published", "cancelled"},
@@ -19,6 +22,13 @@ TRANSITIONS = {
     "held": set(),
     "cancelled": set(),
 }
+OPEN = frozenset({"draft", "published", "inviting", "closed"})
+
+# What may change in each state (PATCH). Before invitations go out, anything; while inviting, only
+# what does not change who is eligible or the dates producers were invited for.
+EDITABLE_WHILE_INVITING = frozenset({"name", "organiser", "organiser_kind", "venue", "capacity",
+                                     "subsidy_per_booth", "budget"})
+EDITABLE = {"draft": None, "published": None, "inviting": EDITABLE_WHILE_INVITING}  # None: every field
 
 
 class RuleError(ValueError):
@@ -34,87 +44,70 @@ def check_transition(current: str, target: str) -> None:
         raise RuleError("status", f"cannot go from {current} to {target}; allowed: {allowed}")
 
 
-def check_dates(starts_on: date, ends_on: date, invitation_deadline: datetime) -> None:
+def check_dates(starts_on: date, ends_on: date, invitation_deadline: datetime, kind: str = "trade_fair") -> None:
+    """The fair's own timeline in order: invitations close no later than the day it starts, it ends
+    on or after it starts, and it lasts no longer than its kind allows."""
     if ends_on < starts_on:
         raise RuleError("ends_on", "is before starts_on")
+    days = (ends_on - starts_on).days + 1
+    if days > MAX_DAYS.get(kind, MAX_DAYS["trade_fair"]):
+        hint = "; a long-running point is a showcase_point" if kind not in LONG_RUNNING else ""
+        raise RuleError("ends_on", f"a {kind} lasts at most {MAX_DAYS[kind]} days, this one {days}{hint}")
     if invitation_deadline.date() > starts_on:
         raise RuleError("invitation_deadline", "is after the fair starts")
 
 
-@dataclass(frozen=True)
-class Rules:
-    min_stars: int = 3
-    groups: tuple[int, ...] = ()
-    regions: tuple[str, ...] = ()
-    provinces: tuple[str, ...] = ()
-    producer_kinds: tuple[str, ...] = ()
-    max_products_per_producer: int = 3
+def check_deadline_ahead(invitation_deadline: datetime, now: datetime) -> None:
+    if invitation_deadline <= now:
+        raise RuleError("invitation_deadline", f"is in the past ({invitation_deadline.isoformat()})")
 
 
-@dataclass(frozen=True)
-class Candidate:
-    product_id: str
-    product_name: str
-    producer_id: str
-    producer_name: str
-    producer_kind: str
-    group: int
-    province: str
-    region: str
-    stars: int
-    valid_until: date
-    status: str = "current"
+def check_capacity(capacity: int, booths_assigned: int) -> None:
+    if capacity < booths_assigned:
+        raise RuleError("capacity", f"{booths_assigned} booths are already assigned; capacity cannot be "
+                                    f"{capacity}")
 
 
-@dataclass
-class Pick:
-    producer_id: str
-    products: list[Candidate]
-    score: float
-    parts: dict
-    reasons: list[str] = field(default_factory=list)
+def check_budget(budget: int | None, subsidy_per_booth: int, capacity: int) -> None:
+    """The budget, when given, covers the subsidy of every booth."""
+    if budget is not None and subsidy_per_booth * capacity > budget:
+        raise RuleError("budget", f"subsidising {capacity} booths at {subsidy_per_booth:,} đồng costs "
+                                  f"{subsidy_per_booth * capacity:,} đồng, more than the budget of {budget:,}")
 
 
-def why_not(c: Candidate, rules: Rules, fair_ends_on: date) -> list[str]:
-    """Every rule the candidate fails, in words (empty when eligible)."""
-    out = []
-    if c.status != "current":
-        out.append(f"certificate is {c.status}")
-    if c.stars < rules.min_stars:
-        out.append(f"{c.stars}★ is below the fair's minimum of {rules.min_stars}★")
-    if rules.groups and c.group not in rules.groups:
-        out.append(f"group {c.group} is not admitted")
-    if rules.regions and c.region not in rules.regions:
-        out.append(f"region {c.region} is not admitted")
-    if rules.provinces and c.province not in rules.provinces:
-        out.append(f"province {c.province} is not admitted")
-    if rules.producer_kinds and c.producer_kind not in rules.producer_kinds:
-        out.append(f"producer kind {c.producer_kind} is not admitted")
-    if c.valid_until < fair_ends_on:
-        out.append(f"certificate expires {c.valid_until.isoformat()}, before the fair ends")
-    return out
+def check_editable(status: str, fields: set[str]) -> None:
+    if status not in EDITABLE:
+        raise RuleError("status", f"a {status} fair cannot be changed")
+    allowed = EDITABLE[status]
+    if allowed is None:
+        return
+    for name in sorted(fields - allowed):
+        raise RuleError(name, f"cannot change {name} while the fair is {status}; only "
+                              f"{', '.join(sorted(allowed))}")
 
 
-def score(c: Candidate, fair_ends_on: date) -> tuple[float, dict]:
-    parts = {"stars": float(c.stars * 10),
-             "freshness": round(min((c.valid_until - fair_ends_on).days, 1095) / 1095 * 5, 3)}
-    return round(sum(parts.values()), 3), parts
+def check_rules(rules: dict) -> None:
+    """Rules that only make sense together: a sub-group or a quota names an admitted group."""
+    groups = set(rules.get("groups") or ())
+    if not groups:
+        return
+    for code in rules.get("subgroups") or ():
+        group = int(code.split(".")[0])
+        if group not in groups:
+            raise RuleError("rules.subgroups", f"sub-group {code} belongs to group {group}, which the fair does not "
+                                               f"admit (groups {sorted(groups)})")
+    for group in sorted(int(g) for g in (rules.get("group_quotas") or {})):
+        if group not in groups:
+            raise RuleError("rules.group_quotas", f"a quota for group {group}, which the fair does not admit "
+                                                  f"(groups {sorted(groups)})")
 
 
-def match(candidates: list[Candidate], rules: Rules, fair_ends_on: date) -> list[Pick]:
-    """Eligible producers, best first; each with its best products (deterministic order)."""
-    by_producer: dict[str, list[tuple[float, dict, Candidate]]] = {}
-    for c in candidates:
-        if not why_not(c, rules, fair_ends_on):
-            s, parts = score(c, fair_ends_on)
-            by_producer.setdefault(c.producer_id, []).append((s, parts, c))
-    picks = []
-    for producer_id, scored in by_producer.items():
-        scored.sort(key=lambda t: (-t[0], t[2].product_id))
-        best = scored[: rules.max_products_per_producer]
-        top_score, top_parts, top = best[0]
-        reasons = [f"{top.product_name}: {top.stars}★, meets every rule of the fair",
-                   f"certificate valid until {top.valid_until.isoformat()}"]
-        picks.append(Pick(producer_id, [t[2] for t in best], top_score, top_parts, reasons))
-    picks.sort(key=lambda p: (-p.score, p.producer_id))
-    return picks
+def check_can_hold(starts_on: date, today: date) -> None:
+    if today < starts_on:
+        raise RuleError("status", f"the fair starts on {starts_on.isoformat()}; it cannot be held before")
+
+
+def invitation_deadline(issued_at: datetime, response_days: int, fair_deadline: datetime) -> datetime:
+    """Each invitation has its own deadline: ``response_days`` after it is issued, never later than
+    the fair's. A producer who lets it lapse frees the booth for the waitlist."""
+    return min(issued_at.astimezone(UTC) + timedelta(days=response_days), fair_deadline.astimezone(UTC))

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
@@ -16,10 +28,37 @@ Base = make_base()
 Outbox, Inbox = define_models(Base)
 
 
+# ---- read model (built only from registry events) ------------------------------------------------
+class ProducerView(Base):
+    """Read model: producers as the registry last described them (registered/updated events)."""
+
+    __tablename__ = "producers"
+    producer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(30))
+    province: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(50))
+    source_version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
+
+
+class ProductView(Base):
+    """Read model: every product the registry recorded, certified or not (product events). A fair
+    that admits "potential OCOP" products matches those never certified from here."""
+
+    __tablename__ = "products"
+    product_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    producer_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    group: Mapped[int] = mapped_column(Integer)
+    subgroup: Mapped[str | None] = mapped_column(String(20))
+    potential_five_star: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
 
 class CertifiedProduct(Base):
-    """Read model: one row per product, upserted only by newer subject versions."""
+    """Read model: one row per certified product, upserted only by newer subject versions."""
 
     __tablename__ = "certified_products"
     product_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -34,6 +73,8 @@ class CertifiedProduct(Base):
     certification_id: Mapped[str] = mapped_column(String(36))
     valid_until: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="current")
+    subgroup: Mapped[str | None] = mapped_column(String(20))
+    potential_five_star: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
@@ -44,7 +85,9 @@ class Fair(Base):
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(30))
     organiser: Mapped[str] = mapped_column(String(300))
+    organiser_kind: Mapped[str | None] = mapped_column(String(40))
     host_province: Mapped[str] = mapped_column(String(100))
+    host_province_entered: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str] = mapped_column(String(50))
     venue: Mapped[str] = mapped_column(String(300))
     starts_on: Mapped[date] = mapped_column(Date)
@@ -52,21 +95,32 @@ class Fair(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     booths_assigned: Mapped[int] = mapped_column(Integer, default=0)
     invitation_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    response_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
     subsidy_per_booth: Mapped[int] = mapped_column(Integer, default=0)
+    budget: Mapped[int | None] = mapped_column(BigInteger)
     rules: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(1000))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
 
 class Invitation(Base):
+    """One producer's place in one fair: issued, waitlisted, accepted, declined, expired or withdrawn."""
+
     __tablename__ = "invitations"
-    __table_args__ = (UniqueConstraint("fair_id", "producer_id"),)
+    __table_args__ = (UniqueConstraint("fair_id", "producer_id"), Index("ix_invitations_status_deadline", "status",
+                                                                           "deadline"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     fair_id: Mapped[str] = mapped_column(ForeignKey("fairs.id"), index=True)
     producer_id: Mapped[str] = mapped_column(String(36), index=True)
     products: Mapped[list] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # issued, waitlisted, accepted, declined
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    group: Mapped[int | None] = mapped_column(Integer)      # the group its booths count against (best product's)
+    booth_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    booths: Mapped[list | None] = mapped_column(JSON)       # booth numbers, once accepted
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column()
     score_parts: Mapped[dict] = mapped_column(JSON)
@@ -75,5 +129,7 @@ class Invitation(Base):
     booth: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(1000))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -14,7 +14,21 @@ from shared.web import runtime_of
 
 from . import operations as ops
 from .models import CertifiedProduct
-from .schemas import AnswerIn, CertifiedProductOut, FairIn, FairOut, InvitationOut, PickOut
+from .schemas import (
+    AnswerIn,
+    CancelIn,
+    CertifiedProductOut,
+    ExplainOut,
+    FairIn,
+    FairListArgs,
+    FairOut,
+    FairPatch,
+    InvitationListArgs,
+    InvitationOut,
+    PickOut,
+    PublishArgs,
+    WithdrawIn,
+)
 
 blp = Blueprint("events", __name__, url_prefix="/", description="Fairs, matching and invitations")
 STAFF = ("trade_officer", "integration")
@@ -24,22 +38,28 @@ def rt():
     return runtime_of(current_app)
 
 
+def _with_clashes(session, fair):
+    fair.clashes = ops.venue_clashes(session, fair)
+    return fair
+
+
 @blp.route("/fairs")
 class Fairs(MethodView):
     @require(*STAFF, "producer")
+    @blp.arguments(FairListArgs, location="query")
     @blp.response(200, FairOut(many=True))
-    def get(self):
-        """Fairs, soonest first."""
+    def get(self, args):
+        """Fairs, soonest first; filter by status or kind."""
         with rt().transaction() as s:
-            return ops.list_fairs(s)
+            return ops.list_fairs(s, args["status"], args["kind"])
 
     @require("trade_officer")
     @blp.arguments(FairIn)
     @blp.response(201, FairOut)
     def post(self, data):
-        """Create a fair (draft) with its eligibility rules."""
+        """Create a fair (draft) with its eligibility rules; `clashes` lists other fairs at the same venue."""
         with rt().transaction() as s:
-            return ops.create_fair(s, data)
+            return _with_clashes(s, ops.create_fair(s, data))
 
 
 @blp.route("/fairs/<fair_id>")
@@ -49,17 +69,69 @@ class FairById(MethodView):
     def get(self, fair_id):
         """A fair with its rules, status and booths assigned."""
         with rt().transaction() as s:
-            return ops.get_fair(s, fair_id)
+            return _with_clashes(s, ops.get_fair(s, fair_id))
+
+    @require("trade_officer")
+    @blp.arguments(FairPatch(partial=True))
+    @blp.response(200, FairOut)
+    def patch(self, changes, fair_id):
+        """Change a draft or published fair (rules merge key by key); while inviting, only its name,
+        organiser, venue, capacity, subsidy and budget. More capacity while inviting promotes from the waitlist."""
+        with rt().transaction() as s:
+            return _with_clashes(s, ops.update_fair(s, rt().emit, fair_id, changes))
 
 
 @blp.route("/fairs/<fair_id>/publish")
 class PublishFair(MethodView):
     @require("trade_officer")
+    @blp.arguments(PublishArgs, location="query")
+    @blp.response(200, FairOut)
+    def post(self, args, fair_id):
+        """Publish the fair and (unless `invite=false`) start inviting: match products, invite the best
+        producers, waitlist the next ones."""
+        with rt().transaction() as s:
+            return ops.publish_fair(s, rt().emit, fair_id, invite=args["invite"])
+
+
+@blp.route("/fairs/<fair_id>/invite")
+class InviteFair(MethodView):
+    @require("trade_officer")
     @blp.response(200, FairOut)
     def post(self, fair_id):
-        """Publish the fair: match products and invite the best producers, waitlisting the rest."""
+        """A published fair starts inviting: match, invite, waitlist."""
         with rt().transaction() as s:
-            return ops.publish_fair(s, rt().emit, fair_id)
+            return ops.start_inviting(s, rt().emit, fair_id)
+
+
+@blp.route("/fairs/<fair_id>/close")
+class CloseFair(MethodView):
+    @require("trade_officer")
+    @blp.response(200, FairOut)
+    def post(self, fair_id):
+        """Stop inviting: unanswered invitations expire, the waitlist stays as it is."""
+        with rt().transaction() as s:
+            return ops.close_fair(s, rt().emit, fair_id)
+
+
+@blp.route("/fairs/<fair_id>/hold")
+class HoldFair(MethodView):
+    @require("trade_officer")
+    @blp.response(200, FairOut)
+    def post(self, fair_id):
+        """Record that a closed fair took place (from its first day)."""
+        with rt().transaction() as s:
+            return ops.hold_fair(s, rt().emit, fair_id)
+
+
+@blp.route("/fairs/<fair_id>/cancel")
+class CancelFair(MethodView):
+    @require("trade_officer")
+    @blp.arguments(CancelIn)
+    @blp.response(200, FairOut)
+    def post(self, data, fair_id):
+        """Cancel a fair in any open state; every open invitation is withdrawn."""
+        with rt().transaction() as s:
+            return ops.cancel_fair(s, rt().emit, fair_id, data["reason"])
 
 
 @blp.route("/fairs/<fair_id>/preview")
@@ -67,19 +139,32 @@ class PreviewFair(MethodView):
     @require("trade_officer")
     @blp.response(200, PickOut(many=True))
     def get(self, fair_id):
-        """Who would be invited, with score parts and reasons, without sending anything."""
+        """The ranking as it stands: who would be invited, waitlisted or fall below the cut, with score
+        parts and reasons. Nothing is sent."""
         with rt().transaction() as s:
             return ops.preview(s, ops.get_fair(s, fair_id))
+
+
+@blp.route("/fairs/<fair_id>/explain/<product_id>")
+class ExplainProduct(MethodView):
+    @require(*STAFF)
+    @blp.response(200, ExplainOut)
+    def get(self, fair_id, product_id):
+        """Why a product was or was not chosen for the fair: the rules it fails, or its rank and score
+        against the cut."""
+        with rt().transaction() as s:
+            return ops.explain(s, fair_id, product_id)
 
 
 @blp.route("/fairs/<fair_id>/invitations")
 class FairInvitations(MethodView):
     @require(*STAFF)
+    @blp.arguments(InvitationListArgs, location="query")
     @blp.response(200, InvitationOut(many=True))
-    def get(self, fair_id):
-        """The fair's invitations in rank order: issued, waitlisted, accepted and declined."""
+    def get(self, args, fair_id):
+        """The fair's invitations in rank order (filter by status)."""
         with rt().transaction() as s:
-            return ops.list_invitations(s, fair_id)
+            return ops.list_invitations(s, fair_id, args["status"])
 
 
 @blp.route("/invitations/<invitation_id>")
@@ -101,11 +186,20 @@ class AnswerInvitation(MethodView):
     @blp.response(200, InvitationOut)
     def post(self, data, invitation_id):
         """A producer accepts or declines its own invitation (the signed email link is the other way)."""
-        from flask import g
-
         with rt().transaction() as s:
             return ops.answer_invitation(s, rt().emit, invitation_id, g.principal.get("sub") or "", data["answer"],
                                          data["note"], datetime.now(UTC))
+
+
+@blp.route("/invitations/<invitation_id>/withdraw")
+class WithdrawInvitation(MethodView):
+    @require("trade_officer")
+    @blp.arguments(WithdrawIn)
+    @blp.response(200, InvitationOut)
+    def post(self, data, invitation_id):
+        """The organiser takes an invitation back (booths it held are freed); the next waitlisted moves up."""
+        with rt().transaction() as s:
+            return ops.withdraw_invitation(s, rt().emit, invitation_id, data["reason"])
 
 
 @blp.route("/catalogue/<product_id>")
@@ -113,7 +207,7 @@ class CatalogueProduct(MethodView):
     @require(*STAFF)
     @blp.response(200, CertifiedProductOut)
     def get(self, product_id):
-        """A product as the events service knows it (its read model, built from registry events)."""
+        """A certified product as the events service knows it (its read model, built from registry events)."""
         with rt().transaction() as s:
             row = s.get(CertifiedProduct, product_id)
             if row is None:

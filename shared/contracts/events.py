@@ -169,7 +169,8 @@ class FairCancelledV1(_FairStatusChanged):
 class ProductSummary(_Data):
     product_id = fields.String(required=True)
     name = fields.String(required=True)
-    stars = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    # 0: not yet certified ("potential OCOP"), for a fair that admits such products (since issue 4)
+    stars = fields.Integer(required=True, validate=validate.Range(min=0, max=5))
 
 
 @contract("events.invitation.issued", 1, "events", "A producer was invited to a fair with some of its products.")
