@@ -230,12 +230,13 @@ def _read_csv(data: bytes) -> Table:
 def _read_xlsx(data: bytes) -> Table:
     from openpyxl import load_workbook
 
+    _check_expansion(data)
     records: list[tuple[int, list]] = []
     with warnings.catch_warnings():  # openpyxl warns about styles and extensions it does not read
         warnings.simplefilter("ignore")
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever a broken or foreign zip raises, it is no workbook
             raise FileRefused(f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
                               "decision's list as .xlsx or as CSV UTF-8", status=415) from None
         try:
@@ -248,11 +249,27 @@ def _read_xlsx(data: bytes) -> Table:
                     records.append((line, cells))
                     if len(records) > MAX_ROWS + 1:
                         raise FileRefused(f"the file has more than {MAX_ROWS} rows; split it", status=413)
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        except FileRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a sheet openpyxl cannot parse is a file error, not a 500
             raise FileRefused(f"the workbook's first sheet cannot be read ({type(exc).__name__})") from None
         finally:
             book.close()
     return _table("xlsx", records)
+
+
+def _check_expansion(data: bytes) -> None:
+    """An XLSX is a zip: refuse one that would unpack to more than 20 times the upload limit
+    (zipfile reads no more than the sizes it declares)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileRefused(f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
+                          "decision's list as .xlsx or as CSV UTF-8", status=415) from None
+    if unpacked > 20 * max_bytes():
+        raise FileRefused(f"the workbook unpacks to {unpacked} bytes, more than the limit of {20 * max_bytes()}",
+                          status=413)
 
 
 def _cell(value):

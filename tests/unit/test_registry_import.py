@@ -302,3 +302,21 @@ def test_bulk_envelopes_are_those_of_one_call_each():
         {k: one[k] for k in one if k not in ("id", "occurred_at")}
     with pytest.raises(ContractError):
         make_envelopes("registry", [("registry.product.registered", "p-1", 1, {**data, "group": 9})], 1, None, None)
+
+
+def test_a_zip_that_is_no_workbook_or_unpacks_too_far_is_refused(monkeypatch):
+    import zipfile
+
+    def archive(name: str, body: str) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr(name, body)
+        return out.getvalue()
+
+    with pytest.raises(FileRefused) as err:
+        imports.read_table(archive("word/document.xml", "<w/>"), "list.xlsx")  # a .docx, say
+    assert err.value.status == 415 and "not a readable XLSX" in err.value.message
+    monkeypatch.setenv("OCOP_IMPORT_MAX_BYTES", "1000")
+    with pytest.raises(FileRefused) as err:
+        imports.read_table(archive("xl/sharedStrings.xml", "a" * 50_000), "list.xlsx")  # 50 kB from a few hundred bytes
+    assert err.value.status == 413 and "unpacks to 50000 bytes" in err.value.message
