@@ -469,7 +469,7 @@ class RowPlan:
     cert_id: str | None = None
     action: str = "created"         # of the certification: created or unchanged
     supersedes: str | None = None
-
+    given: frozenset = frozenset()  # the columns this row has a value in
 
 @dataclass
 class Checked:
@@ -626,7 +626,7 @@ class RowChecker:
         self._names.setdefault(name_key, (code, line))
         self._products[product_key] = line
         self.producers.setdefault(code, producer)
-        return RowPlan(line, producer, product, cert)
+        return RowPlan(line, producer, product, cert, given=frozenset(raw))
 
 
 def _shown(api: str) -> str:
@@ -713,13 +713,12 @@ class Resolver:
                                                       f"{row.producer.fields['code']}; correct them in the register "
                                                       "first", row.product["name"])
         row.existing_product, row.product_id = found, found["id"]
-        for api, column in (("group", "group"), ("subgroup", "subgroup"),
-                            ("potential_five_star", "potential_five_star")):
+        for api in ("group", "subgroup", "potential_five_star"):  # a matched product keeps its own
             mine = row.product[api]
-            if api == "subgroup" and mine is None:
+            if api != "group" and api not in row.given:
                 continue
             if mine != found[api]:
-                return RowError(row.line, column, f"the registered product {found['name']!r} has {api} "
+                return RowError(row.line, api, f"the registered product {found['name']!r} has {api} "
                                                   f"{found[api]!r}, not {mine!r}; change it with PATCH /products/"
                                                   f"{found['id']} first", mine)
         history = certs.get(found["id"], [])

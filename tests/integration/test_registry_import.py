@@ -258,6 +258,11 @@ def test_a_product_is_matched_ignoring_diacritics_and_case_and_recertified(platf
             report = report_of(upload(api, csv_file(again)))
             [error] = report["errors"]
             assert (error["line"], error["field"]) == (2, field) and says in error["message"], error
+        # a matched product keeps its group: a file does not move it
+        moved = [row(1, a, province="Sơn La", product="Chè Shan tuyết Tà Xùa", group="2", subgroup="", score="85",
+                     cert_kind="Tái chứng nhận", issued_by="UBND tỉnh Sơn La", number="300/QĐ-UBND", day="3/3/2025")]
+        [error] = report_of(upload(api, csv_file(moved)))["errors"]
+        assert error["field"] == "group" and "PATCH /products/" in error["message"]
         # one decision is recorded once: the same decision with another score is refused
         clash = [row(1, a, province="Sơn La", product="Chè Shan tuyết Tà Xùa", subgroup="1.5", score="81",
                      cert_kind="Tái chứng nhận", issued_by="UBND tỉnh Sơn La", number="200/QĐ-UBND", day="2/3/2025")]
