@@ -320,3 +320,15 @@ def test_a_zip_that_is_no_workbook_or_unpacks_too_far_is_refused(monkeypatch):
     with pytest.raises(FileRefused) as err:
         imports.read_table(archive("xl/sharedStrings.xml", "a" * 50_000), "list.xlsx")  # 50 kB from a few hundred bytes
     assert err.value.status == 413 and "unpacks to 50000 bytes" in err.value.message
+
+
+def test_the_criteria_version_column_is_checked_like_the_api():
+    header = [*HEADER, "Bộ tiêu chí"]
+    checked = check(csv_bytes([row(1) + ["148/QD-TTg"],                                  # typed without Đ
+                               row(2, product="P2") + ["148"],                            # by its number
+                               row(3, product="P3") + ["999/QĐ-TTg"],                      # unknown
+                               row(4, product="P4") + ["1048/QĐ-TTg"]], header=header))   # not in force then
+    assert errors_of(checked) == {(4, "criteria_version"), (5, "criteria_version")}
+    by = {e.line: e.message for e in checked.errors}
+    assert "unknown criteria version" in by[4] and "applies to decisions dated" in by[5]
+    assert [r.cert["criteria_version"] for r in checked.rows] == ["148/QĐ-TTg", "148/QĐ-TTg"]
