@@ -11,6 +11,8 @@ import smtplib
 import time
 import urllib.error
 import urllib.request
+from email.charset import Charset
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formataddr
 
@@ -27,13 +29,39 @@ class ChannelError(Exception):
 
 
 # ---- email --------------------------------------------------------------------------------------
+def encoded_words(value: str, header: str) -> str:
+    """RFC 2047 encoded words (UTF-8, each at most 75 characters, folded), spaces kept inside them.
+
+    Python 3.11's email package folds a long non-ASCII header by putting the space between two
+    words outside the encoded words, where decoders must drop it ("Trái cây Đồng" arrives as
+    "Trái câyĐồng"); the legacy Header encoder keeps it, and ``set_raw`` stores the result as is."""
+    if value.isascii():
+        return value
+    return Header(value, "utf-8", header_name=header).encode(linesep="\r\n")
+
+
+def display_name_word(name: str, limit: int = 72) -> str:
+    """The recipient's name as one encoded word (parsers, Python's among them, insert a space
+    between the encoded words of a name); a name too long for one word is shortened with "…"."""
+    utf8 = Charset("utf-8")
+    if len(word := utf8.header_encode(name)) <= limit:
+        return word
+    cut = len(name)
+    while cut > 1 and len(word := utf8.header_encode(name[:cut].rstrip() + "…")) > limit:
+        cut -= 1
+    return word
+
+
 def build_email(delivery, to_name: str, to_addr: str, mail_from: str) -> EmailMessage:
     """multipart/mixed: the text and HTML alternatives, then the attachments (the fair's .ics).
-    The subject and names are RFC 2047-encoded by the email package (UTF-8)."""
+    The subject and the recipient's name travel as RFC 2047 encoded words (UTF-8)."""
     msg = EmailMessage()
-    msg["Subject"] = delivery.subject
+    msg.set_raw("Subject", encoded_words(delivery.subject, "Subject"))
     msg["From"] = mail_from
-    msg["To"] = formataddr((to_name, to_addr))
+    if to_name and not to_name.isascii():
+        msg.set_raw("To", f"{display_name_word(to_name)}\r\n <{to_addr}>")
+    else:
+        msg["To"] = formataddr((to_name, to_addr))
     # A stable Message-ID: a resend after a crash between SMTP accept and commit is recognisable.
     # (Derived from the delivery id alone: email.utils.make_msgid adds time, pid and a random part.)
     msg["Message-ID"] = f"<{delivery.id}@ocop.local>"

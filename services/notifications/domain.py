@@ -243,8 +243,8 @@ def redact(text: str | None) -> str | None:
     more digits) replaced. SMTP servers echo the recipient in their refusals."""
     if text is None:
         return None
-    text = _EMAIL.sub("<email>", text)
-    return _PHONE_CANDIDATE.sub(lambda m: "<phone>" if sum(ch.isdigit() for ch in m.group()) >= 9 else m.group(),
+    text = _EMAIL.sub("[email]", text)
+    return _PHONE_CANDIDATE.sub(lambda m: "[phone]" if sum(ch.isdigit() for ch in m.group()) >= 9 else m.group(),
                                 text)
 
 

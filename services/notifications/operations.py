@@ -137,6 +137,11 @@ def react(session: Session, emit, envelope: dict, data: dict, settings, adapters
     kind = domain.MESSAGES[name]
     out = []
     for producer_id in AUDIENCES[kind.audience](session, data):
+        done = list(session.scalars(select(Delivery).where(Delivery.cause_event_id == envelope["id"],
+                                                           Delivery.producer_id == producer_id)))
+        if done:  # the inbox already drops a redelivered event; this holds even without it
+            out += done
+            continue
         recipient = session.get(Recipient, producer_id)
         if recipient is None:
             raise RecipientUnknown(f"no recipient record for producer {producer_id} yet")

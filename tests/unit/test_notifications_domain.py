@@ -131,7 +131,7 @@ def test_redaction_of_addresses_and_phone_numbers():
             "and 0912345678 failed at 2025-10-31 (code 4.2.1)")
     out = domain.redact(text)
     assert "example.vn" not in out and "912" not in out
-    assert out.count("<email>") == 1 and out.count("<phone>") == 2
+    assert out.count("[email]") == 1 and out.count("[phone]") == 2
     assert "SMTP 550: 5.1.1" in out and "2025-10-31" in out and "4.2.1" in out
     assert domain.mask_email("htx.keodua@example.vn") == "h***@example.vn"
     assert domain.mask_phone("+84912345678") == "+84******678"

@@ -153,3 +153,23 @@ def test_email_parses_back_with_the_standard_library():
     assert received.replace("\r\n", "\n") == r.attachments[0].content.replace("\r\n", "\n")
     summary = Calendar.from_ical(received).walk("VEVENT")[0]["summary"]
     assert str(summary) == sample_context("invitation")["fair"]["name"]
+
+
+@pytest.mark.parametrize("extra", range(0, 90, 3))
+def test_long_vietnamese_subjects_and_names_fold_without_losing_a_space(extra):
+    """However a long subject folds, it decodes to exactly what was written (Python's own folding
+    drops the space before an encoded word that starts a continuation line)."""
+    words = "Hội chợ Trái cây Đồng bằng sông Cửu Long và đặc sản vùng miền toàn quốc lần thứ mười lăm năm 2025"
+    subject = "Thư mời tham gia " + ("x" * extra) + " " + words
+    name = "Hợp tác xã " + ("y" * (extra // 3) + " " if extra else "") + "Kẹo dừa Thanh Long Bến Tre"
+    delivery = SimpleNamespace(id="d-2", subject=subject, language="vi", body_text="x\n", body_html=None,
+                               attachments=None)
+    raw = build_email(delivery, name, "htx@example.vn", "OCOP <no-reply@ocop.local>").as_bytes()
+    assert max(len(line) for line in raw.split(b"\n")) <= 78
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["Subject"] == subject
+    [to] = msg["To"].addresses
+    assert to.addr_spec == "htx@example.vn"
+    # the name as one encoded word: whole, or (too long for one) its beginning and "…"
+    assert to.display_name == name or (to.display_name.endswith("…") and name.startswith(to.display_name[:-1]))
+    assert len(name) < 36 or to.display_name.endswith("…")
