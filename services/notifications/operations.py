@@ -78,6 +78,11 @@ def set_channels(session: Session, producer_id: str, choices: dict[str, bool]) -
 
 
 # ---- reacting to events: who gets which message on which channel ---------------------------------
+def _invitation_fields(data: dict, recipient_name: str, link: str, short_link: str) -> dict:
+    return {"recipient": {"name": recipient_name}, "fair": data["fair"], "products": data["products"],
+            "deadline": data["deadline"], "link": link, "short_link": short_link, "ref_id": data["invitation_id"]}
+
+
 def _invitation_context(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict:
     view = session.get(InvitationView, data["invitation_id"])
     if view is None:
@@ -87,12 +92,13 @@ def _invitation_context(session: Session, envelope: dict, data: dict, recipient:
         data["deadline"], "issued"
     token = links.make_token(settings.secret_key, data["invitation_id"], data["producer_id"], data["deadline"])
     short = short_link(session, data["invitation_id"], token)
-    return {"recipient": {"name": recipient.name}, "fair": data["fair"], "products": data["products"],
-            "deadline": data["deadline"], "link": f"{settings.public_base_url}/r/{token}",
-            "short_link": f"{settings.public_base_url}/r/s/{short}", "ref_id": data["invitation_id"]}
+    return _invitation_fields(data, recipient.name, f"{settings.public_base_url}/r/{token}",
+                              f"{settings.public_base_url}/r/s/{short}")
 
 
-# message name -> its context builder (session, envelope, data, recipient, settings) -> template fields
+# Per message: the template's fields from an event's data (pure; previews use it) and the builder
+# the consumer uses (which also records what the message needs, e.g. the answer link).
+FIELDS = {"invitation": _invitation_fields}
 CONTEXTS = {"invitation": _invitation_context}
 
 
@@ -105,12 +111,8 @@ AUDIENCES = {"producer": _producer_audience}
 
 
 def preview_context(name: str, data: dict, recipient_name: str, public_url: str) -> dict:
-    """The fields a template gets, from event data, without touching the database (previews)."""
-    if name == "invitation":
-        return {"recipient": {"name": recipient_name}, "fair": data["fair"], "products": data["products"],
-                "deadline": data["deadline"], "link": f"{public_url}/r/PREVIEW-SIGNED-LINK",
-                "short_link": f"{public_url}/r/s/PREVIEW00000", "ref_id": data.get("invitation_id")}
-    raise KeyError(name)
+    """The fields a template gets for event data, without touching the database (previews)."""
+    return FIELDS[name](data, recipient_name, f"{public_url}/r/PREVIEW-SIGNED-LINK", f"{public_url}/r/s/PREVIEW00000")
 
 
 def short_link(session: Session, invitation_id: str, token: str) -> str:
