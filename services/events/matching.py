@@ -154,18 +154,38 @@ class History:
     exhibited: int = 0
 
 
-@dataclass
+PARTS = ("stars", "freshness", "fairness", "region", "quota_fit")
+
+
 class Pick:
-    producer_id: str
-    producer_name: str
-    region: str
-    group: int
-    products: list[Candidate]
-    booths: int
-    score: float
-    parts: dict
-    reasons: list[str] = field(default_factory=list)
-    rank: int = 0
+    """One producer's place in a ranking: its best products, booths, score, parts and reasons.
+
+    The parts (a dict) and the reasons (sentences) are built when first read: a ranking of 100,000
+    producers reads them for the few hundred it invites or shows, not for all."""
+
+    __slots__ = ("producer_id", "producer_name", "region", "group", "products", "booths", "score", "rank",
+                 "_values", "_context", "_parts", "_reasons")
+
+    def __init__(self, producer_id: str, producer_name: str, region: str, group: int, products: list[Candidate],
+                 booths: int, score: float, values: tuple, context: tuple | None = None, rank: int = 0):
+        self.producer_id, self.producer_name, self.region, self.group = producer_id, producer_name, region, group
+        self.products, self.booths, self.score, self.rank = products, booths, score, rank
+        self._values, self._context, self._parts, self._reasons = values, context, None, None
+
+    @property
+    def parts(self) -> dict:
+        if self._parts is None:
+            self._parts = dict(zip(PARTS, self._values, strict=True))
+        return self._parts
+
+    @property
+    def reasons(self) -> list[str]:
+        if self._reasons is None:
+            self._reasons = reasons(*self._context) if self._context else []
+        return self._reasons
+
+    def __repr__(self) -> str:
+        return f"Pick({self.producer_id!r}, rank={self.rank}, score={self.score})"
 
 
 # ---- eligibility -----------------------------------------------------------------------------
@@ -265,42 +285,76 @@ def quota_fit(rules: Rules, demand: Counter, total: int) -> dict[int, float]:
 NO_HISTORY = History()
 
 
+def eligibility(fair: FairTerms):
+    """A fast predicate equal to ``not failures(c, ...)`` (a unit test holds the two to each other):
+    ranking calls it once per product, 200,000 times for a big catalogue."""
+    r = fair.rules
+    min_stars, uncertified, admitted = r.min_stars, r.admit_uncertified, r.admitted_groups()
+    subgroups: dict[int, frozenset[str]] = {}
+    for code in r.subgroups:
+        group = int(code.split(".")[0])
+        subgroups[group] = subgroups.get(group, frozenset()) | {code}
+    provinces, regions, kinds = frozenset(r.provinces), frozenset(r.regions), frozenset(r.producer_kinds)
+    area = bool(provinces or regions)
+    until = fair.ends_on if r.valid_through_end else fair.starts_on
+
+    def ok(c: Candidate) -> bool:
+        if c.status == "current":
+            if c.stars < min_stars or (c.valid_until is not None and c.valid_until < until):
+                return False
+        elif c.status != "uncertified" or not uncertified:
+            return False
+        if admitted and c.group not in admitted:
+            return False
+        own = subgroups.get(c.group)
+        if own and c.subgroup not in own:
+            return False
+        if area and c.province not in provinces and c.region not in regions:
+            return False
+        return not kinds or c.producer_kind in kinds
+
+    return ok
+
+
 def rank(candidates: Iterable[Candidate], fair: FairTerms, history: dict[str, History] | None = None,
          busy: dict[str, str] | None = None) -> list[Pick]:
     """Eligible producers, best first, each with its best products (deterministic order).
 
     ``history``: producer id -> its last 12 months; ``busy``: producer id -> why it cannot come
-    (already exhibiting at an overlapping fair). Both default to empty."""
+    (already exhibiting at an overlapping fair). Both default to empty. One pass over the
+    candidates on plain tuples, then one sort of one pick per producer."""
     history, busy, rules = history or {}, busy or {}, fair.rules
-    by_producer: dict[str, list[tuple[float, float, Candidate]]] = {}
+    ok = eligibility(fair)
+    by_producer: dict[str, list[tuple[float, float, float, Candidate]]] = {}
     for c in candidates:
-        if c.producer_id in busy or failures(c, rules, fair.starts_on, fair.ends_on):
+        if c.producer_id in busy or not ok(c):
             continue
         stars, fresh = _product_points(c, fair.ends_on)
-        by_producer.setdefault(c.producer_id, []).append((stars, fresh, c))
-    tops = {}
+        scored = by_producer.get(c.producer_id)
+        if scored is None:
+            by_producer[c.producer_id] = [(stars + fresh, stars, fresh, c)]
+        else:
+            scored.append((stars + fresh, stars, fresh, c))
+    limit = rules.max_products_per_producer
+    for scored in by_producer.values():
+        if len(scored) > 1:
+            scored.sort(key=lambda t: (-t[0], t[3].product_id))
+            del scored[limit:]
+    demand = Counter(scored[0][3].group for scored in by_producer.values())
+    fit = quota_fit(rules, demand, len(by_producer))
+    weights = dict(zip(("host", "near", "far"), rules.regional_weights, strict=True))
+    max_booths, picks = rules.max_booths_per_producer, []
     for producer_id, scored in by_producer.items():
-        scored.sort(key=lambda t: (-(t[0] + t[1]), t[2].product_id))
-        tops[producer_id] = scored[: rules.max_products_per_producer]
-    demand = Counter(best[0][2].group for best in tops.values())
-    fit = quota_fit(rules, demand, len(tops))
-    picks = [_pick(best, fair, history.get(pid, NO_HISTORY), fit) for pid, best in tops.items()]
+        _, stars, fresh, top = scored[0]
+        h = history.get(producer_id, NO_HISTORY)
+        relation = region_relation(top.region, fair.region)
+        values = (stars, fresh, fairness_points(h), weights[relation], fit[top.group])
+        picks.append(Pick(producer_id, top.producer_name, top.region, top.group, [t[3] for t in scored],
+                          min(max_booths, len(scored)), round(sum(values), 3), values, (top, fair, h, relation)))
     picks.sort(key=lambda p: (-p.score, p.producer_id))
     for n, p in enumerate(picks, start=1):
         p.rank = n
     return picks
-
-
-def _pick(best: list[tuple[float, float, Candidate]], fair: FairTerms, h: History, fit: dict[int, float]) -> Pick:
-    stars, fresh, top = best[0]
-    relation = region_relation(top.region, fair.region)
-    weights = dict(zip(("host", "near", "far"), fair.rules.regional_weights, strict=True))
-    parts = {"stars": stars, "freshness": fresh, "fairness": fairness_points(h), "region": weights[relation],
-             "quota_fit": fit[top.group]}
-    products = [t[2] for t in best]
-    return Pick(top.producer_id, top.producer_name, top.region, top.group, products,
-                min(fair.rules.max_booths_per_producer, len(products)), round(sum(parts.values()), 3), parts,
-                reasons(top, fair, h, relation))
 
 
 def reasons(top: Candidate, fair: FairTerms, h: History, relation: str) -> list[str]:
@@ -359,8 +413,11 @@ def select(picks: list[Pick], fair: FairTerms, load: Load | None = None) -> list
     """Walk the ranking: invite while booths and quotas allow, waitlist the next ``waitlist_size``
     (those held back by a quota keep their rank there), and leave the rest below the cut."""
     load = load or Load()
-    out, waiting = [], 0
+    out, waiting, beyond = [], 0, f"beyond the waitlist of {fair.waitlist_size}"
     for p in picks:
+        if waiting >= fair.waitlist_size and load.accepted + load.issued >= fair.issue_limit:
+            out.append(Decision(p, "below_cut", beyond))  # no booth left to offer, no waitlist place
+            continue
         hold = hold_reason(fair, load, p.group, p.booths)
         if hold is None:
             load.add_issued(p.group, p.booths)

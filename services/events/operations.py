@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from . import domain, matching
 from .models import CertifiedProduct, Fair, Invitation, ProducerView, ProductView
 
 OPEN_INVITATION = ("issued", "waitlisted", "accepted")
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 HISTORY_DAYS = 365
 
 
@@ -369,7 +371,7 @@ def close_fair(session: Session, emit, fair_id: str, now: datetime | None = None
 def hold_fair(session: Session, emit, fair_id: str, today: date | None = None) -> Fair:
     fair = get_fair(session, fair_id, lock=True)
     _rule(domain.check_transition, fair.status, "held")
-    _rule(domain.check_can_hold, fair.starts_on, today or datetime.now(UTC).date())
+    _rule(domain.check_can_hold, fair.starts_on, today or datetime.now(VIETNAM).date())
     previous = _transition(session, fair, "held")
     emit(session, "events.fair.held", fair.id, fair.version, {**fair_state(fair), "previous_status": previous})
     return fair
@@ -617,9 +619,9 @@ def _accept(session: Session, emit, fair: Fair, inv: Invitation, base: dict) -> 
 def _withdraw_unfulfillable(session: Session, emit, fair: Fair) -> None:
     """With overbooking, offers can outnumber booths: once the booths (or a group's quota) are gone,
     the offers that can no longer be honoured are withdrawn instead of left to fail on acceptance."""
-    t = terms(fair)
+    t, load = terms(fair), _load(session, fair.id)  # withdrawing offers changes no accepted booth
     for inv in _invitations(session, fair.id, ("issued",)):
-        refusal = matching.acceptance_refusal(t, _load(session, fair.id), inv.group, inv.booth_count)
+        refusal = matching.acceptance_refusal(t, load, inv.group, inv.booth_count)
         if refusal:
             _withdraw(session, emit, fair, inv, refusal)
 
@@ -666,25 +668,23 @@ def _promote(session: Session, emit, fair: Fair, cause: str, cause_invitation_id
     When the waitlist has run dry, match again for producers beyond it (once)."""
     if fair.status != "inviting" or now >= aware(fair.invitation_deadline):
         return []
-    t, promoted, refilled = terms(fair), [], False
-    while True:
+    waiting = _invitations(session, fair.id, ("waitlisted",))
+    if not waiting and _refill(session, fair, now):
         waiting = _invitations(session, fair.id, ("waitlisted",))
-        if not waiting and not refilled:
-            refilled = True
-            if _refill(session, fair, now):
-                continue
-        load = _load(session, fair.id)
-        nxt = matching.next_to_promote([matching.Waiting(w.id, w.rank, w.group, w.booth_count) for w in waiting],
-                                       t, load)
-        if nxt is None:
-            return promoted
-        inv = next(w for w in waiting if w.id == nxt.invitation_id)
+    t, load, promoted = terms(fair), _load(session, fair.id), []
+    by_id = {w.id: w for w in waiting}
+    queue = [matching.Waiting(w.id, w.rank, w.group, w.booth_count) for w in waiting]
+    while (nxt := matching.next_to_promote(queue, t, load)) is not None:
+        queue.remove(nxt)
+        load.add_issued(nxt.group, nxt.booths)
+        inv = by_id[nxt.invitation_id]
         inv.version += 1
         _issue(session, emit, inv, fair, now)
         emit(session, "events.waitlist.promoted", inv.id, inv.version,
              {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "rank": inv.rank,
               "cause": cause, "cause_invitation_id": cause_invitation_id, "deadline": aware(inv.deadline)})
         promoted.append(inv)
+    return promoted
 
 
 def _refill(session: Session, fair: Fair, now: datetime) -> int:
@@ -879,8 +879,3 @@ def _against_the_cut(session: Session, fair: Fair, c: matching.Candidate, now: d
                    f"the candidates when invitations went out (certified or changed since, or beyond the "
                    f"waitlist); a top-up or a refill of the waitlist can still invite it")
     return {**facts, "outcome": "below_cut", "cut": cut, "message": message}
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-

@@ -26,6 +26,7 @@ from .schemas import (
     InvitationListArgs,
     InvitationOut,
     PickOut,
+    PreviewArgs,
     PublishArgs,
     WithdrawIn,
 )
@@ -137,12 +138,13 @@ class CancelFair(MethodView):
 @blp.route("/fairs/<fair_id>/preview")
 class PreviewFair(MethodView):
     @require("trade_officer")
+    @blp.arguments(PreviewArgs, location="query")
     @blp.response(200, PickOut(many=True))
-    def get(self, fair_id):
+    def get(self, args, fair_id):
         """The ranking as it stands: who would be invited, waitlisted or fall below the cut, with score
-        parts and reasons. Nothing is sent."""
+        parts and reasons (the first `limit` producers). Nothing is sent."""
         with rt().transaction() as s:
-            return ops.preview(s, ops.get_fair(s, fair_id))
+            return ops.preview(s, ops.get_fair(s, fair_id))[: args["limit"]]
 
 
 @blp.route("/fairs/<fair_id>/explain/<product_id>")

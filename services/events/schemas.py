@@ -178,6 +178,11 @@ class PublishArgs(Schema):
         "description": "Start inviting at once (the default), or only announce the fair."})
 
 
+class PreviewArgs(Schema):
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=100_000), metadata={
+        "description": "How many producers of the ranking to show, best first."})
+
+
 class CancelIn(Schema):
     reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 

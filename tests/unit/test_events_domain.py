@@ -453,3 +453,34 @@ def test_booths_are_the_lowest_free_numbers():
     assert matching.free_booths(5, [1, 2, 4], 2) == [3, 5]
     with pytest.raises(ValueError):
         matching.free_booths(3, [1, 2], 2)
+
+
+def test_the_fast_eligibility_check_agrees_with_the_explained_one():
+    rnd = random.Random(7)
+    regions = ["mekong_delta", "southeast", "red_river_delta"]
+    for _ in range(300):
+        rules = {"min_stars": rnd.choice([3, 4, 5]), "admit_uncertified": rnd.random() < 0.5,
+                 "groups": rnd.sample([1, 2, 3], rnd.randint(0, 2)),
+                 "subgroups": rnd.sample(["1.3", "2.1"], rnd.randint(0, 1)),
+                 "regions": rnd.sample(regions, rnd.randint(0, 1)),
+                 "provinces": rnd.sample(["Vĩnh Long", "Hà Nội"], rnd.randint(0, 1)),
+                 "producer_kinds": rnd.sample(["cooperative", "household"], rnd.randint(0, 1)),
+                 "valid_through_end": rnd.random() < 0.5}
+        f = fair(**rules)
+        ok = matching.eligibility(f)
+        for _ in range(20):
+            c = cand(stars=rnd.choice([0, 3, 4, 5]), group=rnd.choice([1, 2, 3]),
+                     subgroup=rnd.choice([None, "1.3", "1.1", "2.1"]), region=rnd.choice(regions),
+                     province=rnd.choice(["Vĩnh Long", "Hà Nội", "Đồng Nai"]),
+                     producer_kind=rnd.choice(["cooperative", "household"]),
+                     status=rnd.choice(["current", "current", "uncertified", "revoked"]),
+                     valid_until=rnd.choice([None, FAIR_STARTS - timedelta(days=1), FAIR_STARTS, FAIR_ENDS]))
+            assert ok(c) == (not matching.failures(c, f.rules, FAIR_STARTS, FAIR_ENDS)), (rules, c)
+
+
+def test_score_parts_and_reasons_are_there_when_read():
+    [pick] = matching.rank([cand()], fair(group_quotas={"1": 0.5}))
+    assert list(pick.parts) == ["stars", "freshness", "fairness", "region", "quota_fit"]
+    assert pick.reasons[-1] == "group 1 may take at most 50% of the booths"
+    pick.reasons.append("topped up")
+    assert pick.reasons[-1] == "topped up"  # built once, then kept

@@ -1,12 +1,11 @@
 """initial
 
 Revision ID: 01c6f82fbf3a
-Revises: 
+Revises:
 Create Date: 2026-11-29 05:08:57.648007
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '01c6f82fbf3a'
 down_revision = None
@@ -82,7 +81,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_sent_at'), ['sent_at'], unique=False)
-        batch_op.create_index('ix_outbox_unsent', ['seq'], unique=False, postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.create_index('ix_outbox_unsent', ['seq'], unique=False, postgresql_where=sa.text('sent_at IS NULL'),
+                              sqlite_where=sa.text('sent_at IS NULL'))
 
     op.create_table('invitations',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -121,7 +121,8 @@ def downgrade() -> None:
 
     op.drop_table('invitations')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_unsent', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.drop_index('ix_outbox_unsent', postgresql_where=sa.text('sent_at IS NULL'),
+                            sqlite_where=sa.text('sent_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_outbox_sent_at'))
 
     op.drop_table('outbox')
