@@ -9,14 +9,16 @@ across the 34 provinces (weighted by region), each product with its current cert
 3★, 23.5% 4★, a few 5★; 4% uncertified; 15% with an earlier, superseded certification in their
 history), then VACUUM ANALYZE, as autovacuum would have done on a register that size.
 
-Two servers, started as ``docker-compose.yml`` starts the registry API (``gunicorn --workers 2
---access-logfile - ...``) on free loopback ports: the registry API itself, and a minimal Flask app
-with one endpoint returning a small JSON document (the baseline). A load generator of
-``--clients`` processes on the same machine drives each in turn with a mixed list of
-``GET /products`` requests with a trade officer's token: diacritic-free searches ("keo dua", "nuoc
-mam phu quoc", producer names), searches within a province or star rating, filters by province,
-region, group, stars, producer kind, expiry date, sorted by name, stars, validity or date, on
-pages 1-40 of 20 or 50 items. Every response is checked (status 200, full body).
+Two servers on free loopback ports, both with the gunicorn options ``docker-compose.yml`` gives
+the registry API (read from it: ``--workers 2 --timeout 120 --access-logfile -`` today): the
+registry API itself, and a minimal Flask app with one endpoint returning a small JSON document
+(the baseline). A load generator of ``--clients`` processes on the same machine, one request in
+flight each, drives each server in turn; the API gets a mixed list of ``GET /products`` requests
+with a trade officer's token: diacritic-free searches ("keo dua", "nuoc mam phu quoc", producer
+names), searches within a province or star rating, filters by province, region, group, stars,
+producer kind, expiry date, sorted by name, stars, validity or date, on pages 1-40 of 20 or 50
+items. Every response is checked (status 200, complete body). Latencies are those the clients
+see, so with more clients than workers they include the wait for a free worker.
 
 Phases alternate (baseline, API; then API, baseline; ...) over ``--rounds`` rounds of
 ``--seconds`` each, so that a neighbour's load weighs on both alike. Figures: the API's requests
@@ -30,7 +32,7 @@ fraction of the CPU of http.client or requests, on a machine whose 2 cores it sh
 servers and PostgreSQL.
 
     bench/run search [--products 200000] [--producers 100000] [--rounds 4] [--seconds 8]
-                     [--clients 4] [--workers 2] [--reuse] [--seed 3]
+                     [--clients 4] [--workers N] [--requests 2000] [--reuse] [--seed 3]
 """
 
 from __future__ import annotations
@@ -54,8 +56,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 DATABASE = "ocop_bench_search"
 SECRET = "bench-search-secret"
-# gunicorn as docker-compose.yml runs the registry API; only the bind address differs.
-GUNICORN = ["--access-logfile", "-"]
+FALLBACK_GUNICORN = ["--workers", "2", "--access-logfile", "-"]
 
 
 def _log(text: str) -> None:
@@ -454,9 +455,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(app: str, port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
+def compose_gunicorn() -> list[str]:
+    """gunicorn's options as docker-compose.yml runs the registry API, without --bind and the app."""
+    import shlex
+
+    import yaml
+
+    try:
+        command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["registry-api"]["command"]
+        words = shlex.split(command[-1].split("exec ", 1)[1] if isinstance(command, list) else command)
+        words = words[words.index("gunicorn") + 1:-1]  # the app is the last word
+    except (OSError, KeyError, IndexError, ValueError, yaml.YAMLError) as exc:
+        _log(f"gunicorn options not read from docker-compose.yml ({exc!r}); using {' '.join(FALLBACK_GUNICORN)}")
+        return list(FALLBACK_GUNICORN)
+    options, i = [], 0
+    while i < len(words):
+        if words[i] in ("--bind", "-b"):
+            i += 2
+            continue
+        options.append(words[i])
+        i += 1
+    return options
+
+
+def with_workers(options: list[str], workers: int | None) -> list[str]:
+    if workers is None:
+        return options
+    out, i = [], 0
+    while i < len(options):
+        if options[i] in ("--workers", "-w"):
+            i += 2
+            continue
+        out.append(options[i])
+        i += 1
+    return [*out, "--workers", str(workers)]
+
+
+def start_gunicorn(app: str, port: int, options: list[str], env: dict, log: Path) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    cmd = [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *GUNICORN, app]
+    cmd = [str(gunicorn), "--bind", f"127.0.0.1:{port}", *options, app]
     with open(log, "wb") as err:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
@@ -493,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds of each phase (default 8)")
     parser.add_argument("--clients", type=int, default=4,
                         help="load-generating processes, one request in flight each (default 4)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of both servers (default 2)")
+    parser.add_argument("--workers", type=int,
+                        help="gunicorn workers of both servers (default: as docker-compose.yml, 2)")
     parser.add_argument("--requests", type=int, default=2_000, help="distinct API requests in the mix (default 2000)")
     parser.add_argument("--seed", type=int, default=3, help="seed of the register and of the mix (default 3)")
     parser.add_argument("--reuse", action="store_true",
@@ -527,8 +565,10 @@ def main(argv: list[str] | None = None) -> int:
     api_port, minimal_port = free_port(), free_port()
     logs = Path(os.environ.get("TMPDIR", "/tmp"))
     api_log, minimal_log = logs / f"bench-search-api-{os.getpid()}.log", logs / f"bench-search-min-{os.getpid()}.log"
-    api = start_gunicorn("services.registry.app:create_app()", api_port, args.workers, env, api_log)
-    minimal = start_gunicorn("bench.search:minimal_app()", minimal_port, args.workers, env, minimal_log)
+    options = with_workers(compose_gunicorn(), args.workers)
+    _log(f"gunicorn {' '.join(options)} (as docker-compose.yml runs the registry API), for both servers")
+    api = start_gunicorn("services.registry.app:create_app()", api_port, options, env, api_log)
+    minimal = start_gunicorn("bench.search:minimal_app()", minimal_port, options, env, minimal_log)
     try:
         wait_live(api, api_port, "/livez", api_log)
         wait_live(minimal, minimal_port, "/hello", minimal_log)
@@ -549,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         _log(f"40 requests answered in {time.monotonic() - warm:.1f}s; setup took "
              f"{time.monotonic() - started:.0f}s; {args.rounds} rounds of {args.seconds:g}s per phase, "
-             f"{args.clients} clients, {args.workers} gunicorn workers each")
+             f"{args.clients} clients")
 
         totals = {"api": [0, 0.0], "minimal": [0, 0.0]}
         from array import array
