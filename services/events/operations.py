@@ -100,11 +100,13 @@ def apply_certifications(session: Session, batch: list[tuple[dict, dict]]) -> No
 
 
 def _overlay_producers(session: Session, producer_ids: list[str]) -> None:
-    """A certification event carries its producer as it was when the certificate was granted; the
-    producers read model holds the newest state (events of two subjects may arrive out of order),
-    so where it knows the producer, it wins. One statement for a whole batch."""
+    """A certification event carries its producer as it was when the certificate was granted. Once
+    the registry has changed a producer (registry.producer.updated, version 2 on), the producers
+    read model holds its newest state and wins, whichever of the two events arrived first (events
+    of two subjects are not ordered with each other). One statement for a whole batch."""
     c, p = CertifiedProduct.__table__, ProducerView.__table__
-    session.execute(c.update().where(c.c.producer_id == p.c.producer_id, c.c.producer_id.in_(producer_ids))
+    session.execute(c.update().where(c.c.producer_id == p.c.producer_id, c.c.producer_id.in_(producer_ids),
+                                     p.c.source_version > 1)
                     .values(producer_name=p.c.name, producer_kind=p.c.kind, province=p.c.province,
                             region=p.c.region))
 
