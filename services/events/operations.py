@@ -255,7 +255,8 @@ def update_fair(session: Session, emit, fair_id: str, changes: dict, now: dateti
         if key in changes:
             changes[key] = nfc(changes[key])
     if "rules" in changes:
-        changes["rules"] = {**(fair.rules or {}), **changes["rules"]}
+        weights = {**(fair.rules or {}).get("regional_weights", {}), **changes["rules"].get("regional_weights", {})}
+        changes["rules"] = {**(fair.rules or {}), **changes["rules"], "regional_weights": weights}
         _rule(domain.check_rules, changes["rules"])
     values.update(changes)
     _check_fair(values, fair.booths_assigned, now)
@@ -609,6 +610,7 @@ def _accept(session: Session, emit, fair: Fair, inv: Invitation, base: dict) -> 
     inv.booth = inv.booths[0]
     _answered(inv, "accepted", base["note"], base["answered_at"])
     fair.booths_assigned += inv.booth_count
+    fair.version += 1  # its booths changed: events about them carry a newer version each time
     session.flush()
     emit(session, "events.invitation.accepted", inv.id, inv.version, {**base, "booth": inv.booth,
                                                                        "booths": inv.booths})
@@ -632,6 +634,7 @@ def _withdraw(session: Session, emit, fair: Fair, inv: Invitation, reason: str) 
     previous, freed = inv.status, list(inv.booths or []) if inv.status == "accepted" else []
     if freed:
         fair.booths_assigned -= inv.booth_count
+        fair.version += 1
     inv.status, inv.status_reason = "withdrawn", reason
     inv.version += 1
     session.flush()
@@ -680,11 +683,13 @@ def _promote(session: Session, emit, fair: Fair, cause: str, cause_invitation_id
         queue.remove(nxt)
         load.add_issued(nxt.group, nxt.booths)
         inv = by_id[nxt.invitation_id]
+        deadline = domain.invitation_deadline(now, fair.response_days, aware(fair.invitation_deadline))
         inv.version += 1
-        _issue(session, emit, inv, fair, now)
         emit(session, "events.waitlist.promoted", inv.id, inv.version,
              {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "rank": inv.rank,
-              "cause": cause, "cause_invitation_id": cause_invitation_id, "deadline": aware(inv.deadline)})
+              "cause": cause, "cause_invitation_id": cause_invitation_id, "deadline": deadline})
+        inv.version += 1  # then issued, one version later: each event about it is newer than the last
+        _issue(session, emit, inv, fair, now)
         promoted.append(inv)
     return promoted
 

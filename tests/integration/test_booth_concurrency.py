@@ -58,6 +58,7 @@ def test_many_producers_accepting_the_last_booths_at_once_never_exceed_capacity(
         assigned = events_of(platform, "events.booth.assigned", fair["id"])
         assert sorted(e["data"]["booths_assigned"] for e in assigned) == list(range(1, CAPACITY + 1))
         assert sorted(b for e in assigned for b in e["data"]["booths"]) == list(range(1, CAPACITY + 1))
+        assert len({e["subject_version"] for e in assigned}) == CAPACITY  # each a newer state of the fair
 
 
 def test_one_producer_accepting_two_overlapping_fairs_at_once_gets_one(platform, api):

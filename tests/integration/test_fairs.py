@@ -158,6 +158,9 @@ def test_a_draft_changes_freely_and_quietly_rules_merge_key_by_key(platform, api
     assert (changed["host_province"], changed["host_province_entered"]) == ("Cần Thơ", "Hậu Giang")
     assert changed["rules"]["min_stars"] == 4 and changed["rules"]["groups"] == [1, 2]
     assert changed["version"] == 2 and outbox_count(platform) == before  # a draft is the department's own
+    weights = patch(api, fair["id"], rules={"regional_weights": {"far": 9}}).json()["rules"]["regional_weights"]
+    again = patch(api, fair["id"], rules={"regional_weights": {"host": 1}}).json()["rules"]["regional_weights"]
+    assert (weights, again) == ({"host": 6.0, "near": 3.0, "far": 9.0}, {"host": 1.0, "near": 3.0, "far": 9.0})
 
 
 def test_a_published_fair_announces_each_change_once(platform, api):

@@ -114,7 +114,9 @@ def test_decline_and_withdrawal_promote_the_next_and_wrong_answers_are_refused(p
     assert promoted["data"] | {"deadline": None} == {
         "invitation_id": mine[b["id"]]["id"], "producer_id": b["id"], "fair_id": fair["id"], "rank": 2,
         "cause": "declined", "cause_invitation_id": mine[a["id"]]["id"], "deadline": None}
-    assert events_of(platform, "events.invitation.issued", mine[b["id"]]["id"])  # notifications emails it
+    [issued] = events_of(platform, "events.invitation.issued", mine[b["id"]]["id"])  # notifications emails it
+    assert issued["subject_version"] == promoted["subject_version"] + 1
+    assert issued["data"]["deadline"] == promoted["data"]["deadline"]
 
     r = api.call("POST", "events", f"/invitations/{mine[b['id']]['id']}/withdraw", "trade_officer",
                  json={"reason": "Hồ sơ an toàn thực phẩm chưa đầy đủ"})
