@@ -42,7 +42,9 @@ class QueueSpec:
 QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("events.registry-feed", "events", EVENTS_EXCHANGE, ("registry.#",)),
     QueueSpec("events.responses", "events", EVENTS_EXCHANGE, ("notifications.invitation.answered",)),
-    QueueSpec("notifications.main", "notifications", EVENTS_EXCHANGE, ("events.invitation.#", "events.fair.#", "registry.producer.#")),
+    QueueSpec("notifications.main", "notifications", EVENTS_EXCHANGE,
+              ("events.invitation.#", "events.fair.#", "events.waitlist.promoted", "registry.producer.#",
+               "registry.certification.expiring", "registry.certification.expired")),
     QueueSpec("registry.commands", "registry", COMMANDS_EXCHANGE, ("registry.#",)),
 )
 
