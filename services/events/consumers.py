@@ -59,8 +59,12 @@ def on_invitation_answered(emit):
 def handlers(emit) -> dict:
     """queue name -> {event type -> handler}"""
     ended = on_certificate_ended(emit)
+    granted = on_certification_granted(emit)
     return {
-        "events.registry-feed": {"registry.certification.granted": on_certification_granted(emit),
+        # granted, renewed and upgraded carry the same fields: the new current certification
+        "events.registry-feed": {"registry.certification.granted": granted,
+                                 "registry.certification.renewed": granted,
+                                 "registry.certification.upgraded": granted,
                                  "registry.certification.revoked": ended,
                                  "registry.certification.expired": ended,
                                  "registry.producer.registered": ops.apply_producer,

@@ -818,8 +818,8 @@ def write(session: Session, emit, checked: Checked, now: datetime) -> int:
                     revoked_reason=None, revocation_decision_number=None, revocation_decision_date=None,
                     expiring_announced_at=None)
         certs.append(cert)
-        events.append(("registry.certification.granted", product.id, row.product_version,
-                       ops.certification_event(cert, product, _Row(producer))))
+        events.append((ops.CERTIFICATION_EVENT[cert.kind], product.id, row.product_version,
+                       ops.certification_event(cert, product, _Row(producer), replaces=row.supersedes)))
     superseded = [{"b_id": r.supersedes} for r in checked.rows if r.supersedes and r.action == "created"]
     conn = session.connection()
     if producers:

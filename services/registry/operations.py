@@ -145,7 +145,7 @@ def register_product(session: Session, emit, data: dict) -> Product:
 
 def product_event(p: Product) -> dict:
     return {"product_id": p.id, "producer_id": p.producer_id, "name": p.name, "name_en": p.name_en,
-            "group": p.group, "potential_five_star": p.potential_five_star}
+            "group": p.group, "subgroup": p.subgroup, "potential_five_star": p.potential_five_star}
 
 
 def update_product(session: Session, emit, product_id: str, changes: dict) -> Product:
@@ -199,8 +199,8 @@ def grant_certification(session: Session, emit, data: dict, today: date) -> Cert
     product.version += 1
     session.flush()
     producer = session.get(Producer, product.producer_id)
-    emit(session, "registry.certification.granted", product.id, product.version, certification_event(cert, product,
-                                                                                                    producer))
+    emit(session, CERTIFICATION_EVENT[cert.kind], product.id, product.version,
+         certification_event(cert, product, producer, replaces=current.id if current is not None else None))
     return cert
 
 
@@ -230,9 +230,16 @@ def check_replaces(fields: dict, current_stars: int | None) -> None:
                       f"product already holds {current_stars}★", field="score")
 
 
-def certification_event(cert: Certification, product: Product, producer: Producer) -> dict:
+# The event of each kind of evaluation: granted (new), renewed (tái chứng nhận), upgraded (nâng sao).
+CERTIFICATION_EVENT = {"new": "registry.certification.granted", "recertification": "registry.certification.renewed",
+                       "upgrade": "registry.certification.upgraded"}
+
+
+def certification_event(cert: Certification, product: Product, producer: Producer,
+                        replaces: str | None = None) -> dict:
     return {"certification_id": cert.id, "product_id": product.id, "product_name": product.name,
-            "group": product.group, "producer_id": producer.id, "producer_name": producer.name,
+            "group": product.group, "subgroup": product.subgroup, "replaces_certification_id": replaces,
+            "producer_id": producer.id, "producer_name": producer.name,
             "producer_kind": producer.kind, "province": producer.province, "region": producer.region,
             "stars": cert.stars, "score": cert.score, "kind": cert.kind, "issued_by": cert.issued_by,
             "decision_number": cert.decision_number, "decision_date": cert.decision_date,

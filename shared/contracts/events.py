@@ -87,6 +87,22 @@ class CertificationGrantedV1(_Data):
     valid_until = fields.Date(required=True)
     potential_five_star = fields.Boolean(required=True)
     subgroup = fields.String(load_default=None, allow_none=True)
+    replaces_certification_id = fields.String(load_default=None, allow_none=True,
+                                              metadata={"description": "the certification this one supersedes"})
+
+
+@contract("registry.certification.renewed", 1, "registry",
+          "A product was re-certified (tái chứng nhận): a new 36-month certification replaces the current or "
+          "lapsed one. Same fields as registry.certification.granted, kind recertification.")
+class CertificationRenewedV1(CertificationGrantedV1):
+    pass
+
+
+@contract("registry.certification.upgraded", 1, "registry",
+          "A product's stars were raised on re-evaluation (nâng sao); the new certification replaces the current "
+          "one. Same fields as registry.certification.granted, kind upgrade.")
+class CertificationUpgradedV1(CertificationGrantedV1):
+    pass
 
 
 class FairSummary(_Data):

@@ -215,4 +215,7 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     assert proc.wait(timeout=20) == 0, procs.tail("embedded")
     assert read_model_rows() == 200
     with sqlite3.connect(tmp_path / "events.sqlite") as db:
-        assert db.execute("SELECT count(*) FROM inbox WHERE consumer = 'events.registry-feed'").fetchone()[0] == 200
+        handled = dict(db.execute("SELECT event_type, count(*) FROM inbox WHERE consumer = 'events.registry-feed' "
+                                  "GROUP BY event_type").fetchall())
+    assert handled == {"registry.producer.registered": 76, "registry.product.registered": 200,
+                       "registry.certification.granted": 200}

@@ -61,3 +61,24 @@ def test_sweep_expires_and_announces_once(platform, api):
                                    ("registry.certification.expiring", soon_product["id"], 12)])
     wait_for(lambda: catalogue_status(api, expired_product["id"]) == "expired", message="read model expired")
     assert catalogue_status(api, soon_product["id"]) == "current"
+
+
+def test_renewal_and_upgrade_have_their_own_events_and_the_read_model_follows(platform, api):
+    _, product, first, _ = register_certified(api, score=72)
+    in_read_model(api, product["id"])
+    renewed = api.call("POST", "registry", "/certifications", "registry_officer", json={
+        "product_id": product["id"], "kind": "recertification", "score": 75, "issued_by": "UBND tỉnh Vĩnh Long",
+        "decision_number": "905/QĐ-UBND", "decision_date": date.today().isoformat()}).json()
+    upgraded = api.call("POST", "registry", "/certifications", "registry_officer", json={
+        "product_id": product["id"], "kind": "upgrade", "score": 91, "issued_by": "Bộ Nông nghiệp và Môi trường",
+        "decision_number": "118/QĐ-BNNMT", "decision_date": date.today().isoformat()}).json()
+    assert (renewed["stars"], upgraded["stars"], upgraded["level"]) == (4, 5, "national")
+    with platform.runtimes["registry"].session_factory() as s:
+        envelopes = [json.loads(o.payload) for o in s.scalars(select(Outbox).order_by(Outbox.seq))]
+    certs = [(e["type"], e["data"]["certification_id"], e["data"]["replaces_certification_id"], e["data"]["kind"])
+             for e in envelopes if e["subject"] == product["id"] and e["type"].startswith("registry.certification.")]
+    assert certs == [("registry.certification.granted", first["id"], None, "new"),
+                     ("registry.certification.renewed", renewed["id"], first["id"], "recertification"),
+                     ("registry.certification.upgraded", upgraded["id"], renewed["id"], "upgrade")]
+    wait_for(lambda: api.call("GET", "events", f"/catalogue/{product['id']}", "trade_officer").json().get("stars")
+             == 5, message="read model at 5★ after the upgrade")
