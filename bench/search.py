@@ -627,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop(api)
         stop(minimal)
+    for log in (api_log, minimal_log):  # kept only when something failed
+        log.unlink(missing_ok=True)
     return 0
 
 
