@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
@@ -33,6 +33,14 @@ class Producer(Base):
     consent: Mapped[dict] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    # Migration 7b1f0c6d2e4a: the producer filters answered from indexes, and the trigram index
+    # of the search (PostgreSQL's pg_trgm; the migration makes it on PostgreSQL only).
+    __table_args__ = (
+        Index("ix_producers_province_id", "province", "id"),
+        Index("ix_producers_region_kind_id", "region", "kind", "id"),
+        Index("ix_producers_name_folded_trgm", "name_folded", postgresql_using="gin",
+              postgresql_ops={"name_folded": "gin_trgm_ops"}),
+    )
 
 
 class Product(Base):
@@ -49,6 +57,15 @@ class Product(Base):
     # Bumped by every change to the product or its certifications: the subject_version of its events.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    __table_args__ = (
+        Index("ix_products_created_at", "created_at"),
+        Index("ix_products_producer_id_group", "producer_id", "group"),
+        Index("ix_products_name_folded_trgm", "name_folded", postgresql_using="gin",
+              postgresql_ops={"name_folded": "gin_trgm_ops"}),
+    )
+
+
+_CURRENT = text("status = 'current'")
 
 
 class Certification(Base):
@@ -73,6 +90,13 @@ class Certification(Base):
     revocation_decision_date: Mapped[date | None] = mapped_column(Date)
     # Set once the 30-day expiry notice was announced, so the daily sweep announces it once.
     expiring_announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("ix_certifications_current", "product_id", postgresql_where=_CURRENT, sqlite_where=_CURRENT),
+        Index("ix_certifications_current_stars", text("stars DESC"), "product_id", postgresql_where=_CURRENT,
+              sqlite_where=_CURRENT),
+        Index("ix_certifications_current_valid_until", "valid_until", "product_id", postgresql_where=_CURRENT,
+              sqlite_where=_CURRENT),
+    )
 
 
 class ImportRecord(Base):

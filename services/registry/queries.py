@@ -79,7 +79,28 @@ def _where_rows(q, filters: dict):
             q = q.where(column == filters[key])
     if filters.get("potential_five_star") is not None:
         q = q.where(Product.potential_five_star.is_(filters["potential_five_star"]))
+    if filters.get("status") is not None:
+        q = q.where(_status_is(filters["status"]))
     return q
+
+
+STATUSES = ("current", "expired", "revoked", "uncertified")
+
+
+def _status_is(status: str):
+    """A product's certificate status: current (it holds a current certification); expired or
+    revoked (it holds none, and its latest certification ended that way); uncertified (never
+    certified)."""
+    mine = Certification.product_id == Product.id
+    if status == "uncertified":
+        return ~select(Certification.id).where(mine).exists()
+    current = select(Certification.id).where(mine, Certification.status == "current").exists()
+    if status == "current":
+        return current
+    latest = (select(Certification.status).where(mine)
+              .order_by(Certification.decision_date.desc(), Certification.created_at.desc()).limit(1)
+              .scalar_subquery())
+    return and_(~current, latest == status)
 
 
 def _where_certificate(q, filters: dict):
@@ -134,6 +155,7 @@ def count_products(session: Session, filters: dict) -> int:
     """How many products the filters select."""
     producer, certificate = _needs(filters, None)
     product_level = (_searching(filters) or filters.get("potential_five_star") is not None
+                     or filters.get("status") is not None
                      or any(filters.get(k) is not None for k in PRODUCT_FILTERS))
     if certificate and not producer and not product_level and filters.get("certified") is not False:
         # Only certificate filters: count the current certifications (one per product at most).

@@ -7,13 +7,13 @@ import re
 from datetime import date, datetime
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from shared.contracts.events import LANGS, PRODUCER_KINDS, REGIONS
 from shared.text import fold
 from shared.web import Text
 
-from .domain import CRITERIA
+from .domain import CRITERIA, DomainError, resolve_province
 
 # Every group some criteria version knows: checked here with the other fields, and against the
 # version in force by the operation.
@@ -155,19 +155,32 @@ class CertificationOut(Schema):
 
 class ProductQuery(Schema):
     q = Text(validate=validate.Length(max=200), metadata={"description": "search; ignores diacritics and case"})
-    province = Text()
+    province = Text(metadata={"description": "current or pre-2025 name (\"Bến Tre\" lists Vĩnh Long's producers)"})
     region = fields.String(validate=validate.OneOf(REGIONS))
     group = fields.Integer(validate=validate.OneOf(GROUPS))
     stars = fields.Integer(validate=validate.Range(min=1, max=5))
     producer_kind = fields.String(validate=validate.OneOf(PRODUCER_KINDS))
     producer_id = Text()
     certified = fields.Boolean()
+    status = fields.String(validate=validate.OneOf(["current", "expired", "revoked", "uncertified"]), metadata={
+        "description": "current: holds a current certification; expired / revoked: holds none and its latest "
+                       "one ended so; uncertified: never certified"})
     potential_five_star = fields.Boolean()
     expiring_before = fields.Date()
     sort = fields.String(load_default="name", validate=validate.OneOf(
         ["name", "-name", "stars", "-stars", "valid_until", "-valid_until", "created_at", "-created_at"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+    @post_load
+    def current_province(self, data, **_):
+        """Filter by the current province, whatever name (old or new, with or without diacritics) was typed."""
+        if data.get("province") is not None:
+            try:
+                data["province"] = resolve_province(data["province"]).name
+            except DomainError as exc:
+                raise ValidationError(exc.message, field_name="province") from exc
+        return data
 
 
 class ProductListItem(Schema):

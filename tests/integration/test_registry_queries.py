@@ -86,3 +86,49 @@ def test_csv_export_of_a_filtered_list(demo_registry):
     assert len(everything.strip().splitlines()) == 201  # header + 200 products
     producer_token = {"Authorization": f"Bearer {issue_token('demo-secret', 'producer', 'x')}"}
     assert demo_registry.get("/products/export.csv", headers=producer_token).status_code == 403
+
+
+def test_status_filter_and_old_province_names(platform, api):
+    from datetime import date
+
+    from test_bad_input import cert_body, register_producer, register_product
+
+    producer = register_producer(api, province="Trà Vinh", name="Hợp tác xã Trạng thái Cầu Ngang")
+    ids = {}
+    for label in ("current", "revoked", "expired", "uncertified", "renewed"):
+        ids[label] = register_product(api, producer["id"])["id"]
+    certs = {}
+    for label in ("current", "revoked", "expired", "renewed"):
+        r = api.call("POST", "registry", "/certifications", "registry_officer",
+                     json=cert_body(ids[label], decision_date="2023-03-01" if label == "expired" else "2025-07-20"))
+        certs[label] = r.json()["id"]
+    assert api.call("POST", "registry", f"/certifications/{certs['revoked']}/revoke", "registry_officer", json={
+        "reason": "Vi phạm", "decision_number": "77/QĐ-UBND", "decision_date": date.today().isoformat()}).ok
+    # expired, then re-certified: current again
+    with platform.runtimes["registry"].session_factory() as s:
+        from sqlalchemy import text
+        s.execute(text("UPDATE certifications SET status = 'expired' WHERE id IN (:a, :b)"),
+                  {"a": certs["expired"], "b": certs["renewed"]})
+        s.commit()
+    assert api.call("POST", "registry", "/certifications", "registry_officer",
+                    json=cert_body(ids["renewed"], kind="recertification")).status_code == 201
+
+    def listed(**params):
+        r = api.call("GET", "registry", "/products", "trade_officer", params={"producer_id": producer["id"], **params})
+        assert r.status_code == 200, r.text
+        return {item["id"] for item in r.json()["items"]}, r.json()["total"]
+
+    expect = {"current": {ids["current"], ids["renewed"]}, "revoked": {ids["revoked"]},
+              "expired": {ids["expired"]}, "uncertified": {ids["uncertified"]}}
+    for status, wanted in expect.items():
+        assert listed(status=status) == (wanted, len(wanted)), status
+    # "Trà Vinh" merged into Vĩnh Long: the old name, with or without diacritics, finds the new province
+    for typed in ("Trà Vinh", "tra vinh", "Vĩnh Long", "Tỉnh Vĩnh Long"):
+        assert listed(province=typed)[1] == 5, typed
+    r = api.call("GET", "registry", "/products", "trade_officer", params={"province": "Atlantis"})
+    assert r.status_code == 422 and "province" in r.json()["errors"]["query"]
+    r = api.call("GET", "registry", "/products", "trade_officer", params={"status": "lost"})
+    assert r.status_code == 422 and "status" in r.json()["errors"]["query"]
+    export = api.call("GET", "registry", "/products/export.csv", "trade_officer",
+                      params={"producer_id": producer["id"], "status": "revoked", "province": "tra vinh"})
+    assert export.status_code == 200 and export.text.count(ids["revoked"]) == 1 and len(export.text.splitlines()) == 2
