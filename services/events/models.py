@@ -38,6 +38,9 @@ class ProducerView(Base):
     kind: Mapped[str] = mapped_column(String(30))
     province: Mapped[str] = mapped_column(String(100))
     region: Mapped[str] = mapped_column(String(50))
+    # Contacts as the registry last sent them (for the participants' export); never logged.
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(30))
     source_version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
@@ -101,6 +104,8 @@ class Fair(Base):
     rules: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(1000))
+    # When it was first announced: a fair cancelled as a draft was never public (calendar feeds).
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)

@@ -145,6 +145,7 @@ def apply_producer(session: Session, envelope: dict, data: dict) -> bool:
         row = ProducerView(producer_id=data["producer_id"])
         session.add(row)
     row.name, row.kind, row.province, row.region = data["name"], data["kind"], data["province"], data["region"]
+    row.email, row.phone = data.get("email"), data.get("phone")
     row.source_version = envelope["subject_version"]
     session.flush()
     _overlay_producers(session, [row.producer_id])
@@ -329,6 +330,7 @@ def publish_fair(session: Session, emit, fair_id: str, invite: bool = True, now:
     now = now or datetime.now(UTC)
     fair = get_fair(session, fair_id, lock=True)
     _transition(session, fair, "published")
+    fair.published_at = now
     emit(session, "events.fair.published", fair.id, fair.version,
          {**fair_state(fair), "min_stars": rules_of(fair).min_stars})
     if invite:
