@@ -19,11 +19,9 @@ def handlers(runtime) -> dict:
     table = {
         "registry.producer.registered": ops.upsert_recipient,
         "registry.producer.updated": ops.upsert_recipient,
-        "events.invitation.accepted": ops.apply_verdict,
-        "events.invitation.declined": ops.apply_verdict,
-        "events.invitation.answer_refused": ops.apply_verdict,
     }
-    for event_type in domain.REACTIONS:  # events.invitation.issued -> the invitation, ...
+    # events.invitation.issued -> the invitation, ...; events.waitlist.promoted -> recorded, ...
+    for event_type in (*domain.REACTIONS, *ops.RECORDS):
         table[event_type] = on_reaction
     for event_type in ops.subscribable_types():
         if not event_type.startswith("notifications."):  # our own are fanned out when emitted

@@ -11,6 +11,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 # ---- which event becomes which message ---------------------------------------------------------
 PRODUCER_CHANNELS = ("email", "sms")  # how a producer is reached; webhooks serve integrating services
@@ -25,18 +26,145 @@ class MessageKind:
     name: str
     event_type: str
     audience: str  # who receives it, resolved by operations.AUDIENCES (e.g. "producer": data.producer_id)
-    calendar: bool = False  # attach an iCalendar file of the fair
+    calendar: bool = False  # attach an iCalendar file of the fair (the invitation's entry, kept up to date)
     answer_link: bool = False  # carries the signed, single-purpose answer link
+    # Messages of one topic are sent at most once per producer and subject (ref_id), whichever event
+    # asks first: an invitation promoted from the waitlist is announced by two events.
+    topic: str | None = None
 
 
-MESSAGES: dict[str, MessageKind] = {
-    "invitation": MessageKind("invitation", "events.invitation.issued", "producer", calendar=True, answer_link=True),
+MESSAGES: dict[str, MessageKind] = {m.name: m for m in (
+    MessageKind("invitation", "events.invitation.issued", "producer", calendar=True, answer_link=True, topic="offer"),
+    # the same offer, worded for a producer moved up from the waitlist (events.waitlist.promoted came first)
+    MessageKind("promotion", "events.invitation.issued", "producer", calendar=True, answer_link=True, topic="offer"),
+    # before the invitation's deadline, while unanswered (worker loop, not an event: sample of the offer)
+    MessageKind("reminder", "events.invitation.issued", "producer", answer_link=True),
+    MessageKind("withdrawn", "events.invitation.withdrawn", "producer", calendar=True),
+    MessageKind("fair_updated", "events.fair.updated", "fair", calendar=True),
+    MessageKind("fair_cancelled", "events.fair.cancelled", "fair", calendar=True),
+    MessageKind("accepted", "events.invitation.accepted", "producer", calendar=True),
+    MessageKind("declined", "events.invitation.declined", "producer", calendar=True),
+    MessageKind("answer_refused", "events.invitation.answer_refused", "producer"),
+    MessageKind("certificate_expiring", "registry.certification.expiring", "producer"),
+    MessageKind("certificate_expired", "registry.certification.expired", "producer"),
+)}
+
+# Event type -> the message sent for it (operations.CONTEXTS may pick a variant, e.g. the
+# promotion, or nobody: a withdrawal caused by the fair's cancellation is told by the cancellation).
+# A new reaction is one MessageKind, one line here, a template folder and a field function in
+# operations.FIELDS; an audience other than "producer" or "fair" is one function in operations.AUDIENCES.
+REACTIONS: dict[str, str] = {
+    "events.invitation.issued": "invitation",
+    "events.invitation.withdrawn": "withdrawn",
+    "events.fair.updated": "fair_updated",
+    "events.fair.cancelled": "fair_cancelled",
+    "events.invitation.accepted": "accepted",
+    "events.invitation.declined": "declined",
+    "events.invitation.answer_refused": "answer_refused",
+    "registry.certification.expiring": "certificate_expiring",
+    "registry.certification.expired": "certificate_expired",
 }
 
-# Event type -> the message sent for it. A new reaction (an invitation withdrawn, a fair cancelled
-# for every producer that accepted it, a certificate expiring) is one MessageKind, one line here
-# and a template folder; an audience other than "producer" is one function in operations.AUDIENCES.
-REACTIONS: dict[str, str] = {kind.event_type: name for name, kind in MESSAGES.items()}
+# What a producer who was invited cares about when a fair changes (capacity, rules, budget: not).
+PRODUCER_FAIR_FIELDS = ("name", "venue", "host_province", "starts_on", "ends_on", "subsidy_per_booth", "organiser")
+CALENDAR_FAIR_FIELDS = ("name", "venue", "host_province", "starts_on", "ends_on")
+# Open invitations (an answer may still come) and accepted ones: who hears about a fair's changes.
+OPEN_STATUSES = ("issued", "accepted")
+
+
+def fair_changes(changed: list[str], before: dict, after: dict) -> list[dict]:
+    """The changes worth telling an invited producer, in a fixed order: ``[{field, old, new}]``.
+    The dates go as one change ("dates") since they are read together."""
+    wanted = [f for f in PRODUCER_FAIR_FIELDS if f in changed]
+    out = []
+    for f in wanted:
+        if f in ("starts_on", "ends_on"):
+            if not any(c["field"] == "dates" for c in out):
+                out.append({"field": "dates", "old": (before.get("starts_on"), before.get("ends_on")),
+                            "new": (after.get("starts_on"), after.get("ends_on"))})
+            continue
+        out.append({"field": f, "old": before.get(f), "new": after.get(f)})
+    return out
+
+
+def withdrawal_cause(reason: str) -> tuple[str, str | None]:
+    """Why an invitation was withdrawn, as a kind of reason with its own translated sentence, and
+    the part of the events service's words worth quoting (the organiser's note, the product).
+    The contract's ``reason`` is free text in English: anything not recognised is quoted whole."""
+    text = " ".join((reason or "").split())
+    low = text.lower()
+    if low.startswith("the fair was cancelled"):
+        return "fair_cancelled", text.partition(":")[2].strip() or None
+    if low.startswith("withdrawn by the organiser"):
+        return "organiser", text.partition(":")[2].strip() or None
+    m = re.match(r"the certificate of (.+?) was (revoked|expired)\b", text, re.I)
+    if m:
+        return f"certificate_{m.group(2).lower()}", m.group(1)
+    if "every booth" in low or "quota" in low:
+        return "fair_full", None
+    return "other", text or None
+
+
+def refusal_cause(reason: str) -> tuple[str, str | None]:
+    """Why the events service could not apply an answer (``events.invitation.answer_refused``), as a
+    kind with its own translated sentence, and what to quote (the clashing fair; unknown: all)."""
+    text = " ".join((reason or "").split())
+    low = text.lower()
+    m = re.search(r"exhibiting at (.+?) \(", text)
+    if m or "overlap" in low:
+        return "clash", m.group(1) if m else None
+    if ("deadline" in low and "pass" in low) or "quá hạn" in low:
+        return "deadline_passed", None
+    if "waitlist" in low:
+        return "waitlisted", None
+    if re.search(r"already (accepted|declined|answered)", low) or "đã được trả lời" in low:
+        return "already_answered", None
+    if re.search(r"already (expired|withdrawn)", low):
+        return "closed", None
+    if "every booth" in low or "quota" in low:
+        return "fair_full", None
+    return "other", text or None
+
+
+CALENDAR_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def calendar_sequence(occurred_at: datetime | None) -> int:
+    """SEQUENCE of a calendar entry sent later about the same invitation (same UID): seconds since
+    2024, so every later event's file replaces the earlier one in the producer's calendar. The
+    first invitation is 0."""
+    if occurred_at is None:
+        return 0
+    return max(int((occurred_at - CALENDAR_EPOCH).total_seconds()), 1)
+
+
+# ---- reminders ------------------------------------------------------------------------------------
+def reminder_due(deadline: datetime, issued_at: datetime | None, now: datetime, offsets: tuple[int, ...]) -> int | None:
+    """Which reminder (days before the deadline) is due now for an unanswered invitation, if any:
+    the latest whose moment has come (a worker that was down sends one, not every missed one), and
+    only one whose moment came after the invitation was issued (a producer promoted two days before
+    the deadline gets no "three days left" reminder the moment the invitation arrives)."""
+    if now >= deadline:
+        return None
+    due = [d for d in offsets if deadline - timedelta(days=d) <= now]
+    if not due:
+        return None
+    days = min(due)
+    if issued_at is not None and deadline - timedelta(days=days) <= issued_at:
+        return None
+    return days
+
+
+def parse_offsets(value: str | None, default: tuple[int, ...] = (3, 1)) -> tuple[int, ...]:
+    """``OCOP_REMINDER_DAYS`` ("3,1"; empty: the default; "0" or "none": no reminders)."""
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in ("0", "none", "off"):
+        return ()
+    out = sorted({int(v) for v in value.replace(" ", "").split(",") if v}, reverse=True)
+    if any(d < 1 or d > 60 for d in out):
+        raise ValueError(f"OCOP_REMINDER_DAYS={value!r}: days between 1 and 60, e.g. 3,1")
+    return tuple(out)
 
 
 # ---- channels ---------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ def _datetime(value) -> datetime:
 
 
 def fair_event(*, uid: str, fair: dict, summary: str, description: str, url: str | None, deadline,
-               alarm_text: str, stamp: datetime | None = None, sequence: int = 0) -> str:
+               alarm_text: str, stamp: datetime | None = None, sequence: int = 0, status: str | None = None) -> str:
+    """``status``: CONFIRMED (a booth is held), CANCELLED (the fair, the invitation or the producer's
+    part in it is off: calendars mark or drop the entry), None (an offer, not yet answered)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -40,9 +42,11 @@ def fair_event(*, uid: str, fair: dict, summary: str, description: str, url: str
     event.add("location", f"{fair['venue']}, {fair['host_province']}")
     event.add("description", description)
     event.add("transp", "TRANSPARENT")
+    if status:
+        event.add("status", status)
     if url:
         event.add("url", url)
-    if deadline is not None:
+    if deadline is not None and alarm_text:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", alarm_text)

@@ -33,24 +33,48 @@ class Recipient(Base):
 
 
 class InvitationView(Base):
-    """What a producer's answer page needs, copied from invitation events."""
+    """Invitations as their producers know them, copied from invitation and fair events: what the
+    answer page shows, who hears of a fair's change, which reminders are due.
+    Status: issued (open) -> accepted, declined, refused (an answer the events service could not
+    apply), withdrawn, expired."""
 
     __tablename__ = "invitation_views"
+    __table_args__ = (Index("ix_invitation_views_fair_status", "fair_id", "status"),
+                      Index("ix_invitation_views_status_deadline", "status", "deadline"))
     invitation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     producer_id: Mapped[str] = mapped_column(String(36), index=True)
+    fair_id: Mapped[str | None] = mapped_column(String(36))
     fair: Mapped[dict] = mapped_column(JSON)
+    fair_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # of the last fair event applied
     products: Mapped[list] = mapped_column(JSON)
     deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(20), default="issued")
     verdict: Mapped[str | None] = mapped_column(String(500))
     booth: Mapped[int | None] = mapped_column(Integer)
+    booths: Mapped[list | None] = mapped_column(JSON)
+    withdrawn_cause: Mapped[str | None] = mapped_column(String(30))  # domain.withdrawal_cause
+
+
+class Promotion(Base):
+    """A waitlisted invitation moved up (events.waitlist.promoted): the offer that follows
+    (events.invitation.issued) is worded for it."""
+
+    __tablename__ = "promotions"
+    invitation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    producer_id: Mapped[str] = mapped_column(String(36))
+    fair_id: Mapped[str] = mapped_column(String(36))
+    cause: Mapped[str] = mapped_column(String(20))
+    rank: Mapped[int] = mapped_column(Integer)
+    promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class Delivery(Base):
     """One message to one producer on one channel (email, sms; "none" records a producer with no
-    usable channel). Status: queued -> sent, or failed (a retry is due at next_attempt_at) ->
-    ... -> parked (attempts used up or refused for good: visible, re-driven by hand);
-    undeliverable (no usable channel)."""
+    usable channel). Status: queued -> sending (claimed, in the provider's hands) -> sent, or
+    failed (a retry is due at next_attempt_at) -> ... -> parked (attempts used up or refused for
+    good: visible, re-driven by hand); undeliverable (no usable channel); cancelled (no longer
+    true when its turn came, e.g. a reminder for an invitation answered since)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("cause_event_id", "channel", "producer_id"),
@@ -76,6 +100,9 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "sending": a sender committed its claim before handing the message to the provider; until
+    # this moment passes no other sender takes it (then it is in doubt: see operations.recover)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ShortLink(Base):

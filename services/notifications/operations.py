@@ -7,15 +7,24 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, Invalid, NotFound
 
-from . import domain, links, rendering
+from . import domain, fields, links, rendering
 from .channels import ChannelError
-from .models import Answer, Delivery, InvitationView, Recipient, ShortLink, WebhookDelivery, WebhookSubscription
+from .models import (
+    Answer,
+    Delivery,
+    InvitationView,
+    Promotion,
+    Recipient,
+    ShortLink,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 log = logging.getLogger("ocop.notifications")
 
@@ -78,41 +87,113 @@ def set_channels(session: Session, producer_id: str, choices: dict[str, bool]) -
 
 
 # ---- reacting to events: who gets which message on which channel ---------------------------------
-def _invitation_fields(data: dict, recipient_name: str, link: str, short_link: str) -> dict:
-    return {"recipient": {"name": recipient_name}, "fair": data["fair"], "products": data["products"],
-            "deadline": data["deadline"], "link": link, "short_link": short_link, "ref_id": data["invitation_id"]}
+def _links(session: Session, settings, invitation_id: str, producer_id: str, deadline) -> dict:
+    token = links.make_token(settings.secret_key, invitation_id, producer_id, aware(_dt(deadline)))
+    short = short_link(session, invitation_id, token)
+    return {"link": f"{settings.public_base_url}/r/{token}", "short_link": f"{settings.public_base_url}/r/s/{short}"}
 
 
-def _invitation_context(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict:
+def _dt(value) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def view_dict(view: InvitationView) -> dict:
+    return {"invitation_id": view.invitation_id, "producer_id": view.producer_id, "fair": view.fair,
+            "products": view.products, "deadline": aware(view.deadline), "status": view.status,
+            "booths": view.booths or ([view.booth] if view.booth else [])}
+
+
+def _view_of(session: Session, data: dict) -> InvitationView | None:
     view = session.get(InvitationView, data["invitation_id"])
+    if view is None:  # never announced to the producer (e.g. still waitlisted): nothing to tell
+        log.info("no invitation known to its producer; no message", extra={"invitation_id": data["invitation_id"]})
+    return view
+
+
+def _fair_view(session: Session, data: dict, producer_id: str) -> InvitationView | None:
+    return session.scalars(select(InvitationView).where(InvitationView.fair_id == data["fair_id"],
+                                                        InvitationView.producer_id == producer_id)).first()
+
+
+# Per message: what the consumer knows beyond the event's data (the template's fields come from
+# fields.FIELDS). None: nothing to send to this producer. A "message" key picks a variant.
+def _offer_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict:
+    promotion = session.get(Promotion, data["invitation_id"])
+    return {"recipient_name": recipient.name,
+            **_links(session, settings, data["invitation_id"], data["producer_id"], data["deadline"]),
+            "promotion": {"cause": promotion.cause, "rank": promotion.rank} if promotion else None,
+            "message": "promotion" if promotion else "invitation"}
+
+
+def _invitation_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict | None:
+    view = _view_of(session, data)
     if view is None:
-        view = InvitationView(invitation_id=data["invitation_id"], producer_id=data["producer_id"])
-        session.add(view)
-    view.fair, view.products, view.deadline, view.status = _jsonable(data["fair"]), data["products"], \
-        data["deadline"], "issued"
-    token = links.make_token(settings.secret_key, data["invitation_id"], data["producer_id"], data["deadline"])
-    short = short_link(session, data["invitation_id"], token)
-    return _invitation_fields(data, recipient.name, f"{settings.public_base_url}/r/{token}",
-                              f"{settings.public_base_url}/r/s/{short}")
+        return None
+    return {"recipient_name": recipient.name, "invitation": view_dict(view), "occurred_at": envelope["occurred_at"]}
 
 
-# Per message: the template's fields from an event's data (pure; previews use it) and the builder
-# the consumer uses (which also records what the message needs, e.g. the answer link).
-FIELDS = {"invitation": _invitation_fields}
-CONTEXTS = {"invitation": _invitation_context}
+def _withdrawn_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict | None:
+    if domain.withdrawal_cause(data["reason"])[0] == "fair_cancelled":
+        return None  # events.fair.cancelled tells every producer of the fair, once
+    if data["previous_status"] not in domain.OPEN_STATUSES:
+        return None  # it was still waitlisted: the producer never heard of it
+    return _invitation_known(session, envelope, data, recipient, settings)
 
 
-def _producer_audience(session: Session, data: dict) -> list[str]:
+def _fair_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict | None:
+    view = _fair_view(session, data, recipient.producer_id)
+    if view is None:
+        return None
+    if envelope["type"] == "events.fair.updated":
+        if view.fair_version >= envelope["subject_version"]:
+            return None  # a newer state of the fair was applied already: this change is old news
+        if not domain.fair_changes(data["changed"], view.fair, data):
+            return None  # capacity, rules, budget: nothing a producer needs to hear about
+    known = {"recipient_name": recipient.name, "invitation": view_dict(view), "occurred_at": envelope["occurred_at"]}
+    if view.status == "issued":
+        known.update(_links(session, settings, view.invitation_id, view.producer_id, view.deadline))
+    return known
+
+
+def _certificate_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict:
+    return {"recipient_name": recipient.name}
+
+
+CONTEXTS = {"invitation": _offer_known, "withdrawn": _withdrawn_known, "fair_updated": _fair_known,
+            "fair_cancelled": _fair_known, "accepted": _invitation_known, "declined": _invitation_known,
+            "answer_refused": _invitation_known, "certificate_expiring": _certificate_known,
+            "certificate_expired": _certificate_known}
+FIELDS = fields.FIELDS
+
+
+def _producer_audience(session: Session, envelope: dict, data: dict) -> list[str]:
     return [data["producer_id"]]
 
 
-# audience name -> the producers it names for an event's data
-AUDIENCES = {"producer": _producer_audience}
+def _fair_audience(session: Session, envelope: dict, data: dict) -> list[str]:
+    """Producers with an open or accepted invitation to the fair (and, for its cancellation, those
+    whose invitation the cancellation withdrew: their withdrawal may have arrived first)."""
+    told = InvitationView.status.in_(domain.OPEN_STATUSES)
+    if envelope["type"] == "events.fair.cancelled":
+        told = or_(told, and_(InvitationView.status == "withdrawn", InvitationView.withdrawn_cause == "fair_cancelled"))
+    q = select(InvitationView.producer_id).where(InvitationView.fair_id == data["fair_id"], told)
+    return list(session.scalars(q.order_by(InvitationView.producer_id)))
+
+
+# audience name -> the producers it names for an event
+AUDIENCES = {"producer": _producer_audience, "fair": _fair_audience}
 
 
 def preview_context(name: str, data: dict, recipient_name: str, public_url: str) -> dict:
-    """The fields a template gets for event data, without touching the database (previews)."""
-    return FIELDS[name](data, recipient_name, f"{public_url}/r/PREVIEW-SIGNED-LINK", f"{public_url}/r/s/PREVIEW00000")
+    """The fields a template gets for event data, without touching the database (previews): what
+    the database would know comes from the golden sample of events.invitation.issued."""
+    from shared.contracts import parse_envelope, sample
+
+    _, issued = parse_envelope(sample("events.invitation.issued", 1))
+    invitation = {"invitation_id": data.get("invitation_id") or issued["invitation_id"], "fair": issued["fair"],
+                  "products": issued["products"], "deadline": issued["deadline"]}
+    known = fields.preview_known(name, data, recipient_name, public_url, invitation, datetime.now(UTC))
+    return FIELDS[name](data, known)
 
 
 def short_link(session: Session, invitation_id: str, token: str) -> str:
@@ -120,7 +201,7 @@ def short_link(session: Session, invitation_id: str, token: str) -> str:
     if row is None:
         row = ShortLink(code=secrets.token_urlsafe(9), token=token, invitation_id=invitation_id)
         session.add(row)
-    else:
+    elif row.token != token:
         row.token = token
     session.flush()
     return row.code
@@ -134,22 +215,45 @@ def resolve_short_link(session: Session, code: str) -> str:
 
 
 def react(session: Session, emit, envelope: dict, data: dict, settings, adapters: dict) -> list[Delivery]:
-    """The message an event calls for (domain.REACTIONS), queued once per producer and channel."""
-    name = domain.REACTIONS[envelope["type"]]
-    kind = domain.MESSAGES[name]
+    """What an event calls for: the message of domain.REACTIONS, queued once per producer and
+    channel, then the event's mark on this service's own records (RECORDS: after the messages,
+    which read the state before the event, e.g. a fair's venue before it changed)."""
     out = []
-    for producer_id in AUDIENCES[kind.audience](session, data):
-        done = list(session.scalars(select(Delivery).where(Delivery.cause_event_id == envelope["id"],
-                                                           Delivery.producer_id == producer_id)))
-        if done:  # the inbox already drops a redelivered event; this holds even without it
-            out += done
-            continue
-        recipient = session.get(Recipient, producer_id)
-        if recipient is None:
-            raise RecipientUnknown(f"no recipient record for producer {producer_id} yet")
-        ctx = CONTEXTS[name](session, envelope, data, recipient, settings)
-        out += queue_message(session, emit, envelope, kind, recipient, ctx, settings, adapters)
+    name = domain.REACTIONS.get(envelope["type"])
+    if name is not None:
+        kind = domain.MESSAGES[name]
+        for producer_id in AUDIENCES[kind.audience](session, envelope, data):
+            out += _message_for(session, emit, envelope, data, kind, producer_id, settings, adapters)
+    record = RECORDS.get(envelope["type"])
+    if record is not None:
+        record(session, envelope, data)
     return out
+
+
+def _message_for(session: Session, emit, envelope: dict, data: dict, kind: domain.MessageKind, producer_id: str,
+                 settings, adapters: dict) -> list[Delivery]:
+    done = list(session.scalars(select(Delivery).where(Delivery.cause_event_id == envelope["id"],
+                                                       Delivery.producer_id == producer_id)))
+    if done:  # the inbox already drops a redelivered event; this holds even without it
+        return done
+    recipient = session.get(Recipient, producer_id)
+    if recipient is None:
+        raise RecipientUnknown(f"no recipient record for producer {producer_id} yet")
+    known = CONTEXTS[kind.name](session, envelope, data, recipient, settings)
+    if known is None:
+        return []
+    kind = domain.MESSAGES[known.pop("message", kind.name)]
+    ctx = FIELDS[kind.name](data, known)
+    if kind.topic and _told(session, kind.topic, ctx["ref_id"], producer_id):
+        return []
+    return queue_message(session, emit, envelope, kind, recipient, ctx, settings, adapters)
+
+
+def _told(session: Session, topic: str, ref_id: str, producer_id: str) -> bool:
+    """A message of this topic about this subject was queued for the producer already."""
+    names = [m.name for m in domain.MESSAGES.values() if m.topic == topic]
+    return session.scalar(select(Delivery.id).where(Delivery.ref_id == ref_id, Delivery.producer_id == producer_id,
+                                                    Delivery.template.in_(names)).limit(1)) is not None
 
 
 def queue_message(session: Session, emit, envelope: dict, kind: domain.MessageKind, recipient: Recipient,
@@ -158,7 +262,7 @@ def queue_message(session: Session, emit, envelope: dict, kind: domain.MessageKi
     and a notifications.producer.unreachable event for the trade officers."""
     problems = channel_problems(recipient, adapters)
     usable = [c for c, problem in problems.items() if problem is None]
-    rendered = rendering.render(kind.name, recipient.language, ctx, sms_link=ctx.get("short_link"),
+    rendered = rendering.render(kind.name, recipient.language, ctx, sms_link=ctx.get("short_link") or "",
                                 sms_mode=settings.sms_mode, sms_max_segments=settings.sms_max_segments,
                                 calendar_uid=ctx.get("ref_id") or envelope["id"])
     common = {"cause_event_id": envelope["id"], "cause_event_type": envelope["type"], "ref_id": ctx.get("ref_id"),
@@ -194,15 +298,70 @@ def _jsonable(d: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
 
 
-def apply_verdict(session: Session, envelope: dict, data: dict) -> None:
-    view = session.get(InvitationView, data["invitation_id"])
+# ---- what events change in this service's records ---------------------------------------------------
+def record_issued(session: Session, envelope: dict, data: dict) -> None:
+    view = session.get(InvitationView, data["invitation_id"], with_for_update=True)
+    if view is None:
+        view = InvitationView(invitation_id=data["invitation_id"], producer_id=data["producer_id"], status="issued",
+                              fair_version=0)
+        session.add(view)
+    elif view.status != "issued":
+        return  # answered, withdrawn or expired already (events seen out of order): keep that
+    view.fair_id, view.fair, view.products = data["fair"]["fair_id"], _jsonable(data["fair"]), data["products"]
+    view.deadline, view.issued_at = _dt(data["deadline"]), envelope["occurred_at"]
+    session.flush()
+
+
+def record_promotion(session: Session, envelope: dict, data: dict) -> None:
+    if session.get(Promotion, data["invitation_id"]) is None:
+        session.add(Promotion(invitation_id=data["invitation_id"], producer_id=data["producer_id"],
+                              fair_id=data["fair_id"], cause=data["cause"], rank=data["rank"],
+                              promoted_at=envelope["occurred_at"]))
+        session.flush()
+
+
+def record_verdict(session: Session, envelope: dict, data: dict) -> None:
+    """accepted / declined / answer_refused (an answer it could not apply), withdrawn, expired."""
+    view = session.get(InvitationView, data["invitation_id"], with_for_update=True)
     if view is None:
         return
     kind = envelope["type"].rsplit(".", 1)[-1]
-    view.status = {"accepted": "accepted", "declined": "declined", "answer_refused": "refused"}[kind]
-    view.booth = data.get("booth")
-    view.verdict = data.get("reason")
+    if kind == "answer_refused":
+        if view.status == "issued":  # "already accepted" must not undo the acceptance
+            view.status, view.verdict = "refused", data.get("reason")
+    elif kind == "withdrawn":
+        view.status, view.verdict = "withdrawn", data["reason"][:500]
+        view.withdrawn_cause = domain.withdrawal_cause(data["reason"])[0]
+    elif kind == "expired":
+        if view.status == "issued":
+            view.status = "expired"
+    else:
+        view.status = kind
+        view.booth = data.get("booth")
+        view.booths = data.get("booths") or ([view.booth] if view.booth else None)
     session.flush()
+
+
+def record_fair(session: Session, envelope: dict, data: dict) -> None:
+    """A fair's new state into the invitations of it (the answer page and later messages show it);
+    a cancelled fair's open invitations are withdrawn by it."""
+    views = session.scalars(select(InvitationView).where(InvitationView.fair_id == data["fair_id"],
+                                                         InvitationView.fair_version < envelope["subject_version"])
+                            .with_for_update())
+    for view in views:
+        view.fair = {**view.fair, **_jsonable(fields.fair_summary(data))}
+        view.fair_version = envelope["subject_version"]
+        if envelope["type"] == "events.fair.cancelled" and view.status in domain.OPEN_STATUSES:
+            view.status, view.withdrawn_cause = "withdrawn", "fair_cancelled"
+            view.verdict = (data.get("reason") or "")[:500] or None
+    session.flush()
+
+
+RECORDS = {"events.invitation.issued": record_issued, "events.waitlist.promoted": record_promotion,
+           "events.invitation.accepted": record_verdict, "events.invitation.declined": record_verdict,
+           "events.invitation.answer_refused": record_verdict, "events.invitation.withdrawn": record_verdict,
+           "events.invitation.expired": record_verdict, "events.fair.updated": record_fair,
+           "events.fair.cancelled": record_fair}
 
 
 def get_view(session: Session, invitation_id: str) -> InvitationView:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, select_autoescape
+from jinja2.runtime import new_context
 
 from shared.text import fold
 
@@ -62,24 +63,48 @@ def render(name: str, language: str | None, ctx: dict, *, sms_link: str | None =
     text = _tidy(_part(lang, name, "body.txt", ctx))
     html = _part(lang, name, "body.html", ctx).strip() + "\n"
     sms = domain.fit_sms(lambda clip: _part(lang, name, "sms.txt", {**ctx, "clip_to": clip}),
-                         sms_link if sms_link is not None else ctx.get("link", ""), sms_mode, sms_max_segments)
+                         sms_link if sms_link is not None else ctx.get("link") or "", sms_mode, sms_max_segments)
     out = Rendered(name, lang, subject, text, html, sms)
-    if kind.calendar:
-        out.attachments.append(_calendar(lang, name, ctx, calendar_uid or name))
+    calendar = ctx.get("calendar", {})  # None: this message carries no calendar file
+    if kind.calendar and calendar is not None:
+        out.attachments.append(_calendar(lang, name, ctx, calendar_uid or name, calendar))
     return out
 
 
-def _calendar(lang: str, name: str, ctx: dict, uid: str) -> Attachment:
-    template = environment(lang).get_template(f"messages/{name}/calendar.txt")
-    context = template.new_context(dict(ctx))
+def _calendar(lang: str, name: str, ctx: dict, uid: str, options: dict) -> Attachment:
+    """The fair's entry in the producer's calendar. Every message about one invitation carries the
+    same UID with a later SEQUENCE (``options``: sequence, status, alarm), so the newest file
+    replaces the entry: the fair's new dates, its booth, or its cancellation."""
+    template, blocks = _calendar_blocks(lang, name)
+    context = new_context(template.environment, template.name, blocks, dict(ctx), globals=template.globals)
 
     def block(part: str) -> str:
-        return "".join(template.blocks[part](context)).strip()
+        return "".join(blocks[part](context)).strip() if part in blocks else ""
 
+    alarm = options.get("alarm", True)
     content = ics.fair_event(uid=uid, fair=ctx["fair"], summary=" ".join(block("summary").split()),
                              description=_tidy(block("description")).strip(), url=ctx.get("link"),
-                             deadline=ctx.get("deadline"), alarm_text=" ".join(block("alarm").split()))
+                             deadline=ctx.get("deadline") if alarm else None,
+                             alarm_text=" ".join(block("alarm").split()), sequence=options.get("sequence", 0),
+                             status=options.get("status"))
     return Attachment(f"{slug(ctx['fair']['name'])}.ics", "text/calendar; method=PUBLISH", content)
+
+
+@cache
+def _calendar_blocks(lang: str, name: str):
+    """A calendar template and its blocks, those it inherits included (``{% extends %}``: the
+    promotion's file is the invitation's)."""
+    env = environment(lang)
+    chain, template_name = [], f"messages/{name}/calendar.txt"
+    while template_name:
+        chain.append(env.get_template(template_name))
+        source = env.loader.get_source(env, template_name)[0]
+        parents = [n.template.value for n in env.parse(source).find_all(nodes.Extends)]
+        template_name = parents[0] if parents else None
+    blocks = {}
+    for template in reversed(chain):
+        blocks.update(template.blocks)
+    return chain[0], blocks
 
 
 # ---- the answer pages (Vietnamese) ------------------------------------------------------------------

@@ -251,7 +251,7 @@ class Previews(MethodView):
     def get(self):
         """The message templates, the event each answers and who receives it."""
         return [{"name": k.name, "event_type": k.event_type, "audience": k.audience, "calendar": k.calendar,
-                 "languages": list(LANGUAGES)} for k in domain.MESSAGES.values()]
+                 "answer_link": k.answer_link, "languages": list(LANGUAGES)} for k in domain.MESSAGES.values()]
 
 
 @blp.route("/previews/<name>")

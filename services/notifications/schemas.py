@@ -131,7 +131,8 @@ class TemplateOut(Schema):
     name = fields.String()
     event_type = fields.String()
     audience = fields.String()
-    calendar = fields.Boolean()
+    calendar = fields.Boolean(metadata={"description": "carries the fair's calendar entry (.ics)"})
+    answer_link = fields.Boolean(metadata={"description": "carries the signed answer link"})
     languages = fields.List(fields.String())
 
 

@@ -130,7 +130,10 @@ def test_english_invitation_for_a_producer_who_prefers_it(platform, api):
 # ---- previews ----------------------------------------------------------------------------------------
 def test_preview_lists_and_renders_every_template_in_both_languages(api):
     templates = api.call("GET", "notifications", "/previews", "trade_officer").json()
-    assert {t["name"] for t in templates} >= {"invitation"}
+    assert {t["name"] for t in templates} == {
+        "invitation", "promotion", "reminder", "withdrawn", "fair_updated", "fair_cancelled", "accepted", "declined",
+        "answer_refused", "certificate_expiring", "certificate_expired"}
+    subjects = ("Hội chợ OCOP và đặc sản vùng miền", "Phiên chợ OCOP Cần Thơ", "Kẹo dừa sầu riêng Thanh Long")
     for t in templates:
         for lang, greeting in (("vi", "Kính gửi"), ("en", "Dear")):
             r = api.call("GET", "notifications", f"/previews/{t['name']}", "registry_officer",
@@ -138,8 +141,9 @@ def test_preview_lists_and_renders_every_template_in_both_languages(api):
             assert r.status_code == 200, r.text
             body = r.json()
             assert body["language"] == lang and body["event_type"] == t["event_type"]
-            assert body["text"].startswith(greeting) and "Hội chợ OCOP và đặc sản vùng miền" in body["subject"]
-            assert body["sms"]["segments"] >= 1 and body["sms"]["text"].endswith("/r/s/PREVIEW00000")
+            assert body["text"].startswith(greeting) and any(s in body["subject"] for s in subjects), body["subject"]
+            assert 1 <= body["sms"]["segments"] <= 4 and body["sms"]["text"].startswith("OCOP: ")
+            assert body["sms"]["text"].endswith("/r/s/PREVIEW00000") == t["answer_link"], t["name"]
             if t["calendar"]:
                 assert Calendar.from_ical(body["attachments"][0]["content"]).walk("VEVENT")
 

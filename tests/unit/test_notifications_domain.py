@@ -135,3 +135,81 @@ def test_redaction_of_addresses_and_phone_numbers():
     assert "SMTP 550: 5.1.1" in out and "2025-10-31" in out and "4.2.1" in out
     assert domain.mask_email("htx.keodua@example.vn") == "h***@example.vn"
     assert domain.mask_phone("+84912345678") == "+84******678"
+
+
+# ---- reactions: why an invitation ended, which fair changes matter, reminders -----------------------
+@pytest.mark.parametrize(("reason", "cause"), [
+    ("the fair was cancelled: Bão số 7 đổ bộ", ("fair_cancelled", "Bão số 7 đổ bộ")),
+    ("the fair was cancelled", ("fair_cancelled", None)),
+    ("withdrawn by the organiser: sai thông tin sản phẩm", ("organiser", "sai thông tin sản phẩm")),
+    ("the certificate of Kẹo dừa sầu riêng Thanh Long was revoked (QĐ 2210/QĐ-UBND)",
+     ("certificate_revoked", "Kẹo dừa sầu riêng Thanh Long")),
+    ("the certificate of Bưởi da xanh was expired", ("certificate_expired", "Bưởi da xanh")),
+    ("every booth of the fair is taken", ("fair_full", None)),
+    ("group 1 has reached its quota of 60% of the booths", ("fair_full", None)),
+    ("something  new\nentirely", ("other", "something new entirely")),
+])
+def test_withdrawal_causes_from_the_events_services_words(reason, cause):
+    assert domain.withdrawal_cause(reason) == cause
+
+
+@pytest.mark.parametrize(("reason", "cause"), [
+    ("the deadline 2025-10-31T10:00:00+00:00 has passed", ("deadline_passed", None)),
+    ("Đã quá hạn trả lời lời mời (hạn chót 17:00 ngày 31/10/2025).", ("deadline_passed", None)),
+    ("the invitation is already accepted", ("already_answered", None)),
+    ("the invitation is already declined", ("already_answered", None)),
+    ("the invitation is already withdrawn", ("closed", None)),
+    ("the invitation is already expired", ("closed", None)),
+    ("the invitation is not offered yet: it is on the waitlist", ("waitlisted", None)),
+    ("every booth of the fair is taken", ("fair_full", None)),
+    ("cannot accept: already exhibiting at Hội chợ Cần Thơ (2025-11-20 to 2025-11-24), which overlaps this fair",
+     ("clash", "Hội chợ Cần Thơ")),
+    ("this invitation belongs to another producer", ("other", "this invitation belongs to another producer")),
+])
+def test_refusal_causes(reason, cause):
+    assert domain.refusal_cause(reason) == cause
+
+
+def test_fair_changes_worth_telling_a_producer():
+    before = {"name": "A", "venue": "SECC", "starts_on": "2025-11-20", "ends_on": "2025-11-24", "subsidy_per_booth": 1}
+    after = {**before, "venue": "Nhà văn hóa", "ends_on": "2025-11-25", "capacity": 300}
+    changes = domain.fair_changes(["capacity", "ends_on", "venue", "rules"], before, after)
+    assert changes == [{"field": "venue", "old": "SECC", "new": "Nhà văn hóa"},
+                       {"field": "dates", "old": ("2025-11-20", "2025-11-24"), "new": ("2025-11-20", "2025-11-25")}]
+    assert domain.fair_changes(["capacity", "rules", "budget"], before, after) == []
+
+
+def test_calendar_sequence_grows_with_time():
+    from datetime import UTC, datetime
+
+    assert domain.calendar_sequence(None) == 0
+    early = domain.calendar_sequence(datetime(2025, 10, 1, tzinfo=UTC))
+    assert 0 < early < domain.calendar_sequence(datetime(2025, 10, 1, 0, 0, 1, tzinfo=UTC)) < 2 ** 31
+
+
+def test_reminder_due_the_latest_missed_and_never_right_after_the_invitation():
+    from datetime import UTC, datetime, timedelta
+
+    deadline = datetime(2025, 10, 31, 10, 0, tzinfo=UTC)
+    issued = deadline - timedelta(days=14)
+    due = lambda now, issued_at=issued: domain.reminder_due(deadline, issued_at, now, (3, 1))  # noqa: E731
+    assert due(deadline - timedelta(days=3, seconds=1)) is None
+    assert due(deadline - timedelta(days=3)) == 3
+    assert due(deadline - timedelta(days=1, hours=1)) == 3
+    assert due(deadline - timedelta(hours=23)) == 1  # a worker down for two days sends one, the latest
+    assert due(deadline) is None and due(deadline + timedelta(hours=1)) is None
+    promoted = deadline - timedelta(days=2)
+    assert due(deadline - timedelta(days=1, hours=12), promoted) is None  # the 3-day moment came before it
+    assert due(deadline - timedelta(hours=12), promoted) == 1
+
+
+@pytest.mark.parametrize(("value", "offsets"), [(None, (3, 1)), ("", (3, 1)), ("1,3", (3, 1)), ("7, 3, 1", (7, 3, 1)),
+                                                ("2", (2,)), ("0", ()), ("none", ())])
+def test_reminder_offsets_from_configuration(value, offsets):
+    assert domain.parse_offsets(value) == offsets
+
+
+@pytest.mark.parametrize("value", ["-1", "90", "x"])
+def test_bad_reminder_offsets_are_refused(value):
+    with pytest.raises(ValueError):
+        domain.parse_offsets(value)

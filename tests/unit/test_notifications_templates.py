@@ -19,6 +19,7 @@ from services.notifications.rendering import render
 from shared.contracts import parse_envelope, sample
 
 TEMPLATES = sorted(domain.MESSAGES)
+OFFERS = ["invitation", "promotion"]  # the invitation, and the same offer after a promotion from the waitlist
 LINK = "http://127.0.0.1:8003/r/eyJpbnYiOiJhNDFjIn0.c2lnbmF0dXJl"
 SHORT = "http://127.0.0.1:8003/r/s/AbCdEf123456"
 NAME = "Hợp tác xã Kẹo dừa Thanh Long"
@@ -30,12 +31,13 @@ def sample_context(name: str) -> dict:
     from services.notifications.operations import preview_context
 
     ctx = preview_context(name, data, NAME, "http://127.0.0.1:8003")
-    return {**ctx, "link": LINK, "short_link": SHORT}
+    return {**ctx, **({"link": LINK, "short_link": SHORT} if ctx.get("link") else {})}
 
 
 def rendered(name: str, lang: str, mode: str = "ucs2", **ctx_changes):
     ctx = {**sample_context(name), **ctx_changes}
-    return render(name, lang, ctx, sms_link=ctx["short_link"], sms_mode=mode, sms_max_segments=4, calendar_uid="inv-1")
+    return render(name, lang, ctx, sms_link=ctx.get("short_link") or "", sms_mode=mode, sms_max_segments=4,
+                  calendar_uid="inv-1")
 
 
 def english_phrases() -> list[str]:
@@ -60,13 +62,14 @@ def test_catalogues_compile_in_memory_from_the_po_sources():
     assert i18n.translations("vi").ngettext("%(num)d star", "%(num)d stars", 4) == "%(num)d sao"
 
 
-@pytest.mark.parametrize("name", TEMPLATES)
+@pytest.mark.parametrize("name", OFFERS)
 def test_vietnamese_is_the_default_and_carries_what_a_producer_needs(name):
     fair = sample_context(name)["fair"]
     for lang in ("vi", None, "fr"):
         r = rendered(name, lang)
         assert r.language == "vi"
-        assert r.subject == f"Thư mời tham gia {fair['name']}"
+        assert r.subject == {"invitation": f"Thư mời tham gia {fair['name']}",
+                             "promotion": f"Có chỗ dành cho quý đơn vị: {fair['name']}"}[name]
         # which fair, where, when, what is paid for, by when, the one-tap link
         for part in (fair["name"], fair["venue"], "từ 20/11/2025 đến 24/11/2025",
                      "Kẹo dừa sầu riêng Thanh Long (4 sao)",
@@ -77,26 +80,106 @@ def test_vietnamese_is_the_default_and_carries_what_a_producer_needs(name):
             assert phrase not in r.text and phrase not in r.html and phrase not in r.subject, phrase
 
 
-@pytest.mark.parametrize("name", TEMPLATES)
+@pytest.mark.parametrize("name", OFFERS)
 def test_english_where_the_producer_prefers_it(name):
     fair = sample_context(name)["fair"]
     r = rendered(name, "en")
-    assert r.language == "en" and r.subject == f"Invitation to {fair['name']}"
+    assert r.language == "en" and r.subject == {"invitation": f"Invitation to {fair['name']}",
+                                                "promotion": f"A place is free for you: {fair['name']}"}[name]
     for part in (f"Dear {NAME},", "from 20 November 2025 to 24 November 2025", "(4 stars)",
                  "the organiser pays 12.000.000 ₫ per booth", "Answer by: 5:00 PM on 31 October 2025", LINK):
         assert part in r.text, part
     assert 'lang="en"' in r.html
 
 
+# Per message: what its sample must say in Vietnamese and in English (subject first, then body
+# phrases), and the Vietnamese name every part (subject, text, HTML, SMS, calendar file) carries.
+SAYS = {
+    "invitation": ("Thư mời tham gia Hội chợ OCOP", ["Sở Công Thương trân trọng mời", "Hạn trả lời"],
+                   "Invitation to Hội chợ OCOP", ["invites you to take part", "Answer by"], "Hồ Chí Minh"),
+    "promotion": ("Có chỗ dành cho quý đơn vị: Hội chợ OCOP", ["danh sách chờ", "Hạn trả lời: 17:00 ngày 31/10/2025"],
+                  "A place is free for you: Hội chợ OCOP", ["next on the waitlist"], "Hồ Chí Minh"),
+    "reminder": ("Nhắc hạn: thư mời tham gia Hội chợ OCOP", ["Chỉ còn 3 ngày để trả lời.", LINK],
+                 "Reminder: the invitation to Hội chợ OCOP", ["Only 3 days are left to answer.", LINK], "Hồ Chí Minh"),
+    "withdrawn": ("Thu hồi thư mời tham gia Hội chợ OCOP",
+                  ["Giấy chứng nhận OCOP của sản phẩm Kẹo dừa sầu riêng Thanh Long đã bị thu hồi",
+                   "Gian hàng số 42 không còn được giữ"],
+                  "Invitation to Hội chợ OCOP", ["certificate of Kẹo dừa sầu riêng Thanh Long was revoked",
+                                                 "Booth 42 is no longer held for you."], "Hồ Chí Minh"),
+    "fair_updated": ("Thay đổi về Hội chợ OCOP",
+                     ["Địa điểm: Trung tâm Hội chợ và Triển lãm Sài Gòn (SECC), 799 Nguyễn Văn Linh (trước đây: "
+                      "Nhà văn hóa Thanh Niên, 4 Phạm Ngọc Thạch)", "Gian hàng của quý đơn vị: số 42."],
+                     "Changes to Hội chợ OCOP", ["Where: Trung tâm Hội chợ", "(was Nhà văn hóa Thanh Niên",
+                                                 "Your booth: 42."], "Hồ Chí Minh"),
+    "fair_cancelled": ("Thông báo hủy Phiên chợ OCOP Cần Thơ tháng 11",
+                       ["từ 20/11/2025 đến 24/11/2025", "Lý do: Bão số 7 đổ bộ", "Gian hàng số 42"],
+                       "Phiên chợ OCOP Cần Thơ tháng 11 is cancelled", ["Reason given: Bão số 7"], "Cần Thơ"),
+    "accepted": ("Xác nhận tham gia Hội chợ OCOP và đặc sản vùng miền Thành phố Hồ Chí Minh 2025, gian hàng số 42",
+                 ["Gian hàng của quý đơn vị: số 42.", "ổ điện 220V"], "Confirmed: Hội chợ OCOP",
+                 ["Your booth: 42."], "Hồ Chí Minh"),
+    "declined": ("Đã ghi nhận: quý đơn vị từ chối tham gia Hội chợ OCOP", ["Cảm ơn quý đơn vị đã trả lời"],
+                 "Your answer is recorded: you decline Hội chợ OCOP", ["Thank you for answering"], "Hồ Chí Minh"),
+    "answer_refused": ("Chưa thể ghi nhận câu trả lời cho thư mời tham gia Hội chợ OCOP",
+                       ["đồng ý tham gia", "Đã quá hạn trả lời thư mời."], "Your answer to the invitation to Hội chợ",
+                       ["The deadline for answering had passed."], "Hồ Chí Minh"),
+    "certificate_expiring": ("Giấy chứng nhận OCOP của Kẹo dừa sầu riêng Thanh Long hết hiệu lực ngày 20/07/2028",
+                             ["còn 30 ngày", "36 tháng", "tái chứng nhận"],
+                             "The OCOP certificate of Kẹo dừa sầu riêng Thanh Long expires on 20 July 2028",
+                             ["30 days from now", "re-certification"], "Kẹo dừa sầu riêng"),
+    "certificate_expired": ("Giấy chứng nhận OCOP của Kẹo dừa sầu riêng Thanh Long đã hết hiệu lực",
+                            ["có hiệu lực đến ngày 20/07/2028", "không còn là sản phẩm OCOP"],
+                            "The OCOP certificate of Kẹo dừa sầu riêng Thanh Long has expired",
+                            ["was valid until 20 July 2028"], "Kẹo dừa sầu riêng"),
+}
+
+
+def test_every_message_has_its_expectations():
+    assert set(SAYS) == set(domain.MESSAGES)
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_message_in_vietnamese_by_default_and_in_english(name):
+    vi_subject, vi_phrases, en_subject, en_phrases, _ = SAYS[name]
+    for lang in ("vi", None, "fr"):
+        r = rendered(name, lang)
+        assert r.language == "vi" and r.subject.startswith(vi_subject), r.subject
+        assert r.text.startswith(f"Kính gửi {NAME},") and 'lang="vi"' in r.html
+        for part in vi_phrases:
+            assert part in r.text, part
+        for phrase in english_phrases():
+            assert phrase not in r.text and phrase not in r.html and phrase not in r.subject, phrase
+        assert r.sms.text.startswith("OCOP: ") and 1 <= r.sms.segments <= 4
+        assert r.sms.text.endswith(SHORT) == domain.MESSAGES[name].answer_link
+    r = rendered(name, "en")
+    assert r.language == "en" and r.subject.startswith(en_subject) and 'lang="en"' in r.html
+    assert r.text.startswith(f"Dear {NAME},")
+    for part in en_phrases:
+        assert part in r.text, part
+
+
 @pytest.mark.parametrize("name", TEMPLATES)
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_every_part_keeps_the_diacritics_in_nfc(name, lang):
     r = rendered(name, lang)
-    fair = sample_context(name)["fair"]
+    marker = SAYS[name][4]
     for text in (r.subject, r.text, r.html, r.sms.text, *(a.content for a in r.attachments)):
         assert unicodedata.is_normalized("NFC", text)
-        assert "Hồ Chí Minh" in text or "Ho Chi Minh" in text
-    assert fair["name"] in r.html
+        assert marker in text, text
+    assert bool(r.attachments) == domain.MESSAGES[name].calendar
+
+
+@pytest.mark.parametrize("name", [n for n in TEMPLATES if domain.MESSAGES[n].calendar])
+def test_later_calendar_files_replace_the_invitations_entry(name):
+    """One UID per invitation: each later file (withdrawn, changed, cancelled, booth confirmed,
+    declined) carries a higher SEQUENCE than the invitation's 0, and says what became of the entry."""
+    [att] = rendered(name, "vi").attachments
+    [event] = Calendar.from_ical(att.content).walk("VEVENT")
+    assert str(event["uid"]) == "inv-1@ocop.local"
+    expected = {"withdrawn": "CANCELLED", "fair_cancelled": "CANCELLED", "declined": "CANCELLED",
+                "accepted": "CONFIRMED"}.get(name)
+    assert (str(event["status"]) if "status" in event else None) == expected
+    assert (int(event["sequence"]) > 0) == (name not in OFFERS)
+    assert bool(event.walk("VALARM")) == (name in OFFERS)  # an alarm before the deadline, only on an offer
 
 
 def test_no_subsidy_says_so():
