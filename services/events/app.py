@@ -7,11 +7,12 @@ from pathlib import Path
 from shared.web import create_service_app
 
 from .models import Inbox, Outbox
+from .output_routes import blp as outputs_blp
 from .routes import blp
 
 SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app("events", SERVICE_DIR, Outbox, Inbox, [blp], "OCOP fairs and invitations API", settings,
-                              migrate)
+    return create_service_app("events", SERVICE_DIR, Outbox, Inbox, [blp, outputs_blp],
+                              "OCOP fairs and invitations API", settings, migrate)

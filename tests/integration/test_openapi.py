@@ -73,9 +73,14 @@ def test_bearer_scheme_is_declared_and_required_by_default(specs, service):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_only_the_signed_link_pages_go_without_a_bearer_token(specs, service):
+    # Calendar apps subscribe by URL and send no header: the public feed of announced fairs is open,
+    # and a producer's calendar takes a bearer token or its signed link.
+    open_feeds = {"/calendars/fairs.ics": [], "/calendars/producers/{producer_id}.ics": [{"bearer": []}, {}]}
     for path, method, op in operations(specs[service]):
         if path.startswith("/r/"):
             assert op.get("security") == [], f"{method.upper()} {path} is reached by its signed link alone"
+        elif service == "events" and path in open_feeds:
+            assert op.get("security") == open_feeds[path], f"{method.upper()} {path}"
         else:
             assert op.get("security", specs[service]["security"]) == [{"bearer": []}], f"{method.upper()} {path}"
 

@@ -1,0 +1,191 @@
+"""iCalendar (RFC 5545) feeds of fairs, built with the ``icalendar`` library. Plain Python: the
+rows come from ``outputs.py``, the HTTP side from ``output_routes.py``.
+
+Two feeds, one VEVENT per fair:
+
+- the public feed of published fairs (every fair announced and not withdrawn from view: published,
+  inviting, closed, held; a cancelled one stays with ``STATUS:CANCELLED`` so that a calendar that
+  subscribed drops or strikes it);
+- a producer's own calendar: the fairs it accepted (``CONFIRMED``, the time blocked), and those it
+  had accepted and is no longer going to (its invitation withdrawn, or the fair cancelled):
+  ``CANCELLED``.
+
+Entries are all-day (``DTSTART``/``DTEND`` as dates, DTEND exclusive: a fair on 1-5 July ends on
+6 July), so they sit on the same days whatever the calendar's own time zone. The one instant an
+entry carries, the invitation deadline, is given in Asia/Ho_Chi_Minh (``TZID``, with its
+``VTIMEZONE``), and the calendar says ``X-WR-TIMEZONE:Asia/Ho_Chi_Minh``.
+
+UIDs are stable (``fair-<id>@…`` in the public feed, ``booth-<invitation id>@…`` in a producer's:
+different entries, since a producer may subscribe to both). ``SEQUENCE`` only ever grows and grows
+with every change: the fair's version (and, in a producer's calendar, plus its invitation's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+from icalendar.prop import vDDDTypes
+
+PRODID = "-//OCOP trade promotion//events//VI"
+UID_DOMAIN = "events.ocop.local"
+TIMEZONE = "Asia/Ho_Chi_Minh"
+VIETNAM = ZoneInfo(TIMEZONE)
+
+KIND_NAMES = {"trade_fair": "Hội chợ thương mại", "exhibition": "Triển lãm",
+              "showcase_point": "Điểm giới thiệu và bán sản phẩm OCOP"}
+STATUS_NAMES = {"published": "đã công bố", "inviting": "đang mời tham gia", "closed": "đã chốt danh sách",
+                "held": "đã tổ chức", "cancelled": "đã hủy"}
+
+
+@dataclass(frozen=True)
+class FairEntry:
+    """What a calendar entry says about one fair (any object with these attributes will do)."""
+
+    id: str
+    name: str
+    kind: str
+    organiser: str
+    venue: str
+    host_province: str
+    starts_on: date
+    ends_on: date
+    status: str
+    version: int
+    invitation_deadline: datetime | None = None
+    cancel_reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BoothEntry:
+    """A producer's place at a fair: its accepted invitation (``status`` accepted or withdrawn)."""
+
+    invitation_id: str
+    status: str
+    version: int
+    booths: list[int]
+    status_reason: str | None
+    fair: FairEntry
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _calendar(name: str, description: str) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-caldesc", description)
+    cal.add("x-wr-timezone", TIMEZONE)
+    # How often a subscribed calendar should look again (a hint; clients choose).
+    cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT6H")
+    return cal
+
+
+def _event(uid: str, fair: FairEntry, sequence: int, status: str, lines: list[str], busy: bool,
+           stamp: datetime) -> Event:
+    event = Event()
+    event.add("uid", f"{uid}@{UID_DOMAIN}")
+    # No METHOD-less iTIP here: DTSTAMP is when the entry last changed in our store.
+    event.add("dtstamp", _utc(fair.updated_at) or _utc(fair.created_at) or stamp)
+    if fair.created_at is not None:
+        event.add("created", _utc(fair.created_at))
+    if fair.updated_at is not None:
+        event.add("last-modified", _utc(fair.updated_at))
+    event.add("sequence", sequence)
+    event.add("dtstart", fair.starts_on)
+    event.add("dtend", fair.ends_on + timedelta(days=1))  # all-day: the end is exclusive
+    event.add("summary", fair.name)
+    event.add("location", f"{fair.venue}, {fair.host_province}")
+    event.add("categories", [KIND_NAMES.get(fair.kind, fair.kind)])
+    event.add("status", status)
+    event.add("transp", "OPAQUE" if busy else "TRANSPARENT")
+    if fair.invitation_deadline is not None and fair.status in ("published", "inviting"):
+        # A DATE-TIME with TZID (an X- property is untyped otherwise): VTIMEZONE added by _finish.
+        event.add("x-ocop-invitation-deadline", vDDDTypes(_utc(fair.invitation_deadline).astimezone(VIETNAM)))
+    event.add("description", "\n".join(lines))
+    return event
+
+
+def _about(fair: FairEntry) -> list[str]:
+    lines = [f"{KIND_NAMES.get(fair.kind, fair.kind)} — {STATUS_NAMES.get(fair.status, fair.status)}",
+             f"Đơn vị tổ chức: {fair.organiser}",
+             f"Thời gian: {fair.starts_on:%d/%m/%Y} – {fair.ends_on:%d/%m/%Y}",
+             f"Địa điểm: {fair.venue}, {fair.host_province}"]
+    if fair.invitation_deadline is not None and fair.status in ("published", "inviting"):
+        local = _utc(fair.invitation_deadline).astimezone(VIETNAM)
+        lines.append(f"Hạn đăng ký/trả lời lời mời: {local:%H:%M %d/%m/%Y} (giờ Việt Nam)")
+    if fair.status == "cancelled":
+        lines.append("Hội chợ đã bị hủy" + (f": {fair.cancel_reason}" if fair.cancel_reason else "."))
+    return lines
+
+
+def _finish(cal: Calendar) -> bytes:
+    cal.add_missing_timezones()  # a VTIMEZONE for every TZID used (the deadlines')
+    return cal.to_ical()
+
+
+def fairs_feed(fairs: list[FairEntry], now: datetime | None = None, name: str = "Hội chợ, triển lãm OCOP") \
+        -> bytes:
+    """The public feed: one entry per announced fair, cancelled ones marked CANCELLED."""
+    now = now or datetime.now(UTC)
+    cal = _calendar(name, "Các hội chợ, triển lãm và điểm giới thiệu sản phẩm OCOP đã công bố")
+    for fair in fairs:
+        status = "CANCELLED" if fair.status == "cancelled" else "CONFIRMED"
+        cal.add_component(_event(f"fair-{fair.id}", fair, fair.version, status, _about(fair), False, now))
+    return _finish(cal)
+
+
+def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: datetime | None = None) -> bytes:
+    """A producer's calendar: the fairs it accepted, and those it will no longer attend (CANCELLED)."""
+    now = now or datetime.now(UTC)
+    title = f"Lịch hội chợ OCOP — {producer_name}" if producer_name else "Lịch hội chợ OCOP"
+    cal = _calendar(title, "Các hội chợ đã nhận lời tham gia")
+    for entry in booths:
+        fair = entry.fair
+        going = entry.status == "accepted" and fair.status != "cancelled"
+        lines = _about(fair)
+        if going:
+            numbers = ", ".join(str(b) for b in entry.booths or [])
+            lines.append(f"Gian hàng số: {numbers}" if numbers else "Đã nhận lời tham gia")
+        elif fair.status != "cancelled":
+            lines.append("Không còn tham gia" + (f": {entry.status_reason}" if entry.status_reason else "."))
+        cal.add_component(_event(f"booth-{entry.invitation_id}", fair, fair.version + entry.version,
+                                 "CONFIRMED" if going else "CANCELLED", lines, going, now))
+    return _finish(cal)
+
+
+# ---- signed feed links ------------------------------------------------------------------------
+# A calendar app subscribes by URL and cannot send a bearer token: a producer's feed is also
+# reachable with a signed token naming the producer (itsdangerous, HMAC-SHA256, as the API
+# tokens). It does not expire (calendars poll for years); changing the secret it is signed with
+# (OCOP_CALENDAR_SECRET, else OCOP_SECRET_KEY) revokes every link at once.
+FEED_SALT = "ocop-calendar-feed"
+
+
+def feed_token(secret: str, producer_id: str) -> str:
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(secret, salt=FEED_SALT).dumps({"producer_id": producer_id})
+
+
+def feed_producer(secret: str, token: str) -> str | None:
+    """The producer a feed token was signed for; None for a token not signed with this secret."""
+    from itsdangerous import BadSignature, URLSafeSerializer
+
+    try:
+        claims = URLSafeSerializer(secret, salt=FEED_SALT).loads(token)
+    except BadSignature:
+        return None
+    return claims.get("producer_id") if isinstance(claims, dict) else None
