@@ -15,9 +15,10 @@ PURPOSE = "respond-invitation"
 
 
 class LinkError(Exception):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, claims: dict | None = None):
         super().__init__(kind)
         self.kind = kind  # tampered, expired, wrong_purpose
+        self.claims = claims  # what a genuine but expired link says (its page speaks the producer's language)
 
 
 def make_token(secret: str, invitation_id: str, producer_id: str, expires_at: datetime) -> str:
@@ -33,5 +34,5 @@ def read_token(secret: str, token: str, now: datetime | None = None) -> dict:
     if not isinstance(claims, dict) or claims.get("purpose") != PURPOSE:
         raise LinkError("wrong_purpose")
     if (now or datetime.now(UTC)).timestamp() > claims["exp"]:
-        raise LinkError("expired")
+        raise LinkError("expired", claims)
     return claims

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, select_autoescape
+from jinja2 import nodes
 from jinja2.runtime import new_context
 
 from shared.text import fold
 
 from . import domain, ics
-from .i18n import TEMPLATES, VN_TZ, environment, language_of
+from .i18n import environment, language_of
 
 
 @dataclass
@@ -107,29 +107,11 @@ def _calendar_blocks(lang: str, name: str):
     return chain[0], blocks
 
 
-# ---- the answer pages (Vietnamese) ------------------------------------------------------------------
-def vn_date(value) -> str:
-    from .i18n import _as_date
-
-    return _as_date(value).strftime("%d/%m/%Y")
-
-
-def vn_datetime(value) -> str:
-    from .i18n import _as_datetime
-
-    return _as_datetime(value).astimezone(VN_TZ).strftime("%H:%M ngày %d/%m/%Y")
-
-
-@lru_cache(maxsize=1)
-def page_env() -> Environment:
-    e = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                    undefined=StrictUndefined)
-    e.filters.update(vn_date=vn_date, vn_datetime=vn_datetime)
-    return e
-
-
-def render_page(**ctx) -> str:
-    ctx.setdefault("inv", None)
-    ctx.setdefault("form", False)
-    ctx.setdefault("message", None)
-    return page_env().get_template("page.html").render(**ctx)
+# ---- the answer page ----------------------------------------------------------------------------------
+def render_page(language: str | None, state: str, **ctx) -> str:
+    """The producer's answer page (``templates/page.html``) in the producer's language: ``state``
+    says what to show (see the template)."""
+    lang = language_of(language)
+    defaults = {"inv": None, "form": False, "now_state": None, "errors": [], "booths": [], "cause": None,
+                "detail": None, "answer": None}
+    return environment(lang).get_template("page.html").render(**{**defaults, **ctx, "state": state})

@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from shared.auth import own_producer_only, require
 from shared.contracts import contract_for, sample
-from shared.errors import NotFound, OperationError
+from shared.errors import Conflict, NotFound
 from shared.web import runtime_of
 
 from . import domain, links, rendering
 from . import operations as ops
 from .channels import producer_channels
 from .i18n import LANGUAGES
-from .models import Delivery, Recipient, WebhookDelivery, WebhookSubscription
+from .models import Delivery, InvitationView, Recipient, WebhookDelivery, WebhookSubscription
 from .rendering import render_page
 from .schemas import (
     AnswerForm,
@@ -44,39 +44,61 @@ from .schemas import (
 
 blp = Blueprint("notifications", __name__, url_prefix="/", description="Deliveries and producers' answers")
 
-LINK_ERRORS = {
-    "tampered": "Đường dẫn không hợp lệ hoặc đã bị sửa đổi.",
-    "expired": "Đường dẫn đã hết hạn: đã quá hạn trả lời lời mời này.",
-    "wrong_purpose": "Đường dẫn này không dùng để trả lời lời mời.",
-}
-STATUS_TEXT = {
-    "issued": "Lời mời đang chờ quý đơn vị trả lời.",
-    "answered": "Câu trả lời đã được gửi, đang chờ ban tổ chức xác nhận.",
-    "accepted": "Ban tổ chức đã xác nhận: quý đơn vị tham gia hội chợ, gian hàng số {booth}.",
-    "declined": "Ban tổ chức đã ghi nhận lời từ chối. Cảm ơn quý đơn vị.",
-    "refused": "Ban tổ chức không thể ghi nhận câu trả lời: {verdict}",
-}
+# Why a link opens no form, and the HTTP status of that page.
+PAGE_STATUS = {"tampered": 403, "wrong_purpose": 403, "link_expired": 410, "not_yours": 403, "unknown": 404,
+               "reused": 409, "closed": 409, "bad_form": 422}
 
 
 def rt():
     return runtime_of(current_app)
 
 
-def _page(status: int, title: str, **ctx):
-    return render_page(title=title, **ctx), status, {"Content-Type": "text/html; charset=utf-8"}
+def _page(state: str, language: str | None, **ctx):
+    status = PAGE_STATUS.get(state, 200)
+    return render_page(language, state, **ctx), status, {"Content-Type": "text/html; charset=utf-8"}
 
 
-def _claims(token: str):
+def _asked_language() -> str | None:
+    asked = request.args.get("lang")
+    return asked if asked in LANGUAGES else None
+
+
+class _Refusal(Exception):
+    def __init__(self, page):
+        self.page = page
+
+
+def _open(session, token: str):
+    """The link's claims, the invitation as its producer knows it, the page's language and whether
+    it was answered through this link; a refusal page when the link cannot be used."""
     try:
-        return links.read_token(current_app.config["SECRET_KEY"], token), None
+        claims = links.read_token(current_app.config["SECRET_KEY"], token)
     except links.LinkError as exc:
-        code = 410 if exc.kind == "expired" else 403
-        return None, _page(code, "Không thể mở lời mời", message=LINK_ERRORS[exc.kind])
+        known = exc.claims and session.get(Recipient, exc.claims.get("prod"))
+        lang = _asked_language() or (known.language if known else None)
+        raise _Refusal(_page("link_expired" if exc.kind == "expired" else exc.kind, lang)) from exc
+    recipient = session.get(Recipient, claims["prod"])
+    lang = _asked_language() or (recipient.language if recipient else None)
+    view = session.get(InvitationView, claims["inv"])
+    if view is None:
+        raise _Refusal(_page("unknown", lang))
+    if view.producer_id != claims["prod"]:  # signed for another producer than the invitation's
+        raise _Refusal(_page("not_yours", lang))
+    answered = session.get(ops.Answer, claims["inv"]) is not None
+    return claims, view, lang, answered
 
 
-def _status_message(view, answered: bool) -> str:
-    status = view.status if view.status != "issued" or not answered else "answered"
-    return STATUS_TEXT[status].format(booth=view.booth, verdict=view.verdict)
+def _state_of(view, answered: bool) -> dict:
+    """What the page says about the invitation now (see templates/page.html)."""
+    state = "answered" if view.status == "issued" and answered else view.status
+    out = {"now_state": "open" if state == "issued" else state, "inv": ops.view_dict(view),
+           "booths": view.booths or ([view.booth] if view.booth else [])}
+    if state == "refused":
+        out["cause"], out["detail"] = domain.refusal_cause(view.verdict or "")
+    elif state == "withdrawn":
+        cause, detail = domain.withdrawal_cause(view.verdict or "")
+        out["cause"], out["detail"] = view.withdrawn_cause or cause, detail
+    return out
 
 
 @blp.route("/r/<token>")
@@ -84,39 +106,41 @@ class AnswerPage(MethodView):
     # The signed link is the credential here, not a bearer token; the answers are HTML pages.
     @blp.doc(security=[], responses={"200": {"description": "the page", "content": {"text/html": {}}}})
     def get(self, token):
-        """The page a producer opens from the invitation email (Vietnamese)."""
-        claims, error = _claims(token)
-        if error:
-            return error
+        """The page a producer opens from an invitation (in the producer's language; ``?lang=vi|en``)."""
         with rt().transaction() as s:
-            view = ops.get_view(s, claims["inv"])
-            answered = s.get(ops.Answer, claims["inv"]) is not None
-            return _page(200, "Lời mời tham gia hội chợ", inv=view, form=not answered and view.status == "issued",
-                         message=_status_message(view, answered))
+            try:
+                _, view, lang, answered = _open(s, token)
+            except _Refusal as refusal:
+                return refusal.page
+            state = _state_of(view, answered)
+            return _page(state["now_state"], lang, form=state["now_state"] == "open", **state)
 
     @blp.doc(security=[], requestBody={"required": True,
                                        "content": {"application/x-www-form-urlencoded": {"schema": AnswerForm}}},
              responses={"200": {"description": "the answer was taken", "content": {"text/html": {}}}})
     def post(self, token):
         """The producer's answer from that page's form (accept or decline, with a note)."""
-        claims, error = _claims(token)
-        if error:
-            return error
-        try:
-            form = AnswerForm().load({k: v for k, v in request.form.items() if k in ("answer", "note")})
-        except ValidationError as exc:
-            return _page(422, "Câu trả lời chưa hợp lệ",
-                         message="; ".join(f"{k}: {v[0]}" for k, v in exc.messages.items()))
         try:
             with rt().transaction() as s:
-                view = ops.get_view(s, claims["inv"])
+                claims, view, lang, answered = _open(s, token)
+                state = _state_of(view, answered)
+                try:
+                    form = AnswerForm().load({k: v for k, v in request.form.items() if k in ("answer", "note")})
+                except ValidationError as exc:
+                    errors = [(k, v[0] if isinstance(v, list) else v) for k, v in sorted(exc.messages.items())]
+                    raise _Refusal(_page("bad_form", lang, errors=errors, form=state["now_state"] == "open",
+                                         **state)) from exc
+                if answered:
+                    raise _Refusal(_page("reused", lang, **state))
+                if view.status != "issued":
+                    raise _Refusal(_page("closed", lang, **state))
                 ops.record_answer(s, ops.FanOutEmitter(rt().emit), claims, form["answer"], form["note"] or None)
-        except OperationError as exc:
-            return _page(exc.status, "Không thể ghi nhận", message="Lời mời này đã được trả lời trước đó."
-                         if exc.status == 409 else exc.message)
-        word = "đồng ý tham gia" if form["answer"] == "accept" else "từ chối"
-        return _page(200, "Đã nhận câu trả lời", inv=view,
-                     message=f"Cảm ơn quý đơn vị. Câu trả lời «{word}» đã được gửi tới ban tổ chức.")
+        except _Refusal as refusal:
+            return refusal.page
+        except Conflict:  # answered at the same moment through another request
+            with rt().transaction() as s:
+                return _page("reused", lang, **_state_of(ops.get_view(s, claims["inv"]), True))
+        return _page("thanks", lang, inv=state["inv"], answer=form["answer"])
 
 
 @blp.route("/r/s/<code>")
@@ -129,8 +153,9 @@ class ShortLinkPage(MethodView):
             with rt().transaction() as s:
                 token = ops.resolve_short_link(s, code)
         except NotFound:
-            return _page(404, "Không thể mở lời mời", message=LINK_ERRORS["tampered"])
-        return redirect(f"/r/{token}", code=302)
+            return _page("unknown", _asked_language())
+        query = f"?lang={request.args['lang']}" if _asked_language() else ""
+        return redirect(f"/r/{token}{query}", code=302)
 
 
 @blp.route("/deliveries")
