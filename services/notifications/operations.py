@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select
@@ -298,6 +300,91 @@ def _jsonable(d: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
 
 
+# ---- reminders before an invitation's deadline ------------------------------------------------------
+REMINDER_NAMESPACE = uuid.UUID("6b8f2d4e-3c1a-5e7b-9d0f-2a4c6e8b0d13")
+REMINDER_TYPE = "notifications.reminder"  # the cause of a reminder's deliveries (no event: the clock)
+
+
+def reminder_offsets(settings) -> tuple[int, ...]:
+    """Days before the deadline (``OCOP_REMINDER_DAYS``, default 3 and 1)."""
+    if "reminder_days" in settings.extra:
+        return tuple(settings.extra["reminder_days"])
+    return domain.parse_offsets(os.environ.get("OCOP_REMINDER_DAYS"))
+
+
+def reminder_id(invitation_id: str, days: int) -> str:
+    """The same for every worker and every run: the deliveries' unique (cause, channel, producer)
+    makes each reminder once, even when two workers queue it at the same moment."""
+    return str(uuid.uuid5(REMINDER_NAMESPACE, f"{invitation_id}:{days}"))
+
+
+def _unanswered(session: Session, now: datetime, within_days: int) -> list[InvitationView]:
+    """Open invitations, not answered through their link, whose deadline is near."""
+    q = (select(InvitationView).outerjoin(Answer, Answer.invitation_id == InvitationView.invitation_id)
+         .where(InvitationView.status == "issued", Answer.invitation_id.is_(None), InvitationView.deadline > now,
+                InvitationView.deadline <= now + timedelta(days=within_days))
+         .order_by(InvitationView.deadline, InvitationView.invitation_id))
+    return list(session.scalars(q))
+
+
+def queue_reminders(session: Session, emit, settings, adapters: dict, now: datetime | None = None,
+                    offsets: tuple[int, ...] | None = None) -> int:
+    """Queue the reminders due now (domain.reminder_due) for unanswered invitations; returns how
+    many were queued. Idempotent: a reminder queued once (by any worker) is not queued again."""
+    now = now or datetime.now(UTC)
+    offsets = reminder_offsets(settings) if offsets is None else offsets
+    if not offsets:
+        return 0
+    due = []
+    for view in _unanswered(session, now, max(offsets)):
+        days = domain.reminder_due(aware(view.deadline), aware(view.issued_at) if view.issued_at else None, now,
+                                   offsets)
+        if days is not None:
+            due.append((view, days, reminder_id(view.invitation_id, days)))
+    queued_before = set(session.scalars(select(Delivery.cause_event_id).where(
+        Delivery.cause_event_id.in_([cause for *_, cause in due]))))
+    count = 0
+    for view, days, cause in due:
+        if cause not in queued_before and _queue_reminder(session, emit, settings, adapters, view, days, cause):
+            count += 1
+    return count
+
+
+def _queue_reminder(session: Session, emit, settings, adapters: dict, view: InvitationView, days: int,
+                    cause: str) -> bool:
+    recipient = session.get(Recipient, view.producer_id)
+    if recipient is None:
+        return False
+    data = {"invitation_id": view.invitation_id, "fair": view.fair, "products": view.products,
+            "deadline": aware(view.deadline)}
+    envelope = {"id": cause, "type": REMINDER_TYPE}
+    try:
+        with session.begin_nested():
+            known = {"recipient_name": recipient.name, "days_left": days,
+                     **_links(session, settings, view.invitation_id, view.producer_id, view.deadline)}
+            queue_message(session, emit, envelope, domain.MESSAGES["reminder"], recipient,
+                          FIELDS["reminder"](data, known), settings, adapters)
+    except IntegrityError:  # another worker queued it at the same moment
+        return False
+    return True
+
+
+def _still_open(session: Session, delivery: Delivery) -> str | None:
+    """Why a reminder is no longer true when its turn comes (None: send it)."""
+    view = session.get(InvitationView, delivery.ref_id)
+    if view is None or view.status != "issued":
+        return f"the invitation is {view.status if view else 'unknown'}"
+    if session.get(Answer, delivery.ref_id) is not None:
+        return "the producer has answered"
+    if aware(view.deadline) <= datetime.now(UTC):
+        return "the deadline has passed"
+    return None
+
+
+# template -> why a queued message should no longer go out (None: it should)
+STILL_TRUE = {"reminder": _still_open}
+
+
 # ---- what events change in this service's records ---------------------------------------------------
 def record_issued(session: Session, envelope: dict, data: dict) -> None:
     view = session.get(InvitationView, data["invitation_id"], with_for_update=True)
@@ -404,6 +491,11 @@ def send_delivery(session: Session, emit, delivery: Delivery, adapter, adapters:
     problem = channel_problems(recipient, adapters)[delivery.channel] if recipient else "recipient unknown"
     if problem is not None:  # opted out (or consent withdrawn) since the message was queued
         delivery.status, delivery.last_error = "undeliverable", f"{delivery.channel}: {problem}"
+        session.flush()
+        return delivery.status
+    stale = STILL_TRUE[delivery.template](session, delivery) if delivery.template in STILL_TRUE else None
+    if stale is not None:  # e.g. a reminder for an invitation answered since it was queued
+        delivery.status, delivery.last_error = "cancelled", stale
         session.flush()
         return delivery.status
     delivery.attempts += 1

@@ -9,7 +9,7 @@ from shared.web import Text
 from .domain import PRODUCER_CHANNELS
 from .i18n import LANGUAGES
 
-STATUSES = ["queued", "sent", "failed", "parked", "undeliverable"]
+STATUSES = ["queued", "sending", "sent", "failed", "parked", "undeliverable", "cancelled"]
 
 
 class AnswerForm(Schema):
@@ -27,8 +27,10 @@ class DeliveryOut(Schema):
     producer_id = fields.String()
     language = fields.String()
     subject = fields.String()
-    status = fields.String(metadata={"description": "queued, sent, failed (a retry is due at next_attempt_at), "
-                                                    "parked (given up; re-drive it), undeliverable"})
+    status = fields.String(metadata={"description": "queued, sending (in the provider's hands), sent, failed (a retry "
+                                                    "is due at next_attempt_at), parked (given up; re-drive it), "
+                                                    "undeliverable (no usable channel), cancelled (no longer true "
+                                                    "when its turn came, e.g. a reminder answered since)"})
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
     sms_encoding = fields.String(allow_none=True)

@@ -4,7 +4,9 @@ for webhooks."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from datetime import datetime
 
 from shared.worker import bus_loops, run_forever
 
@@ -72,13 +74,41 @@ class WebhookSender(ChannelSender):
             return len(due)
 
 
+class Reminders:
+    """Queues the reminders due before invitations' deadlines (operations.queue_reminders), every
+    ``interval`` seconds (``OCOP_REMINDER_INTERVAL_SECONDS``, 60). Any number of workers may run it:
+    each reminder is queued once."""
+
+    def __init__(self, runtime, interval: float | None = None):
+        self.rt = runtime
+        self.interval = interval if interval is not None else float(os.environ.get("OCOP_REMINDER_INTERVAL_SECONDS",
+                                                                                   "60"))
+        self.adapters = producer_channels(runtime.settings)
+        self.emit = ops.FanOutEmitter(runtime.emit)
+
+    def run_once(self, now: datetime | None = None) -> int:
+        with self.rt.transaction() as session:
+            return ops.queue_reminders(session, self.emit, self.rt.settings, self.adapters, now)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                queued = self.run_once()
+                if queued:
+                    log.info("reminders queued", extra={"queued": queued})
+            except Exception:  # database down: try again next round
+                log.exception("reminder sweep failed")
+            stop.wait(self.interval)
+
+
 def senders(runtime) -> list[ChannelSender]:
     return [ChannelSender(runtime, channel) for channel in domain.PRODUCER_CHANNELS
             if producer_channels(runtime.settings)[channel].configured] + [WebhookSender(runtime)]
 
 
 def loops(runtime):
-    return bus_loops(runtime, handlers(runtime)) + [(f"{s.channel}-sender", s.run_forever) for s in senders(runtime)]
+    return (bus_loops(runtime, handlers(runtime)) + [(f"{s.channel}-sender", s.run_forever) for s in senders(runtime)]
+            + [("reminders", Reminders(runtime).run_forever)])
 
 
 def main():
