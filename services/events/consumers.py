@@ -9,16 +9,28 @@ from shared.errors import OperationError
 
 from . import operations as ops
 
+# The correlation id of the events a registry replay re-publishes (services/registry/replay.py):
+# they rebuild the read model and are not news, so they top up no fair.
+REPLAY_PREFIX = "registry-replay:"
+
+
+def replayed(envelope: dict) -> bool:
+    return str(envelope.get("correlation_id") or "").startswith(REPLAY_PREFIX)
+
 
 def on_certification_granted(emit):
-    """The read model row, then a top-up of fairs still inviting with room."""
+    """The read model row, then a top-up of fairs still inviting with room (not for a replay)."""
 
     def handle(session, envelope, data):
         ops.apply_certification(session, envelope, data)
-        ops.top_up(session, emit, [data["product_id"]])
+        if not replayed(envelope):
+            ops.top_up(session, emit, [data["product_id"]])
 
     def many(session, batch):
         ops.apply_certifications(session, batch)  # one round trip for the batch
+        batch = [(envelope, data) for envelope, data in batch if not replayed(envelope)]
+        if not batch:
+            return
         fairs = ops.fairs_open_to_top_up(session, datetime.now(UTC))
         if not fairs:  # the common case: nothing to top up, one query for the whole batch
             return
