@@ -4,7 +4,11 @@
 - ``import FILE [--apply] [--decision-number N --decision-date D --issued-by X]``: the bulk import
   of a decision's list (CSV or XLSX), a dry run unless ``--apply``; prints the same JSON report as
   ``POST /imports``. Exit status 0 when the file is valid (and, with ``--apply``, applied), 1 when
-  rows have errors, 2 when the file cannot be read at all.
+  rows have errors, 2 when the file cannot be read at all;
+- ``replay [--since WHEN]``: re-publish the registry's current state (every producer and product
+  with its certification; with ``--since``, those with a registry event since then) as events to
+  the events service's queue, through the outbox, so that its read model can be rebuilt
+  (``replay.py``; the procedure is in the README). Prints the counts as JSON.
 """
 
 import argparse
@@ -60,6 +64,40 @@ def import_command(argv: list[str]) -> int:
     return 0 if report["valid"] else 1
 
 
+def replay_command(argv: list[str]) -> int:
+    from shared.web import runtime_of
+
+    from . import replay
+    from .app import create_app
+
+    parser = argparse.ArgumentParser(
+        prog="python -m services.registry.manage replay",
+        description="Re-publish the registry's current state as events to the events service's read model queue "
+                    "(through the outbox: the registry worker's relay publishes them).")
+    parser.add_argument("--since", type=_moment, help="only producers and products with a registry event since "
+                        "then: 2026-11-01 (midnight, Vietnam time) or 2026-11-01T08:00:00+07:00")
+    parser.add_argument("--chunk", type=int, default=replay.CHUNK, help="producers or products per transaction")
+    args = parser.parse_args(argv)
+    if args.chunk < 1:
+        parser.error("--chunk must be at least 1")
+    runtime = runtime_of(create_app(migrate=True))
+    _print(replay.replay(runtime, since=args.since, chunk=args.chunk))
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    """A date (its midnight in Vietnam) or a date and time (Vietnam time unless it has an offset), in UTC."""
+    from datetime import UTC
+
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or date-time: {text!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    return value.astimezone(UTC)
+
+
 def _print(report: dict) -> None:
     print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
 
@@ -81,4 +119,6 @@ if __name__ == "__main__":
         sys.exit(0)
     if sys.argv[1:2] == ["import"]:
         sys.exit(import_command(sys.argv[2:]))
+    if sys.argv[1:2] == ["replay"]:
+        sys.exit(replay_command(sys.argv[2:]))
     sys.exit(main("registry", Path(__file__).parent, sys.argv[1:]))
