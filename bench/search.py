@@ -167,7 +167,7 @@ REGION_WEIGHTS = {"red_river_delta": 29, "mekong_delta": 19, "northern_midlands_
 PRODUCER_COLUMNS = ["id", "code", "name", "name_folded", "kind", "address", "province", "province_entered", "region",
                     "representative", "email", "phone", "preferred_language", "consent", "version", "created_at"]
 PRODUCT_COLUMNS = ["id", "producer_id", "name", "name_folded", "name_en", "group", "subgroup", "description",
-                   "potential_five_star", "version", "created_at"]
+                   "potential_five_star", "version", "created_at", "province", "region", "producer_kind"]
 CERT_COLUMNS = ["id", "product_id", "kind", "criteria_version", "score", "stars", "level", "issued_by",
                 "decision_number", "decision_date", "valid_until", "status", "created_at"]
 
@@ -255,7 +255,8 @@ def generate(n_products: int, n_producers: int, seed: int):
         product_id = str(uuid.uuid4())
         products.append((product_id, producers[owner][0], name, folded, None, group,
                          rnd.choice(subgroups[group]), f"{name}: sản phẩm OCOP của {entered}.",
-                         stars == 4 and rnd.random() < 0.15, 2 if stars else 1, created))
+                         stars == 4 and rnd.random() < 0.15, 2 if stars else 1, created,
+                         producers[owner][6], producers[owner][8], producers[owner][4]))
         if stars is None:
             continue
         decided = today - timedelta(days=rnd.randint(1, 35 * 30))

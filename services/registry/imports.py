@@ -807,7 +807,8 @@ def write(session: Session, emit, checked: Checked, now: datetime) -> int:
             events.append(("registry.producer.registered", p.id, 1, ops.producer_event(p)))
         producer = plan.existing
         if row.existing_product is None:
-            product = _Row(row.product, id=row.product_id, producer_id=plan.id, version=2, created_at=now)
+            product = _Row(row.product, id=row.product_id, producer_id=plan.id, version=2, created_at=now,
+                           **ops.producer_copy(producer))
             products.append(product)
             events.append(("registry.product.registered", product.id, 1,
                            ops.product_event(_Row(product, version=1))))

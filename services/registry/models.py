@@ -54,12 +54,19 @@ class Product(Base):
     subgroup: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     potential_five_star: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The producer's province, region and kind, copied (kept in step by update_producer) so that the
+    # list filters on them read the products alone (migration 3d5e9a7c1b20).
+    province: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(50))
+    producer_kind: Mapped[str] = mapped_column(String(30))
     # Bumped by every change to the product or its certifications: the subject_version of its events.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     __table_args__ = (
         Index("ix_products_created_at", "created_at"),
         Index("ix_products_producer_id_group", "producer_id", "group"),
+        Index("ix_products_province_group", "province", "group"),
+        Index("ix_products_region_producer_kind", "region", "producer_kind"),
         Index("ix_products_name_folded_trgm", "name_folded", postgresql_using="gin",
               postgresql_ops={"name_folded": "gin_trgm_ops"}),
     )

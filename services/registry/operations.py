@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,6 +101,9 @@ def update_producer(session: Session, emit, producer_id: str, changes: dict) -> 
         return producer  # nothing changed: no new version, no event
     producer.version += 1
     session.flush()
+    copy = producer_copy(producer)
+    if any(before[key if key != "producer_kind" else "kind"] != value for key, value in copy.items()):
+        session.execute(update(Product).where(Product.producer_id == producer.id).values(**copy))
     emit(session, "registry.producer.updated", producer.id, producer.version, producer_event(producer))
     return producer
 
@@ -136,11 +139,16 @@ def product_fields(data: dict) -> dict:
 def register_product(session: Session, emit, data: dict) -> Product:
     fields = product_fields(data)
     producer = get_producer(session, data["producer_id"])
-    product = Product(producer_id=producer.id, **fields, version=1)
+    product = Product(producer_id=producer.id, **fields, **producer_copy(producer), version=1)
     session.add(product)
     session.flush()
     emit(session, "registry.product.registered", product.id, product.version, product_event(product))
     return product
+
+
+def producer_copy(producer) -> dict:
+    """What a product keeps of its producer for the list filters."""
+    return {"province": producer.province, "region": producer.region, "producer_kind": producer.kind}
 
 
 def product_event(p: Product) -> dict:

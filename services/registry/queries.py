@@ -32,8 +32,11 @@ SORTS = {
     "valid_until": Certification.valid_until,
     "created_at": Product.created_at,
 }
-PRODUCER_FILTERS = {"province": Producer.province, "region": Producer.region, "producer_kind": Producer.kind}
-PRODUCT_FILTERS = {"group": Product.group, "producer_id": Product.producer_id}
+# The producer's province, region and kind are copied onto its products (kept in step by
+# operations.update_producer): a filter on them reads the products alone, without the join.
+PRODUCER_FILTERS: dict = {}
+PRODUCT_FILTERS = {"group": Product.group, "producer_id": Product.producer_id, "province": Product.province,
+                   "region": Product.region, "producer_kind": Product.producer_kind}
 CERTIFICATE_FILTERS = ("stars", "certified", "expiring_before")
 # At most this many matches: read them all, then sort (see _page_rows).
 FEW = 5_000

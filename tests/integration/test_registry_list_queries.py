@@ -44,7 +44,9 @@ def _register(session_factory) -> None:
         start = datetime(2024, 1, 1, tzinfo=UTC)
         for n in range(400):
             name = f"{rnd.choice(GOODS)} {rnd.choice(['Bến Tre', 'Đà Lạt', 'đặc biệt', ''])} {n % 37}".strip()
-            product = Product(producer_id=rnd.choice(producers).id, name=name, name_folded=fold(name),
+            owner = rnd.choice(producers)
+            product = Product(producer_id=owner.id, name=name, name_folded=fold(name), province=owner.province,
+                              region=owner.region, producer_kind=owner.kind,
                               group=rnd.choice([1, 1, 1, 2, 4]), potential_five_star=rnd.random() < 0.1, version=1,
                               created_at=start + timedelta(days=n % 50))  # ties: the id decides
             s.add(product)

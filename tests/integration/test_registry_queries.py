@@ -132,3 +132,22 @@ def test_status_filter_and_old_province_names(platform, api):
     export = api.call("GET", "registry", "/products/export.csv", "trade_officer",
                       params={"producer_id": producer["id"], "status": "revoked", "province": "tra vinh"})
     assert export.status_code == 200 and export.text.count(ids["revoked"]) == 1 and len(export.text.splitlines()) == 2
+
+
+def test_a_producers_move_and_kind_change_reach_the_product_filters(api):
+    from test_bad_input import register_producer, register_product
+
+    producer = register_producer(api, province="Cao Bằng", kind="household")
+    product = register_product(api, producer["id"])
+
+    def found(**params):
+        r = api.call("GET", "registry", "/products", "trade_officer", params={"producer_id": producer["id"], **params})
+        assert r.status_code == 200, r.text
+        return [item["id"] for item in r.json()["items"]]
+
+    assert found(province="Cao Bằng", region="northern_midlands_mountains", producer_kind="household") == [product["id"]]
+    r = api.call("PATCH", "registry", f"/producers/{producer['id']}", "registry_officer",
+                 json={"province": "Sóc Trăng", "kind": "enterprise"})
+    assert r.status_code == 200 and r.json()["province"] == "Cần Thơ", r.text
+    assert found(province="Cao Bằng") == [] and found(producer_kind="household") == []
+    assert found(province="Sóc Trăng", region="mekong_delta", producer_kind="enterprise") == [product["id"]]
