@@ -145,7 +145,8 @@ def test_a_producers_move_and_kind_change_reach_the_product_filters(api):
         assert r.status_code == 200, r.text
         return [item["id"] for item in r.json()["items"]]
 
-    assert found(province="Cao Bằng", region="northern_midlands_mountains", producer_kind="household") == [product["id"]]
+    assert found(province="Cao Bằng", region="northern_midlands_mountains",
+                 producer_kind="household") == [product["id"]]
     r = api.call("PATCH", "registry", f"/producers/{producer['id']}", "registry_officer",
                  json={"province": "Sóc Trăng", "kind": "enterprise"})
     assert r.status_code == 200 and r.json()["province"] == "Cần Thơ", r.text
