@@ -2,10 +2,11 @@
 fair's capacity and group quotas, the waitlist. Plain Python, no Flask or SQLAlchemy, unit-tested
 alone.
 
-Built for size: the database filters what is cheap to filter (status, stars, groups, areas, kinds,
-validity: see ``operations.candidates``) and hands plain ``Candidate`` tuples here; everything
-below is one pass over them plus a sort of one pick per producer, so a fair against 200,000
-products, or a season of fairs against the same list, stays a matter of seconds and megabytes.
+Built for size: the database applies the fair's rules and hands over plain tuples of what the
+score reads (``selection.rows``); ranking is a few passes over them and a heap of one place per
+producer, and a pick with its products, parts and reasons is built only when read (``Ranking``),
+so a fair against 200,000 products stays well under a second (bench/match.py) and a season of a
+hundred fairs a matter of a minute and a few hundred megabytes (bench/season.py).
 
 The score of a producer's pick (its best products for the fair):
 
@@ -26,8 +27,9 @@ Ties are broken by producer id, so the same data always gives the same ranking.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -283,6 +285,7 @@ def quota_fit(rules: Rules, demand: Counter, total: int) -> dict[int, float]:
 
 # ---- ranking ---------------------------------------------------------------------------------
 NO_HISTORY = History()
+NO_HISTORY_POINTS = fairness_points(NO_HISTORY)
 
 
 def eligibility(fair: FairTerms):
@@ -317,44 +320,231 @@ def eligibility(fair: FairTerms):
 
 
 def rank(candidates: Iterable[Candidate], fair: FairTerms, history: dict[str, History] | None = None,
-         busy: dict[str, str] | None = None) -> list[Pick]:
+         busy: dict[str, str] | None = None) -> Ranking:
     """Eligible producers, best first, each with its best products (deterministic order).
 
     ``history``: producer id -> its last 12 months; ``busy``: producer id -> why it cannot come
-    (already exhibiting at an overlapping fair). Both default to empty. One pass over the
-    candidates on plain tuples, then one sort of one pick per producer."""
-    history, busy, rules = history or {}, busy or {}, fair.rules
-    ok = eligibility(fair)
-    by_producer: dict[str, list[tuple[float, float, float, Candidate]]] = {}
-    for c in candidates:
-        if c.producer_id in busy or not ok(c):
-            continue
-        stars, fresh = _product_points(c, fair.ends_on)
-        scored = by_producer.get(c.producer_id)
-        if scored is None:
-            by_producer[c.producer_id] = [(stars + fresh, stars, fresh, c)]
+    (already exhibiting at an overlapping fair). Both default to empty. Checks every rule, then
+    ranks as ``rank_rows`` does."""
+    ok, busy = eligibility(fair), busy or {}
+    chosen = [c for c in candidates if c.producer_id not in busy and ok(c)]
+    known = {c.product_id: c for c in chosen}
+    return rank_rows([row_of(c) for c in chosen], fair, history, None,
+                     lambda ids: {i: known[i] for i in ids})
+
+
+# A row as ranking reads it: what the score needs and nothing more. The database hands these over
+# with every rule of the fair already applied (``selection.rows``), as plain tuples:
+#     (producer id, product id, group, region, stars, valid until)
+# stars 0 and valid until None for a product never certified.
+Row = tuple
+# Full candidates by product id, for the picks that are read (a ranking of 100,000 producers reads
+# the few hundred it invites, waitlists or shows).
+Details = Callable[[list[str]], dict[str, Candidate]]
+CHUNK = 256
+
+
+def row_of(c: Candidate) -> Row:
+    certified = c.status != "uncertified" and c.valid_until is not None
+    return (c.producer_id, c.product_id, c.group, c.region, c.stars if certified else 0,
+            c.valid_until if certified else None)
+
+
+def rank_rows(rows: Iterable[Row], fair: FairTerms, history: dict[str, History] | None = None,
+              busy: Iterable[str] | None = None, details: Details | None = None) -> Ranking:
+    """``rank`` on rows the database has already filtered by the fair's rules (see ``Ranking``)."""
+    return Ranking(fair, rows, history or {}, busy or (), details)
+
+
+class _Freshness(dict):
+    """Freshness points by certificate end date, each date computed once (a catalogue has a few
+    thousand dates for 200,000 products)."""
+
+    def __init__(self, ends_on: date):
+        super().__init__({None: 0.0})
+        self.ends_on = ends_on
+
+    def __missing__(self, valid_until: date) -> float:
+        days = max(0, min((valid_until - self.ends_on).days, FRESHNESS_HORIZON_DAYS))
+        points = self[valid_until] = round(days / FRESHNESS_HORIZON_DAYS * FRESHNESS_POINTS, 3)
+        return points
+
+
+FULL_SORT = 2048  # reading further than this beyond the places sorted so far sorts them all
+
+
+class Ranking(Sequence):
+    """A fair's ranking: a sequence of ``Pick``, best first, equal to the list of them.
+
+    Built for 200,000 rows (bench/match.py): one pass keeps each producer's first row and sets
+    the others aside; one pass over those finds each producer's best product; one pass scores
+    each producer. Places are entries ``(-score, producer id, group, booths)`` in a heap, popped
+    in order as far as they are read (selection reads a few hundred; reading far sorts the rest).
+    A ``Pick`` (products, parts, reasons) is built when its place is read, a chunk at a time
+    with one ``details`` call, and kept. ``compact()`` drops the rows when no more picks will
+    be built from them (season planning holds a hundred rankings); ``picks_for`` builds picks
+    from rows given back."""
+
+    def __init__(self, fair: FairTerms, rows: Iterable[Row], history: dict[str, History], busy: Iterable[str],
+                 details: Details | None):
+        rules = fair.rules
+        self.fair, self.history, self._details = fair, history, details
+        self._fresh = fresh = _Freshness(fair.ends_on)
+        self._limit = rules.max_products_per_producer
+        best: dict[str, Row] = {}
+        extra: list[Row] = []
+        first = best.setdefault
+        for row in rows:
+            if first(row[0], row) is not row:
+                extra.append(row)
+        for producer_id in busy:
+            best.pop(producer_id, None)
+        self._first, self._extra = dict(best), extra
+        for row in extra:  # the best product: most points, then the lowest product id
+            top = best.get(row[0])
+            if top is not None and (-(row[4] * STAR_POINTS + fresh[row[5]]), row[1]) < \
+                    (-(top[4] * STAR_POINTS + fresh[top[5]]), top[1]):
+                best[row[0]] = row
+        self.fit = fit = quota_fit(rules, Counter([row[2] for row in best.values()]), len(best))
+        weights = dict(zip(("host", "near", "far"), rules.regional_weights, strict=True))
+        self._weight = weight = {r: weights[region_relation(r, fair.region)] for r in {row[3] for row in best.values()}}
+        most = min(rules.max_booths_per_producer, self._limit)
+        products = Counter([row[0] for row in extra]) if most > 1 else {}
+        past, places = history.get, []
+        for producer_id, row in best.items():
+            h = past(producer_id)
+            values = (row[4] * STAR_POINTS, fresh[row[5]], NO_HISTORY_POINTS if h is None else fairness_points(h),
+                      weight[row[3]], fit[row[2]])
+            places.append((-round(sum(values), 3), producer_id, row[2],
+                           min(most, 1 + products.get(producer_id, 0)) if most > 1 else 1))
+        heapq.heapify(places)
+        self._heap, self._order, self._places = places, [], None
+        self._picks: dict[int, Pick] = {}
+
+    # ---- places ----------------------------------------------------------------------------------
+    def _grow(self, n: int) -> None:
+        """Sort at least the first ``n`` places."""
+        order, heap = self._order, self._heap
+        if n - len(order) > FULL_SORT:
+            heap.sort()
+            order.extend(heap)
+            heap.clear()
         else:
-            scored.append((stars + fresh, stars, fresh, c))
-    limit = rules.max_products_per_producer
-    for scored in by_producer.values():
-        if len(scored) > 1:
-            scored.sort(key=lambda t: (-t[0], t[3].product_id))
-            del scored[limit:]
-    demand = Counter(scored[0][3].group for scored in by_producer.values())
-    fit = quota_fit(rules, demand, len(by_producer))
-    weights = dict(zip(("host", "near", "far"), rules.regional_weights, strict=True))
-    max_booths, picks = rules.max_booths_per_producer, []
-    for producer_id, scored in by_producer.items():
-        _, stars, fresh, top = scored[0]
-        h = history.get(producer_id, NO_HISTORY)
-        relation = region_relation(top.region, fair.region)
-        values = (stars, fresh, fairness_points(h), weights[relation], fit[top.group])
-        picks.append(Pick(producer_id, top.producer_name, top.region, top.group, [t[3] for t in scored],
-                          min(max_booths, len(scored)), round(sum(values), 3), values, (top, fair, h, relation)))
-    picks.sort(key=lambda p: (-p.score, p.producer_id))
-    for n, p in enumerate(picks, start=1):
-        p.rank = n
-    return picks
+            pop = heapq.heappop
+            while len(order) < n and heap:
+                order.append(pop(heap))
+
+    def entry(self, place: int) -> tuple[float, str, int, int]:
+        """Place ``place`` (0-based) as (-score, producer id, group, booths)."""
+        if place >= len(self._order):
+            self._grow(place + 1)
+        return self._order[place]
+
+    def entries(self):
+        """Every place in order, sorting as far as it is read."""
+        place = 0
+        while True:
+            if place >= len(self._order):
+                if not self._heap:
+                    return
+                self._grow(place + max(512, place))
+            yield self._order[place]
+            place += 1
+
+    @property
+    def producer_ids(self) -> list[str]:
+        self._grow(len(self))
+        return [e[1] for e in self._order]
+
+    def place_of(self, producer_id: str) -> int | None:
+        """The 0-based place of a producer, or None when it is not ranked."""
+        if self._places is None or len(self._places) < len(self):
+            self._places = {e[1]: i for i, e in enumerate(self.entries())}
+        return self._places.get(producer_id)
+
+    def __len__(self) -> int:
+        return len(self._order) + len(self._heap)
+
+    # ---- picks -----------------------------------------------------------------------------------
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            places = range(*index.indices(len(self)))
+            if places:
+                self._build(min(places), max(places) + 1)
+            return [self._picks[i] for i in places]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("ranking index out of range")
+        pick = self._picks.get(index)
+        if pick is None:
+            self._build(index, index + max(CHUNK, index // 2))  # reading on: bigger chunks
+            pick = self._picks[index]
+        return pick
+
+    def __eq__(self, other):
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Ranking({self.fair.fair_id!r}, {len(self)} producers)"
+
+    def compact(self) -> None:
+        """Forget the rows: picks already built stay; others need ``picks_for``."""
+        self._first = self._extra = None
+
+    def _build(self, start: int, stop: int) -> None:
+        stop = min(stop, len(self))
+        self._grow(stop)
+        todo = [i for i in range(start, stop) if i not in self._picks]
+        if not todo:
+            return
+        if self._first is None:
+            raise LookupError("the ranking was compacted: build its picks with picks_for")
+        mine = {self._order[i][1]: [self._first[self._order[i][1]]] for i in todo}
+        for row in self._extra:  # a scan without allocations: cheaper than an index of every producer's rows
+            if row[0] in mine:
+                mine[row[0]].append(row)
+        self._make(todo, mine)
+
+    def picks_for(self, rows: Iterable[Row]) -> dict[str, Pick]:
+        """Picks of the producers whose rows are given (all the rows the fair admits of each, e.g.
+        fetched again after ``compact``), by producer id; producers not ranked are left out."""
+        mine: dict[str, list[Row]] = {}
+        for row in rows:
+            mine.setdefault(row[0], []).append(row)
+        places = sorted(i for i in (self.place_of(p) for p in mine) if i is not None)
+        self._make([i for i in places if i not in self._picks], mine)
+        return {self._order[i][1]: self._picks[i] for i in places}
+
+    def _make(self, places: list[int], rows: dict[str, list[Row]]) -> None:
+        fresh = self._fresh
+
+        def points(row: Row) -> tuple:
+            return -(row[4] * STAR_POINTS + fresh[row[5]]), row[1]
+
+        tops = {}
+        for i in places:
+            mine = rows[self._order[i][1]]
+            tops[i] = sorted(mine, key=points)[: self._limit] if len(mine) > 1 else mine
+        wanted = [row[1] for top in tops.values() for row in top]
+        found = self._details(wanted) if self._details else {}
+        missing = [pid for pid in wanted if pid not in found]
+        if missing:
+            raise LookupError(f"no details for {len(missing)} ranked products, e.g. {missing[0]}")
+        fair = self.fair
+        for i, top in tops.items():
+            negated, producer_id, _, booths = self._order[i]
+            best, c = top[0], found[top[0][1]]
+            h = self.history.get(producer_id, NO_HISTORY)
+            values = (best[4] * STAR_POINTS, fresh[best[5]], fairness_points(h), self._weight[best[3]],
+                      self.fit[best[2]])
+            self._picks[i] = Pick(producer_id, c.producer_name, c.region, c.group, [found[r[1]] for r in top],
+                                  booths, -negated, values, (c, fair, h, region_relation(c.region, fair.region)),
+                                  rank=i + 1)
 
 
 def reasons(top: Candidate, fair: FairTerms, h: History, relation: str) -> list[str]:
@@ -402,32 +592,97 @@ def hold_reason(fair: FairTerms, load: Load, group: int, booths: int) -> str | N
     return None
 
 
-@dataclass
 class Decision:
-    pick: Pick
-    outcome: str           # issue, waitlist, below_cut
-    hold: str | None = None
+    """One place of a ranking after selection: issue, waitlist or below_cut, and why it was held."""
+
+    __slots__ = ("outcome", "hold", "_pick", "_picks", "_place")
+
+    def __init__(self, pick: Pick | None, outcome: str, hold: str | None = None, picks: Sequence | None = None,
+                 place: int = 0):
+        self.outcome, self.hold, self._pick, self._picks, self._place = outcome, hold, pick, picks, place
+
+    @property
+    def pick(self) -> Pick:
+        if self._pick is None:
+            self._pick = self._picks[self._place]  # built when read (see Ranking)
+        return self._pick
+
+    def __repr__(self) -> str:
+        return f"Decision({self.outcome!r}, place={self._place if self._pick is None else self._pick.rank})"
 
 
-def select(picks: list[Pick], fair: FairTerms, load: Load | None = None) -> list[Decision]:
+class Decisions(Sequence):
+    """``select``'s answer, a sequence of ``Decision`` in ranking order (equal to the list of them).
+    Only the places up to the cut are stored; every place after it is below the cut, beyond the
+    waitlist. Iterating builds no pick until one is read; a slice builds the picks it holds."""
+
+    def __init__(self, picks: Sequence, outcomes: list[str], holds: list[str | None], beyond: str):
+        self.picks, self._outcomes, self._holds, self._beyond = picks, outcomes, holds, beyond
+
+    def __len__(self) -> int:
+        return len(self.picks)
+
+    def _decision(self, i: int, pick: Pick | None = None) -> Decision:
+        if i < len(self._outcomes):
+            return Decision(pick, self._outcomes[i], self._holds[i], self.picks, i)
+        return Decision(pick, "below_cut", self._beyond, self.picks, i)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            places = range(*index.indices(len(self)))
+            picks = self.picks[index]
+            return [self._decision(i, p) for i, p in zip(places, picks, strict=True)]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("decision index out of range")
+        return self._decision(index)
+
+    def __iter__(self):
+        return (self._decision(i) for i in range(len(self)))
+
+    def __eq__(self, other):
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and [(d.pick, d.outcome, d.hold) for d in self] == \
+                [(d.pick, d.outcome, d.hold) for d in other]
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def count_of(self, outcome: str) -> int:
+        below = len(self) - len(self._outcomes)
+        return self._outcomes.count(outcome) + (below if outcome == "below_cut" else 0)
+
+
+def select(picks: Sequence[Pick], fair: FairTerms, load: Load | None = None) -> Decisions:
     """Walk the ranking: invite while booths and quotas allow, waitlist the next ``waitlist_size``
-    (those held back by a quota keep their rank there), and leave the rest below the cut."""
+    (those held back by a quota keep their rank there), and leave the rest below the cut.
+
+    The walk stops at the cut (no booth left to offer, no waitlist place): everyone after it is
+    below the cut. On a ``Ranking`` it reads only each place's group and booths."""
     load = load or Load()
-    out, waiting, beyond = [], 0, f"beyond the waitlist of {fair.waitlist_size}"
-    for p in picks:
-        if waiting >= fair.waitlist_size and load.accepted + load.issued >= fair.issue_limit:
-            out.append(Decision(p, "below_cut", beyond))  # no booth left to offer, no waitlist place
-            continue
-        hold = hold_reason(fair, load, p.group, p.booths)
+    if isinstance(picks, Ranking):
+        places = ((e[2], e[3]) for e in picks.entries())
+    else:
+        places = ((p.group, p.booths) for p in picks)
+    size, limit = fair.waitlist_size, fair.issue_limit
+    outcomes: list[str] = []
+    holds: list[str | None] = []
+    waiting = 0
+    for group, n in places:
+        if waiting >= size and load.accepted + load.issued >= limit:
+            break  # no booth left to offer, no waitlist place
+        hold = hold_reason(fair, load, group, n)
         if hold is None:
-            load.add_issued(p.group, p.booths)
-            out.append(Decision(p, "issue"))
-        elif waiting < fair.waitlist_size:
+            load.add_issued(group, n)
+            outcomes.append("issue")
+        elif waiting < size:
             waiting += 1
-            out.append(Decision(p, "waitlist", hold))
+            outcomes.append("waitlist")
         else:
-            out.append(Decision(p, "below_cut", hold))
-    return out
+            outcomes.append("below_cut")
+        holds.append(hold)
+    return Decisions(picks, outcomes, holds, f"beyond the waitlist of {size}")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from shared import reference
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.text import nfc
 
-from . import domain, matching
+from . import domain, matching, selection
 from .models import CertifiedProduct, Fair, Invitation, ProducerView, ProductView
 
 OPEN_INVITATION = ("issued", "waitlisted", "accepted")
@@ -492,9 +492,10 @@ def busy(session: Session, fair: Fair, producer_ids: list[str] | None = None) ->
             for pid, name, start, end in session.execute(q)}
 
 
-def ranking(session: Session, fair: Fair, now: datetime) -> list[matching.Pick]:
-    t = terms(fair)
-    return matching.rank(candidates(session, t), t, history(session, fair, now), busy(session, fair))
+def ranking(session: Session, fair: Fair, now: datetime) -> matching.Ranking:
+    """The fair's ranking on the whole read model: the rules applied in SQL, picks built when read
+    (see ``selection``)."""
+    return selection.ranking(session, terms(fair), history(session, fair, now), busy(session, fair))
 
 
 def preview(session: Session, fair: Fair, now: datetime | None = None) -> list[matching.Decision]:
