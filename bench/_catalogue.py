@@ -56,6 +56,16 @@ def fresh_database(base_url: str, name: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def drop_database(base_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _subgroups() -> dict[int, list[str]]:
     data = json.loads((ROOT / "services" / "registry" / "reference" / "criteria.json").read_text(encoding="utf-8"))
     latest = max(data["versions"], key=lambda v: v["effective_from"])
