@@ -28,6 +28,7 @@ Ties are broken by producer id, so the same data always gives the same ranking.
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -373,6 +374,25 @@ class _Freshness(dict):
 FULL_SORT = 2048  # reading further than this beyond the places sorted so far sorts them all
 
 
+class _Packed:
+    """A ranking's places, sorted, in arrays: read back as (-score, producer id, group, booths)."""
+
+    __slots__ = ("producer_ids", "scores", "groups", "booths")
+
+    def __init__(self, order: list[tuple], names: dict[str, str] | None):
+        share = names.setdefault if names is not None else (lambda name, default: name)
+        self.producer_ids = [share(e[1], e[1]) for e in order]
+        self.scores = array("d", [e[0] for e in order])
+        self.groups = array("B", [e[2] for e in order])
+        self.booths = array("B", [e[3] for e in order])
+
+    def __len__(self) -> int:
+        return len(self.producer_ids)
+
+    def __getitem__(self, place: int) -> tuple[float, str, int, int]:
+        return self.scores[place], self.producer_ids[place], self.groups[place], self.booths[place]
+
+
 class Ranking(Sequence):
     """A fair's ranking: a sequence of ``Pick``, best first, equal to the list of them.
 
@@ -425,6 +445,8 @@ class Ranking(Sequence):
     def _grow(self, n: int) -> None:
         """Sort at least the first ``n`` places."""
         order, heap = self._order, self._heap
+        if not heap:
+            return
         if n - len(order) > FULL_SORT:
             heap.sort()
             order.extend(heap)
@@ -492,9 +514,14 @@ class Ranking(Sequence):
     def __repr__(self) -> str:
         return f"Ranking({self.fair.fair_id!r}, {len(self)} producers)"
 
-    def compact(self) -> None:
-        """Forget the rows: picks already built stay; others need ``picks_for``."""
+    def compact(self, names: dict[str, str] | None = None) -> None:
+        """Sort every place and keep them packed (producer id, score, group, booths: about 18 bytes
+        a place, the ids shared through ``names`` when given), forgetting the rows: picks already
+        built stay, others need ``picks_for``. A season plan holds a hundred rankings like this."""
+        self._grow(len(self))
+        self._order = _Packed(self._order, names)
         self._first = self._extra = None
+        self._places = None
 
     def _build(self, start: int, stop: int) -> None:
         stop = min(stop, len(self))
@@ -510,15 +537,17 @@ class Ranking(Sequence):
                 mine[row[0]].append(row)
         self._make(todo, mine)
 
-    def picks_for(self, rows: Iterable[Row]) -> dict[str, Pick]:
+    def picks_for(self, rows: Iterable[Row], places: dict[str, int] | None = None) -> dict[str, Pick]:
         """Picks of the producers whose rows are given (all the rows the fair admits of each, e.g.
-        fetched again after ``compact``), by producer id; producers not ranked are left out."""
+        fetched again after ``compact``), by producer id; producers not ranked are left out.
+        ``places``: their 0-based places when the caller knows them (else looked up)."""
         mine: dict[str, list[Row]] = {}
         for row in rows:
             mine.setdefault(row[0], []).append(row)
-        places = sorted(i for i in (self.place_of(p) for p in mine) if i is not None)
-        self._make([i for i in places if i not in self._picks], mine)
-        return {self._order[i][1]: self._picks[i] for i in places}
+        where = places.get if places is not None else self.place_of
+        found = sorted(i for i in (where(p) for p in mine) if i is not None)
+        self._make([i for i in found if i not in self._picks], mine)
+        return {self._order[i][1]: self._picks[i] for i in found}
 
     def _make(self, places: list[int], rows: dict[str, list[Row]]) -> None:
         fresh = self._fresh
@@ -618,6 +647,11 @@ class Decisions(Sequence):
 
     def __init__(self, picks: Sequence, outcomes: list[str], holds: list[str | None], beyond: str):
         self.picks, self._outcomes, self._holds, self._beyond = picks, outcomes, holds, beyond
+
+    @property
+    def walked(self) -> list[str]:
+        """The outcomes of the places up to the cut (every later one is below it)."""
+        return self._outcomes
 
     def __len__(self) -> int:
         return len(self.picks)
