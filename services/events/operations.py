@@ -338,17 +338,22 @@ def publish_fair(session: Session, emit, fair_id: str, invite: bool = True, now:
     return fair
 
 
-def start_inviting(session: Session, emit, fair_id: str, now: datetime | None = None) -> Fair:
+def start_inviting(session: Session, emit, fair_id: str, now: datetime | None = None,
+                   decisions: list[matching.Decision] | None = None) -> Fair:
+    """published → inviting. ``decisions``: invitations and waitlist decided elsewhere (a season
+    plan, see season_operations) instead of matching this fair alone."""
     fair = get_fair(session, fair_id, lock=True)
-    _start_inviting(session, emit, fair, now or datetime.now(UTC))
+    _start_inviting(session, emit, fair, now or datetime.now(UTC), decisions)
     return fair
 
 
-def _start_inviting(session: Session, emit, fair: Fair, now: datetime) -> None:
+def _start_inviting(session: Session, emit, fair: Fair, now: datetime,
+                    decisions: list[matching.Decision] | None = None) -> None:
     """published → inviting: match, invite the top candidates, waitlist the next ones."""
     _rule(domain.check_transition, fair.status, "inviting")
     _rule(domain.check_deadline_ahead, aware(fair.invitation_deadline), now)
-    decisions = matching.select(ranking(session, fair, now), terms(fair))
+    if decisions is None:
+        decisions = matching.select(ranking(session, fair, now), terms(fair))
     previous = _transition(session, fair, "inviting")
     counts = Counter(d.outcome for d in decisions)
     emit(session, "events.fair.inviting", fair.id, fair.version,
