@@ -20,10 +20,13 @@ def main(argv: list[str]) -> int:
     secret = host.runtimes["registry"].settings.secret_key
     urls = host.urls()
     print("\nOCOP trade-promotion platform, embedded default: one process, embedded broker, SQLite.")
-    print(f"  console and mailbox : {urls['console']}   (or: python -m embedded.mail)")
+    print(f"  console, mailbox, SMS: {urls['console']}   (or: python -m embedded.mail)")
     for name in config.SERVICES:
         print(f"  {name:20}: {urls[name]}   OpenAPI {urls[name]}/openapi.json")
     print(f"  SMTP sink           : 127.0.0.1:{host.runtimes['notifications'].settings.smtp_port}")
+    if host.smsbox is not None:
+        print(f"  SMS sink (gateway)  : {host.runtimes['notifications'].settings.sms_gateway_url}"
+              "   (or: python -m embedded.sms)")
     print(f"  data                : {config.data_dir()}")
     print("  tokens (Authorization: Bearer ...):")
     for role in ("registry_officer", "trade_officer"):

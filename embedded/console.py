@@ -1,20 +1,40 @@
-"""The embedded console at http://127.0.0.1:8000: where everything is, demo tokens, the mailbox."""
+"""The embedded console at http://127.0.0.1:8000: where everything is, demo tokens, and what the
+platform sent: the mailbox (SMTP sink) and the text messages (SMS sink), side by side."""
 
 from __future__ import annotations
 
 from flask import Flask, abort, render_template_string
-from markupsafe import escape
 
 from shared.auth import issue_token
 
 PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>OCOP – embedded</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:.1rem .3rem;word-break:break-all}td{padding:.2rem .6rem;border-bottom:1px solid #eee}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:.1rem .3rem;word-break:break-all}
+td{padding:.2rem .6rem;border-bottom:1px solid #eee;vertical-align:top}
+.sent{display:flex;gap:2rem;flex-wrap:wrap}.sent>section{flex:1 1 30rem;min-width:0}
+.sms{font-size:.9rem}.meta{color:#666;font-size:.8rem;white-space:nowrap}</style>
 <h1>OCOP trade promotion – embedded default</h1>
 <h2>Services</h2><ul>{% for name, url in urls.items() if name != 'console' %}
-<li>{{ name }}: <a href="{{ url }}/openapi.json">{{ url }}</a> (<a href="{{ url }}/readyz">readyz</a>, <a href="{{ url }}/metrics">metrics</a>)</li>{% endfor %}</ul>
-<h2>Demo tokens</h2><table>{% for role, token in tokens.items() %}<tr><td>{{ role }}</td><td><code>{{ token }}</code></td></tr>{% endfor %}</table>
-{{ body|safe }}</html>"""
+<li>{{ name }}: <a href="{{ url }}/openapi.json">{{ url }}</a>
+(<a href="{{ url }}/readyz">readyz</a>, <a href="{{ url }}/metrics">metrics</a>)</li>{% endfor %}</ul>
+<h2>Demo tokens</h2><table>{% for role, token in tokens.items() %}
+<tr><td>{{ role }}</td><td><code>{{ token }}</code></td></tr>{% endfor %}</table>
+<div class="sent">
+<section><h2><a href="/mail">Mailbox</a> (SMTP sink)</h2>
+{% if mails is none %}<p>No SMTP sink in this process (OCOP_SMTP_SINK=0).</p>{% else %}
+<table>{% for id, at, rcpt, subject in mails %}
+<tr><td><a href="/mail/{{ id }}">{{ id }}</a></td><td class="meta">{{ at[:19] }}</td><td>{{ rcpt }}</td>
+<td>{{ subject }}</td></tr>{% else %}<tr><td>No email yet.</td></tr>{% endfor %}</table>{% endif %}</section>
+<section><h2><a href="/sms">Text messages</a> (SMS sink)</h2>
+{% if sms is none %}<p>No SMS sink in this process (an SMS gateway is configured, or OCOP_SMS_SINK=0).</p>
+{% else %}<table class="sms">{% for id, at, to, text, segments, encoding in sms %}
+<tr><td>{{ id }}</td><td class="meta">{{ at[:19] }}<br>{{ to }}<br>{{ segments }} × {{ encoding }}</td>
+<td>{{ text }}</td></tr>{% else %}<tr><td>No text message yet.</td></tr>{% endfor %}</table>{% endif %}</section>
+</div></html>"""
+
+MAIL = """<!doctype html><meta charset="utf-8"><p><a href="/">← console</a></p>
+<p><b>To:</b> {{ msg['To'] }}<br><b>Subject:</b> {{ msg['Subject'] }}</p><hr>
+{% if html %}{{ content|safe }}{% else %}<pre>{{ content }}</pre>{% endif %}"""
 
 
 def create_console(host) -> Flask:
@@ -26,13 +46,16 @@ def create_console(host) -> Flask:
 
     @app.get("/")
     def index():
-        rows = "".join(f"<tr><td><a href='/mail/{i}'>{i}</a></td><td>{at[:19]}</td><td>{escape(rcpt)}</td><td>{escape(subj)}</td></tr>"
-                       for i, at, rcpt, subj in host.mailbox.list(50)) if host.mailbox else ""
-        body = f"<h2><a href='/mail'>Mailbox</a> (SMTP sink)</h2><table>{rows}</table>"
-        return render_template_string(PAGE, urls=host.urls(), tokens=tokens(), body=body)
+        return render_template_string(PAGE, urls=host.urls(), tokens=tokens(),
+                                      mails=host.mailbox.list(50) if host.mailbox else None,
+                                      sms=host.smsbox.list(50) if host.smsbox else None)
 
     @app.get("/mail")
     def mail():
+        return index()
+
+    @app.get("/sms")
+    def sms():
         return index()
 
     @app.get("/mail/<int:mail_id>")
@@ -40,11 +63,9 @@ def create_console(host) -> Flask:
         msg = host.mailbox.get(mail_id) if host.mailbox else None
         if msg is None:
             abort(404)
-        html = msg.get_body(preferencelist=("html", "plain"))
-        content = html.get_content()
-        if html.get_content_type() == "text/plain":
-            content = f"<pre>{escape(content)}</pre>"
-        return (f"<!doctype html><meta charset='utf-8'><p><a href='/'>← mailbox</a></p>"
-                f"<p><b>To:</b> {escape(msg['To'])}<br><b>Subject:</b> {escape(msg['Subject'])}</p><hr>{content}")
+        body = msg.get_body(preferencelist=("html", "plain"))
+        # The email's own HTML is shown as it is: it is the platform's rendering, already escaped.
+        return render_template_string(MAIL, msg=msg, content=body.get_content(),
+                                      html=body.get_content_type() == "text/html")
 
     return app

@@ -50,7 +50,9 @@ def load_registry(runtime) -> bool:
                 "code": f"BT-{n:03d}", "name": f"{KIND_NAMES[kind]} {PRODUCTS[n % len(PRODUCTS)]} {place} {n}",
                 "kind": kind, "province": "Bến Tre", "address": f"{place}, Bến Tre",
                 "representative": "Nguyễn Thị Hồng", "email": f"chuthe{n:03d}@demo.ocop.vn" if n % 19 else None,
-                "phone": f"0275 38{n:04d}", "preferred_language": "en" if n == 7 else "vi",
+                # a mobile number where SMS is consented (the SMS sink shows those), else a Bến Tre landline
+                "phone": f"0912 {n:03d} {n:03d}" if n % 3 == 0 else f"0275 38{n:04d}",
+                "preferred_language": "en" if n == 7 else "vi",
                 "consent": {"email": True, "sms": n % 3 == 0}}))
         plan, potential = _plan()
         for k, (p_index, four) in enumerate(plan):

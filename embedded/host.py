@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from werkzeug.serving import make_server
 
@@ -19,6 +19,8 @@ from shared.worker import start
 
 from .mailsink import Mailbox
 from .mailsink import start as start_smtp
+from .smssink import SmsBox
+from .smssink import start as start_sms
 
 
 @dataclass
@@ -26,28 +28,30 @@ class Host:
     apps: dict = field(default_factory=dict)
     runtimes: dict = field(default_factory=dict)
     mailbox: Mailbox | None = None
+    smsbox: SmsBox | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     _servers: list = field(default_factory=list)
     _threads: list = field(default_factory=list)
     _smtp: object = None
+    _sms: object = None
 
     def urls(self) -> dict[str, str]:
         return {name: f"http://127.0.0.1:{config.port(name)}" for name in ("console", *config.SERVICES)}
 
-    def start(self, demo: bool = True, smtp_sink: bool = True, http: bool = True) -> Host:
+    def start(self, demo: bool = True, smtp_sink: bool = True, http: bool = True, sms_sink: bool = True) -> Host:
         from services.events.app import create_app as events_app
         from services.events.worker import loops as events_loops
         from services.notifications.app import create_app as notifications_app
         from services.notifications.worker import loops as notifications_loops
         from services.registry.app import create_app as registry_app
         from services.registry.worker import loops as registry_loops
-
         from shared import logs
 
         logs.setup("embedded")
+        settings = {"notifications": self._sms_settings()} if sms_sink else {}
         factories = {"registry": registry_app, "events": events_app, "notifications": notifications_app}
         for name, factory in factories.items():
-            self.apps[name] = factory(migrate=True)
+            self.apps[name] = factory(settings=settings.get(name), migrate=True)
             self.runtimes[name] = runtime_of(self.apps[name])
         if smtp_sink and os.environ.get("OCOP_SMTP_SINK", "1") != "0":
             self.mailbox = Mailbox(config.data_dir() / "mailbox.sqlite")
@@ -71,6 +75,15 @@ class Host:
                 t = threading.Thread(target=server.serve_forever, name=f"http-{name}", daemon=True)
                 t.start()
         return self
+
+    def _sms_settings(self):
+        """With no SMS gateway configured, the embedded SMS sink is the gateway (OCOP_SMS_SINK=0: none),
+        so a new user sees the text messages too; it listens on a free port (OCOP_SMS_SINK_PORT)."""
+        if os.environ.get("OCOP_SMS_SINK", "1") == "0" or os.environ.get("SMS_GATEWAY_URL", "").strip():
+            return None
+        self.smsbox = SmsBox(config.data_dir() / "sms.sqlite")
+        self._sms = start_sms(self.smsbox, port=int(os.environ.get("OCOP_SMS_SINK_PORT", "0")))
+        return replace(config.load("notifications"), sms_gateway_url=self._sms.url)
 
     def _declare_topology(self) -> None:
         """Every exchange, queue and binding, before any relay publishes. The embedded broker keeps
@@ -96,5 +109,7 @@ class Host:
             t.join(timeout=10)
         if self._smtp is not None:
             self._smtp.stop()
+        if self._sms is not None:
+            self._sms.stop()
         for rt in self.runtimes.values():
             rt.engine.dispose()

@@ -1,0 +1,53 @@
+"""The embedded default's SMS sink: with no SMS gateway configured, the embedded host receives the
+text messages itself (the gateway format of the README), keeps them, and shows them on the
+console beside the mailbox, so a new user sees every channel. Through the whole platform:
+registry -> events -> notifications -> the sink; the SMS's short link opens the answer page."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from support import wait_for
+from test_notifications_email import invite, register
+
+
+def test_an_invitation_by_sms_lands_in_the_sink_and_on_the_console(platform, api):
+    producer, _, address = register(api, phone="0912 555 010", sms=True, name="HTX Bưởi da xanh Mỏ Cày")
+    fair, _ = invite(api, [producer])
+    # (other open fairs of the suite may invite the same producer too: the one about this fair)
+    [sms] = wait_for(lambda: [m for m in platform.smsbox.list(2000) if m[2] == "+84912555010"
+                              and fair["name"][:20] in m[3]], message="the SMS in the sink")
+    sms_id, _, _, text, segments, encoding = sms
+    assert text.startswith("OCOP: mời tham gia ") and fair["name"][:20] in text
+    assert encoding == "ucs2" and 1 <= segments <= 4
+    short = re.search(r"http://127\.0\.0\.1:\d+/r/s/\S+$", text).group()
+    page = api.http.get(short, timeout=10)
+    assert page.status_code == 200 and "Đồng ý tham gia" in page.text
+    # the delivery log names the sink's message id as the provider's reference
+    rows = api.call("GET", "notifications", "/deliveries", "trade_officer",
+                    params={"producer_id": producer["id"], "channel": "sms"}).json()
+    assert [(d["status"], d["template"]) for d in rows] == [("sent", "invitation")]
+    # the console shows the text message beside the email
+    wait_for(lambda: [m for m in platform.mailbox.list(2000) if address in m[2]], message="the email")
+    console = api.http.get(platform.urls()["console"] + "/", timeout=10).text
+    assert "Text messages" in console and "+84912555010" in console and f"Thư mời tham gia {fair['name']}" in console
+    assert api.http.get(platform.urls()["console"] + "/sms", timeout=10).status_code == 200
+
+
+def test_the_sink_speaks_the_gateway_format_and_drops_a_retry(platform):
+    url = platform.runtimes["notifications"].settings.sms_gateway_url
+    def mine():  # the platform's own messages may arrive meanwhile: count this test's number only
+        return [m for m in platform.smsbox.list(5000) if m[2] == "+84912000999"]
+
+    body = {"from": "OCOP", "to": "+84912000999", "text": "OCOP: thử nghiệm tiếng Việt có dấu", "encoding": "ucs2",
+            "segments": 1, "reference": "d-1"}
+    first = requests.post(url, json=body, headers={"Idempotency-Key": "d-1"}, timeout=10)
+    again = requests.post(url, json=body, headers={"Idempotency-Key": "d-1"}, timeout=10)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == {"message_id": first.json()["message_id"], "duplicate": True}
+    assert [m[3] for m in mine()] == ["OCOP: thử nghiệm tiếng Việt có dấu"]
+    for bad in (b"not json", b'{"to": "+84912000999"}', b"[]"):
+        r = requests.post(url, data=bad, headers={"Content-Type": "application/json"}, timeout=10)
+        assert r.status_code == 400 and "error" in r.json()
+    assert len(mine()) == 1
