@@ -181,12 +181,18 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     issued = [i for i in invitations if i["status"] == "issued"]
     assert len(issued) == 25 and any(i["status"] == "waitlisted" for i in invitations)
 
-    # every issued invitation gets a delivery; demo producers without email are undeliverable
+    # every issued invitation gets a delivery by email (demo producers without email are
+    # undeliverable there), and those with a mobile number and SMS consent a text message too
     def deliveries_done():
-        rows = api.deliveries()
-        return rows if len(rows) == 25 and all(d["status"] in ("sent", "undeliverable") for d in rows) else None
+        every = api.deliveries()
+        rows = [d for d in every if d["channel"] != "sms"]
+        settled = all(d["status"] in ("sent", "undeliverable") for d in every)
+        return (rows, [d for d in every if d["channel"] == "sms"]) if len(rows) == 25 and settled else None
 
-    rows = wait_for(deliveries_done, timeout=60, interval=0.3, message="25 deliveries settled")
+    rows, texts = wait_for(deliveries_done, timeout=60, interval=0.3, message="25 deliveries settled")
+    sms_listing = run([PYTHON, "-m", "embedded.sms"], env).stdout
+    assert texts and all(d["status"] == "sent" for d in texts)
+    assert len(sms_listing.strip().splitlines()) == len(texts) and "+849" in sms_listing
     sent = [d for d in rows if d["status"] == "sent"]
     assert sent and {d["producer_id"] for d in rows} == {i["producer_id"] for i in issued}
 
