@@ -9,10 +9,11 @@ from shared.web import create_service_app
 from .models import Inbox, Outbox
 from .output_routes import blp as outputs_blp
 from .routes import blp
+from .season_routes import blp as season_blp
 
 SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app("events", SERVICE_DIR, Outbox, Inbox, [blp, outputs_blp],
+    return create_service_app("events", SERVICE_DIR, Outbox, Inbox, [blp, outputs_blp, season_blp],
                               "OCOP fairs and invitations API", settings, migrate)

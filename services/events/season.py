@@ -250,11 +250,11 @@ def spread(issued: Mapping[str, Sequence[str]], p: Plan, homes: Mapping[str, tup
 
 
 # ---- the plan as invitations ---------------------------------------------------------------------
-def decisions(p: Plan, fair_id: str, picks: Mapping[str, Pick]) -> list[Decision]:
-    """The fair's choices as ``matching.Decision`` for issuing invitations: each pick takes its
-    season order as its rank, and the reasons it was chosen in the season."""
+def decisions(p: Plan, fair_id: str, picks: Mapping[str, Pick], limit: int | None = None) -> list[Decision]:
+    """The fair's choices (the first ``limit``) as ``matching.Decision`` for issuing invitations:
+    each pick takes its season order as its rank, and the reasons it was chosen in the season."""
     out = []
-    for c in p.choices[fair_id]:
+    for c in p.choices[fair_id][:limit]:
         pick = picks[c.producer_id]
         pick.rank = c.order
         pick.reasons.append(reason(c, p.ranked[fair_id]))
