@@ -61,8 +61,10 @@ class Host:
 
             demo_data.load_registry(self.runtimes["registry"])
             demo_data.load_events(self.runtimes["events"])
+        # One process owns these databases: a delivery left "sending" by a kill is in doubt at once,
+        # and this host's sinks can say whether its message arrived.
         loops = (registry_loops(self.runtimes["registry"]) + events_loops(self.runtimes["events"])
-                 + notifications_loops(self.runtimes["notifications"]))
+                 + notifications_loops(self.runtimes["notifications"], lookup=self.delivered, sole_sender=True))
         self._declare_topology()
         self._threads = start(loops, self.stop)
         if http:
@@ -75,6 +77,14 @@ class Host:
                 t = threading.Thread(target=server.serve_forever, name=f"http-{name}", daemon=True)
                 t.start()
         return self
+
+    def delivered(self, channel: str, delivery_id: str) -> bool:
+        """Whether this host's sink received a delivery's message (False: it cannot tell)."""
+        if channel == "email" and self.mailbox is not None:
+            return self.mailbox.has_delivery(delivery_id)
+        if channel == "sms" and self.smsbox is not None:
+            return self.smsbox.has_reference(delivery_id)
+        return False
 
     def _sms_settings(self):
         """With no SMS gateway configured, the embedded SMS sink is the gateway (OCOP_SMS_SINK=0: none),

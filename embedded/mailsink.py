@@ -4,6 +4,8 @@ mailbox that a user can read at http://127.0.0.1:8000/mail or with ``python -m e
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -21,15 +23,26 @@ class Mailbox:
         with self._db() as db:
             db.execute("CREATE TABLE IF NOT EXISTS mail (id INTEGER PRIMARY KEY, received_at TEXT, mail_from TEXT,"
                        " rcpt_to TEXT, subject TEXT, raw BLOB)")
+            if "delivery_id" not in {row[1] for row in db.execute("PRAGMA table_info(mail)")}:
+                db.execute("ALTER TABLE mail ADD COLUMN delivery_id TEXT")  # a mailbox from before it was kept
+            db.execute("CREATE INDEX IF NOT EXISTS ix_mail_delivery_id ON mail (delivery_id)")
 
     def _db(self):
         return sqlite3.connect(self.path, timeout=30)
 
     def store(self, mail_from: str, rcpt: list[str], raw: bytes) -> None:
-        subject = str(message_from_bytes(raw, policy=policy.default).get("Subject", ""))
+        msg = message_from_bytes(raw, policy=policy.default)
+        subject, delivery = str(msg.get("Subject", "")), msg.get("X-OCOP-Delivery")
         with _LOCK, self._db() as db:
-            db.execute("INSERT INTO mail (received_at, mail_from, rcpt_to, subject, raw) VALUES (?, ?, ?, ?, ?)",
-                       (datetime.now(UTC).isoformat(), mail_from, ", ".join(rcpt), subject, raw))
+            db.execute("INSERT INTO mail (received_at, mail_from, rcpt_to, subject, raw, delivery_id)"
+                       " VALUES (?, ?, ?, ?, ?, ?)", (datetime.now(UTC).isoformat(), mail_from, ", ".join(rcpt),
+                                                      subject, raw, str(delivery) if delivery else None))
+
+    def has_delivery(self, delivery_id: str) -> bool:
+        """Whether the message of this delivery (its X-OCOP-Delivery header) arrived: the sender asks
+        after an attempt whose outcome it did not get to record."""
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM mail WHERE delivery_id = ?", (delivery_id,)).fetchone() is not None
 
     def list(self, limit: int = 200) -> list[tuple]:
         with self._db() as db:
@@ -50,9 +63,16 @@ class Mailbox:
 class _Handler:
     def __init__(self, mailbox: Mailbox):
         self.mailbox = mailbox
+        self.stored = 0
+        # Fault injection for tests/faults: the process dies right after the Nth message is stored,
+        # before the sink answers: accepted by the mail server, its outcome never recorded.
+        self.kill_after = int(os.environ.get("OCOP_TEST_KILL_AFTER_MAILS", "0"))
 
     async def handle_DATA(self, server, session, envelope):
         self.mailbox.store(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content)
+        self.stored += 1
+        if self.kill_after and self.stored >= self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
         return "250 Message accepted for delivery"
 
 

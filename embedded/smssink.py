@@ -48,6 +48,11 @@ class SmsBox:
             return db.execute("SELECT id, received_at, recipient, text, segments, encoding FROM sms"
                               " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
 
+    def has_reference(self, reference: str) -> bool:
+        """Whether a message with this reference (the delivery id) arrived."""
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM sms WHERE reference = ?", (reference,)).fetchone() is not None
+
     def count(self) -> int:
         with self._db() as db:
             return db.execute("SELECT count(*) FROM sms").fetchone()[0]

@@ -100,9 +100,11 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # "sending": a sender committed its claim before handing the message to the provider; until
-    # this moment passes no other sender takes it (then it is in doubt: see operations.recover)
+    # "sending": a sender committed its claim; until this moment passes no other sender takes it
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # committed just before the message goes to the provider: a claim that ran out with this set is
+    # in doubt (the provider may have it), without it the message never left (operations.claim)
+    handed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ShortLink(Base):

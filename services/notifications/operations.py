@@ -7,9 +7,11 @@ import logging
 import os
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -475,37 +477,118 @@ def record_answer(session: Session, emit, claims: dict, answer: str, note: str |
 
 
 # ---- sending --------------------------------------------------------------------------------------
-def due_deliveries(session: Session, channel: str, limit: int = 1) -> list[Delivery]:
-    q = (select(Delivery)
-         .where(Delivery.channel == channel, Delivery.status.in_(("queued", "failed")),
-                Delivery.next_attempt_at <= datetime.now(UTC))
+# A sender claims a batch of deliveries ("sending", committed), then for each message: commits
+# "handed" (handed_at) just before handing it to the provider, and its outcome as soon as the
+# provider answered, in the same transaction as the next message's "handed" (one commit a
+# message). A sender killed in between leaves deliveries "sending": once the claim runs out (or at
+# once, for the only sender of its database, at start) those never handed are simply sent, and the
+# one handed (at most one per sender) is in doubt: it is looked for at the provider where that can
+# be asked (the embedded sinks) and otherwise sent again under the same Message-ID /
+# Idempotency-Key: at least once, the repeat recognisable and said in the delivery log.
+INTERRUPTED = ("its sender stopped after handing it to the provider and before recording the answer: sent again "
+               "under the same Message-ID / Idempotency-Key (a duplicate is possible)")
+FOUND = ("its sender stopped after handing it to the provider and before recording the answer: found at the "
+         "provider, not sent again")
+
+
+@dataclass
+class Job:
+    """A claimed delivery, as its sender needs it between the claim and the outcome."""
+
+    id: str
+    channel: str
+    template: str
+    language: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    attachments: list | None
+    sms_encoding: str | None
+    sms_segments: int | None
+    recipient: SimpleNamespace  # name, email, phone
+    claimed_until: datetime
+    in_doubt: bool
+
+
+@dataclass
+class Sent:
+    ref: str | None
+    found: bool = False  # in doubt, and found at the provider: not sent again
+
+
+def claim(session: Session, channel: str, limit: int, lease_seconds: float, adapters: dict,
+          now: datetime | None = None, doubt_all: bool = False) -> tuple[list[Job], int]:
+    """Claim up to ``limit`` due deliveries of a channel (``FOR UPDATE SKIP LOCKED``: replicas never
+    take the same one); returns the jobs and how many were settled without sending (opted out since,
+    or no longer true: undeliverable, cancelled). Due: queued, or failed with the retry due, or in
+    doubt: "sending" with its claim run out (``doubt_all``: every "sending" one, for the only
+    sender of this database when it starts, since no other can be holding them)."""
+    now = now or datetime.now(UTC)
+    doubt = Delivery.status == "sending"
+    if not doubt_all:
+        doubt = and_(doubt, Delivery.claimed_until <= now)
+    q = (select(Delivery).where(Delivery.channel == channel,
+                                or_(and_(Delivery.status.in_(("queued", "failed")), Delivery.next_attempt_at <= now),
+                                    doubt))
          .order_by(Delivery.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
-    return list(session.scalars(q))
+    rows = list(session.scalars(q))
+    if not rows:
+        return [], 0
+    recipients = {r.producer_id: r for r in session.scalars(
+        select(Recipient).where(Recipient.producer_id.in_({d.producer_id for d in rows})))}
+    jobs, settled, until = [], 0, now + timedelta(seconds=lease_seconds)
+    for d in rows:
+        in_doubt = d.status == "sending" and d.handed_at is not None
+        recipient = recipients.get(d.producer_id)
+        problem = channel_problems(recipient, adapters)[d.channel] if recipient else "recipient unknown"
+        stale = STILL_TRUE[d.template](session, d) if d.template in STILL_TRUE else None
+        if problem is not None or stale is not None:  # opted out, or no longer true, since it was queued
+            d.status, d.last_error = ("undeliverable", f"{d.channel}: {problem}") if problem else ("cancelled", stale)
+            settled += 1
+            continue
+        if in_doubt:  # the interrupted attempt counts
+            d.attempts += 1
+            log.warning("delivery in doubt after an interrupted attempt", extra={"delivery_id": d.id,
+                                                                                "channel": d.channel})
+        d.status, d.claimed_until, d.handed_at = "sending", until, None
+        jobs.append(Job(d.id, d.channel, d.template, d.language, d.subject, d.body_text, d.body_html, d.attachments,
+                        d.sms_encoding, d.sms_segments,
+                        SimpleNamespace(name=recipient.name, email=recipient.email, phone=recipient.phone),
+                        until, in_doubt))
+    if jobs:
+        hand(session, jobs[0])
+    session.flush()
+    return jobs, settled
 
 
-def send_delivery(session: Session, emit, delivery: Delivery, adapter, adapters: dict, settings) -> str:
-    """One attempt. Sent: status sent and notifications.delivery.sent. Failed: a retry after a
-    backoff, or parked (attempts used up, or refused for good) with notifications.delivery.failed.
-    Returns the new status."""
-    recipient = session.get(Recipient, delivery.producer_id)
-    problem = channel_problems(recipient, adapters)[delivery.channel] if recipient else "recipient unknown"
-    if problem is not None:  # opted out (or consent withdrawn) since the message was queued
-        delivery.status, delivery.last_error = "undeliverable", f"{delivery.channel}: {problem}"
-        session.flush()
+def hand(session: Session, job: Job) -> None:
+    """Record that the job's message goes to the provider now (committed with the claim or with the
+    previous message's outcome, before the message leaves)."""
+    session.execute(update(Delivery).where(Delivery.id == job.id, Delivery.claimed_until == job.claimed_until)
+                    .values(handed_at=datetime.now(UTC)))
+
+
+def record_outcome(session: Session, emit, job: Job, outcome: Sent | ChannelError, settings,
+                   next_job: Job | None = None) -> str | None:
+    """The provider's answer to one attempt (and ``next_job`` handed, in the same transaction). Sent:
+    status sent and notifications.delivery.sent. Failed: a retry after a backoff, or parked (attempts
+    used up, or refused for good) with notifications.delivery.failed. Returns the new status (None:
+    the claim was lost, e.g. it ran out and another sender took the delivery and records its own)."""
+    if next_job is not None:
+        hand(session, next_job)
+    delivery = session.get(Delivery, job.id, with_for_update=True, populate_existing=True)
+    if delivery is None or delivery.status != "sending" or aware(delivery.claimed_until) != job.claimed_until:
+        log.warning("claim lost before the outcome was recorded", extra={"delivery_id": job.id})
+        return None
+    delivery.claimed_until = delivery.handed_at = None
+    if isinstance(outcome, ChannelError):
+        delivery.attempts += 1
+        _failed(session, emit, delivery, outcome, settings)
         return delivery.status
-    stale = STILL_TRUE[delivery.template](session, delivery) if delivery.template in STILL_TRUE else None
-    if stale is not None:  # e.g. a reminder for an invitation answered since it was queued
-        delivery.status, delivery.last_error = "cancelled", stale
-        session.flush()
-        return delivery.status
-    delivery.attempts += 1
-    try:
-        ref = adapter.send(delivery, recipient)
-    except ChannelError as exc:
-        _failed(session, emit, delivery, exc, settings)
-        return delivery.status
-    delivery.status, delivery.sent_at, delivery.last_error = "sent", datetime.now(UTC), None
-    delivery.provider_ref = ref
+    if not outcome.found:
+        delivery.attempts += 1
+    delivery.status, delivery.sent_at, delivery.provider_ref = "sent", datetime.now(UTC), outcome.ref
+    delivery.last_error = (FOUND if outcome.found else INTERRUPTED) if job.in_doubt else None
     session.flush()
     emit(session, "notifications.delivery.sent", delivery.id, delivery.attempts,
          {"delivery_id": delivery.id, "channel": delivery.channel, "template": delivery.template,

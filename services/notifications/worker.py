@@ -12,17 +12,25 @@ from shared.worker import bus_loops, run_forever
 
 from . import domain
 from . import operations as ops
-from .channels import WebhookChannel, producer_channels
+from .channels import ChannelError, WebhookChannel, message_id, producer_channels
 from .consumers import handlers
 
 log = logging.getLogger("ocop.notifications.sender")
 
 
 class ChannelSender:
-    """Sends one channel's due deliveries, one per transaction (a crash repeats at most one
-    message), no faster than the channel's rate limit."""
+    """Sends one channel's due deliveries: claims a batch (committed), hands each message to the
+    provider over one kept-open connection, and commits each outcome as soon as the provider
+    answered, so a crash repeats at most the message whose answer was in flight (see
+    operations.claim). No faster than the channel's rate limit (a rate-limited channel claims one
+    message at a time).
 
-    def __init__(self, runtime, channel: str, poll_interval: float = 0.2, limiter: domain.RateLimit | None = None):
+    ``lookup(channel, delivery_id) -> bool`` asks the provider whether it has a message already
+    (the embedded sinks can say); ``sole_sender``: no other process sends from this database (the
+    embedded default), so deliveries left "sending" by a crash are in doubt at once at start."""
+
+    def __init__(self, runtime, channel: str, poll_interval: float = 0.2, limiter: domain.RateLimit | None = None,
+                 batch: int | None = None, lookup=None, sole_sender: bool = False):
         self.rt = runtime
         self.channel = channel
         self.adapters = producer_channels(runtime.settings)
@@ -30,27 +38,49 @@ class ChannelSender:
         self.poll_interval = poll_interval
         self.limiter = limiter or domain.RateLimit(runtime.settings.channel_rates.get(channel, 0))
         self.emit = ops.FanOutEmitter(runtime.emit)
+        self.batch = batch or int(os.environ.get("OCOP_SEND_BATCH", "50"))
+        # how long a claim holds before its delivery is in doubt: longer than a batch can take
+        self.lease = float(os.environ.get("OCOP_SEND_LEASE_SECONDS", "300"))
+        self.lookup = lookup
+        self._doubt_all = sole_sender
 
     def run_once(self) -> int:
-        """Send at most one due delivery; returns how many were attempted (0: none due, or the
-        rate limit says wait)."""
+        """Claim and send a batch of due deliveries; returns how many were settled (0: none due, or
+        the rate limit says wait)."""
         if not self.limiter.ready():
             return 0
         with self.rt.transaction() as session:
-            due = ops.due_deliveries(session, self.channel, limit=1)
-            for delivery in due:
-                self.limiter.take()
-                ops.send_delivery(session, self.emit, delivery, self.adapter, self.adapters, self.rt.settings)
-            return len(due)
+            jobs, settled = ops.claim(session, self.channel, 1 if self.limiter.rate > 0 else self.batch, self.lease,
+                                      self.adapters, doubt_all=self._doubt_all)
+        self._doubt_all = False
+        for i, job in enumerate(jobs):
+            self.limiter.take()
+            outcome = self._attempt(job)
+            with self.rt.transaction() as session:  # this outcome, and the next message handed
+                ops.record_outcome(session, self.emit, job, outcome, self.rt.settings,
+                                   jobs[i + 1] if i + 1 < len(jobs) else None)
+        return len(jobs) + settled
+
+    def _attempt(self, job: ops.Job):
+        if job.in_doubt and self.lookup is not None and self.lookup(self.channel, job.id):
+            return ops.Sent(message_id(job.id) if self.channel == "email" else None, found=True)
+        try:
+            return ops.Sent(self.adapter.send(job, job.recipient))
+        except ChannelError as exc:
+            return exc
 
     def run_forever(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                if self.run_once():
-                    continue
-            except Exception:  # database down etc.: keep trying
-                log.exception("sender iteration failed", extra={"channel": self.channel})
-            stop.wait(max(self.poll_interval if self.limiter.ready() else self.limiter.wait_seconds(), 0.01))
+        try:
+            while not stop.is_set():
+                try:
+                    if self.run_once():
+                        continue
+                    getattr(self.adapter, "idle", lambda: None)()  # e.g. close an SMTP connection unused for long
+                except Exception:  # database down etc.: keep trying
+                    log.exception("sender iteration failed", extra={"channel": self.channel})
+                stop.wait(max(self.poll_interval if self.limiter.ready() else self.limiter.wait_seconds(), 0.01))
+        finally:
+            getattr(self.adapter, "close", lambda: None)()
 
 
 class WebhookSender(ChannelSender):
@@ -101,13 +131,16 @@ class Reminders:
             stop.wait(self.interval)
 
 
-def senders(runtime) -> list[ChannelSender]:
-    return [ChannelSender(runtime, channel) for channel in domain.PRODUCER_CHANNELS
+def senders(runtime, lookup=None, sole_sender: bool = False) -> list[ChannelSender]:
+    return [ChannelSender(runtime, channel, lookup=lookup, sole_sender=sole_sender)
+            for channel in domain.PRODUCER_CHANNELS
             if producer_channels(runtime.settings)[channel].configured] + [WebhookSender(runtime)]
 
 
-def loops(runtime):
-    return (bus_loops(runtime, handlers(runtime)) + [(f"{s.channel}-sender", s.run_forever) for s in senders(runtime)]
+def loops(runtime, lookup=None, sole_sender: bool = False):
+    """The worker's loops; the embedded host passes its sinks' ``lookup`` and ``sole_sender``."""
+    return (bus_loops(runtime, handlers(runtime))
+            + [(f"{s.channel}-sender", s.run_forever) for s in senders(runtime, lookup, sole_sender)]
             + [("reminders", Reminders(runtime).run_forever)])
 
 

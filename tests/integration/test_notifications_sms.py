@@ -159,7 +159,10 @@ class Notifier:
             sender.run_once()
             return until()
 
-        return wait_for(step, timeout=30, interval=0.02, message=message)
+        try:
+            return wait_for(step, timeout=30, interval=0.02, message=message)
+        finally:
+            getattr(sender.adapter, "close", lambda: None)()  # its kept-open SMTP connection
 
     # reading
     def deliveries(self, **where) -> list:

@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 
 from services.notifications import domain, i18n
-from services.notifications.channels import build_email
+from services.notifications.channels import email_bytes
 from services.notifications.rendering import render
 from shared.contracts import parse_envelope, sample
 
@@ -217,14 +217,17 @@ def test_email_parses_back_with_the_standard_library():
     r = rendered("invitation", "vi")
     delivery = SimpleNamespace(id="d-1", subject=r.subject, language="vi", body_text=r.text, body_html=r.html,
                                attachments=[a.as_dict() for a in r.attachments])
-    raw = build_email(delivery, NAME, "htx@example.vn", "OCOP Xúc tiến thương mại <no-reply@ocop.local>").as_bytes()
-    head = raw.split(b"\n\n", 1)[0]
-    head.decode("ascii")  # every header is ASCII on the wire (RFC 2047 words for Vietnamese)
-    subject_line = re.search(rb"^Subject: (.*(?:\n[ \t].*)*)", head, re.M).group(1).decode()
+    raw = email_bytes(delivery, NAME, "htx@example.vn", "OCOP Xúc tiến thương mại <no-reply@ocop.local>")
+    raw.decode("ascii")  # 7-bit on the wire: RFC 2047 words for Vietnamese headers, base64 parts
+    assert b"\n" not in raw.replace(b"\r\n", b"") and max(len(line) for line in raw.split(b"\r\n")) <= 78
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    subject_line = re.search(rb"^Subject: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", head, re.M).group(1).decode()
     assert "=?utf-8?" in subject_line.lower()
     assert str(make_header(decode_header(subject_line))) == r.subject
     msg = message_from_bytes(raw, policy=policy.default)
     assert msg["Subject"] == r.subject and msg["To"].addresses[0].display_name == NAME
+    assert msg["From"].addresses[0].display_name == "OCOP Xúc tiến thương mại"
+    assert msg["Message-ID"] == "<d-1@ocop.local>" and msg["Date"].datetime.tzinfo is not None
     assert msg.get_content_type() == "multipart/mixed"
     assert msg.get_body(("plain",)).get_content() == r.text
     assert msg.get_body(("html",)).get_content() == r.html
@@ -247,8 +250,8 @@ def test_long_vietnamese_subjects_and_names_fold_without_losing_a_space(extra):
     name = "Hợp tác xã " + ("y" * (extra // 3) + " " if extra else "") + "Kẹo dừa Thanh Long Bến Tre"
     delivery = SimpleNamespace(id="d-2", subject=subject, language="vi", body_text="x\n", body_html=None,
                                attachments=None)
-    raw = build_email(delivery, name, "htx@example.vn", "OCOP <no-reply@ocop.local>").as_bytes()
-    assert max(len(line) for line in raw.split(b"\n")) <= 78
+    raw = email_bytes(delivery, name, "htx@example.vn", "OCOP <no-reply@ocop.local>")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78 and raw.decode("ascii")
     msg = message_from_bytes(raw, policy=policy.default)
     assert msg["Subject"] == subject
     [to] = msg["To"].addresses
