@@ -48,10 +48,15 @@ class SmsBox:
             return db.execute("SELECT id, received_at, recipient, text, segments, encoding FROM sms"
                               " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
 
+    def by_reference(self, reference: str) -> list[tuple]:
+        """The messages with this reference (the delivery id), as ``list`` gives them."""
+        with self._db() as db:
+            return db.execute("SELECT id, received_at, recipient, text, segments, encoding FROM sms"
+                              " WHERE reference = ? ORDER BY id", (reference,)).fetchall()
+
     def has_reference(self, reference: str) -> bool:
         """Whether a message with this reference (the delivery id) arrived."""
-        with self._db() as db:
-            return db.execute("SELECT 1 FROM sms WHERE reference = ?", (reference,)).fetchone() is not None
+        return bool(self.by_reference(reference))
 
     def count(self) -> int:
         with self._db() as db:

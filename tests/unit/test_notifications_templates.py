@@ -259,3 +259,17 @@ def test_long_vietnamese_subjects_and_names_fold_without_losing_a_space(extra):
     # the name as one encoded word: whole, or (too long for one) its beginning and "…"
     assert to.display_name == name or (to.display_name.endswith("…") and name.startswith(to.display_name[:-1]))
     assert len(name) < 36 or to.display_name.endswith("…")
+
+
+@pytest.mark.parametrize("extra", range(0, 80, 7))
+def test_calendar_lines_fold_at_75_octets_without_splitting_a_character(extra):
+    from services.notifications import ics
+
+    value = "Hội chợ " + "ế" * extra + " Đồng bằng sông Cửu Long; a, b \\ c\nd" + "x" * (extra % 5)
+    line = "SUMMARY:" + ics.text(value)
+    folded = ics.fold(line)
+    assert folded.endswith("\r\n") and all(len(part.encode()) <= 75 for part in folded[:-2].split("\r\n"))
+    assert folded[:-2].replace("\r\n ", "") == line  # unfolding gives the line back, character for character
+    cal = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20250101T000000Z\r\n"
+           f"{folded}END:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert str(Calendar.from_ical(cal).walk("VEVENT")[0]["summary"]) == value
