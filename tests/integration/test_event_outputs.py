@@ -3,8 +3,9 @@ producer's calendar (bearer or signed link, revoked by changing the secret), the
 CSV export, and the programme figures, each parsed back (icalendar, csv) and checked against the
 invitations the fairs actually made.
 
-Isolation: the provinces used here (Lào Cai, Cao Bằng, Tuyên Quang, Lai Châu) are used by no
-other test module, and the figures' fairs start about two years ahead, where no other test's do.
+Isolation: every producer here is from Lào Cai, which no other test module uses, and each test's
+fairs admit one product group of its own (1 to 4); the figures' fairs start about two years ahead,
+where no other test's do, and only the figures test's producers hold certificates valid then.
 """
 
 from __future__ import annotations
@@ -57,11 +58,11 @@ def test_public_feed_lists_announced_fairs_and_marks_cancelled_ones(api):
     a, b = register(api, "Lào Cai"), register(api, "Lào Cai")
     known(api, [a["products"][0]["id"], b["products"][0]["id"]])
     fair = create_fair(api, "Lào Cai", capacity=2, name="Hội chợ Nông sản OCOP vùng cao Lào Cai",
-                       venue="Quảng trường Nguyễn Tri Phương")
-    draft = create_fair(api, "Lào Cai")
-    dropped = create_fair(api, "Lào Cai")
+                       venue="Quảng trường Nguyễn Tri Phương", rules={"groups": [1]})
+    draft = create_fair(api, "Lào Cai", rules={"groups": [1]})
+    dropped = create_fair(api, "Lào Cai", rules={"groups": [1]})
     assert api.call("POST", "events", f"/fairs/{dropped['id']}/cancel", "trade_officer", json={}).ok
-    announced = create_fair(api, "Lào Cai", kind="exhibition")
+    announced = create_fair(api, "Lào Cai", kind="exhibition", rules={"groups": [1]})
     publish(api, fair["id"])
     publish(api, announced["id"], invite=False)
 
@@ -95,9 +96,10 @@ def test_public_feed_lists_announced_fairs_and_marks_cancelled_ones(api):
 
 
 def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
-    a, b, c = (register(api, "Lai Châu", decided=d) for d in ("2025-07-20", "2025-06-20", "2025-05-20"))
+    a, b, c = (register(api, "Lào Cai", group=2, decided=d) for d in ("2025-07-20", "2025-06-20", "2025-05-20"))
     known(api, [m["products"][0]["id"] for m in (a, b, c)])
-    fair = create_fair(api, "Lai Châu", capacity=3, name="Phiên chợ OCOP Lai Châu — Sìn Hồ")
+    fair = create_fair(api, "Lào Cai", capacity=3, name="Phiên chợ OCOP Sa Pa — chợ tình Bắc Hà",
+                       rules={"groups": [2]})
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     for producer, verdict in ((a, "accept"), (b, "accept"), (c, "decline")):
@@ -106,7 +108,7 @@ def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
     entries = vevents(producer_feed(api, a["id"], "producer", sub=a["id"]))
     [(uid, event)] = entries.items()
     assert uid == f"booth-{mine[a['id']]['id']}@events.ocop.local"
-    assert str(event["summary"]) == "Phiên chợ OCOP Lai Châu — Sìn Hồ"
+    assert str(event["summary"]) == "Phiên chợ OCOP Sa Pa — chợ tình Bắc Hà"
     assert (str(event["status"]), str(event["transp"])) == ("CONFIRMED", "OPAQUE")
     booth = by_producer(api, fair["id"])[a["id"]]["booth"]
     assert f"Gian hàng số: {booth}" in str(event["description"])
@@ -153,12 +155,12 @@ def parse_csv(response) -> list[dict]:
 
 
 def test_participants_export_with_booths_contacts_and_subsidy(api):
-    two = register(api, "Cao Bằng", products=2, name="Hợp tác xã Miến dong Nguyên Bình", decided="2025-07-20")
-    one = register(api, "Cao Bằng", kind="household", decided="2025-06-20")
-    late = register(api, "Cao Bằng", decided="2025-01-20")
+    two = register(api, "Lào Cai", group=3, products=2, name="Hợp tác xã Dược liệu Bát Xát", decided="2025-07-20")
+    one = register(api, "Lào Cai", group=3, kind="household", decided="2025-06-20")
+    late = register(api, "Lào Cai", group=3, decided="2025-01-20")
     known(api, [p["id"] for m in (two, one, late) for p in m["products"]])
-    fair = create_fair(api, "Cao Bằng", capacity=2, subsidy_per_booth=6_500_000,
-                       rules={"max_products_per_producer": 2, "waitlist_size": 5})
+    fair = create_fair(api, "Lào Cai", capacity=2, subsidy_per_booth=6_500_000,
+                       rules={"groups": [3], "max_products_per_producer": 2, "waitlist_size": 5})
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     assert mine[late["id"]]["status"] == "waitlisted"
@@ -174,11 +176,11 @@ def test_participants_export_with_booths_contacts_and_subsidy(api):
     assert [r["producer_id"] for r in rows] == sorted([two["id"], two["id"], one["id"]],
                                                        key=lambda p: booths[p])  # by booth
     first, second = (r for r in rows if r["producer_id"] == two["id"])
-    assert first["producer"] == two["producer"]["name"] and first["producer"].startswith("Hợp tác xã Miến dong")
-    assert (first["province"], first["region"], first["email"]) == ("Cao Bằng", "northern_midlands_mountains",
+    assert first["producer"] == two["producer"]["name"] and first["producer"].startswith("Hợp tác xã Dược liệu Bát Xát")
+    assert (first["province"], first["region"], first["email"]) == ("Lào Cai", "northern_midlands_mountains",
                                                                      two["email"])
     assert {first["product"], second["product"]} == {"Mật ong rừng U Minh 1", "Mật ong rừng U Minh 2"}
-    assert first["booths"] == str(booths[two["id"]]) and first["stars"] == "4" and first["group"] == "1"
+    assert first["booths"] == str(booths[two["id"]]) and first["stars"] == "4" and first["group"] == "3"
     assert (first["subsidy"], second["subsidy"]) == ("6500000", "")  # once per producer: the column sums up
     assert first["certificate_valid_until"] == "2028-07-20" and first["certificate_status"] == "current"
     household = next(r for r in rows if r["producer_id"] == one["id"])
@@ -198,9 +200,9 @@ def test_participants_export_with_booths_contacts_and_subsidy(api):
 # ---- programme figures -------------------------------------------------------------------------
 def test_programme_figures_against_the_invitations_made(api):
     today = date.today().isoformat()
-    made = [register(api, "Tuyên Quang", decided=today) for _ in range(4)]
-    made.append(register(api, "Hà Giang", kind="household", decided=today))  # old name of Tuyên Quang
-    ended = register(api, "Tuyên Quang", decided=today)
+    made = [register(api, "Lào Cai", group=4, decided=today) for _ in range(4)]
+    made.append(register(api, "Yên Bái", group=4, kind="household", decided=today))  # merged into Lào Cai
+    ended = register(api, "Lào Cai", group=4, decided=today)
     known(api, [m["products"][0]["id"] for m in made + [ended]])
     r = api.call("POST", "registry", f"/certifications/{ended['certs'][0]['id']}/revoke", "registry_officer",
                  json={"reason": "Ngừng sản xuất", "decision_number": "77/QĐ-UBND", "decision_date": today})
@@ -211,9 +213,10 @@ def test_programme_figures_against_the_invitations_made(api):
                         ).json()["status"] == "revoked"
 
     wait_for(revoked, message="revocation in the read model")
-    first = create_fair(api, "Tuyên Quang", capacity=2, starts_in=700, subsidy_per_booth=5_000_000,
-                        budget=40_000_000, name="Hội chợ OCOP Tuyên Quang lần thứ nhất")
-    second = create_fair(api, "Tuyên Quang", capacity=2, starts_in=710, subsidy_per_booth=4_000_000)
+    first = create_fair(api, "Lào Cai", capacity=2, starts_in=700, subsidy_per_booth=5_000_000,
+                        budget=40_000_000, name="Hội chợ OCOP Lào Cai lần thứ nhất", rules={"groups": [4]})
+    second = create_fair(api, "Lào Cai", capacity=2, starts_in=710, subsidy_per_booth=4_000_000,
+                         rules={"groups": [4]})
     for fair in (first, second):
         publish(api, fair["id"])
     accepted = 0
@@ -223,20 +226,20 @@ def test_programme_figures_against_the_invitations_made(api):
             accepted += 1
     start = date.fromisoformat(first["starts_on"])
     params = {"from": (start - timedelta(days=3)).isoformat(), "to": (start + timedelta(days=20)).isoformat(),
-              "province": "Tuyên Quang"}
+              "province": "Lào Cai"}
 
     r = api.call("GET", "events", "/figures", "trade_officer", params=params)
     assert r.status_code == 200, r.text
     out = r.json()
     offered = offered_per_producer(api, [first["id"], second["id"]])
     assert out["period"] == {"from": params["from"], "to": params["to"]}
-    assert out["filters"]["provinces"] == ["Tuyên Quang"]
+    assert out["filters"]["provinces"] == ["Lào Cai"]
     assert out["overall"]["invitations"] == sum(offered.values()) == 4
     assert out["overall"]["acceptances"] == accepted == 2
     assert out["by_region"] == [{"key": "northern_midlands_mountains", "invitations": 4, "acceptances": 2,
                                  "acceptance_rate": 0.5}]
-    assert out["by_province"][0]["key"] == "Tuyên Quang" and len(out["by_province"]) == 1
-    assert out["by_group"] == [{"key": "1", "invitations": 4, "acceptances": 2, "acceptance_rate": 0.5}]
+    assert out["by_province"][0]["key"] == "Lào Cai" and len(out["by_province"]) == 1
+    assert out["by_group"] == [{"key": "4", "invitations": 4, "acceptances": 2, "acceptance_rate": 0.5}]
     kinds = {t["key"]: t["invitations"] for t in out["by_producer_kind"]}
     household = offered.get(made[-1]["id"], 0)
     assert kinds.get("cooperative", 0) == 4 - household and kinds.get("household", 0) == household
@@ -246,7 +249,7 @@ def test_programme_figures_against_the_invitations_made(api):
     assert (one["capacity"], one["booths_assigned"], one["fill_rate"]) == (2, 1, 0.5)
     assert (one["subsidy_committed"], one["budget"], one["budget_used"], one["budget_left"]) == (
         5_000_000, 40_000_000, 0.125, 35_000_000)
-    assert (one["invitations"], one["acceptances"], one["name"]) == (2, 1, "Hội chợ OCOP Tuyên Quang lần thứ nhất")
+    assert (one["invitations"], one["acceptances"], one["name"]) == (2, 1, "Hội chợ OCOP Lào Cai lần thứ nhất")
     assert fairs[second["id"]]["budget_used"] is None and fairs[second["id"]]["subsidy_committed"] == 4_000_000
     assert out["overall"]["capacity"] == sum(f["capacity"] for f in out["fairs"])
     assert out["overall"]["subsidy_committed"] == sum(f["subsidy_committed"] for f in out["fairs"])
@@ -260,7 +263,7 @@ def test_programme_figures_against_the_invitations_made(api):
     assert fair_share["gini"] == figures.gini(amounts) and fair_share["top10_share"] == figures.top_share(amounts)
 
     elsewhere = api.call("GET", "events", "/figures", "trade_officer", params={**params, "province": "Hưng Yên"})
-    assert elsewhere.json()["overall"]["invitations"] == 0 and elsewhere.json()["fairness"]["eligible_producers"] == 0
+    assert elsewhere.json()["overall"]["invitations"] == 0 and elsewhere.json()["fairness"]["invited_producers"] == 0
     assert first["id"] in {f["fair_id"] for f in elsewhere.json()["fairs"]}  # the fairs' own figures stay
 
     year = api.call("GET", "events", "/figures", "integration", params={"year": start.year + 5})
