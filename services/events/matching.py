@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 
 STAR_POINTS = 10.0
 FRESHNESS_POINTS = 5.0
@@ -371,6 +372,19 @@ class _Freshness(dict):
         return points
 
 
+class _Weights(dict):
+    """The fair's regional weight by producer region, each region worked out once."""
+
+    def __init__(self, fair: FairTerms):
+        super().__init__()
+        self.fair = fair
+        self.weights = dict(zip(("host", "near", "far"), fair.rules.regional_weights, strict=True))
+
+    def __missing__(self, region: str) -> float:
+        weight = self[region] = self.weights[region_relation(region, self.fair.region)]
+        return weight
+
+
 FULL_SORT = 2048  # reading further than this beyond the places sorted so far sorts them all
 
 
@@ -380,11 +394,11 @@ class _Packed:
     __slots__ = ("producer_ids", "scores", "groups", "booths")
 
     def __init__(self, order: list[tuple], names: dict[str, str] | None):
-        share = names.setdefault if names is not None else (lambda name, default: name)
-        self.producer_ids = [share(e[1], e[1]) for e in order]
-        self.scores = array("d", [e[0] for e in order])
-        self.groups = array("B", [e[2] for e in order])
-        self.booths = array("B", [e[3] for e in order])
+        ids = list(map(itemgetter(1), order))
+        self.producer_ids = list(map(names.setdefault, ids, ids)) if names is not None else ids
+        self.scores = array("d", map(itemgetter(0), order))
+        self.groups = array("B", map(itemgetter(2), order))
+        self.booths = array("B", map(itemgetter(3), order))
 
     def __len__(self) -> int:
         return len(self.producer_ids)
@@ -420,14 +434,14 @@ class Ranking(Sequence):
         for producer_id in busy:
             best.pop(producer_id, None)
         self._first, self._extra = dict(best), extra
-        for row in extra:  # the best product: most points, then the lowest product id
+        for row in extra:  # the best product: most points (stars, then freshness: under 10), lowest id
             top = best.get(row[0])
-            if top is not None and (-(row[4] * STAR_POINTS + fresh[row[5]]), row[1]) < \
-                    (-(top[4] * STAR_POINTS + fresh[top[5]]), top[1]):
+            if top is None or row[4] < top[4]:
+                continue
+            if row[4] > top[4] or (-fresh[row[5]], row[1]) < (-fresh[top[5]], top[1]):
                 best[row[0]] = row
         self.fit = fit = quota_fit(rules, Counter([row[2] for row in best.values()]), len(best))
-        weights = dict(zip(("host", "near", "far"), rules.regional_weights, strict=True))
-        self._weight = weight = {r: weights[region_relation(r, fair.region)] for r in {row[3] for row in best.values()}}
+        self._weight = weight = _Weights(fair)
         most = min(rules.max_booths_per_producer, self._limit)
         products = Counter([row[0] for row in extra]) if most > 1 else {}
         past, places = history.get, []
@@ -475,7 +489,10 @@ class Ranking(Sequence):
 
     @property
     def producer_ids(self) -> list[str]:
+        """Every ranked producer, best first (sorting them all)."""
         self._grow(len(self))
+        if isinstance(self._order, _Packed):
+            return self._order.producer_ids
         return [e[1] for e in self._order]
 
     def place_of(self, producer_id: str) -> int | None:

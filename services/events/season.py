@@ -134,7 +134,7 @@ def plan(fairs: Sequence[FairTerms], rankings: Mapping[str, Ranking], loads: Map
         _waitlist(t, count, invited_at, clash[t.fair.fair_id], top)
     eligible: set[str] = set()
     for t in turns:
-        eligible.update(e[1] for e in t.ranking.entries())
+        eligible.update(t.ranking.producer_ids)
     return Plan(fairs, {t.fair.fair_id: t.choices for t in turns}, greedy(fairs, rankings, loads),
                 {t.fair.fair_id: t.size for t in turns}, eligible, clash, rounds - 1)
 
