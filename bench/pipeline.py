@@ -390,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="certification events (default 10000)")
     parser.add_argument("--prefetch", type=int, default=100, help="consumer prefetch, both sides (default 100)")
-    parser.add_argument("--batch-size", type=int, default=250, help="relay batch size (default 250, as OCOP_RELAY_BATCH)")
+    parser.add_argument("--batch-size", type=int, default=250,
+                        help="relay batch size (default 250, as OCOP_RELAY_BATCH)")
     parser.add_argument("--relay", choices=("process", "thread"), default="process",
                         help="run the relay in its own process, as deployed (default), or in a thread "
                              "beside the consumer")

@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                              "goes first, so that a neighbour's load weighs on both alike (default 4)")
     parser.add_argument("--one-confirm", type=int, default=2_000,
                         help="messages for the one-confirm-at-a-time line (default 2000, 0 to skip)")
-    parser.add_argument("--batch-size", type=int, default=250, help="relay batch size (default 250, as OCOP_RELAY_BATCH)")
+    parser.add_argument("--batch-size", type=int, default=250,
+                        help="relay batch size (default 250, as OCOP_RELAY_BATCH)")
     parser.add_argument("--in-flight", type=int, default=2,
                         help="relay batches awaiting confirms at once (default 2, the Relay's default)")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the relay phases to FILE")

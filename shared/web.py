@@ -25,8 +25,8 @@ from .bus.connection import connect
 from .bus.outbox import Emitter, install_commit_signal, outbox_lag_seconds
 from .bus.topology import QUEUES
 from .config import Settings
-from .errors import OperationError
 from .db import make_engine, make_session_factory, run_migrations
+from .errors import OperationError
 
 log = logging.getLogger("ocop.web")
 

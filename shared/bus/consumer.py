@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -81,7 +80,8 @@ class IdempotentConsumer:
         """What can be decided before the database: an outcome (dead-lettered, ignored), or the
         ``(handler, envelope, data)`` to apply."""
         if content_type != "application/json":
-            return self._dead_letter(body, content_type, headers, f"content type {content_type!r} is not application/json")
+            return self._dead_letter(body, content_type, headers,
+                                     f"content type {content_type!r} is not application/json")
         try:
             raw = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -275,7 +275,7 @@ class IdempotentConsumer:
                     while not stop.is_set():
                         try:
                             conn.drain_events(timeout=0.5)
-                        except (TimeoutError, socket.timeout):
+                        except TimeoutError:
                             if amqp:
                                 conn.heartbeat_check()
                         if self._pending:

@@ -6,7 +6,6 @@ import os
 
 import pytest
 import requests
-
 from support import platform_env
 
 

@@ -9,9 +9,8 @@ import sys
 import uuid
 
 import pytest
-from test_flow import register_certified
-
 from support import ROOT
+from test_flow import register_certified
 
 
 @pytest.mark.real_only

@@ -14,8 +14,16 @@ from datetime import datetime, timedelta
 import pytest
 import yaml
 
-from shared.contracts import CONTRACTS, SAMPLES, ContractError, contract_for, make_envelope, parse_envelope, sample
-from shared.contracts import asyncapi
+from shared.contracts import (
+    CONTRACTS,
+    SAMPLES,
+    ContractError,
+    asyncapi,
+    contract_for,
+    make_envelope,
+    parse_envelope,
+    sample,
+)
 
 KEYS = sorted(CONTRACTS)
 IDS = [f"{t}.v{v}" for t, v in KEYS]

@@ -4,9 +4,8 @@ Revision ID: c0dae4ffdc8e
 Revises: fcc2386f9511
 Create Date: 2026-11-29 06:56:17.436044
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'c0dae4ffdc8e'
 down_revision = 'fcc2386f9511'

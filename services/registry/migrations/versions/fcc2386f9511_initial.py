@@ -4,9 +4,8 @@ Revision ID: fcc2386f9511
 Revises: 
 Create Date: 2026-11-29 05:07:33.508502
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'fcc2386f9511'
 down_revision = None
