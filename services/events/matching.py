@@ -391,12 +391,12 @@ FULL_SORT = 2048  # reading further than this beyond the places sorted so far so
 class _Packed:
     """A ranking's places, sorted, in arrays: read back as (-score, producer id, group, booths)."""
 
-    __slots__ = ("producer_ids", "scores", "groups", "booths")
+    __slots__ = ("producer_ids", "negated", "groups", "booths")
 
     def __init__(self, order: list[tuple], names: dict[str, str] | None):
         ids = list(map(itemgetter(1), order))
         self.producer_ids = list(map(names.setdefault, ids, ids)) if names is not None else ids
-        self.scores = array("d", map(itemgetter(0), order))
+        self.negated = array("d", map(itemgetter(0), order))
         self.groups = array("B", map(itemgetter(2), order))
         self.booths = array("B", map(itemgetter(3), order))
 
@@ -404,7 +404,7 @@ class _Packed:
         return len(self.producer_ids)
 
     def __getitem__(self, place: int) -> tuple[float, str, int, int]:
-        return self.scores[place], self.producer_ids[place], self.groups[place], self.booths[place]
+        return self.negated[place], self.producer_ids[place], self.groups[place], self.booths[place]
 
 
 class Ranking(Sequence):
