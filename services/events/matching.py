@@ -517,7 +517,8 @@ class Ranking(Sequence):
             raise IndexError("ranking index out of range")
         pick = self._picks.get(index)
         if pick is None:
-            self._build(index, index + max(CHUNK, index // 2))  # reading on: bigger chunks
+            chunk = max(CHUNK, index // 2)  # reading on: bigger chunks, then the whole rest at once
+            self._build(index, index + chunk if chunk <= FULL_SORT else len(self))
             pick = self._picks[index]
         return pick
 

@@ -13,7 +13,8 @@ three times as long as the same rows from the driver (bench/match.py), and build
 
 from __future__ import annotations
 
-from sqlalchemy import literal, null, or_, select
+from sqlalchemy import String, any_, bindparam, literal, null, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from . import matching
@@ -36,6 +37,14 @@ def fetch(session: Session, stmt) -> list[tuple]:
     with conn.connection.cursor() as cursor:
         cursor.execute(compiled.string, compiled.params)
         return cursor.fetchall()
+
+
+def _among(session: Session, column, values: list[str]):
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter however many values
+    (thousands of bound parameters cost more to render and parse than the query to run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(f"{column.key}_values", list(values), type_=ARRAY(String)))
+    return column.in_(values)
 
 
 def _rule_filters(r: matching.Rules, group, subgroup, province, region, kind) -> list:
@@ -79,23 +88,34 @@ def rows(session: Session, t: matching.FairTerms, producer_ids: list[str] | None
     q = select(cp.producer_id, cp.product_id, cp.group, cp.region, cp.stars, cp.valid_until) \
         .where(*certified_filter(t))
     if producer_ids is not None:
-        q = q.where(cp.producer_id.in_(producer_ids))
+        q = q.where(_among(session, cp.producer_id, producer_ids))
     out = fetch(session, q)
     if t.rules.admit_uncertified:
         u = _uncertified_query(t.rules, p.producer_id, p.product_id, p.group, pr.region, literal(0), null())
         if producer_ids is not None:
-            u = u.where(p.producer_id.in_(producer_ids))
+            u = u.where(_among(session, p.producer_id, producer_ids))
         out += fetch(session, u)
     return out
 
 
-def details(session: Session):
-    """``matching.Details`` on this session: full candidates by product id, certified or not."""
+SCAN_ABOVE = 10_000  # more products than this: one scan of the fair's rows beats looking each up
+
+
+def details(session: Session, t: matching.FairTerms | None = None):
+    """``matching.Details`` on this session: full candidates by product id, certified or not.
+    With the fair's terms, a request for many products (reading a whole ranking) scans the
+    fair's eligible rows once instead of looking each up."""
     def load(product_ids: list[str]) -> dict[str, matching.Candidate]:
         found: dict[str, matching.Candidate] = {}
+        if t is not None and len(product_ids) > SCAN_ABOVE:
+            wanted = set(product_ids)
+            for row in fetch(session, select(*_FULL).where(*certified_filter(t))):
+                if row[0] in wanted:
+                    found[row[0]] = matching.Candidate(*row)
+            product_ids = [i for i in product_ids if i not in found]
         for start in range(0, len(product_ids), 5000):
             ids = product_ids[start:start + 5000]
-            for row in fetch(session, select(*_FULL).where(CertifiedProduct.product_id.in_(ids))):
+            for row in fetch(session, select(*_FULL).where(_among(session, CertifiedProduct.product_id, ids))):
                 found[row[0]] = matching.Candidate(*row)
             rest = [i for i in ids if i not in found]
             if rest:
@@ -103,7 +123,7 @@ def details(session: Session):
                 u = _uncertified_query(matching.Rules(), p.product_id, p.name, p.producer_id, pr.name, pr.kind,
                                        p.group, pr.province, pr.region, p.subgroup, p.potential_five_star)
                 for pid, name, producer, producer_name, kind, group, province, region, subgroup, potential \
-                        in fetch(session, u.where(p.product_id.in_(rest))):
+                        in fetch(session, u.where(_among(session, p.product_id, rest))):
                     found[pid] = matching.Candidate(pid, name, producer, producer_name, kind, group, province, region,
                                                     0, None, "uncertified", subgroup, potential)
         return found
@@ -113,5 +133,5 @@ def details(session: Session):
 
 def ranking(session: Session, t: matching.FairTerms, history: dict[str, matching.History],
             busy: dict[str, str]) -> matching.Ranking:
-    return matching.rank_rows(rows(session, t), t, history, busy, details(session))
+    return matching.rank_rows(rows(session, t), t, history, busy, details(session, t))
 

@@ -85,6 +85,15 @@ def test_the_selection_query_admits_exactly_what_the_rules_admit(platform):
             got = selection.rows(s, t, producer_ids=ids)
             assert len(got) == len(set(got)) and set(got) == expected, t.rules
             checked += len(expected)
+        every = [c.product_id for c in candidates]
+        looked_up = selection.details(s)(every)
+        assert looked_up == {c.product_id: c for c in candidates}  # certified or not, as the read model has them
+        scanned = selection.details(s, t)
+        selection.SCAN_ABOVE, saved = 0, selection.SCAN_ABOVE  # a whole ranking read: one scan of the fair's rows
+        try:
+            assert scanned(every) == looked_up
+        finally:
+            selection.SCAN_ABOVE = saved
         s.rollback()
     assert checked > 400  # the rule sets admitted something to compare
 
