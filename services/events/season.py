@@ -93,6 +93,7 @@ class _Turn:
         self.size = len(ranking)
         self.levels: dict[int, int] = {}
         self.closed = bytearray(self.size)   # places never to be invited here (taken, held, clashing)
+        self.held: dict[int, str] = {}       # why a place was held back when its turn came
         self.choices: list[Choice] = []
         self.open = True
 
@@ -152,11 +153,13 @@ def _next(t: _Turn, count: dict[str, int], invited_at: dict[str, list[str]], cla
             if not closed[place]:
                 negated, producer_id, group, booths = entry(place)
                 if count.get(producer_id, 0) == level:
-                    if hold_reason(fair, load, group, booths) is None \
-                            and not _clashing(producer_id, invited_at, clash):
+                    hold = hold_reason(fair, load, group, booths)
+                    if hold is None and not _clashing(producer_id, invited_at, clash):
                         t.levels[level] = place
                         return place, producer_id, group, booths, -negated
                     closed[place] = 1  # held or clashing now: for good, since loads only grow
+                    if hold is not None:
+                        t.held[place] = hold
             place += 1
         t.levels[level] = place
     return None
@@ -175,7 +178,8 @@ def _waitlist(t: _Turn, count: dict[str, int], invited_at: dict[str, list[str]],
             negated, producer_id, group, booths = entry(place)
             if count.get(producer_id, 0) != level or _clashing(producer_id, invited_at, clash):
                 continue
-            hold = hold_reason(t.fair, t.load, group, booths) or "the season's other fairs took its turn"
+            hold = t.held.get(place) or hold_reason(t.fair, t.load, group, booths) \
+                or "the season's other fairs took its turn"
             t.choices.append(Choice(t.fair.fair_id, producer_id, "waitlist", len(t.choices) + 1, place, -negated,
                                     group, booths, level, 0, hold))
 

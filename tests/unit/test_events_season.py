@@ -215,3 +215,18 @@ def test_the_spread_counts_regions_and_provinces_with_their_share_of_eligible_pr
     assert s.by_province["Vĩnh Long"]["invitations"] == 2 and set(s.by_province) == {"Vĩnh Long", "Hà Nội",
                                                                                        "Đồng Nai"}
     assert s.fill == {"min": 1.0, "median": 1.0, "max": 1.0} and s.per_fair == {"F": 2}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_season_of_one_fair_invites_and_waitlists_as_matching_it_alone_does(seed):
+    rnd = random.Random(seed)
+    cs = [cand(f"P{n:03d}", rnd.choice([3, 4, 5]), rnd.choice(["mekong_delta", "southeast"]), rnd.choice([1, 1, 2]),
+               f"p{n}", rnd.randint(100, 1200)) for n in range(rnd.randint(5, 80))]
+    f = fair("F", rnd.randint(1, 20), group_quotas=rnd.choice([{}, {"1": 0.5}]), waitlist_size=rnd.randint(0, 10),
+             overbooking_percent=rnd.choice([0, 20]), max_booths_per_producer=rnd.choice([1, 2]))
+    ranking = matching.rank(cs, f)
+    alone = matching.select(ranking, f)
+    p = season.plan([f], {"F": ranking})
+    assert planned(p, "F") == [d.pick.producer_id for d in alone if d.outcome == "issue"]
+    assert [(c.producer_id, c.hold) for c in p.choices["F"] if c.outcome == "waitlist"] == \
+        [(d.pick.producer_id, d.hold) for d in alone if d.outcome == "waitlist"]
