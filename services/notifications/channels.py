@@ -13,10 +13,10 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.charset import Charset
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 
 from . import domain
 
@@ -31,6 +31,7 @@ class ChannelError(Exception):
 
 
 # ---- email --------------------------------------------------------------------------------------
+@lru_cache(maxsize=1024)
 def encoded_words(value: str, header: str) -> str:
     """RFC 2047 encoded words (UTF-8, each at most 75 characters, folded), spaces kept inside them.
 
@@ -42,14 +43,18 @@ def encoded_words(value: str, header: str) -> str:
     return Header(value, "utf-8", header_name=header).encode(linesep="\r\n")
 
 
+def _b_word(text: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
+@lru_cache(maxsize=4096)
 def display_name_word(name: str, limit: int = 72) -> str:
     """The recipient's name as one encoded word (parsers, Python's among them, insert a space
     between the encoded words of a name); a name too long for one word is shortened with "…"."""
-    utf8 = Charset("utf-8")
-    if len(word := utf8.header_encode(name)) <= limit:
+    if len(word := _b_word(name)) <= limit:
         return word
     cut = len(name)
-    while cut > 1 and len(word := utf8.header_encode(name[:cut].rstrip() + "…")) > limit:
+    while cut > 1 and len(word := _b_word(name[:cut].rstrip() + "…")) > limit:
         cut -= 1
     return word
 
@@ -79,6 +84,12 @@ def _multipart(subtype: str, boundary: str, parts: list[bytes]) -> bytes:
     return b"".join(out)
 
 
+@lru_cache(maxsize=16)
+def _from_header(mail_from: str) -> str:
+    name, addr = parseaddr(mail_from)
+    return _address(name, addr)
+
+
 def email_bytes(delivery, to_name: str, to_addr: str, mail_from: str, date: datetime | None = None) -> bytes:
     """The message as it goes on the wire (CRLF, 7-bit): multipart/mixed of the text and HTML
     alternatives and the attachments (the fair's .ics), each part UTF-8 in base64; the subject and
@@ -88,8 +99,7 @@ def email_bytes(delivery, to_name: str, to_addr: str, mail_from: str, date: date
     here (more than rendering it); the output is checked by parsing it back with the standard
     library (tests/unit/test_notifications_templates.py). Boundaries contain "=_", which base64
     never produces, so no part can contain them."""
-    from_name, from_addr = parseaddr(mail_from)
-    head = [("From", _address(from_name, from_addr)), ("To", _address(to_name, to_addr)),
+    head = [("From", _from_header(mail_from)), ("To", _address(to_name, to_addr)),
             ("Subject", encoded_words(delivery.subject, "Subject")),
             ("Date", format_datetime(date or datetime.now(UTC), usegmt=True)),
             # A stable Message-ID: a message sent again after an interrupted attempt is recognisable.
@@ -145,15 +155,16 @@ class SmtpSession:
         try:
             if self.smtp is None:
                 self.smtp = self._connect()
+            # docmd rather than mail()/rcpt(): the addresses are ours and plain, not worth re-parsing
             try:
-                code, answer = self.smtp.mail(mail_from)
+                code, answer = self.smtp.docmd("mail", f"FROM:<{mail_from}>")
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 self.close()
                 self.smtp = self._connect()
-                code, answer = self.smtp.mail(mail_from)
+                code, answer = self.smtp.docmd("mail", f"FROM:<{mail_from}>")
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, answer, mail_from)
-            code, answer = self.smtp.rcpt(rcpt)
+            code, answer = self.smtp.docmd("rcpt", f"TO:<{rcpt}>")
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({rcpt: (code, answer)})
             code, answer = self.smtp.data(data)

@@ -16,6 +16,11 @@ def handlers(runtime) -> dict:
     def on_reaction(session, envelope, data):
         ops.react(session, emit, envelope, data, settings, adapters)
 
+    def on_reactions(session, batch):  # a batch of one event type, in one transaction
+        ops.react_many(session, emit, batch, settings, adapters)
+
+    on_reaction.many = on_reactions
+
     table = {
         "registry.producer.registered": ops.upsert_recipient,
         "registry.producer.updated": ops.upsert_recipient,
@@ -35,4 +40,15 @@ def _with_fan_out(handler):
             handler(session, envelope, data)
         ops.fan_out(session, envelope)
 
+    def handle_many(session, batch):
+        many = getattr(handler, "many", None)
+        if many is not None:
+            many(session, batch)
+        elif handler is not None:
+            for envelope, data in batch:
+                with ops.caused_by(envelope):
+                    handler(session, envelope, data)
+        ops.fan_out_many(session, [envelope for envelope, _ in batch])
+
+    handle.many = handle_many
     return handle

@@ -19,10 +19,11 @@ from __future__ import annotations
 import io
 import sys
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
@@ -77,18 +78,27 @@ def _as_datetime(value) -> datetime:
 
 
 def _filters(lang: str) -> dict:
+    # Pure functions of their value, and the values repeat (a fair's dates, its deadline, its
+    # subsidy, in every message about it): each is formatted once.
+    locale = Locale.parse(lang)
+
+    @lru_cache(maxsize=4096)
     def fmt_date(value) -> str:
-        return format_date(_as_date(value), DATE[lang], locale=lang)
+        return format_date(_as_date(value), DATE[lang], locale=locale)
 
+    @lru_cache(maxsize=4096)
     def fmt_short_date(value) -> str:
-        return format_date(_as_date(value), SHORT_DATE[lang], locale=lang)
+        return format_date(_as_date(value), SHORT_DATE[lang], locale=locale)
 
+    @lru_cache(maxsize=4096)
     def fmt_datetime(value) -> str:
-        return format_datetime(_as_datetime(value), DATETIME[lang], tzinfo=VN_TZ, locale=lang)
+        return format_datetime(_as_datetime(value), DATETIME[lang], tzinfo=VN_TZ, locale=locale)
 
+    @lru_cache(maxsize=4096)
     def fmt_short_datetime(value) -> str:
-        return format_datetime(_as_datetime(value), SHORT_DATETIME[lang], tzinfo=VN_TZ, locale=lang)
+        return format_datetime(_as_datetime(value), SHORT_DATETIME[lang], tzinfo=VN_TZ, locale=locale)
 
+    @lru_cache(maxsize=1024)
     def money(value) -> str:
         # Vietnamese grouping (12.000.000) in both languages: the amount is in đồng either way.
         return format_decimal(int(value), locale="vi") + " ₫"
@@ -114,7 +124,7 @@ def environment(lang: str) -> Environment:
     lang = language_of(lang)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], trim_blocks=True,
-                      keep_trailing_newline=False)
+                      keep_trailing_newline=False, auto_reload=False)  # templates change with a restart
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters.update(_filters(lang), clip=clip)

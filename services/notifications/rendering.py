@@ -53,20 +53,24 @@ def slug(value: str, limit: int = 60) -> str:
 
 
 def render(name: str, language: str | None, ctx: dict, *, sms_link: str | None = None, sms_mode: str = "ucs2",
-           sms_max_segments: int = 4, calendar_uid: str | None = None) -> Rendered:
-    """Every part of message ``name`` for one recipient. ``ctx`` holds the template's fields (for
-    the invitation: recipient, fair, products, deadline, link). Raises jinja2's UndefinedError
-    when a field is missing."""
+           sms_max_segments: int = 4, calendar_uid: str | None = None, email: bool = True,
+           sms: bool = True) -> Rendered:
+    """Every part of message ``name`` for one recipient (``email=False``: no HTML or calendar file;
+    ``sms=False``: no SMS; the subject and plain text always). ``ctx`` holds the template's fields
+    (for the invitation: recipient, fair, products, deadline, link). Raises jinja2's
+    UndefinedError when a field is missing."""
     kind = domain.MESSAGES[name]
     lang = language_of(language)
     subject = " ".join(_part(lang, name, "subject.txt", ctx).split())
     text = _tidy(_part(lang, name, "body.txt", ctx))
-    html = _part(lang, name, "body.html", ctx).strip() + "\n"
-    sms = domain.fit_sms(lambda clip: _part(lang, name, "sms.txt", {**ctx, "clip_to": clip}),
-                         sms_link if sms_link is not None else ctx.get("link") or "", sms_mode, sms_max_segments)
-    out = Rendered(name, lang, subject, text, html, sms)
+    html = _part(lang, name, "body.html", ctx).strip() + "\n" if email else ""
+    short = None
+    if sms:
+        short = domain.fit_sms(lambda clip: _part(lang, name, "sms.txt", {**ctx, "clip_to": clip}),
+                               sms_link if sms_link is not None else ctx.get("link") or "", sms_mode, sms_max_segments)
+    out = Rendered(name, lang, subject, text, html, short)
     calendar = ctx.get("calendar", {})  # None: this message carries no calendar file
-    if kind.calendar and calendar is not None:
+    if email and kind.calendar and calendar is not None:
         out.attachments.append(_calendar(lang, name, ctx, calendar_uid or name, calendar))
     return out
 

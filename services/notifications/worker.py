@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.worker import bus_loops, run_forever
 
@@ -42,7 +42,8 @@ class ChannelSender:
         # how long a claim holds before its delivery is in doubt: longer than a batch can take
         self.lease = float(os.environ.get("OCOP_SEND_LEASE_SECONDS", "300"))
         self.lookup = lookup
-        self._doubt_all = sole_sender
+        # the only sender process of its database: claims made before it started are orphans
+        self.orphaned_before = datetime.now(UTC) + timedelta(seconds=self.lease) if sole_sender else None
 
     def run_once(self) -> int:
         """Claim and send a batch of due deliveries; returns how many were settled (0: none due, or
@@ -51,14 +52,23 @@ class ChannelSender:
             return 0
         with self.rt.transaction() as session:
             jobs, settled = ops.claim(session, self.channel, 1 if self.limiter.rate > 0 else self.batch, self.lease,
-                                      self.adapters, doubt_all=self._doubt_all)
-        self._doubt_all = False
-        for i, job in enumerate(jobs):
-            self.limiter.take()
-            outcome = self._attempt(job)
-            with self.rt.transaction() as session:  # this outcome, and the next message handed
-                ops.record_outcome(session, self.emit, job, outcome, self.rt.settings,
-                                   jobs[i + 1] if i + 1 < len(jobs) else None)
+                                      self.adapters, orphaned_before=self.orphaned_before)
+            if jobs:
+                self.emit.snapshot(session)  # the webhook subscriptions, once for the batch
+        if not jobs:
+            return settled
+        with self.rt.engine.connect() as conn:  # one connection for the batch's outcomes
+            for i, job in enumerate(jobs):
+                self.limiter.take()
+                outcome = self._attempt(job)
+                following = jobs[i + 1] if i + 1 < len(jobs) else None
+                # one transaction: this outcome, and the next message handed
+                if isinstance(outcome, ops.Sent) and not self.emit.follows("notifications.delivery.sent"):
+                    with conn.begin():
+                        ops.record_sent(conn, self.emit, job, outcome, following)
+                else:
+                    with self.rt.transaction() as session:
+                        ops.record_outcome(session, self.emit, job, outcome, self.rt.settings, following)
         return len(jobs) + settled
 
     def _attempt(self, job: ops.Job):
@@ -132,16 +142,24 @@ class Reminders:
 
 
 def senders(runtime, lookup=None, sole_sender: bool = False) -> list[ChannelSender]:
-    return [ChannelSender(runtime, channel, lookup=lookup, sole_sender=sole_sender)
-            for channel in domain.PRODUCER_CHANNELS
-            if producer_channels(runtime.settings)[channel].configured] + [WebhookSender(runtime)]
+    """The channel senders: email over ``OCOP_EMAIL_CONNECTIONS`` (2) SMTP connections at once (each
+    its own sender: while one waits for the server or the database, another sends), one for SMS
+    (rate-limited), one for webhooks."""
+    configured = producer_channels(runtime.settings)
+    out = []
+    for channel in domain.PRODUCER_CHANNELS:
+        if configured[channel].configured:
+            count = int(os.environ.get("OCOP_EMAIL_CONNECTIONS", "2")) if channel == "email" else 1
+            out += [ChannelSender(runtime, channel, lookup=lookup, sole_sender=sole_sender) for _ in range(count)]
+    return out + [WebhookSender(runtime)]
 
 
 def loops(runtime, lookup=None, sole_sender: bool = False):
     """The worker's loops; the embedded host passes its sinks' ``lookup`` and ``sole_sender``."""
-    return (bus_loops(runtime, handlers(runtime))
-            + [(f"{s.channel}-sender", s.run_forever) for s in senders(runtime, lookup, sole_sender)]
-            + [("reminders", Reminders(runtime).run_forever)])
+    out = bus_loops(runtime, handlers(runtime))
+    for i, sender in enumerate(senders(runtime, lookup, sole_sender)):
+        out.append((f"{sender.channel}-sender-{i}", sender.run_forever))
+    return out + [("reminders", Reminders(runtime).run_forever)]
 
 
 def main():

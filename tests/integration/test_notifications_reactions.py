@@ -7,6 +7,7 @@ order. Emails go to a real SMTP server and are parsed back."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -231,3 +232,48 @@ def test_certificates_expiring_and_expired_are_noticed_once(world, smtp, gateway
     emailed(smtp, n, 2)
     n.drain("sms", lambda: len(gateway.requests) == 1)
     assert "Dầu dừa tinh khiết hết hiệu lực ngày 20/07/2028" in gateway.json(0)["text"]
+
+
+def test_a_batch_of_invitations_in_one_transaction_does_what_one_by_one_does(world, gateway, caplog):  # noqa: F811
+    """The consumer hands a batch of invitations to one handler in one transaction (a fair's
+    publication sends hundreds): the same messages, promotions, unreachable producers and
+    records as one by one, and a redelivered batch adds nothing."""
+    import json
+
+    from sqlalchemy import func, select
+
+    from services.notifications.models import InvitationView, ShortLink
+
+    n = world.n
+    a, b = world.producer(email="htx.ba@example.vn", sms=False), world.producer(email="htx.bb@example.vn",
+                                                                                phone="0912 000 404")
+    c, d = world.producer(email=None, phone=None), world.producer(email="htx.bd@example.vn", sms=False, language="en")
+    inv_a, inv_b, inv_c, inv_d = (world.issued(p) for p in (a, b, c, d))
+    promoted = world.about("events.waitlist.promoted", inv_d, rank=12, cause="expired",
+                           deadline=inv_d["data"]["deadline"])
+    assert world.feed(promoted) == ["handled"]
+    again_a = dict(inv_a, id=str(uuid.uuid4()))  # the same invitation announced twice in one batch
+
+    def raw(env):
+        return (json.dumps(env, ensure_ascii=False).encode(), "application/json",
+                {"message_id": env["id"], "type": env["type"]})
+
+    batch = [raw(e) for e in (inv_a, inv_b, inv_c, inv_d, again_a)]
+    caplog.set_level(logging.INFO, logger="ocop.consumer")
+    assert n.consumer.handle_batch(batch) == ["handled"] * 5
+    assert not [r for r in caplog.records if "one by one" in r.getMessage()]  # the batch path itself
+    assert n.consumer.handle_batch(batch) == ["duplicate"] * 5
+    assert world.messages(a) == [("invitation", f"Thư mời tham gia {FAIR}")]
+    assert sorted(ch for ch, _ in [(x.channel, x) for x in n.deliveries(producer_id=b)]) == ["email", "sms"]
+    assert world.messages(d) == [("promotion", f"A place is free for you: {FAIR}")]
+    [none] = n.deliveries(producer_id=c)
+    assert (none.channel, none.status) == ("none", "undeliverable")
+    [gone] = n.outbox("notifications.producer.unreachable")
+    assert gone["data"]["producer_id"] == c and gone["correlation_id"] == inv_c["correlation_id"]
+    assert gone["causation_id"] == inv_c["id"]
+    with n.rt.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(InvitationView)) == 4
+        assert s.scalar(select(func.count()).select_from(ShortLink)) == 4
+    [sms] = n.deliveries(producer_id=b, channel="sms")
+    assert sms.body_text.rsplit(" ", 1)[1].startswith(f"{n.url}/r/s/")
+    assert n.http.get(sms.body_text.rsplit(" ", 1)[1], timeout=10).status_code == 200
