@@ -23,11 +23,11 @@ from services.notifications import domain
 class Smtp:
     """A real SMTP server (aiosmtpd) answering DATA from a script (e.g. 451, then 250)."""
 
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         self.script: list[str] = []
         self.received: list = []
         self.lock = threading.Lock()
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self.controller = Controller(self, hostname="127.0.0.1", port=port or free_port())
         self.port = self.controller.port
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # the test server's own log names addresses
         self.controller.start()
@@ -42,7 +42,9 @@ class Smtp:
         return answer
 
     def stop(self):
-        self.controller.stop()
+        if not getattr(self, "stopped", False):
+            self.stopped = True
+            self.controller.stop()
 
 
 @pytest.fixture
@@ -65,6 +67,36 @@ def test_smtp_refuses_then_accepts_exactly_one_email(notifier_factory, smtp):  #
     assert len(smtp.received) == 1 and smtp.received[0]["X-OCOP-Delivery"] == row.id
     assert smtp.received[0]["Subject"] == "Thư mời tham gia Hội chợ Trái cây Đồng bằng sông Cửu Long"
     assert [e["data"]["delivery_id"] for e in n.outbox("notifications.delivery.sent")] == [row.id]
+
+
+def test_one_smtp_connection_for_many_messages_reopened_when_the_server_dropped_it(notifier_factory, smtp):  # noqa: F811
+    """The sender keeps its SMTP connection open from message to message; a server that went away
+    meanwhile (restarted, or closed the idle connection) is noticed before anything of the next
+    message was sent, so that message goes on a fresh connection at once, in one attempt."""
+    from services.notifications.worker import ChannelSender
+
+    n = notifier_factory(smtp_port=smtp.port)
+    sender = ChannelSender(n.rt, "email", limiter=domain.RateLimit(0))
+    sessions = []
+    real_connect = sender.adapter.session._connect
+    sender.adapter.session._connect = lambda: sessions.append(1) or real_connect()
+    try:
+        producers = [n.producer(email=f"htx.conn{i}@example.vn", sms=False) for i in range(4)]
+        for p in producers[:3]:
+            n.deliver(n.invitation(p["producer_id"]))
+        assert sender.run_once() == 3 and len(smtp.received) == 3 and len(sessions) == 1
+        smtp.stop()  # the server goes away and comes back on the same port: the held connection is dead
+        again = Smtp(port=smtp.port)
+        try:
+            n.deliver(n.invitation(producers[3]["producer_id"]))
+            assert sender.run_once() == 1 and len(again.received) == 1 and len(sessions) == 2
+        finally:
+            again.stop()
+    finally:
+        sender.adapter.close()
+    rows = n.deliveries(channel="email")
+    assert [(d.status, d.attempts, d.last_error) for d in rows] == [("sent", 1, None)] * 4
+    assert [e["data"]["delivery_id"] for e in n.outbox("notifications.delivery.sent")] == [d.id for d in rows]
 
 
 def test_smtp_permanent_refusal_parks_at_once_without_the_address(notifier_factory, smtp):  # noqa: F811
