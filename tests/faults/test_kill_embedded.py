@@ -96,7 +96,9 @@ class HeldReplySmtp(SmtpServer):
 
 @pytest.fixture
 def platform(tmp_path, procs):
-    env = process_env(platform_env(tmp_path, "faultembedded"), OCOP_SMTP_SINK="0")
+    # One SMTP connection, so where the kill lands is exact: the bounds below are per connection
+    # (OCOP_EMAIL_CONNECTIONS, 2 by default: at most one message in doubt for each).
+    env = process_env(platform_env(tmp_path, "faultembedded"), OCOP_SMTP_SINK="0", OCOP_EMAIL_CONNECTIONS="1")
     smtp = HeldReplySmtp(int(env["SMTP_PORT"])).start()
     emb = Embedded(procs, env)
     emb.smtp = smtp
@@ -234,7 +236,7 @@ def test_kill_after_the_embedded_sink_stored_an_email_sends_it_once(tmp_path, pr
     """With the embedded mail sink as the server, the process dies right after the sink stored the
     3rd message, before answering it (OCOP_TEST_KILL_AFTER_MAILS). After the restart the sender
     asks the sink, finds that message and does not send it again: each invitation arrives once."""
-    env = process_env(platform_env(tmp_path, "faultsink"), OCOP_TEST_KILL_AFTER_MAILS="3")
+    env = process_env(platform_env(tmp_path, "faultsink"), OCOP_TEST_KILL_AFTER_MAILS="3", OCOP_EMAIL_CONNECTIONS="1")
     emb = Embedded(procs, env).start()
     mine = certified_and_known(emb, 8)
     fair = emb.client.create_fair(capacity=8, min_stars=4, provinces=["Vĩnh Long"])
