@@ -84,8 +84,10 @@ def test_flow_over_http_between_processes(deployment):
     final = wait_for(accepted, timeout=30, message="acceptance recorded")
     assert final["booth"] == 1 and final["note"] == "Hai gian hàng mẫu"
     wait_for(lambda: "gian hàng số 1" in requests.get(link, timeout=10).text, timeout=30, message="verdict on page")
-    [delivery] = wait_for(all_sent(api, 1), timeout=30, message="delivery logged as sent")
-    assert delivery["producer_id"] == producer["id"] and smtp.by_recipient()[email] == 1
+    # the invitation, then the confirmation of the booth: each emailed once
+    deliveries = wait_for(all_sent(api, 2), timeout=30, message="deliveries logged as sent")
+    assert sorted(d["template"] for d in deliveries) == ["accepted", "invitation"]
+    assert {d["producer_id"] for d in deliveries} == {producer["id"]} and smtp.by_recipient()[email] == 2
 
 
 @pytest.mark.real_only
