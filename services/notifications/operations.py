@@ -636,7 +636,7 @@ class Sent:
 _D = Delivery.__table__
 _CLAIMED = (_D.c.id, _D.c.channel, _D.c.template, _D.c.language, _D.c.subject, _D.c.body_text, _D.c.body_html,
             _D.c.attachments, _D.c.sms_encoding, _D.c.sms_segments, _D.c.status, _D.c.handed_at, _D.c.attempts,
-            _D.c.producer_id, _D.c.cause_event_id, _D.c.ref_id)
+            _D.c.producer_id, _D.c.cause_event_id, _D.c.ref_id, _D.c.next_attempt_at)
 
 
 def claim(session: Session, channel: str, limit: int, lease_seconds: float, adapters: dict,
@@ -649,11 +649,7 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
     claims made before it started are a dead process's, its own all run out later). A few
     statements a batch, without the ORM: senders run this all day."""
     now = now or datetime.now(UTC)
-    doubt = and_(_D.c.status == "sending", _D.c.claimed_until <= max(now, orphaned_before or now))
-    rows = session.execute(
-        select(*_CLAIMED).where(_D.c.channel == channel,
-                                or_(and_(_D.c.status.in_(("queued", "failed")), _D.c.next_attempt_at <= now), doubt))
-        .order_by(_D.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)).all()
+    rows = _due(session, channel, limit, now, orphaned_before)
     if not rows:
         return [], 0
     recipients = {r.producer_id: r for r in session.scalars(
@@ -684,6 +680,24 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
             session.execute(_D.update().where(_D.c.id.in_(doubted)).values(attempts=_D.c.attempts + 1))
         hand(session.connection(), jobs[0])
     return jobs, settled
+
+
+def _due(session: Session, channel: str, limit: int, now: datetime, orphaned_before: datetime | None) -> list:
+    """The due deliveries of a channel, locked, the longest waiting first: one range of the
+    (channel, status, next_attempt_at) index per status, each read no further than ``limit`` rows
+    (one query with an OR over the statuses read and sorted the whole backlog at every claim:
+    10 ms a batch with 10,000 messages waiting)."""
+    doubt_before = max(now, orphaned_before or now)
+    rows = []
+    for status, extra in (("sending", _D.c.claimed_until <= doubt_before), ("failed", _D.c.next_attempt_at <= now),
+                          ("queued", _D.c.next_attempt_at <= now)):
+        rows += session.execute(
+            select(*_CLAIMED).where(_D.c.channel == channel, _D.c.status == status, extra)
+            .order_by(_D.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)).all()
+        if status == "sending" and len(rows) >= limit:
+            break
+    # rows locked beyond the limit are released when the claim commits, still due
+    return sorted(rows, key=lambda r: (r.status != "sending", r.next_attempt_at))[:limit]
 
 
 # Every message runs these, so they are built once (Core, on the table: no ORM unit of work).
