@@ -8,6 +8,7 @@ sees its own records. ``python -m shared.auth ROLE [SUBJECT]`` issues a token.
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 
 from flask import current_app, g, request
@@ -20,7 +21,7 @@ TOKEN_MAX_AGE = 30 * 24 * 3600
 
 
 def _serializer(secret: str, salt: str = TOKEN_SALT) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=salt)
+    return URLSafeTimedSerializer(secret, salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def issue_token(secret: str, role: str, subject: str | None = None) -> str:

@@ -174,18 +174,24 @@ def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: date
 FEED_SALT = "ocop-calendar-feed"
 
 
-def feed_token(secret: str, producer_id: str) -> str:
+def _feed_serializer(secret: str):
+    import hashlib
+
     from itsdangerous import URLSafeSerializer
 
-    return URLSafeSerializer(secret, salt=FEED_SALT).dumps({"producer_id": producer_id})
+    return URLSafeSerializer(secret, salt=FEED_SALT, signer_kwargs={"digest_method": hashlib.sha256})
+
+
+def feed_token(secret: str, producer_id: str) -> str:
+    return _feed_serializer(secret).dumps({"producer_id": producer_id})
 
 
 def feed_producer(secret: str, token: str) -> str | None:
     """The producer a feed token was signed for; None for a token not signed with this secret."""
-    from itsdangerous import BadSignature, URLSafeSerializer
+    from itsdangerous import BadSignature
 
     try:
-        claims = URLSafeSerializer(secret, salt=FEED_SALT).loads(token)
+        claims = _feed_serializer(secret).loads(token)
     except BadSignature:
         return None
     return claims.get("producer_id") if isinstance(claims, dict) else None

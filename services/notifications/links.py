@@ -6,7 +6,9 @@ deadline. Single use is enforced by the answers table (one answer per invitation
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -21,14 +23,19 @@ class LinkError(Exception):
         self.claims = claims  # what a genuine but expired link says (its page speaks the producer's language)
 
 
+@lru_cache(maxsize=8)
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
+
+
 def make_token(secret: str, invitation_id: str, producer_id: str, expires_at: datetime) -> str:
-    return URLSafeSerializer(secret, salt=SALT).dumps(
+    return _serializer(secret).dumps(
         {"inv": invitation_id, "prod": producer_id, "purpose": PURPOSE, "exp": int(expires_at.timestamp())})
 
 
 def read_token(secret: str, token: str, now: datetime | None = None) -> dict:
     try:
-        claims = URLSafeSerializer(secret, salt=SALT).loads(token)
+        claims = _serializer(secret).loads(token)
     except BadSignature as exc:
         raise LinkError("tampered") from exc
     if not isinstance(claims, dict) or claims.get("purpose") != PURPOSE:

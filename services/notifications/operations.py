@@ -65,14 +65,16 @@ class RecipientUnknown(Exception):
 
 def channel_problems(recipient: Recipient, adapters: dict) -> dict[str, str | None]:
     """Per producer channel: None if usable, else why not (no address is ever named)."""
-    out = {}
-    for channel in domain.PRODUCER_CHANNELS:
-        adapter = adapters.get(channel)
-        out[channel] = domain.channel_problem(
-            channel, address=adapter.address(recipient) if adapter else None,
-            consent=getattr(recipient, f"consent_{channel}"), opted_out=getattr(recipient, f"opt_out_{channel}"),
-            configured=bool(adapter and adapter.configured))
-    return out
+    return {channel: channel_problem(recipient, channel, adapters) for channel in domain.PRODUCER_CHANNELS}
+
+
+def channel_problem(recipient, channel: str, adapters: dict) -> str | None:
+    """Why ``recipient`` (a Recipient or a row of its table) cannot be reached on ``channel``, or None."""
+    adapter = adapters.get(channel)
+    return domain.channel_problem(
+        channel, address=adapter.address(recipient) if adapter else None,
+        consent=getattr(recipient, f"consent_{channel}"), opted_out=getattr(recipient, f"opt_out_{channel}"),
+        configured=bool(adapter and adapter.configured))
 
 
 def get_recipient(session: Session, producer_id: str) -> Recipient:
@@ -652,12 +654,12 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
     rows = _due(session, channel, limit, now, orphaned_before)
     if not rows:
         return [], 0
-    recipients = {r.producer_id: r for r in session.scalars(
-        select(Recipient).where(Recipient.producer_id.in_({d.producer_id for d in rows})))}
+    recipients = {r.producer_id: r for r in session.execute(  # rows, not ORM objects: read only
+        select(*Recipient.__table__.c).where(Recipient.producer_id.in_({d.producer_id for d in rows})))}
     jobs, settled, until = [], 0, now + timedelta(seconds=lease_seconds)
     for d in rows:
         recipient = recipients.get(d.producer_id)
-        problem = channel_problems(recipient, adapters)[d.channel] if recipient else "recipient unknown"
+        problem = channel_problem(recipient, d.channel, adapters) if recipient else "recipient unknown"
         stale = STILL_TRUE[d.template](session, d) if d.template in STILL_TRUE else None
         if problem is not None or stale is not None:  # opted out, or no longer true, since it was queued
             status, why = ("undeliverable", f"{d.channel}: {problem}") if problem else ("cancelled", stale)
@@ -750,7 +752,7 @@ def record_sent(conn, emit, job: Job, outcome: Sent, next_job: Job | None = None
     pool, and ping it, each time). Only when no webhook follows notifications.delivery.sent
     (``emit.follows``), else use ``record_outcome``."""
     if conn.dialect.name == "postgresql":
-        return _record_sent_pg(conn, emit, job, outcome, next_job)
+        return record_sent_pg(conn.connection.driver_connection, emit, job, outcome, next_job)
     if next_job is not None:
         conn.execute(_HAND, {"d_id": next_job.id, "d_claim": next_job.claimed_until, "d_now": datetime.now(UTC)})
     row = _mark_sent(conn, job, outcome)
@@ -760,15 +762,16 @@ def record_sent(conn, emit, job: Job, outcome: Sent, next_job: Job | None = None
     return "sent"
 
 
-def _record_sent_pg(conn, emit, job: Job, outcome: Sent, next_job: Job | None) -> str | None:
+def record_sent_pg(driver, emit, job: Job, outcome: Sent, next_job: Job | None) -> str | None:
     """The next message handed, this one sent, and its notifications.delivery.sent in the outbox
-    only if the claim still held: one statement (data-modifying CTEs run once, read or not)."""
+    only if the claim still held: one statement (data-modifying CTEs run once, read or not), on
+    the driver's (psycopg) connection, in its transaction or, in autocommit, as its own."""
     attempts = job.attempts + (0 if outcome.found else 1)
     data = {"delivery_id": job.id, "channel": job.channel, "template": job.template, "producer_id": job.producer_id,
             "cause_event_id": job.cause_event_id}
     row = emit.outbox_values("notifications.delivery.sent", job.id, attempts, data)
     # straight to the driver (half the CPU of going through SQLAlchemy's text(), on the hottest path)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver.cursor()
     cursor.execute(_sent_pg(emit.emit.model.__table__.name), {
         "now": datetime.now(UTC), "next_id": next_job.id if next_job else None,
         "next_claim": next_job.claimed_until if next_job else None, "ref": outcome.ref,

@@ -111,7 +111,11 @@ def test_links_that_cannot_be_used_get_a_clear_page_and_write_nothing(n):
     cases = {
         "tampered": (base + token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"), 403,
                      "Đường dẫn không hợp lệ hoặc đã bị sửa đổi"),
-        "wrong purpose": (base + URLSafeSerializer(secret, salt=links.SALT).dumps(
+        # signed with the right secret, but HMAC-SHA1 (itsdangerous's default), not SHA-256
+        "sha-1": (base + URLSafeSerializer(secret, salt=links.SALT).dumps(
+            {"inv": data["invitation_id"], "prod": data["producer_id"], "purpose": links.PURPOSE,
+             "exp": 4102444800}), 403, "Đường dẫn không hợp lệ hoặc đã bị sửa đổi"),
+        "wrong purpose": (base + links._serializer(secret).dumps(
             {"inv": data["invitation_id"], "prod": data["producer_id"], "purpose": "unsubscribe",
              "exp": 4102444800}), 403, "không dùng để trả lời lời mời"),
         # a genuine link past its deadline: the page knows whose it is and speaks English
