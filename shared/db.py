@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, any_, create_engine, event, literal
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
@@ -84,3 +85,15 @@ def utcnow():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def among(bind, column, values):
+    """``column IN values`` for a batch's keys: on PostgreSQL ``column = ANY(:array)``, one parameter
+    whatever the count, so the statement is the same text every time (prepared once by the driver,
+    compiled once by SQLAlchemy: an IN list renders a placeholder per value, at every execution);
+    elsewhere ``IN``. ``bind``: the session or connection the statement runs on."""
+    values = list(values)
+    dialect = (bind.get_bind() if hasattr(bind, "get_bind") else bind).dialect
+    if dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(column.type)))
+    return column.in_(values)

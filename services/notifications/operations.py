@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import context
-from shared.db import new_id
+from shared.db import among, new_id
 from shared.errors import Conflict, Invalid, NotFound
 
 from . import domain, fields, links, rendering
@@ -350,18 +350,19 @@ def react_many(session: Session, emit, batch: list[tuple[dict, dict]], settings,
 def _offers(session: Session, emit, offers: list[tuple[dict, dict]], settings, adapters: dict) -> None:
     invitation_ids = [d["invitation_id"] for _, d in offers]
     producers = {d["producer_id"] for _, d in offers}
-    recipients = {r.producer_id: r for r in session.scalars(select(Recipient).where(
-        Recipient.producer_id.in_(producers)))}
+    conn = session.connection()  # Core and rows: these are read, never changed, here
+    recipients = {r.producer_id: r for r in conn.execute(select(*Recipient.__table__.c).where(
+        among(conn, Recipient.producer_id, producers)))}
     if producers - set(recipients):
         raise RecipientUnknown(f"no recipient record for {len(producers - set(recipients))} producers yet")
-    done = set(session.scalars(select(Delivery.cause_event_id).where(
-        Delivery.cause_event_id.in_([e["id"] for e, _ in offers]))))
-    told = set(session.execute(select(Delivery.ref_id, Delivery.producer_id).where(
-        Delivery.ref_id.in_(invitation_ids), Delivery.template.in_(OFFERS))).all())
-    promotions = {p.invitation_id: p for p in session.scalars(select(Promotion).where(
-        Promotion.invitation_id.in_(invitation_ids)))}
-    shorts = dict(session.execute(select(ShortLink.invitation_id, ShortLink.code).where(
-        ShortLink.invitation_id.in_(invitation_ids))).all())
+    done = set(conn.scalars(select(Delivery.cause_event_id).where(
+        among(conn, Delivery.cause_event_id, [e["id"] for e, _ in offers]))))
+    told = set(conn.execute(select(Delivery.ref_id, Delivery.producer_id).where(
+        among(conn, Delivery.ref_id, invitation_ids), Delivery.template.in_(OFFERS))).all())
+    promotions = {p.invitation_id: p for p in conn.execute(select(*Promotion.__table__.c).where(
+        among(conn, Promotion.invitation_id, invitation_ids)))}
+    shorts = dict(conn.execute(select(ShortLink.invitation_id, ShortLink.code).where(
+        among(conn, ShortLink.invitation_id, invitation_ids))).all())
     rows, new_shorts, unreachable, base = [], [], [], settings.public_base_url
     for envelope, data in offers:
         inv, pid = data["invitation_id"], data["producer_id"]
@@ -395,8 +396,9 @@ def _offers(session: Session, emit, offers: list[tuple[dict, dict]], settings, a
 
 def _record_offers(session: Session, offers: list[tuple[dict, dict]]) -> None:
     """``record_issued`` for a batch: new views in one INSERT, the (rare) known ones one by one."""
-    known = set(session.scalars(select(InvitationView.invitation_id).where(
-        InvitationView.invitation_id.in_([d["invitation_id"] for _, d in offers]))))
+    conn = session.connection()
+    known = set(conn.scalars(select(InvitationView.invitation_id).where(
+        among(conn, InvitationView.invitation_id, [d["invitation_id"] for _, d in offers]))))
     fresh, seen = [], set()
     for envelope, data in offers:
         inv = data["invitation_id"]
@@ -460,7 +462,7 @@ def queue_reminders(session: Session, emit, settings, adapters: dict, now: datet
         if days is not None:
             due.append((view, days, reminder_id(view.invitation_id, days)))
     queued_before = set(session.scalars(select(Delivery.cause_event_id).where(
-        Delivery.cause_event_id.in_([cause for *_, cause in due]))))
+        among(session, Delivery.cause_event_id, [cause for *_, cause in due]))))
     count = 0
     for view, days, cause in due:
         if cause not in queued_before and _queue_reminder(session, emit, settings, adapters, view, days, cause):
@@ -655,7 +657,7 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
     if not rows:
         return [], 0
     recipients = {r.producer_id: r for r in session.execute(  # rows, not ORM objects: read only
-        select(*Recipient.__table__.c).where(Recipient.producer_id.in_({d.producer_id for d in rows})))}
+        select(*Recipient.__table__.c).where(among(session, Recipient.producer_id, {d.producer_id for d in rows})))}
     jobs, settled, until = [], 0, now + timedelta(seconds=lease_seconds)
     for d in rows:
         recipient = recipients.get(d.producer_id)
@@ -675,7 +677,7 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
                         SimpleNamespace(name=recipient.name, email=recipient.email, phone=recipient.phone),
                         until, in_doubt, d.producer_id, d.cause_event_id, d.attempts + (1 if in_doubt else 0)))
     if jobs:
-        session.execute(_D.update().where(_D.c.id.in_([j.id for j in jobs]))
+        session.execute(_D.update().where(among(session, _D.c.id, [j.id for j in jobs]))
                         .values(status="sending", claimed_until=until, handed_at=None))
         doubted = [j.id for j in jobs if j.in_doubt]
         if doubted:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from jinja2 import nodes
 from jinja2.runtime import new_context
@@ -48,6 +48,7 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
+@lru_cache(maxsize=4096)  # a fair's name, in every message about it
 def slug(value: str, limit: int = 60) -> str:
     return re.sub(r"[^a-z0-9]+", "-", fold(value))[:limit].strip("-") or "ocop"
 
