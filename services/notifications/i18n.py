@@ -30,8 +30,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import format_decimal
 from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
-from jinja2.ext import Extension
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, pass_context, select_autoescape
+from jinja2.ext import Extension, InternationalizationExtension
 from jinja2.lexer import Token
 
 HERE = Path(__file__).parent
@@ -141,12 +141,29 @@ class StaticGettext(Extension):
         yield from window
 
 
+class StaticTrans(InternationalizationExtension):
+    """``jinja2.ext.i18n``, with each ``{% trans %}`` block that has no plural translated when the
+    template is compiled: the output is ``translation % variables`` (the translation marked safe
+    where autoescaping is on, so the variables are escaped), exactly what newstyle gettext returns,
+    without two calls through Jinja's runtime per block at every render (a third of a message's
+    rendering). Plurals (``{% pluralize %}``, ``ngettext``) are translated at render time as before.
+    Needs ``environment.static_gettext``."""
+
+    def _make_node(self, singular, plural, context, variables, plural_expr, vars_referenced, num_called_num):
+        if plural is not None or context is not None or not self.environment.newstyle_gettext:
+            return super()._make_node(singular, plural, context, variables, plural_expr, vars_referenced,
+                                      num_called_num)
+        text = nodes.MarkSafeIfAutoescape(nodes.Const(self.environment.static_gettext(singular)))
+        values = nodes.Dict([nodes.Pair(nodes.Const(name), value) for name, value in variables.items()])
+        return nodes.Output([nodes.Mod(text, values)])
+
+
 @cache
 def environment(lang: str) -> Environment:
     """A Jinja2 environment rendering in one language (StrictUndefined: a missing field fails)."""
     lang = language_of(lang)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, extensions=["jinja2.ext.i18n", StaticGettext], trim_blocks=True,
+                      undefined=StrictUndefined, extensions=[StaticTrans, StaticGettext], trim_blocks=True,
                       keep_trailing_newline=False, auto_reload=False)  # templates change with a restart
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(lang), newstyle=True)
