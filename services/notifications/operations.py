@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -653,19 +653,18 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
     claims made before it started are a dead process's, its own all run out later). A few
     statements a batch, without the ORM: senders run this all day."""
     now = now or datetime.now(UTC)
-    rows = _due(session, channel, limit, now, orphaned_before)
+    conn = session.connection()
+    rows = _due(conn, channel, limit, now, orphaned_before)
     if not rows:
         return [], 0
-    recipients = {r.producer_id: r for r in session.execute(  # rows, not ORM objects: read only
-        select(*Recipient.__table__.c).where(among(session, Recipient.producer_id, {d.producer_id for d in rows})))}
     jobs, settled, until = [], 0, now + timedelta(seconds=lease_seconds)
     for d in rows:
-        recipient = recipients.get(d.producer_id)
+        recipient = _recipient_of(d)
         problem = channel_problem(recipient, d.channel, adapters) if recipient else "recipient unknown"
         stale = STILL_TRUE[d.template](session, d) if d.template in STILL_TRUE else None
         if problem is not None or stale is not None:  # opted out, or no longer true, since it was queued
             status, why = ("undeliverable", f"{d.channel}: {problem}") if problem else ("cancelled", stale)
-            session.execute(_D.update().where(_D.c.id == d.id).values(status=status, last_error=why))
+            conn.execute(_D.update().where(_D.c.id == d.id).values(status=status, last_error=why))
             settled += 1
             continue
         in_doubt = d.status == "sending" and d.handed_at is not None
@@ -677,29 +676,49 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
                         SimpleNamespace(name=recipient.name, email=recipient.email, phone=recipient.phone),
                         until, in_doubt, d.producer_id, d.cause_event_id, d.attempts + (1 if in_doubt else 0)))
     if jobs:
-        session.execute(_D.update().where(among(session, _D.c.id, [j.id for j in jobs]))
-                        .values(status="sending", claimed_until=until, handed_at=None))
+        conn.execute(_D.update().where(among(conn, _D.c.id, [j.id for j in jobs]))
+                     .values(status="sending", claimed_until=until, handed_at=None))
         doubted = [j.id for j in jobs if j.in_doubt]
         if doubted:
-            session.execute(_D.update().where(_D.c.id.in_(doubted)).values(attempts=_D.c.attempts + 1))
-        hand(session.connection(), jobs[0])
+            conn.execute(_D.update().where(_D.c.id.in_(doubted)).values(attempts=_D.c.attempts + 1))
+        hand(conn, jobs[0])
     return jobs, settled
 
 
-def _due(session: Session, channel: str, limit: int, now: datetime, orphaned_before: datetime | None) -> list:
-    """The due deliveries of a channel, locked, the longest waiting first: one range of the
-    (channel, status, next_attempt_at) index per status, each read no further than ``limit`` rows
-    (one query with an OR over the statuses read and sorted the whole backlog at every claim:
-    10 ms a batch with 10,000 messages waiting)."""
-    doubt_before = max(now, orphaned_before or now)
-    rows = []
-    for status, extra in (("sending", _D.c.claimed_until <= doubt_before), ("failed", _D.c.next_attempt_at <= now),
-                          ("queued", _D.c.next_attempt_at <= now)):
-        rows += session.execute(
-            select(*_CLAIMED).where(_D.c.channel == channel, _D.c.status == status, extra)
-            .order_by(_D.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)).all()
-        if status == "sending" and len(rows) >= limit:
-            break
+_R = Recipient.__table__
+_RECIPIENT = tuple(c.label(f"r_{c.key}") for c in _R.c)
+
+
+def _recipient_of(row) -> SimpleNamespace | None:
+    """The recipient columns of a due row (None: no recipient record)."""
+    if row.r_producer_id is None:
+        return None
+    return SimpleNamespace(**{c.key: getattr(row, f"r_{c.key}") for c in _R.c})
+
+
+def _due_statement():
+    arms = []
+    for status, extra in (("sending", _D.c.claimed_until <= bindparam("due_doubt")),
+                          ("failed", _D.c.next_attempt_at <= bindparam("due_now")),
+                          ("queued", _D.c.next_attempt_at <= bindparam("due_now"))):
+        arms.append(select(*_CLAIMED, *_RECIPIENT).select_from(_D.outerjoin(_R, _R.c.producer_id == _D.c.producer_id))
+                    .where(_D.c.channel == bindparam("due_channel"), _D.c.status == status, extra)
+                    .order_by(_D.c.next_attempt_at).limit(bindparam("due_limit"))
+                    .with_for_update(skip_locked=True, of=_D).cte(f"due_{status}"))
+    return union_all(*(select(arm) for arm in arms))
+
+
+_DUE = _due_statement()  # built once: building it cost more than running it
+
+
+def _due(conn, channel: str, limit: int, now: datetime, orphaned_before: datetime | None) -> list:
+    """The due deliveries of a channel with their recipients, locked, the longest waiting first:
+    one range of the (channel, status, next_attempt_at) index per status, each read no further
+    than ``limit`` rows, in one statement (one locking CTE per status: PostgreSQL allows no FOR
+    UPDATE in a UNION's arms). One query with an OR over the statuses read and sorted the whole
+    backlog at every claim: 10 ms a batch with 10,000 messages waiting."""
+    rows = conn.execute(_DUE, {"due_channel": channel, "due_limit": limit, "due_now": now,
+                               "due_doubt": max(now, orphaned_before or now)}).all()
     # rows locked beyond the limit are released when the claim commits, still due
     return sorted(rows, key=lambda r: (r.status != "sending", r.next_attempt_at))[:limit]
 
