@@ -3,10 +3,11 @@
 N ``events.invitation.issued`` envelopes (contract-valid, for N producers across ``--fairs``
 fairs, each producer known to the service with an email address) are published untimed to a
 bench-only queue bound like ``notifications.main``. The timed part runs the notifications
-worker as deployed, in its own process (``python bench/notify.py --worker-child``: outbox relay,
-the consumer with the service's handlers, the channel senders, the reminder sweep), started
-when told ``go``, and ends when the service's delivery log holds N emails ``sent`` and the SMTP
-server has received them (checked: N distinct X-OCOP-Delivery headers, none twice).
+worker as deployed: ``--workers`` replicas (2, as docker-compose.yml runs them), each its own
+process (``python bench/notify.py --worker-child``: outbox relay, the consumer with the
+service's handlers, the channel senders, the reminder sweep), started when told ``go``, and
+ends when the SMTP server has received N messages and the service's delivery log holds N
+emails ``sent`` (checked: N distinct X-OCOP-Delivery headers, none twice).
 
 Baseline, same run, same server: plain ``smtplib`` sending the same N messages (the bytes the
 service built for those deliveries, rebuilt from its database) over one connection (``sendmail``
@@ -18,7 +19,7 @@ what it accepts and remembers each X-OCOP-Delivery). The database ``ocop_bench_n
 queue ``bench.notifications`` (with .dlq/.parking) are deleted at the start and at the end.
 stderr gets the checks and the worker's CPU seconds per message.
 
-    bench/run notify [--n 10000] [--fairs 40] [--workers 1] [--prefetch 100] [--profile FILE]
+    bench/run notify [--n 10000] [--fairs 40] [--workers 2] [--prefetch 100] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -368,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fairs", type=int, default=40, help="fairs they are spread over (default 40)")
     parser.add_argument("--prefetch", type=int, default=100,
                         help="consumer prefetch (default 100, as the pipeline bench; OCOP_PREFETCH defaults to 50)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes (replicas, as a deployment may run; default 1)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes (replicas; default 2, as docker-compose.yml runs them)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile (CPU time) of each worker loop to FILE.w<i>.<loop>")
     parser.add_argument("--sink-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-child", metavar="DB_URL", help=argparse.SUPPRESS)

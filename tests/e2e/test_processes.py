@@ -91,6 +91,37 @@ def test_flow_over_http_between_processes(deployment):
 
 
 @pytest.mark.real_only
+def test_two_notifications_worker_replicas_email_each_producer_once(deployment):
+    """docker-compose runs two notifications worker replicas: with both consuming, claiming and
+    relaying, a fair's invitations reach each producer exactly once."""
+    from e2e.deployment import queue_counts, wait_emails
+
+    api, smtp, name = deployment.client, deployment.smtp, "notifications-second"
+    deployment.start_worker("notifications", name=name)
+    wait_for(lambda: deployment.procs.alive(name) and queue_counts(deployment.broker_url, "notifications.main")[1] >= 2,
+             timeout=60, interval=0.2, message="two notifications workers consuming")
+    mine = api.register_many(12)
+    emails, producers = [m["email"] for m in mine], {m["producer"]["id"] for m in mine}
+    for m in mine:  # the events service has heard of every certified product
+        wait_for(lambda m=m: api.in_read_model(m["products"][0]["id"]), timeout=30, message="read model row")
+    fair = api.create_fair(capacity=500, min_stars=4, provinces=["Vĩnh Long"])
+    issued = [i for i in api.publish(fair["id"]) if i["producer_id"] in producers]
+    assert len(issued) == 12 and all(i["status"] == "issued" for i in issued)
+    wait_emails(smtp, emails, timeout=90, procs=deployment.procs)
+
+    def sent():
+        rows = [d for d in api.deliveries(channel="email") if d["ref_id"] in {i["id"] for i in issued}]
+        return rows if len(rows) == 12 and all(d["status"] == "sent" for d in rows) else None
+
+    rows = wait_for(sent, timeout=60, interval=0.2, message="the invitations logged as sent")
+    counts = smtp.by_recipient()  # every delivery is committed as sent: none can be sent again
+    assert {e: counts[e.lower()] for e in emails} == {e: 1 for e in emails}
+    assert {d["producer_id"] for d in rows} == producers and all(d["attempts"] == 1 for d in rows)
+    deployment.procs.signal(name, signal.SIGTERM, group=False)
+    assert deployment.procs.procs[name].wait(timeout=20) == 0, deployment.procs.tail(name)
+
+
+@pytest.mark.real_only
 @pytest.mark.parametrize("svc", SERVICES)
 def test_probes_and_metrics(deployment, svc):
     base = deployment.urls[svc]

@@ -60,3 +60,9 @@ def test_mounted_files_exist(compose):
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (ROOT / source).exists(), source
+
+
+def test_notifications_worker_runs_two_replicas(compose):
+    # CPU-bound Python: one process per core (bench/notify.py measures the same two replicas)
+    assert compose["notifications-worker"]["deploy"]["replicas"] == 2
+    assert "container_name" not in compose["notifications-worker"]  # a fixed name would allow one replica
