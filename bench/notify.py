@@ -19,7 +19,7 @@ what it accepts and remembers each X-OCOP-Delivery). The database ``ocop_bench_n
 queue ``bench.notifications`` (with .dlq/.parking) are deleted at the start and at the end.
 stderr gets the checks and the worker's CPU seconds per message.
 
-    bench/run notify [--n 10000] [--fairs 40] [--workers 2] [--prefetch 100] [--profile FILE]
+    bench/run notify [--n 10000] [--fairs 40] [--workers 2] [--prefetch N] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def sink_child(port: int) -> int:
     return 0
 
 
-def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int, profile: str | None) -> int:
+def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | None, profile: str | None) -> int:
     """The notifications worker (relay, consumer, senders, reminders) on the bench queue and
     exchange; loops start on ``go``; on EOF it stops and prints its CPU seconds."""
     from dataclasses import replace
@@ -128,13 +128,16 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int, pr
     from shared.web import runtime_of
 
     settings = replace(load("notifications"), database_url=db_url, broker_url=broker_url, smtp_port=smtp_port,
-                       smtp_host="127.0.0.1", sms_gateway_url="", consumer_prefetch=prefetch)
+                       smtp_host="127.0.0.1", sms_gateway_url="")
+    if prefetch is not None:
+        settings = replace(settings, consumer_prefetch=prefetch)
     rt = runtime_of(create_app(settings=settings))
     rt.emit = Emitter("notifications", Outbox, exchange=EXCHANGE)  # its own events to the bench exchange
     relay = Relay("notifications", rt.session_factory, rt.outbox, Publisher(broker_url),
                   batch_size=settings.relay_batch_size)
     consumer = IdempotentConsumer(queue_spec(), rt.session_factory, rt.inbox, handlers(rt)["notifications.main"],
-                                  broker_url, max_attempts=settings.max_handler_attempts, prefetch=prefetch)
+                                  broker_url, max_attempts=settings.max_handler_attempts,
+                                  prefetch=settings.consumer_prefetch)
     loops = [("relay", relay.run_forever), ("consumer", consumer.run)]
     loops += [(f"{s.channel}-sender-{i}", s.run_forever) for i, s in enumerate(senders(rt))]
     loops.append(("reminders", Reminders(rt).run_forever))
@@ -291,11 +294,12 @@ def delivery_count(session_factory) -> int:
         return session.execute(select(func.count()).select_from(Delivery)).scalar_one()
 
 
-def run_service(n: int, db_url: str, broker_url: str, smtp_port: int, sink, session_factory, prefetch: int,
+def run_service(n: int, db_url: str, broker_url: str, smtp_port: int, sink, session_factory, prefetch: int | None,
                 profile: str | None, workers: int = 1) -> tuple[float, dict]:
     """Seconds from ``go`` until N emails are sent and received; the workers' CPU seconds (each
     process's, and each loop's thread's, summed over the workers)."""
-    children = [_child(["--worker-child", db_url, "--smtp-port", str(smtp_port), "--prefetch", str(prefetch),
+    children = [_child(["--worker-child", db_url, "--smtp-port", str(smtp_port),
+                        *(["--prefetch", str(prefetch)] if prefetch is not None else []),
                         *(["--profile", f"{profile}.w{i}"] if profile else [])], {"OCOP_BROKER_URL": broker_url})
                 for i in range(workers)]
     try:
@@ -367,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run notify", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="invitation events (default 10000)")
     parser.add_argument("--fairs", type=int, default=40, help="fairs they are spread over (default 40)")
-    parser.add_argument("--prefetch", type=int, default=100,
-                        help="consumer prefetch (default 100, as the pipeline bench; OCOP_PREFETCH defaults to 50)")
+    parser.add_argument("--prefetch", type=int, default=None,
+                        help="consumer prefetch (default: the service's, 200: see NOTIFICATIONS_PREFETCH)")
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes (replicas; default 2, as docker-compose.yml runs them)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile (CPU time) of each worker loop to FILE.w<i>.<loop>")

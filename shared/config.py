@@ -59,6 +59,12 @@ def data_dir() -> Path:
     return path
 
 
+# Unacknowledged messages a worker takes at once, which is also its largest consumer batch (one
+# transaction): notifications gets a fair's publication (hundreds of invitations at once) and
+# spends a few queries per batch, so larger batches cost it less per message.
+PREFETCH = {"notifications": "200"}
+
+
 def load(service: str) -> Settings:
     """Settings for one service; read at app/worker creation, never at import time."""
     if service not in SERVICES:
@@ -74,7 +80,7 @@ def load(service: str) -> Settings:
         smtp_port=int(_env("SMTP_PORT", "8025")),
         mail_from=_env("MAIL_FROM", "OCOP Xúc tiến thương mại <no-reply@ocop.local>"),
         relay_batch_size=int(_env("OCOP_RELAY_BATCH", "250")),
-        consumer_prefetch=int(_env("OCOP_PREFETCH", "50")),
+        consumer_prefetch=int(_env(f"{service.upper()}_PREFETCH", _env("OCOP_PREFETCH", PREFETCH.get(service, "50")))),
         max_handler_attempts=int(_env("OCOP_HANDLER_ATTEMPTS", "4")),
         sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
         sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),

@@ -355,10 +355,15 @@ def _offers(session: Session, emit, offers: list[tuple[dict, dict]], settings, a
         among(conn, Recipient.producer_id, producers)))}
     if producers - set(recipients):
         raise RecipientUnknown(f"no recipient record for {len(producers - set(recipients))} producers yet")
-    done = set(conn.scalars(select(Delivery.cause_event_id).where(
-        among(conn, Delivery.cause_event_id, [e["id"] for e, _ in offers]))))
-    told = set(conn.execute(select(Delivery.ref_id, Delivery.producer_id).where(
-        among(conn, Delivery.ref_id, invitation_ids), Delivery.template.in_(OFFERS))).all())
+    # one read of the deliveries for both: this event handled already, this invitation offered already
+    causes = [e["id"] for e, _ in offers]
+    done, told = set(), set()
+    for cause, ref, pid, template in conn.execute(
+            select(Delivery.cause_event_id, Delivery.ref_id, Delivery.producer_id, Delivery.template).where(
+                or_(among(conn, Delivery.cause_event_id, causes), among(conn, Delivery.ref_id, invitation_ids)))):
+        done.add(cause)
+        if template in OFFERS:
+            told.add((ref, pid))
     promotions = {p.invitation_id: p for p in conn.execute(select(*Promotion.__table__.c).where(
         among(conn, Promotion.invitation_id, invitation_ids)))}
     shorts = dict(conn.execute(select(ShortLink.invitation_id, ShortLink.code).where(
