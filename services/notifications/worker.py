@@ -168,14 +168,15 @@ class Reminders:
 
 
 def senders(runtime, lookup=None, sole_sender: bool = False) -> list[ChannelSender]:
-    """The channel senders: email over ``OCOP_EMAIL_CONNECTIONS`` (2) SMTP connections at once (each
-    its own sender: while one waits for the server or the database, another sends), one for SMS
-    (rate-limited), one for webhooks."""
+    """The channel senders: email over ``OCOP_EMAIL_CONNECTIONS`` (3) SMTP connections at once (each
+    its own sender: while one waits for the server or the database, another sends; three kept two
+    worker replicas' CPU busiest in bench/notify.py, where two left it idle waiting for replies),
+    one for SMS (rate-limited), one for webhooks."""
     configured = producer_channels(runtime.settings)
     out = []
     for channel in domain.PRODUCER_CHANNELS:
         if configured[channel].configured:
-            count = int(os.environ.get("OCOP_EMAIL_CONNECTIONS", "2")) if channel == "email" else 1
+            count = int(os.environ.get("OCOP_EMAIL_CONNECTIONS", "3")) if channel == "email" else 1
             out += [ChannelSender(runtime, channel, lookup=lookup, sole_sender=sole_sender) for _ in range(count)]
     return out + [WebhookSender(runtime)]
 

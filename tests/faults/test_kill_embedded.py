@@ -97,7 +97,7 @@ class HeldReplySmtp(SmtpServer):
 @pytest.fixture
 def platform(tmp_path, procs):
     # One SMTP connection, so where the kill lands is exact: the bounds below are per connection
-    # (OCOP_EMAIL_CONNECTIONS, 2 by default: at most one message in doubt for each).
+    # (OCOP_EMAIL_CONNECTIONS, 3 by default: at most one message in doubt for each).
     env = process_env(platform_env(tmp_path, "faultembedded"), OCOP_SMTP_SINK="0", OCOP_EMAIL_CONNECTIONS="1")
     smtp = HeldReplySmtp(int(env["SMTP_PORT"])).start()
     emb = Embedded(procs, env)
