@@ -126,6 +126,7 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
     from shared.bus.publisher import Publisher
     from shared.config import load
     from shared.web import runtime_of
+    from shared.worker import tune_gc
 
     settings = replace(load("notifications"), database_url=db_url, broker_url=broker_url, smtp_port=smtp_port,
                        smtp_host="127.0.0.1", sms_gateway_url="")
@@ -142,6 +143,7 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
     loops += [(f"{s.channel}-sender-{i}", s.run_forever) for i, s in enumerate(senders(rt))]
     loops.append(("reminders", Reminders(rt).run_forever))
     _warm_up()
+    tune_gc()  # as shared.worker.run_forever does
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1
