@@ -738,6 +738,32 @@ _SENT = (_D.update().where(_D.c.id == bindparam("d_id"), _D.c.status == "sending
          .returning(_D.c.attempts, _D.c.template, _D.c.producer_id, _D.c.cause_event_id))
 
 
+def renew_claims(conn, driver, jobs: list[Job], lease_seconds: float, now: datetime | None = None) -> list[Job]:
+    """The claim on a batch's remaining ``jobs`` (all claimed together: one ``claimed_until``)
+    extended by ``lease_seconds`` from now; returns the jobs still claimed, with their new
+    ``claimed_until`` (a job whose claim ran out and was taken by another sender is dropped: that
+    sender sends it). ``driver``: the PostgreSQL driver connection in autocommit, else None (then
+    ``conn``, in a transaction of its own)."""
+    if not jobs:
+        return []
+    old, until = jobs[0].claimed_until, (now or datetime.now(UTC)) + timedelta(seconds=lease_seconds)
+    ids = [j.id for j in jobs]
+    if driver is not None:
+        kept = {row[0] for row in driver.execute(
+            "UPDATE deliveries SET claimed_until = %s WHERE id = ANY(%s) AND status = 'sending' "
+            "AND claimed_until = %s RETURNING id", (until, ids, old))}
+    else:
+        with conn.begin():
+            kept = set(conn.scalars(_D.update().where(_D.c.id.in_(ids), _D.c.status == "sending",
+                                                      _D.c.claimed_until == old)
+                                    .values(claimed_until=until).returning(_D.c.id)))
+    if len(kept) < len(jobs):
+        log.warning("claims lost before renewal", extra={"lost": len(jobs) - len(kept)})
+    for job in jobs:
+        job.claimed_until = until
+    return [j for j in jobs if j.id in kept]
+
+
 def hand(conn, job: Job) -> None:
     """Record that the job's message goes to the provider now (committed with the claim or with the
     previous message's outcome, before the message leaves)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -40,8 +41,10 @@ class ChannelSender:
         self.limiter = limiter or domain.RateLimit(runtime.settings.channel_rates.get(channel, 0))
         self.emit = ops.FanOutEmitter(runtime.emit)
         self.batch = batch or int(os.environ.get("OCOP_SEND_BATCH", "50"))
-        # how long a claim holds before its delivery is in doubt: longer than a batch can take
-        self.lease = float(os.environ.get("OCOP_SEND_LEASE_SECONDS", "300"))
+        # how long a claim holds before another sender may take its deliveries; renewed for the
+        # rest of the batch every quarter of it, so it need only outlast one message (SMTP and
+        # HTTP timeouts: 10 s an exchange) plus a quarter
+        self.lease = float(os.environ.get("OCOP_SEND_LEASE_SECONDS", "120"))
         self.lookup = lookup
         # the only sender process of its database: claims made before it started are orphans
         self.orphaned_before = datetime.now(UTC) + timedelta(seconds=self.lease) if sole_sender else None
@@ -58,11 +61,20 @@ class ChannelSender:
                 self.emit.snapshot(session)  # the webhook subscriptions, once for the batch
         if not jobs:
             return settled
+        renewed = time.monotonic()
         with self.rt.engine.connect() as conn, _outcomes_without_fsync(conn) as driver:  # the batch's outcomes
-            for i, job in enumerate(jobs):
+            i = 0
+            while i < len(jobs):
+                if time.monotonic() - renewed > self.lease / 4:  # the rest of the batch keeps its claim
+                    jobs = jobs[:i] + ops.renew_claims(conn, driver, jobs[i:], self.lease)
+                    renewed = time.monotonic()
+                    if i >= len(jobs):
+                        break
+                job = jobs[i]
+                i += 1
                 self.limiter.take()
                 outcome = self._attempt(job)
-                following = jobs[i + 1] if i + 1 < len(jobs) else None
+                following = jobs[i] if i < len(jobs) else None
                 # one transaction: this outcome, and the next message handed
                 if isinstance(outcome, ops.Sent) and not self.emit.follows("notifications.delivery.sent"):
                     if driver is not None:  # PostgreSQL: one statement, its own transaction

@@ -46,8 +46,9 @@ def platform(tmp_path_factory, vhost_url):
     tmp = tmp_path_factory.mktemp("faults-real")
     procs = Processes(tmp / "logs")
     env = process_env(real_env(tmp, "faultreal", vhost_url))
-    # A killed sender's claimed deliveries are retaken once its claim runs out (300 s by default,
-    # README "Delivery guarantees"): a short claim here, so the restart test does not wait 5 minutes.
+    # A killed sender's claimed deliveries are retaken once its claim runs out (120 s by default,
+    # renewed while the sender lives; README "Delivery guarantees"): a short claim here, so the
+    # restart test does not wait 2 minutes.
     env["OCOP_SEND_LEASE_SECONDS"] = "15"
     smtp = SmtpServer(int(env["SMTP_PORT"])).start()
     try:

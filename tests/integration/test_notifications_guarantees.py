@@ -255,3 +255,48 @@ def test_no_email_address_or_phone_number_in_the_logs(notifier_factory, gateway,
         text = record.getMessage() + " " + " ".join(str(v) for k, v in vars(record).items() if k not in STANDARD)
         assert not PII.search(text), (record.name, text)
     assert all(not PII.search(d.last_error or "") for d in n.deliveries())
+
+
+def test_a_batch_longer_than_the_lease_keeps_its_claim(notifier_factory, smtp, monkeypatch):  # noqa: F811
+    """A sender renews the claim on the rest of its batch as it goes: with a lease shorter than the
+    batch takes (six messages of 0.25 s against 0.6 s), another sender polling all along finds
+    nothing to take, and each message leaves once, in one attempt."""
+    import time
+
+    from services.notifications.worker import ChannelSender
+
+    monkeypatch.setenv("OCOP_SEND_LEASE_SECONDS", "0.6")
+    n = notifier_factory(smtp_port=smtp.port)
+    slow = ChannelSender(n.rt, "email", limiter=domain.RateLimit(0))
+    other = ChannelSender(n.rt, "email", limiter=domain.RateLimit(0))
+    for i in range(6):
+        n.deliver(n.invitation(n.producer(email=f"htx.lease{i}@example.vn", sms=False)["producer_id"]))
+    real_send = slow.adapter.send
+
+    def send_slowly(job, recipient):
+        claimed.set()  # the slow sender holds the batch: the other may start looking
+        time.sleep(0.25)
+        return real_send(job, recipient)
+
+    slow.adapter.send = send_slowly
+    taken, stop, claimed = [], threading.Event(), threading.Event()
+
+    def poll():
+        claimed.wait(10)
+        while not stop.is_set():
+            taken.append(other.run_once())
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        assert slow.run_once() == 6
+    finally:
+        stop.set()
+        poller.join()
+        slow.adapter.close()
+        other.adapter.close()
+    rows = n.deliveries(channel="email")
+    assert sum(taken) == 0 and len(taken) > 10
+    assert sorted(m["X-OCOP-Delivery"] for m in smtp.received) == sorted(d.id for d in rows)
+    assert [(d.status, d.attempts, d.last_error) for d in rows] == [("sent", 1, None)] * 6
