@@ -4,12 +4,16 @@ from __future__ import annotations
 
 
 class OperationError(Exception):
+    """``cause``: a short code saying which rule refused, for messages that carry it (e.g.
+    ``events.invitation.answer_refused``); the message says it in words."""
+
     status = 400
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, cause: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.cause = cause
 
     def errors(self):
         """Shaped like marshmallow's: a dotted field ("score_parts.a") nests as {"score_parts": {"a": [...]}}."""

@@ -63,7 +63,7 @@ def on_invitation_answered(emit):
             # The producer gets the events service's verdict instead of silence.
             emit(session, "events.invitation.answer_refused", data["invitation_id"], 0,
                  {"invitation_id": data["invitation_id"], "producer_id": data["producer_id"],
-                  "answer": data["answer"], "reason": exc.message})
+                  "answer": data["answer"], "reason": exc.message, "cause": exc.cause or "other"})
 
     return handle
 

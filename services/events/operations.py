@@ -393,7 +393,7 @@ def cancel_fair(session: Session, emit, fair_id: str, reason: str | None) -> Fai
     _rule(domain.check_transition, fair.status, "cancelled")
     words = f"the fair was cancelled: {reason}" if reason else "the fair was cancelled"
     for inv in _invitations(session, fair.id, OPEN_INVITATION):
-        _withdraw(session, emit, fair, inv, words)
+        _withdraw(session, emit, fair, inv, words, "fair_cancelled", reason)
     fair.cancel_reason = reason
     previous = _transition(session, fair, "cancelled")
     emit(session, "events.fair.cancelled", fair.id, fair.version,
@@ -575,7 +575,7 @@ def answer_invitation(session: Session, emit, invitation_id: str, producer_id: s
     """Apply a producer's answer. Raises Conflict/Invalid/Forbidden when it cannot be applied."""
     inv = get_invitation(session, invitation_id)
     if inv.producer_id != producer_id:
-        raise Forbidden("this invitation belongs to another producer", field="invitation_id")
+        raise Forbidden("this invitation belongs to another producer", field="invitation_id", cause="not_yours")
     if answer == "accept":
         _lock_producer(session, producer_id)
     # Lock the fair first, then the invitation: every booth assignment on a fair serialises here,
@@ -584,9 +584,12 @@ def answer_invitation(session: Session, emit, invitation_id: str, producer_id: s
     inv = get_invitation(session, invitation_id, lock=True)
     if inv.status != "issued":
         what = "not offered yet: it is on the waitlist" if inv.status == "waitlisted" else f"already {inv.status}"
-        raise Conflict(f"the invitation is {what}", field="invitation_id")
+        cause = {"waitlisted": "waitlisted", "accepted": "already_answered", "declined": "already_answered"}.get(
+            inv.status, "closed")
+        raise Conflict(f"the invitation is {what}", field="invitation_id", cause=cause)
     if answered_at > aware(inv.deadline):
-        raise Invalid(f"the deadline {aware(inv.deadline).isoformat()} has passed", field="answered_at")
+        raise Invalid(f"the deadline {aware(inv.deadline).isoformat()} has passed", field="answered_at",
+                      cause="deadline_passed")
     base = {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "note": note,
             "answered_at": answered_at}
     if answer == "accept":
@@ -607,11 +610,11 @@ def _answered(inv: Invitation, status: str, note: str | None, answered_at: datet
 def _accept(session: Session, emit, fair: Fair, inv: Invitation, base: dict) -> None:
     clash = busy(session, fair, [inv.producer_id]).get(inv.producer_id)
     if clash:
-        raise Conflict(f"cannot accept: {clash}", field="invitation_id")
+        raise Conflict(f"cannot accept: {clash}", field="invitation_id", cause="clash")
     t = terms(fair)
     refusal = matching.acceptance_refusal(t, _load(session, fair.id), inv.group, inv.booth_count)
     if refusal:
-        raise Conflict(refusal, field="invitation_id")
+        raise Conflict(refusal, field="invitation_id", cause="fair_full")
     used = [b for (booths,) in session.execute(select(Invitation.booths).where(
         Invitation.fair_id == fair.id, Invitation.status == "accepted")) for b in (booths or [])]
     inv.booths = matching.free_booths(fair.capacity, used, inv.booth_count)
@@ -635,10 +638,12 @@ def _withdraw_unfulfillable(session: Session, emit, fair: Fair) -> None:
     for inv in _invitations(session, fair.id, ("issued",)):
         refusal = matching.acceptance_refusal(t, load, inv.group, inv.booth_count)
         if refusal:
-            _withdraw(session, emit, fair, inv, refusal)
+            _withdraw(session, emit, fair, inv, refusal, "fair_full")
 
 
-def _withdraw(session: Session, emit, fair: Fair, inv: Invitation, reason: str) -> None:
+def _withdraw(session: Session, emit, fair: Fair, inv: Invitation, reason: str, cause: str,
+              detail: str | None = None) -> None:
+    """``reason`` in words; ``cause`` its code (contracts.events.WITHDRAWAL_CAUSES), ``detail`` what it names."""
     previous, freed = inv.status, list(inv.booths or []) if inv.status == "accepted" else []
     if freed:
         fair.booths_assigned -= inv.booth_count
@@ -648,7 +653,7 @@ def _withdraw(session: Session, emit, fair: Fair, inv: Invitation, reason: str) 
     session.flush()
     emit(session, "events.invitation.withdrawn", inv.id, inv.version,
          {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "previous_status": previous,
-          "reason": reason, "booths": freed})
+          "reason": reason, "booths": freed, "cause": cause, "detail": detail})
 
 
 def _expire(session: Session, emit, inv: Invitation, reason: str) -> None:
@@ -670,7 +675,7 @@ def withdraw_invitation(session: Session, emit, invitation_id: str, reason: str,
         raise Conflict(f"the invitation is already {inv.status}", field="invitation_id")
     if fair.status not in ("published", "inviting", "closed"):
         raise Conflict(f"the fair is {fair.status}", field="status")
-    _withdraw(session, emit, fair, inv, f"withdrawn by the organiser: {reason}")
+    _withdraw(session, emit, fair, inv, f"withdrawn by the organiser: {reason}", "organiser", reason)
     _promote(session, emit, fair, "withdrawn", inv.id, now or datetime.now(UTC))
     return inv
 
@@ -756,7 +761,8 @@ def certificate_ended(session: Session, emit, envelope: dict, data: dict) -> boo
             session.flush()
             continue
         was_open = inv.status in ("issued", "accepted")
-        _withdraw(session, emit, fair, inv, f"the certificate of {data['product_name']} was {status}")
+        _withdraw(session, emit, fair, inv, f"the certificate of {data['product_name']} was {status}",
+                  f"certificate_{status}", data["product_name"])
         if was_open:
             _promote(session, emit, fair, "withdrawn", inv.id, datetime.now(UTC))
     return True

@@ -105,6 +105,24 @@ def withdrawal_cause(reason: str) -> tuple[str, str | None]:
     return "other", text or None
 
 
+def withdrawal_of(data: dict) -> tuple[str, str | None]:
+    """``withdrawal_cause`` of an events.invitation.withdrawn: its ``cause`` code and ``detail``
+    when it carries them (events since they were added), else read from the reason's words."""
+    cause, detail = withdrawal_cause(data.get("reason") or "")
+    if data.get("cause"):
+        return data["cause"], data.get("detail") or (detail if cause == data["cause"] else None)
+    return cause, detail
+
+
+def refusal_of(data: dict) -> tuple[str, str | None]:
+    """``refusal_cause`` of an events.invitation.answer_refused, its ``cause`` code first (the
+    detail, the clashing fair, is still read from the reason's words)."""
+    cause, detail = refusal_cause(data.get("reason") or "")
+    if data.get("cause"):
+        return data["cause"], detail if cause == data["cause"] else None
+    return cause, detail
+
+
 def refusal_cause(reason: str) -> tuple[str, str | None]:
     """Why the events service could not apply an answer (``events.invitation.answer_refused``), as a
     kind with its own translated sentence, and what to quote (the clashing fair; unknown: all)."""

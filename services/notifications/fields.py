@@ -43,7 +43,7 @@ def reminder(data: dict, known: dict) -> dict:
 
 def withdrawn(data: dict, known: dict) -> dict:
     inv = known["invitation"]
-    cause, detail = domain.withdrawal_cause(data["reason"])
+    cause, detail = domain.withdrawal_of(data)
     return {**_base(known, data["invitation_id"]), "fair": inv["fair"], "products": inv["products"],
             "cause": cause, "detail": detail, "booths": data.get("booths") or [],
             "calendar": {"status": "CANCELLED", "sequence": _sequence(known), "alarm": False}}
@@ -82,7 +82,7 @@ def declined(data: dict, known: dict) -> dict:
 
 def answer_refused(data: dict, known: dict) -> dict:
     inv = known["invitation"]
-    cause, detail = domain.refusal_cause(data["reason"])
+    cause, detail = domain.refusal_of(data)
     return {**_base(known, data["invitation_id"]), "fair": inv["fair"], "answer": data["answer"],
             "cause": cause, "detail": detail}
 

@@ -143,7 +143,7 @@ def _invitation_known(session: Session, envelope: dict, data: dict, recipient: R
 
 
 def _withdrawn_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict | None:
-    if domain.withdrawal_cause(data["reason"])[0] == "fair_cancelled":
+    if domain.withdrawal_of(data)[0] == "fair_cancelled":
         return None  # events.fair.cancelled tells every producer of the fair, once
     if data["previous_status"] not in domain.OPEN_STATUSES:
         return None  # it was still waitlisted: the producer never heard of it
@@ -543,7 +543,7 @@ def record_verdict(session: Session, envelope: dict, data: dict) -> None:
             view.status, view.verdict = "refused", data.get("reason")
     elif kind == "withdrawn":
         view.status, view.verdict = "withdrawn", data["reason"][:500]
-        view.withdrawn_cause = domain.withdrawal_cause(data["reason"])[0]
+        view.withdrawn_cause = domain.withdrawal_of(data)[0]
     elif kind == "expired":
         if view.status == "issued":
             view.status = "expired"

@@ -97,7 +97,9 @@ def _state_of(view, answered: bool) -> dict:
         out["cause"], out["detail"] = domain.refusal_cause(view.verdict or "")
     elif state == "withdrawn":
         cause, detail = domain.withdrawal_cause(view.verdict or "")
-        out["cause"], out["detail"] = view.withdrawn_cause or cause, detail
+        # the code the event carried; what the words name only when they say the same
+        out["cause"] = view.withdrawn_cause or cause
+        out["detail"] = detail if cause == out["cause"] else None
     return out
 
 

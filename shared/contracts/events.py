@@ -16,6 +16,11 @@ FAIR_KINDS = ["trade_fair", "exhibition", "showcase_point"]
 _FAIR_KINDS_ON_WIRE = [*FAIR_KINDS, "showcase"]
 FAIR_STATUSES = ["draft", "published", "inviting", "closed", "held", "cancelled"]
 INVITATION_STATUSES = ["issued", "waitlisted", "accepted", "declined", "expired", "withdrawn"]
+# Why an invitation was withdrawn, and why an answer was refused (events.invitation.withdrawn and
+# .answer_refused carry the code beside the reason in words).
+WITHDRAWAL_CAUSES = ("certificate_revoked", "certificate_expired", "fair_cancelled", "fair_full", "organiser", "other")
+REFUSAL_CAUSES = ("deadline_passed", "already_answered", "closed", "waitlisted", "clash", "fair_full", "not_yours",
+                  "other")
 
 
 class _Data(Schema):
@@ -241,6 +246,12 @@ class InvitationWithdrawnV1(_Data):
     previous_status = fields.String(required=True, validate=validate.OneOf(INVITATION_STATUSES))
     reason = fields.String(required=True)
     booths = fields.List(fields.Integer(), required=True)  # booths freed (empty unless it was accepted)
+    # added within v1 (optional: older events lack them; then read ``reason``)
+    cause = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(WITHDRAWAL_CAUSES),
+                          metadata={"description": "why, as a code: " + ", ".join(WITHDRAWAL_CAUSES)})
+    detail = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "what the reason names: the product whose certificate ended, the organiser's note, "
+                       "the cancellation's reason"})
 
 
 @contract("events.waitlist.promoted", 1, "events",
@@ -275,6 +286,9 @@ class InvitationAnswerRefusedV1(_Data):
     producer_id = fields.String(required=True)
     answer = fields.String(required=True, validate=validate.OneOf(["accept", "decline"]))
     reason = fields.String(required=True)
+    # added within v1 (optional: older events lack it; then read ``reason``)
+    cause = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(REFUSAL_CAUSES),
+                          metadata={"description": "why, as a code: " + ", ".join(REFUSAL_CAUSES)})
 
 
 @contract("notifications.invitation.answered", 1, "notifications",

@@ -285,6 +285,8 @@ def test_cancelling_withdraws_every_open_invitation_and_frees_the_booths(platfor
                                                                        fair_id=fair["id"])}
     assert withdrawn[a["id"]]["booths"] == [1] and withdrawn[a["id"]]["previous_status"] == "accepted"
     assert withdrawn[b["id"]]["previous_status"] == "waitlisted"
+    assert {(w["cause"], w["detail"]) for w in withdrawn.values()} == {
+        ("fair_cancelled", "Bão số 3 đổ bộ, hoãn mọi sự kiện đông người")}
     assert {i["status"] for i in invitations(api, fair["id"])} == {"withdrawn"}
     with nothing_written(platform):
         refused(post(api, fair["id"], "cancel", json={}), 422, "status")

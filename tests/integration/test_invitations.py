@@ -125,6 +125,8 @@ def test_decline_and_withdrawal_promote_the_next_and_wrong_answers_are_refused(p
     again = api.call("POST", "events", f"/invitations/{mine[b['id']]['id']}/withdraw", "trade_officer",
                      json={"reason": "lần nữa"})
     assert again.status_code == 409
+    [by_hand] = events_of(platform, "events.invitation.withdrawn", mine[b["id"]]["id"])
+    assert (by_hand["data"]["cause"], by_hand["data"]["detail"]) == ("organiser", "Hồ sơ an toàn thực phẩm chưa đầy đủ")
     causes = [e["data"]["cause"] for e in events_of(platform, "events.waitlist.promoted", fair_id=fair["id"])]
     assert causes == ["declined", "withdrawn"]
 
@@ -135,6 +137,32 @@ def test_decline_and_withdrawal_promote_the_next_and_wrong_answers_are_refused(p
     assert [e["data"]["booths"] for e in events_of(platform, "events.invitation.accepted", fair_id=fair["id"])] == [[1]]
     assert answer(api, by_producer(api, fair["id"])[c["id"]], "decline").status_code == 409
     assert get_fair(api, fair["id"])["booths_assigned"] == 1
+
+
+def test_an_answer_the_events_service_cannot_apply_is_refused_with_its_cause(platform, api):
+    """An answer arriving over the bus (notifications.invitation.answered) that a rule refuses gets
+    events.invitation.answer_refused with the reason in words and its cause as a code."""
+    from services.events.consumers import on_invitation_answered
+
+    a, b = line_up(api, "Thái Bình", ["2025-07-20", "2025-06-20"])
+    fair = create_fair(api, "Thái Bình", capacity=1)
+    publish(api, fair["id"])
+    mine = by_producer(api, fair["id"])
+    rt = platform.runtimes["events"]
+    handle = on_invitation_answered(rt.emit)
+    cases = [(mine[b["id"]], b["id"], datetime.now(UTC), "waitlisted"),
+             (mine[a["id"]], b["id"], datetime.now(UTC), "not_yours"),
+             (mine[a["id"]], a["id"], datetime.now(UTC) + timedelta(days=400), "deadline_passed")]
+    for inv, producer_id, at, _ in cases:
+        with rt.session_factory() as session, session.begin():
+            handle(session, {"id": "x", "type": "notifications.invitation.answered"},
+                   {"invitation_id": inv["id"], "producer_id": producer_id, "fair_id": fair["id"], "answer": "accept",
+                    "note": None, "answered_at": at})
+    for inv, producer_id, _, cause in cases:
+        refusal = [e["data"] for e in events_of(platform, "events.invitation.answer_refused", inv["id"])
+                   if e["data"]["producer_id"] == producer_id and e["data"]["cause"] == cause]
+        assert len(refusal) == 1 and refusal[0]["reason"], (cause, refusal)
+    assert by_producer(api, fair["id"])[a["id"]]["status"] == "issued"  # nothing applied
 
 
 # ---- expiry ------------------------------------------------------------------------------------
@@ -205,7 +233,8 @@ def test_a_revoked_certificate_drops_the_product_then_withdraws_and_promotes(pla
     wait_for(lambda: by_producer(api, fair["id"])[b["id"]]["status"] == "issued", message="promotion")
     [withdrawn] = events_of(platform, "events.invitation.withdrawn", inv["id"])
     assert (withdrawn["data"]["previous_status"], withdrawn["data"]["booths"]) == ("accepted", [1])
-    assert "was revoked" in withdrawn["data"]["reason"]
+    assert "was revoked" in withdrawn["data"]["reason"] and withdrawn["data"]["cause"] == "certificate_revoked"
+    assert withdrawn["data"]["detail"] in withdrawn["data"]["reason"]  # the product's name
     [promoted] = events_of(platform, "events.waitlist.promoted", fair_id=fair["id"])
     assert (promoted["data"]["cause"], promoted["data"]["cause_invitation_id"]) == ("withdrawn", inv["id"])
     assert get_fair(api, fair["id"])["booths_assigned"] == 0
@@ -264,6 +293,7 @@ def test_overbooked_offers_are_withdrawn_once_the_booths_are_gone(platform, api)
     assert late.status_code == 409 and "withdrawn" in late.json()["message"]
     [withdrawn] = events_of(platform, "events.invitation.withdrawn", mine[a["id"]]["id"])
     assert withdrawn["data"]["reason"] == "every booth of the fair is taken"
+    assert (withdrawn["data"]["cause"], withdrawn["data"]["detail"]) == ("fair_full", None)
 
 
 # ---- fairness over the year -----------------------------------------------------------------------

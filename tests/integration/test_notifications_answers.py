@@ -37,6 +37,8 @@ def invited(n, language="vi", email="htx.page@example.vn") -> tuple[dict, str]:
 
 def about(type_: str, inv: dict, version: int = 2, **changes) -> dict:
     data = sample(type_, 1)["data"]
+    if "reason" in changes:  # other words than the sample's: its cause code (and detail) no longer apply
+        data.pop("cause", None), data.pop("detail", None)
     data.update(invitation_id=inv["data"]["invitation_id"], producer_id=inv["data"]["producer_id"], **changes)
     if "fair_id" in data:
         data["fair_id"] = inv["data"]["fair"]["fair_id"]
@@ -78,6 +80,25 @@ def test_the_page_speaks_the_producers_language_and_takes_one_answer(n):
     assert n.deliver(about("events.invitation.accepted", inv, booth=7, booths=[7, 8])) == "handled"
     shown = n.http.get(link, timeout=10)
     assert "confirmed that you take part in the fair, booth 7, 8" in shown.text and "<form" not in shown.text
+
+
+def test_the_cause_code_an_event_carries_decides_what_the_producer_reads(n):
+    """events.invitation.withdrawn and .answer_refused carry a cause code beside their words: the
+    message and the page follow the code, whatever the words (here not the events service's)."""
+    inv, link = invited(n, email="htx.mam@example.vn")
+    n.deliver(about("events.invitation.withdrawn", inv, version=3, previous_status="issued", booths=[],
+                    reason="Sở Công Thương đã rà soát lại hồ sơ", cause="certificate_expired",
+                    detail="Mắm tôm Hậu Lộc"))
+    page = n.http.get(link, timeout=10)
+    assert "Giấy chứng nhận OCOP của một sản phẩm được mời đã hết hiệu lực" in page.text  # the words name no product
+    [row] = [d for d in n.deliveries(ref_id=inv["data"]["invitation_id"]) if d.template == "withdrawn"]
+    assert "Giấy chứng nhận OCOP của sản phẩm Mắm tôm Hậu Lộc đã hết hiệu lực" in row.body_text
+
+    other, _ = invited(n, email="htx.ruoi@example.vn")
+    n.deliver(about("events.invitation.answer_refused", other, version=1, answer="accept",
+                    reason="Không thể ghi nhận", cause="deadline_passed"))
+    [refused] = [d for d in n.deliveries(ref_id=other["data"]["invitation_id"]) if d.template == "answer_refused"]
+    assert "Đã quá hạn trả lời thư mời." in refused.body_text
 
 
 def test_a_refused_answer_and_a_withdrawn_invitation_say_why(n):

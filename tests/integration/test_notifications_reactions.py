@@ -44,6 +44,8 @@ class World:
     def about(self, type_: str, inv: dict, version: int = 2, **changes) -> dict:
         """An event about the invitation ``inv`` (an issued envelope): accepted, withdrawn, ..."""
         data = sample(type_, 1)["data"]
+        if "reason" in changes:  # other words than the sample's (an event from before the cause codes)
+            data.pop("cause", None), data.pop("detail", None)
         data.update(invitation_id=inv["data"]["invitation_id"], producer_id=inv["data"]["producer_id"])
         if "fair_id" in data:
             data["fair_id"] = self.fair_id
