@@ -127,8 +127,12 @@ def _outcomes_without_fsync(conn):
     try:
         yield driver
     finally:
-        driver.execute("RESET synchronous_commit")  # the pooled connection goes back as it came
-        driver.autocommit = False
+        try:
+            driver.execute("RESET synchronous_commit")  # the pooled connection goes back as it came
+            driver.autocommit = False
+        except Exception:
+            conn.invalidate()  # never back to the pool in autocommit (e.g. the database went away): closed
+            raise
 
 
 class WebhookSender(ChannelSender):
