@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, Response, g, jsonify, request
-from marshmallow import fields
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
@@ -117,19 +116,6 @@ def _register_collector():
     if not _collector_registered:
         REGISTRY.register(_BusCollector())
         _collector_registered = True
-
-
-class Text(fields.String):
-    """A request-body string without control characters other than tab and newlines: PostgreSQL
-    refuses NUL in text (a 500 rather than a 422 without this), and none belongs in a name."""
-
-    default_error_messages = {"control": "Contains a control character."}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if any(ch not in "\t\n\r" and unicodedata.category(ch) == "Cc" for ch in value):
-            raise self.make_error("control")
-        return value
 
 
 def error_body(status: int, message: str, errors=None):

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from webargs.fields import DelimitedList
 
 from shared.contracts.events import FAIR_KINDS, INVITATION_STATUSES, REGIONS
+from shared.fields import Line
 
 from .schemas import ProvinceName
 
@@ -23,7 +24,7 @@ class FeedArgs(Schema):
 
 
 class ProducerFeedArgs(Schema):
-    token = fields.String(load_default=None, validate=validate.Length(min=1, max=500), metadata={
+    token = Line(load_default=None, min_length=1, max_length=500, metadata={
         "description": "the signed feed link's token (from .../calendar-link), for calendar apps that cannot "
                        "send a bearer token"})
 
@@ -38,7 +39,8 @@ class FeedLinkOut(Schema):
 
 class ParticipantsArgs(Schema):
     status = DelimitedList(fields.String(validate=validate.OneOf(INVITATION_STATUSES)),
-                           load_default=lambda: ["accepted"], validate=[validate.Length(min=1), _unique], metadata={
+                           load_default=lambda: ["accepted"],
+                           validate=[validate.Length(min=1, max=len(INVITATION_STATUSES)), _unique], metadata={
                                "description": "comma-separated invitation statuses, e.g. accepted,issued,waitlisted "
                                               "(default: accepted)"})
 
@@ -48,10 +50,11 @@ class FiguresArgs(Schema):
         "description": "fairs starting in this calendar year (default: this year, unless from/to are given)"})
     from_ = fields.Date(data_key="from", load_default=None, metadata={"description": "first day of a range"})
     to = fields.Date(load_default=None, metadata={"description": "last day of a range (inclusive)"})
-    province = DelimitedList(ProvinceName(), load_default=list, validate=_unique, metadata={
+    province = DelimitedList(ProvinceName(), load_default=list, validate=[validate.Length(max=100), _unique], metadata={
         "description": "comma-separated producer provinces (old names accepted): the breakdowns, totals of "
                        "invitations and fairness count only producers from these (or from `region`)"})
-    region = DelimitedList(fields.String(validate=validate.OneOf(REGIONS)), load_default=list, validate=_unique,
+    region = DelimitedList(fields.String(validate=validate.OneOf(REGIONS)), load_default=list,
+                           validate=[validate.Length(max=len(REGIONS)), _unique],
                            metadata={"description": "comma-separated producer regions, as `province`"})
 
     @validates_schema

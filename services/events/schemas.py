@@ -8,16 +8,17 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from shared import reference
 from shared.contracts.events import FAIR_KINDS, FAIR_STATUSES, INVITATION_STATUSES, PRODUCER_KINDS, REGIONS
-from shared.web import Text
+from shared.fields import NAME, NOTE, Line, Paragraphs, bounded_list
 
 from .domain import ORGANISER_KINDS
 
 GROUPS = validate.Range(min=1, max=6)
 
 
-class ProvinceName(Text):
+class ProvinceName(Line):
     """A province, old (pre-2025) or current, with or without diacritics: loads as its current name."""
 
+    default_max = 100
     default_error_messages = {"unknown": "Unknown province {entered!r}."}
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -28,10 +29,11 @@ class ProvinceName(Text):
             raise self.make_error("unknown", entered=entered) from None
 
 
-class KnownProvince(Text):
+class KnownProvince(Line):
     """A province, old or current, checked against the reference data; loads as entered (the
     operation stores the current name and keeps the one entered)."""
 
+    default_max = 100
     default_error_messages = {"unknown": "Unknown province {entered!r}."}
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -43,7 +45,9 @@ class KnownProvince(Text):
         return entered
 
 
-class SubgroupCode(fields.String):
+class SubgroupCode(Line):
+    default_max = 20
+
     def _deserialize(self, value, attr, data, **kwargs):
         code = super()._deserialize(value, attr, data, **kwargs).strip()
         try:
@@ -70,15 +74,17 @@ class RulesIn(Schema):
     min_stars = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=5))
     admit_uncertified = fields.Boolean(load_default=False, metadata={
         "description": "Also admit products never certified (\"potential OCOP\", local specialties)."})
-    groups = fields.List(fields.Integer(strict=True, validate=GROUPS), load_default=list, validate=_unique)
-    subgroups = fields.List(SubgroupCode(), load_default=list, validate=_unique, metadata={
+    groups = bounded_list(fields.Integer(strict=True, validate=GROUPS), max_items=6, load_default=list,
+                          validate=_unique)
+    subgroups = bounded_list(SubgroupCode(), max_items=100, load_default=list, validate=_unique, metadata={
         "description": "Sub-group codes (e.g. 1.3); a group with sub-groups listed admits only those."})
-    regions = fields.List(fields.String(validate=validate.OneOf(REGIONS)), load_default=list, validate=_unique)
-    provinces = fields.List(ProvinceName(), load_default=list, metadata={
+    regions = bounded_list(fields.String(validate=validate.OneOf(REGIONS)), max_items=len(REGIONS), load_default=list,
+                           validate=_unique)
+    provinces = bounded_list(ProvinceName(), max_items=100, load_default=list, metadata={
         "description": "Source provinces, old names accepted (stored as the current province). A product "
                        "from any listed province or any listed region is admitted."})
-    producer_kinds = fields.List(fields.String(validate=validate.OneOf(PRODUCER_KINDS)), load_default=list,
-                                 validate=_unique)
+    producer_kinds = bounded_list(fields.String(validate=validate.OneOf(PRODUCER_KINDS)), max_items=len(PRODUCER_KINDS),
+                                 load_default=list, validate=_unique)
     valid_through_end = fields.Boolean(load_default=True, metadata={
         "description": "The certificate must be valid through the fair's last day (else its first)."})
     max_products_per_producer = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=20))
@@ -103,15 +109,15 @@ class RulesIn(Schema):
 
 
 class FairIn(Schema):
-    name = Text(required=True, validate=validate.Length(min=3, max=300))
+    name = Line(required=True, min_length=3, max_length=NAME)
     kind = fields.String(load_default="trade_fair", validate=validate.OneOf(FAIR_KINDS))
-    organiser = Text(required=True, validate=validate.Length(min=2, max=300))
+    organiser = Line(required=True, min_length=2, max_length=NAME)
     organiser_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ORGANISER_KINDS))
-    host_province = KnownProvince(required=True, validate=validate.Length(min=2, max=100), metadata={
+    host_province = KnownProvince(required=True, min_length=2, metadata={
         "description": "Current or pre-2025 name; stored as the current province, the name entered kept."})
     region = fields.String(required=True, validate=validate.OneOf(REGIONS), metadata={
         "description": "The host province's region (provinces.json maps each province to one)."})
-    venue = Text(required=True, validate=validate.Length(min=2, max=300))
+    venue = Line(required=True, min_length=2, max_length=NAME)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2000))
@@ -184,11 +190,11 @@ class PreviewArgs(Schema):
 
 
 class CancelIn(Schema):
-    reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    reason = Paragraphs(load_default=None, allow_none=True, max_length=NOTE)
 
 
 class WithdrawIn(Schema):
-    reason = Text(required=True, validate=validate.Length(min=3, max=400))
+    reason = Paragraphs(required=True, min_length=3, max_length=400)
 
 
 class InvitationListArgs(Schema):
@@ -218,7 +224,7 @@ class InvitationOut(Schema):
 
 class AnswerIn(Schema):
     answer = fields.String(required=True, validate=validate.OneOf(["accept", "decline"]))
-    note = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    note = Paragraphs(load_default=None, allow_none=True, max_length=NOTE)
 
 
 class PickOut(Schema):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.fields import Line, bounded_list
+
 from .schemas import _unique
 
 
 class SeasonIn(Schema):
     """The season: fairs by id, or every draft or published fair starting in a date range."""
 
-    fair_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=None,
-                           validate=[validate.Length(min=1, max=300), _unique], metadata={
+    fair_ids = bounded_list(Line(min_length=1, max_length=36), min_items=1, max_items=300, load_default=None,
+                            validate=_unique, metadata={
                                "description": "The fairs to plan together (each draft or published)."})
     starts_from = fields.Date(load_default=None, metadata={
         "description": "With starts_until: every draft or published fair whose first day falls in the range."})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.web import Text
+from shared.fields import CODE, NAME, NOTE, Line, Paragraphs, Url
 
 from .domain import PRODUCER_CHANNELS
 from .i18n import LANGUAGES
@@ -14,7 +14,7 @@ STATUSES = ["queued", "sending", "sent", "failed", "parked", "undeliverable", "c
 
 class AnswerForm(Schema):
     answer = fields.String(required=True, validate=validate.OneOf(["accept", "decline"]))
-    note = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    note = Paragraphs(load_default=None, allow_none=True, max_length=NOTE)
 
 
 class DeliveryOut(Schema):
@@ -41,10 +41,10 @@ class DeliveryOut(Schema):
 
 
 class DeliveryQuery(Schema):
-    producer_id = fields.String()
+    producer_id = Line(max_length=CODE)
     status = fields.String(validate=validate.OneOf(STATUSES))
     channel = fields.String(validate=validate.OneOf([*PRODUCER_CHANNELS, "none"]))
-    ref_id = fields.String()
+    ref_id = Line(max_length=CODE)
 
 
 class ChannelStateOut(Schema):
@@ -102,7 +102,7 @@ class PreviewIn(Schema):
     data = fields.Dict(load_default=None, metadata={
         "description": "the data of the template's event (e.g. events.invitation.issued), validated against its "
                        "contract; default: the contract's golden sample"})
-    recipient_name = Text(load_default="Hợp tác xã Kẹo dừa Thanh Long", validate=validate.Length(min=1, max=300))
+    recipient_name = Line(load_default="Hợp tác xã Kẹo dừa Thanh Long", min_length=1, max_length=NAME)
 
 
 class SmsPreviewOut(Schema):
@@ -147,23 +147,23 @@ class EventTypesOut(Schema):
 
 
 class WebhookIn(Schema):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
-    event_types = fields.List(fields.String(validate=validate.Length(min=3, max=120)), required=True,
+    url = Url(required=True, schemes={"http", "https"}, require_tld=False)
+    event_types = fields.List(Line(min_length=3, max_length=120), required=True,
                               validate=validate.Length(min=1, max=50),
                               metadata={"description": "see GET /webhooks/event-types"})
-    secret = Text(validate=validate.Length(min=24, max=200),
+    secret = Line(min_length=24, max_length=200,
                   metadata={"description": "the HMAC key; default: one is made and returned once"})
-    description = Text(allow_none=True, validate=validate.Length(max=300))
+    description = Line(allow_none=True, max_length=300)
     active = fields.Boolean(load_default=True)
 
 
 class WebhookPatch(Schema):
-    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
-    event_types = fields.List(fields.String(validate=validate.Length(min=3, max=120)),
+    url = Url(schemes={"http", "https"}, require_tld=False)
+    event_types = fields.List(Line(min_length=3, max_length=120),
                               validate=validate.Length(min=1, max=50))
-    secret = Text(validate=validate.Length(min=24, max=200))
+    secret = Line(min_length=24, max_length=200)
     rotate_secret = fields.Boolean(metadata={"description": "true: a new secret is made and returned once"})
-    description = Text(allow_none=True, validate=validate.Length(max=300))
+    description = Line(allow_none=True, max_length=300)
     active = fields.Boolean()
 
 

@@ -10,14 +10,15 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from shared.contracts.events import LANGS, PRODUCER_KINDS, REGIONS
+from shared.fields import ADDRESS, CODE, NAME, TEXT, Email, Line, Paragraphs
 from shared.text import fold
-from shared.web import Text
 
 from .domain import CRITERIA, DomainError, resolve_province
 
 # Every group some criteria version knows: checked here with the other fields, and against the
 # version in force by the operation.
 GROUPS = sorted({g for version in CRITERIA.values() for g in version.groups})
+PHONE = validate.Regexp(r"^\+?[0-9 .-]{8,20}\Z", error="not a phone number")
 
 
 class ConsentIn(Schema):
@@ -26,14 +27,14 @@ class ConsentIn(Schema):
 
 
 class ProducerIn(Schema):
-    code = Text(required=True, validate=validate.Length(min=2, max=40))
-    name = Text(required=True, validate=validate.Length(min=2, max=300))
+    code = Line(required=True, min_length=2, max_length=40)
+    name = Line(required=True, min_length=2, max_length=NAME)
     kind = fields.String(required=True, validate=validate.OneOf(PRODUCER_KINDS))
-    address = Text(validate=validate.Length(max=500))
-    province = Text(required=True, validate=validate.Length(min=2, max=100))
-    representative = Text(validate=validate.Length(max=200))
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    phone = Text(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}\Z", error="not a phone number"))
+    address = Line(max_length=ADDRESS)
+    province = Line(required=True, min_length=2, max_length=100)
+    representative = Line(max_length=200)
+    email = Email(allow_none=True)
+    phone = Line(allow_none=True, max_length=20, validate=PHONE)
     preferred_language = fields.String(load_default="vi", validate=validate.OneOf(LANGS))
     consent = fields.Nested(ConsentIn, load_default=lambda: {"email": True, "sms": False})
 
@@ -46,13 +47,13 @@ class ConsentPatch(Schema):
 class ProducerPatch(Schema):
     """Partial update: only the fields sent change; the code (business or tax code) does not."""
 
-    name = Text(validate=validate.Length(min=2, max=300))
+    name = Line(min_length=2, max_length=NAME)
     kind = fields.String(validate=validate.OneOf(PRODUCER_KINDS))
-    address = Text(allow_none=True, validate=validate.Length(max=500))
-    province = Text(validate=validate.Length(min=2, max=100))
-    representative = Text(allow_none=True, validate=validate.Length(max=200))
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    phone = Text(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 .-]{8,20}\Z", error="not a phone number"))
+    address = Line(allow_none=True, max_length=ADDRESS)
+    province = Line(min_length=2, max_length=100)
+    representative = Line(allow_none=True, max_length=200)
+    email = Email(allow_none=True)
+    phone = Line(allow_none=True, max_length=20, validate=PHONE)
     preferred_language = fields.String(validate=validate.OneOf(LANGS))
     consent = fields.Nested(ConsentPatch)
 
@@ -75,27 +76,27 @@ class ProducerOut(Schema):
 
 
 class ProductIn(Schema):
-    producer_id = Text(required=True)
-    name = Text(required=True, validate=validate.Length(min=2, max=300))
-    name_en = Text(allow_none=True, validate=validate.Length(max=300))
+    producer_id = Line(required=True, max_length=CODE)
+    name = Line(required=True, min_length=2, max_length=NAME)
+    name_en = Line(allow_none=True, max_length=NAME)
     group = fields.Integer(required=True, strict=True, validate=validate.OneOf(GROUPS),
                            metadata={"description": "product group (GET /criteria)"})
-    subgroup = Text(allow_none=True, validate=validate.Length(max=100), metadata={
+    subgroup = Line(allow_none=True, max_length=100, metadata={
         "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
-    description = Text(allow_none=True)
+    description = Paragraphs(allow_none=True, max_length=TEXT)
     potential_five_star = fields.Boolean(load_default=False)
 
 
 class ProductPatch(Schema):
     """Partial update: only the fields sent change; a product does not move to another producer."""
 
-    name = Text(validate=validate.Length(min=2, max=300))
-    name_en = Text(allow_none=True, validate=validate.Length(max=300))
+    name = Line(min_length=2, max_length=NAME)
+    name_en = Line(allow_none=True, max_length=NAME)
     group = fields.Integer(strict=True, validate=validate.OneOf(GROUPS),
                            metadata={"description": "product group (GET /criteria)"})
-    subgroup = Text(allow_none=True, validate=validate.Length(max=100), metadata={
+    subgroup = Line(allow_none=True, max_length=100, metadata={
         "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
-    description = Text(allow_none=True)
+    description = Paragraphs(allow_none=True, max_length=TEXT)
     potential_five_star = fields.Boolean()
 
 
@@ -120,17 +121,17 @@ class ScoreParts(Schema):
 
 
 class CertificationIn(Schema):
-    product_id = Text(required=True)
+    product_id = Line(required=True, max_length=CODE)
     kind = fields.String(load_default="new", validate=validate.OneOf(["new", "recertification", "upgrade"]))
-    criteria_version = Text(validate=validate.Length(max=40), metadata={
+    criteria_version = Line(max_length=40, metadata={
         "description": f"one of {', '.join(CRITERIA)} (GET /criteria); default: the version in force on the "
                        "decision date, which a version named here must also have been"})
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
     score_parts = fields.Nested(ScoreParts, allow_none=True)
     stars = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=5),
                            metadata={"description": "optional; refused when it disagrees with the score"})
-    issued_by = Text(required=True, validate=validate.Length(min=2, max=200))
-    decision_number = Text(required=True, validate=validate.Length(min=1, max=100))
+    issued_by = Line(required=True, min_length=2, max_length=200)
+    decision_number = Line(required=True, min_length=1, max_length=100)
     decision_date = fields.Date(required=True)
 
 
@@ -154,13 +155,14 @@ class CertificationOut(Schema):
 
 
 class ProductQuery(Schema):
-    q = Text(validate=validate.Length(max=200), metadata={"description": "search; ignores diacritics and case"})
-    province = Text(metadata={"description": "current or pre-2025 name (\"Bến Tre\" lists Vĩnh Long's producers)"})
+    q = Line(max_length=200, metadata={"description": "search; ignores diacritics and case"})
+    province = Line(max_length=100, metadata={
+        "description": "current or pre-2025 name (\"Bến Tre\" lists Vĩnh Long's producers)"})
     region = fields.String(validate=validate.OneOf(REGIONS))
     group = fields.Integer(validate=validate.OneOf(GROUPS))
     stars = fields.Integer(validate=validate.Range(min=1, max=5))
     producer_kind = fields.String(validate=validate.OneOf(PRODUCER_KINDS))
-    producer_id = Text()
+    producer_id = Line(max_length=CODE)
     certified = fields.Boolean()
     status = fields.String(validate=validate.OneOf(["current", "expired", "revoked", "uncertified"]), metadata={
         "description": "current: holds a current certification; expired / revoked: holds none and its latest "
@@ -220,8 +222,8 @@ class StatisticsOut(Schema):
 
 
 class RevocationIn(Schema):
-    reason = Text(required=True, validate=validate.Length(min=3, max=500))
-    decision_number = Text(required=True, validate=validate.Length(min=1, max=100))
+    reason = Paragraphs(required=True, min_length=3, max_length=500)
+    decision_number = Line(required=True, min_length=1, max_length=100)
     decision_date = fields.Date(required=True)
 
 
@@ -324,9 +326,9 @@ class ImportIn(Schema):
                                                           "comma, semicolon or tab) or XLSX (first sheet)"})
     dry_run = fields.Boolean(load_default=True, metadata={
         "description": "true (default): validate and report, write nothing; false: apply, all or nothing"})
-    issued_by = Text(validate=validate.Length(min=2, max=200), metadata={
+    issued_by = Line(min_length=2, max_length=200, metadata={
         "description": "issuing authority for every row (else the column issued_by / Cơ quan cấp)"})
-    decision_number = Text(validate=validate.Length(min=1, max=100), metadata={
+    decision_number = Line(min_length=1, max_length=100, metadata={
         "description": "decision number for every row (else the column decision_number / Số quyết định)"})
     decision_date = DayMonthYear(metadata={
         "description": "decision date for every row, day/month/year (20/07/2021) or ISO (else the column "
