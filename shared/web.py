@@ -8,6 +8,7 @@ and the broker is touched only by /readyz and /metrics.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import unicodedata
 import uuid
@@ -15,11 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 
-from . import context, logs
+from . import context, limits, logs
 from .bus.connection import connect
 from .bus.outbox import Emitter, install_commit_signal, outbox_lag_seconds
 from .bus.topology import QUEUES
@@ -29,6 +31,7 @@ from .errors import OperationError
 
 log = logging.getLogger("ocop.web")
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 HTTP_LATENCY = Histogram("ocop_http_request_duration_seconds", "HTTP request latency",
                          ["service", "method", "endpoint", "status"])
 
@@ -118,6 +121,21 @@ def _register_collector():
         _collector_registered = True
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _JsonProvider(DefaultJSONProvider):
+    """JSON as UTF-8, not ``\\u`` escapes (readable Vietnamese); a lone surrogate a client sent
+    (JSON's ``"\\ud800"``, echoed in an error such as an unknown field's name) goes back escaped,
+    as UTF-8 cannot hold it: never a response that fails to encode."""
+
+    ensure_ascii = False
+
+    def dumps(self, obj, **kwargs):
+        text = super().dumps(obj, **kwargs)
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def error_body(status: int, message: str, errors=None):
     body = {"code": status, "status": _status_name(status), "message": message}
     if errors:
@@ -140,6 +158,8 @@ def http_error(exc):
     data = getattr(exc, "data", None) or {}
     code = exc.code or 500
     message = data.get("message") or HTTP_MESSAGES.get(code) or exc.description or exc.name
+    if code == 413:  # raised by werkzeug while a body or form is read past its limit
+        message = limits.too_large_message()
     response, status = error_body(code, message, data.get("errors") or data.get("messages"))
     for name, value in exc.get_headers():
         if name.lower() != "content-type":
@@ -166,7 +186,7 @@ def _refuse_malformed_json():
     if request.is_json and request.get_data(cache=True):
         try:
             request.get_json()
-        except BadRequest:
+        except (BadRequest, RecursionError, ValueError):  # RecursionError: nested too deep to decode
             return error_body(400, HTTP_MESSAGES[400])
     return None
 
@@ -186,7 +206,7 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
     _register_collector()
     app.extensions["ocop_runtime"] = runtime
     app.config.setdefault("SECRET_KEY", runtime.settings.secret_key)
-    app.json.ensure_ascii = False
+    app.json = _JsonProvider(app)
 
     @app.before_request
     def _start():
@@ -194,14 +214,16 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
         cid = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
         g.cid_token = context.correlation_id.set(cid[:100])
 
+    limits.install(app, error_body)
     app.before_request(_refuse_control_characters_in_path)
     app.before_request(_refuse_malformed_json)
 
     @app.after_request
     def _finish(response):
         response.headers["X-Correlation-ID"] = context.correlation_id.get() or ""
-        if hasattr(g, "started"):
-            HTTP_LATENCY.labels(runtime.service, request.method, request.url_rule.rule if request.url_rule else "-",
+        if hasattr(g, "started"):  # labels from bounded sets: a client's invented method is "other"
+            method = request.method if request.method in HTTP_METHODS else "other"
+            HTTP_LATENCY.labels(runtime.service, method, request.url_rule.rule if request.url_rule else "-",
                                 response.status_code).observe(time.perf_counter() - g.started)
         return response
 

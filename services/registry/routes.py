@@ -15,6 +15,7 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from shared.auth import own_producer_only, require
 from shared.errors import NotFound
+from shared.limits import body_limit
 from shared.web import runtime_of
 
 from . import domain, imports, programme, queries
@@ -259,7 +260,7 @@ def _upload_limit(view):
         request.max_content_length = limit  # also bounds a body sent without Content-Length
         return view(*args, **kwargs)
 
-    return inner
+    return body_limit(lambda: imports.max_bytes() + 64 * 1024)(inner)  # instead of OCOP_MAX_BODY_BYTES
 
 
 @blp.route("/imports")

@@ -1,0 +1,91 @@
+"""How much a request may carry: bodies, forms and form fields, answered with 413 and the one
+error body before anything is parsed.
+
+- ``OCOP_MAX_BODY_BYTES`` (default 1 MiB): any request body (JSON and the rest). A body that
+  declares a larger Content-Length is refused before it is read; one sent chunked (no
+  Content-Length) is cut off at the limit while it is read (werkzeug's stream, which every
+  reader uses: JSON, forms, ``get_data``).
+- ``OCOP_MAX_FORM_BYTES`` (default 64 KiB): a URL-encoded form as a whole (the answer page's),
+  and each text field of a multipart form (werkzeug's ``max_form_memory_size``).
+- ``OCOP_MAX_FORM_PARTS`` (default 50): parts of a multipart form.
+
+An endpoint that takes more (the registry's file import) says so with ``@body_limit``; its own
+limit then replaces the body limit for that endpoint only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from flask import Flask, current_app, request
+
+MIB = 1024 * 1024
+DEFAULTS = {"OCOP_MAX_BODY_BYTES": MIB, "OCOP_MAX_FORM_BYTES": 64 * 1024, "OCOP_MAX_FORM_PARTS": 50}
+
+
+def setting(name: str) -> int:
+    """A limit from the environment (a positive whole number of bytes or parts), else its default."""
+    value = os.environ.get(name, "").strip().replace("_", "")
+    if not value:
+        return DEFAULTS[name]
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1, not {number}")
+    return number
+
+
+def body_limit(limit: Callable[[], int]):
+    """Let one view take bodies up to ``limit()`` bytes instead of OCOP_MAX_BODY_BYTES."""
+
+    def mark(view):
+        view.ocop_body_limit = limit
+        return view
+
+    return mark
+
+
+def _endpoint_limit() -> int | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    cls = getattr(view, "view_class", None)
+    if cls is not None:
+        view = getattr(cls, request.method.lower(), None)
+    limit = getattr(view, "ocop_body_limit", None)
+    return limit() if limit is not None else None
+
+
+def limit_of_request() -> int:
+    limit = _endpoint_limit() or current_app.config["MAX_CONTENT_LENGTH"]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        limit = min(limit, current_app.config["MAX_FORM_MEMORY_SIZE"])
+    return limit
+
+
+def too_large_message() -> str:
+    limit = request.max_content_length
+    if request.mimetype == "multipart/form-data":
+        return (f"the request is too large: over {limit} bytes, a form field over "
+                f"{current_app.config['MAX_FORM_MEMORY_SIZE']} bytes or more than "
+                f"{current_app.config['MAX_FORM_PARTS']} parts")
+    return f"the request body is larger than the limit of {limit} bytes"
+
+
+def install(app: Flask, refuse) -> None:
+    """Set the app's limits from the environment, and a hook that applies this endpoint's limit to
+    the request before any later hook or the view reads the body (``refuse(status, message)``
+    answers with the one error body). Whatever runs before it, the app's MAX_CONTENT_LENGTH holds."""
+    app.config["MAX_CONTENT_LENGTH"] = setting("OCOP_MAX_BODY_BYTES")
+    app.config["MAX_FORM_MEMORY_SIZE"] = setting("OCOP_MAX_FORM_BYTES")
+    app.config["MAX_FORM_PARTS"] = setting("OCOP_MAX_FORM_PARTS")
+
+    def bound_body():
+        limit = limit_of_request()
+        request.max_content_length = limit  # also bounds a body sent without Content-Length, as it is read
+        if request.content_length is not None and request.content_length > limit:
+            return refuse(413, too_large_message())
+        return None
+
+    app.before_request(bound_body)
