@@ -1,0 +1,275 @@
+"""Reading a decision's list: the file as a whole (CSV or XLSX), its columns and its limits.
+
+What only a file has is checked here, before any row: its format and encoding, its size (as
+uploaded and, for XLSX, as it unpacks: a zip's declared sizes are checked before openpyxl opens
+it, and zipfile reads no more than it declares), its columns (known, once each, at most
+``MAX_COLUMNS``), its rows (at most ``OCOP_IMPORT_MAX_ROWS``, blank ones counted too) and the time
+reading and checking may take (``OCOP_IMPORT_MAX_SECONDS``). A file over a limit is refused whole
+(413), naming the limit, before the work grows with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass
+
+from shared.errors import OperationError
+from shared.text import fold, nfc
+
+MAX_ROWS = 100_000
+MAX_COLUMNS = 64
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+
+
+def max_bytes() -> int:
+    """The upload limit (OCOP_IMPORT_MAX_BYTES, default 16 MiB: about 60,000 rows of CSV)."""
+    value = os.environ.get("OCOP_IMPORT_MAX_BYTES", "").strip()
+    return int(value) if value else DEFAULT_MAX_BYTES
+
+
+
+# ---- columns ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Column:
+    name: str                    # canonical (English) name
+    vietnamese: str              # the header an OCOP office types
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    decision: bool = False       # may instead be given once for the whole file
+
+
+COLUMNS = (
+    Column("producer_code", "Mã số thuế", ("mã số doanh nghiệp", "mã số hộ kinh doanh", "mã số đăng ký kinh doanh",
+                                           "mã chủ thể", "mst", "mã số", "code", "tax code"), required=True),
+    Column("producer_name", "Tên chủ thể", ("chủ thể", "tên chủ thể ocop", "producer"), required=True),
+    Column("producer_kind", "Loại hình", ("loại hình chủ thể", "loại hình tổ chức"), required=True),
+    Column("province", "Tỉnh", ("tỉnh/thành phố", "tỉnh, thành phố", "tỉnh/tp", "tỉnh thành", "tỉnh/thành"),
+           required=True),
+    Column("address", "Địa chỉ", ("địa chỉ chủ thể",)),
+    Column("representative", "Người đại diện", ("đại diện", "người đại diện pháp luật")),
+    Column("email", "Email", ("thư điện tử", "e-mail")),
+    Column("phone", "Điện thoại", ("số điện thoại", "sđt", "điện thoại liên hệ")),
+    Column("product_name", "Tên sản phẩm", ("sản phẩm", "product"), required=True),
+    Column("product_name_en", "Tên tiếng Anh", ("tên sản phẩm tiếng anh", "tên tiếng anh của sản phẩm", "name_en")),
+    Column("group", "Nhóm", ("nhóm sản phẩm", "ngành", "product group"), required=True),
+    Column("subgroup", "Phân nhóm", ("phân nhóm sản phẩm", "nhóm con")),
+    Column("description", "Mô tả", ("mô tả sản phẩm",)),
+    Column("potential_five_star", "Tiềm năng 5 sao", ("tiềm năng 5★", "tiềm năng năm sao", "tiềm năng 5 sao quốc gia")),
+    Column("score", "Điểm", ("tổng điểm", "điểm đánh giá", "điểm số"), required=True),
+    Column("score_a", "Điểm phần A", ("phần a", "điểm a")),
+    Column("score_b", "Điểm phần B", ("phần b", "điểm b")),
+    Column("score_c", "Điểm phần C", ("phần c", "điểm c")),
+    Column("stars", "Số sao", ("hạng sao", "xếp hạng", "hạng", "sao")),
+    Column("kind", "Hình thức", ("hình thức đánh giá", "loại đánh giá", "loại chứng nhận", "certification kind")),
+    Column("criteria_version", "Bộ tiêu chí", ("bộ tiêu chí áp dụng", "tiêu chí")),
+    Column("issued_by", "Cơ quan cấp", ("cơ quan ban hành", "đơn vị cấp", "cơ quan quyết định", "cấp quyết định"),
+           required=True, decision=True),
+    Column("decision_number", "Số quyết định", ("số qđ", "quyết định số", "quyết định"), required=True,
+           decision=True),
+    Column("decision_date", "Ngày quyết định", ("ngày qđ", "ngày cấp", "ngày ban hành"), required=True,
+           decision=True),
+)
+BY_NAME = {c.name: c for c in COLUMNS}
+# Read and not stored: a row number (STT) and a note column are in most office spreadsheets.
+IGNORED = ("stt", "tt", "số thứ tự", "no", "ghi chú", "note", "notes")
+
+
+def header_key(header: str) -> str:
+    """How a header is compared: no diacritics, no case, "_" as a space, no trailing "*" or ":"."""
+    return " ".join(fold(header).replace("_", " ").strip(" *:.").split())
+
+
+HEADERS = {header_key(h): c.name for c in COLUMNS for h in (c.name, c.vietnamese, *c.aliases)}
+IGNORED_KEYS = {header_key(h) for h in IGNORED}
+
+
+# ---- errors ----------------------------------------------------------------------------------
+class FileRefused(OperationError):
+    """The file as a whole cannot be read (encoding, format, size, columns): nothing was checked
+    row by row and nothing written. ``errors`` nest under the upload's location, "files"."""
+
+    def __init__(self, message: str, status: int = 422, errors: dict | None = None):
+        super().__init__(message, field="file")
+        self.status = status
+        self.details = errors or {"file": [message]}
+
+    def errors(self):
+        return {"files": self.details}
+
+
+
+# ---- reading the file ------------------------------------------------------------------------
+@dataclass
+class Table:
+    format: str
+    header_line: int
+    header: list[str]
+    rows: list[tuple[int, list]]  # (line in the file, cells)
+
+
+BINARY = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")
+
+
+def read_table(data: bytes, filename: str = "") -> Table:
+    """The header row and the data rows of a CSV or XLSX file, with their line numbers."""
+    if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise FileRefused("the file is empty")
+    name = filename.lower()
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data)
+    if data.startswith(b"\xd0\xcf\x11\xe0") or name.endswith(".xls"):
+        raise FileRefused("the file is an Excel 97-2003 workbook (.xls); save it as .xlsx, or as "
+                          "CSV UTF-8, and upload it again", status=415)
+    if name.endswith((".xlsx", ".xlsm")):
+        raise FileRefused(f"{filename} is named as an XLSX workbook but is not one (an XLSX file is a zip "
+                          "archive)", status=415)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRefused("the file is not UTF-8: it is UTF-16 text (Excel's \"Unicode Text\"); save it as "
+                          "\"CSV UTF-8 (Comma delimited)\" and upload it again")
+    if data.startswith(BINARY) or b"\x00" in data[:8192]:
+        raise FileRefused("the file is neither CSV nor XLSX; upload the decision's list as .csv (UTF-8) or "
+                          ".xlsx", status=415)
+    return _read_csv(data)
+
+
+def _not_utf8(data: bytes, exc: UnicodeDecodeError, offset: int) -> FileRefused:
+    pos = exc.start + offset
+    line = data.count(b"\n", 0, pos) + 1
+    line_start = data.rfind(b"\n", 0, pos) + 1
+    column = len(data[line_start:pos].decode("utf-8", errors="replace")) + 1
+    line_end = data.find(b"\n", pos)
+    seen = nfc(data[line_start:line_end if line_end >= 0 else None].decode("cp1258", errors="replace"))
+    message = (f"the file is not UTF-8: byte 0x{data[pos]:02X} on line {line}, column {column} is not valid "
+               f"UTF-8 (the line reads {seen[:80]!r} as Windows-1258: probably saved as Windows-1258 or "
+               "Latin-1). In Excel, save it as \"CSV UTF-8 (Comma delimited)\" and upload it again")
+    return FileRefused(message, errors={"file": [message], "line": [str(line)]})
+
+
+def _read_csv(data: bytes) -> Table:
+    offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        content = data[offset:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(data, exc, offset) from None
+    first = content.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
+    records: list[tuple[int, list]] = []
+    line = 1
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                records.append((line, cells))
+                if len(records) > MAX_ROWS + 1:
+                    raise FileRefused(f"the file has more than {MAX_ROWS} rows; split it", status=413)
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise FileRefused(f"the file is not valid CSV on line {reader.line_num}: {exc}") from None
+    return _table("csv", records)
+
+
+def _read_xlsx(data: bytes) -> Table:
+    from openpyxl import load_workbook
+
+    _check_expansion(data)
+    records: list[tuple[int, list]] = []
+    with warnings.catch_warnings():  # openpyxl warns about styles and extensions it does not read
+        warnings.simplefilter("ignore")
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - whatever a broken or foreign zip raises, it is no workbook
+            raise FileRefused(f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
+                              "decision's list as .xlsx or as CSV UTF-8", status=415) from None
+        try:
+            sheet = book.worksheets[0]
+            sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
+            for line, values in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS, values_only=True),
+                                          start=1):
+                cells = [_cell(v) for v in values]
+                if any(c not in (None, "") for c in cells):
+                    records.append((line, cells))
+                    if len(records) > MAX_ROWS + 1:
+                        raise FileRefused(f"the file has more than {MAX_ROWS} rows; split it", status=413)
+        except FileRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a sheet openpyxl cannot parse is a file error, not a 500
+            raise FileRefused(f"the workbook's first sheet cannot be read ({type(exc).__name__})") from None
+        finally:
+            book.close()
+    return _table("xlsx", records)
+
+
+def _check_expansion(data: bytes) -> None:
+    """An XLSX is a zip: refuse one that would unpack to more than 20 times the upload limit
+    (zipfile reads no more than the sizes it declares)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileRefused(f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
+                          "decision's list as .xlsx or as CSV UTF-8", status=415) from None
+    if unpacked > 20 * max_bytes():
+        raise FileRefused(f"the workbook unpacks to {unpacked} bytes, more than the limit of {20 * max_bytes()}",
+                          status=413)
+
+
+def _cell(value):
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _table(fmt: str, records: list[tuple[int, list]]) -> Table:
+    """The header is the first row naming at least three known columns within the first ten rows
+    (a title above the table is common in office spreadsheets), else the first row."""
+    if not records:
+        raise FileRefused("the file is empty")
+    at = 0
+    for i, (_, cells) in enumerate(records[:10]):
+        if sum(header_key(str(c)) in HEADERS for c in cells if c not in (None, "")) >= 3:
+            at = i
+            break
+    header_line, header = records[at]
+    header = [("" if c is None else str(c)).strip() for c in header]
+    while header and not header[-1]:
+        header.pop()
+    return Table(fmt, header_line, header, records[at + 1:])
+
+
+def map_columns(header: list[str], decision: dict) -> dict[int, str]:
+    """Cell index -> canonical column. Refuses unknown, repeated and missing required columns,
+    naming each (a decision column may be missing when the form gives it for the whole file)."""
+    mapping: dict[int, str] = {}
+    problems: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for i, typed in enumerate(header):
+        key = header_key(typed)
+        if not key or key in IGNORED_KEYS:
+            continue
+        name = HEADERS.get(key)
+        if name is None:
+            problems[typed] = [f"unknown column {typed!r}; known columns: {_known()}"]
+        elif name in seen:
+            problems[typed] = [f"{typed!r} and {seen[name]!r} are both the column {name}"]
+        else:
+            mapping[i], seen[name] = name, typed
+    for c in COLUMNS:
+        if c.required and c.name not in seen and not (c.decision and decision.get(c.name) is not None):
+            also = f", or the form field {c.name} (--{c.name.replace('_', '-')}) for the whole file" if c.decision \
+                else ""
+            problems[c.name] = [f"required column missing: {c.name} ({c.vietnamese}){also}"]
+    if problems:
+        names = ", ".join(problems)
+        raise FileRefused(f"the file's columns are not right: {names}", errors={"columns": problems})
+    return mapping
+
+
+def _known() -> str:
+    return ", ".join(f"{c.name} ({c.vietnamese})" for c in COLUMNS)
+
