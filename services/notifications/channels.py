@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
-from . import domain
+from . import domain, webhook_targets
 
 
 class ChannelError(Exception):
@@ -311,11 +311,17 @@ class SmsChannel:
 
 # ---- webhooks -------------------------------------------------------------------------------------
 class WebhookChannel:
+    """POSTs within the target policy (webhook_targets: checked again after DNS resolution, the
+    connection made to the address checked, no redirects); a failure is kept as our own short
+    reason, never the receiver's answer."""
+
     name = "webhook"
 
-    def __init__(self, settings, clock=time.time):
+    def __init__(self, settings, clock=time.time, resolve=None, context=None):
         self.timeout = settings.http_timeout_seconds
-        self.clock = clock
+        self.settings, self.clock = settings, clock
+        self.resolve, self.context = resolve, context  # tests: their own resolver, CA
+        webhook_targets.policy_for(settings)  # a wrong OCOP_WEBHOOK_* value stops the worker at start
 
     configured = True
 
@@ -325,8 +331,13 @@ class WebhookChannel:
         headers = {"X-OCOP-Event-Type": delivery.event_type, "X-OCOP-Event-Id": delivery.event_id,
                    "X-OCOP-Delivery": delivery.id, "X-OCOP-Timestamp": str(timestamp),
                    "X-OCOP-Signature": domain.sign(subscription.secret, timestamp, body)}
-        status, _ = post_json(subscription.url, body, headers, self.timeout)
-        return status
+        try:
+            return webhook_targets.post(subscription.url, body, headers, self.timeout,
+                                        webhook_targets.policy_for(self.settings),
+                                        resolve=self.resolve or webhook_targets.resolve_host, context=self.context)
+        except webhook_targets.SendFailed as exc:
+            raise ChannelError(str(exc), permanent=exc.permanent, retry_after=exc.retry_after,
+                               status=exc.status) from None
 
 
 def producer_channels(settings) -> dict:

@@ -131,10 +131,13 @@ class Answer(Base):
 
 class WebhookSubscription(Base):
     """An integrating service's endpoint for some event types; each message is signed with the
-    subscription's secret (HMAC-SHA256 over timestamp and body)."""
+    subscription's secret (HMAC-SHA256 over timestamp and body). ``owner``: the identity that made
+    it ("<role>:<token sub>"), the only one besides an admin that sees or changes it; "legacy" for
+    those made before owners were kept (admins only)."""
 
     __tablename__ = "webhook_subscriptions"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(String(200))

@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, union_all
+from sqlalchemy import and_, bindparam, insert, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import context
 from shared.db import among, new_id
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, NotFound
 
 from . import domain, fields, links, rendering
 from .channels import ChannelError
@@ -910,55 +910,6 @@ def subscribable_types() -> list[str]:
                    if c.source == "notifications" or any(domain.topic_matches(b, c.type) for b in bindings)})
 
 
-def _check_event_types(event_types: list[str]) -> list[str]:
-    allowed = set(subscribable_types())
-    unknown = [t for t in event_types if t not in allowed]
-    if unknown:
-        raise Invalid(f"not an event type a webhook can follow: {', '.join(unknown)}; one of "
-                      f"{', '.join(sorted(allowed))}", field="event_types")
-    return sorted(set(event_types))
-
-
-def create_subscription(session: Session, body: dict, created_by: str | None) -> WebhookSubscription:
-    row = WebhookSubscription(url=body["url"], event_types=_check_event_types(body["event_types"]),
-                              secret=body.get("secret") or secrets.token_urlsafe(32),
-                              description=body.get("description"), active=body.get("active", True),
-                              created_by=created_by)
-    session.add(row)
-    session.flush()
-    return row
-
-
-def get_subscription(session: Session, subscription_id: str, lock: bool = False) -> WebhookSubscription:
-    row = session.get(WebhookSubscription, subscription_id, with_for_update=lock)
-    if row is None:
-        raise NotFound("no such webhook subscription", field="subscription_id")
-    return row
-
-
-def update_subscription(session: Session, subscription_id: str, body: dict) -> WebhookSubscription:
-    row = get_subscription(session, subscription_id, lock=True)
-    if "event_types" in body:
-        row.event_types = _check_event_types(body["event_types"])
-    for name in ("url", "description", "active"):
-        if name in body:
-            setattr(row, name, body[name])
-    if body.get("secret"):
-        row.secret = body["secret"]
-    elif body.get("rotate_secret"):
-        row.secret = secrets.token_urlsafe(32)
-    row.updated_at = datetime.now(UTC)
-    session.flush()
-    return row
-
-
-def delete_subscription(session: Session, subscription_id: str) -> None:
-    row = get_subscription(session, subscription_id, lock=True)
-    session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == row.id))
-    session.delete(row)
-    session.flush()
-
-
 def _wire(envelope: dict) -> str:
     out = dict(envelope)
     if hasattr(out.get("occurred_at"), "isoformat"):
@@ -1087,14 +1038,3 @@ def send_webhook(session: Session, delivery: WebhookDelivery, adapter, settings)
     delivery.status, delivery.sent_at, delivery.last_error = "sent", datetime.now(UTC), None
     session.flush()
     return delivery.status
-
-
-def redrive_webhook(session: Session, subscription_id: str, delivery_id: str) -> WebhookDelivery:
-    row = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    if row is None or row.subscription_id != subscription_id:
-        raise NotFound("no such webhook delivery", field="delivery_id")
-    if row.status != "parked":
-        raise Conflict(f"only a parked delivery can be re-driven (this one is {row.status})", field="status")
-    row.status, row.attempts, row.next_attempt_at = "queued", 0, datetime.now(UTC)
-    session.flush()
-    return row

@@ -19,14 +19,13 @@ from . import domain, links, rendering
 from . import operations as ops
 from .channels import producer_channels
 from .i18n import LANGUAGES
-from .models import Delivery, InvitationView, Recipient, WebhookDelivery, WebhookSubscription
+from .models import Delivery, InvitationView, Recipient
 from .rendering import render_page
 from .schemas import (
     AnswerForm,
     ChannelChoiceIn,
     DeliveryOut,
     DeliveryQuery,
-    EventTypesOut,
     PreviewIn,
     PreviewOut,
     PreviewQuery,
@@ -34,12 +33,6 @@ from .schemas import (
     TemplateOut,
     UnreachableOut,
     UnreachableQuery,
-    WebhookDeliveryOut,
-    WebhookDeliveryQuery,
-    WebhookIn,
-    WebhookOut,
-    WebhookPatch,
-    WebhookSecretOut,
 )
 
 blp = Blueprint("notifications", __name__, url_prefix="/", description="Deliveries and producers' answers")
@@ -296,93 +289,3 @@ class Preview(MethodView):
     def post(self, body, name):
         """A template rendered for the given event data (checked against the event's contract)."""
         return _preview(_kind(name), body["language"], body["data"], body["recipient_name"])
-
-
-# ---- webhooks -------------------------------------------------------------------------------------
-def _principal() -> str:
-    from flask import g
-
-    claims = getattr(g, "principal", {}) or {}
-    return f"{claims.get('role')}:{claims.get('sub') or ''}"[:100]
-
-
-@blp.route("/webhooks/event-types")
-class WebhookEventTypes(MethodView):
-    @require("integration", "trade_officer")
-    @blp.response(200, EventTypesOut)
-    def get(self):
-        """The event types a webhook subscription can follow."""
-        return {"event_types": ops.subscribable_types()}
-
-
-@blp.route("/webhooks")
-class Webhooks(MethodView):
-    @require("integration", "trade_officer")
-    @blp.response(200, WebhookOut(many=True))
-    def get(self):
-        """Every webhook subscription."""
-        with rt().transaction() as s:
-            return list(s.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at)))
-
-    @require("integration", "trade_officer")
-    @blp.arguments(WebhookIn)
-    @blp.response(201, WebhookSecretOut)
-    def post(self, body):
-        """Subscribe a URL to event types; the answer carries the signing secret (only this once)."""
-        with rt().transaction() as s:
-            return ops.create_subscription(s, body, _principal())
-
-
-@blp.route("/webhooks/<subscription_id>")
-class Webhook(MethodView):
-    @require("integration", "trade_officer")
-    @blp.response(200, WebhookOut)
-    def get(self, subscription_id):
-        """One subscription (without its secret)."""
-        with rt().transaction() as s:
-            return ops.get_subscription(s, subscription_id)
-
-    @require("integration", "trade_officer")
-    @blp.arguments(WebhookPatch)
-    @blp.response(200, WebhookSecretOut)
-    def patch(self, body, subscription_id):
-        """Change the URL, event types, description or active flag, or rotate the secret (returned then)."""
-        with rt().transaction() as s:
-            row = ops.update_subscription(s, subscription_id, body)
-            out = {name: getattr(row, name) for name in WebhookOut().fields}
-            if body.get("secret") or body.get("rotate_secret"):
-                out["secret"] = row.secret
-            return out
-
-    @require("integration", "trade_officer")
-    @blp.response(204)
-    def delete(self, subscription_id):
-        """Remove a subscription and its delivery log."""
-        with rt().transaction() as s:
-            ops.delete_subscription(s, subscription_id)
-
-
-@blp.route("/webhooks/<subscription_id>/deliveries")
-class WebhookDeliveries(MethodView):
-    @require("integration", "trade_officer")
-    @blp.arguments(WebhookDeliveryQuery, location="query")
-    @blp.response(200, WebhookDeliveryOut(many=True))
-    def get(self, query, subscription_id):
-        """The subscription's delivery log: each event, status, attempts, the receiver's last answer."""
-        with rt().transaction() as s:
-            ops.get_subscription(s, subscription_id)
-            q = (select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
-                 .order_by(WebhookDelivery.created_at.desc()).limit(500))
-            if "status" in query:
-                q = q.where(WebhookDelivery.status == query["status"])
-            return list(s.scalars(q))
-
-
-@blp.route("/webhooks/<subscription_id>/deliveries/<delivery_id>/retry")
-class WebhookDeliveryRetry(MethodView):
-    @require("integration", "trade_officer")
-    @blp.response(200, WebhookDeliveryOut)
-    def post(self, subscription_id, delivery_id):
-        """Re-drive a parked webhook delivery."""
-        with rt().transaction() as s:
-            return ops.redrive_webhook(s, subscription_id, delivery_id)

@@ -173,6 +173,8 @@ class WebhookOut(Schema):
     event_types = fields.List(fields.String())
     description = fields.String(allow_none=True)
     active = fields.Boolean()
+    owner = fields.String(metadata={"description": "who made it, '<role>:<token sub>': only they and admins see it; "
+                                                   "'legacy': made before owners were kept (admins only)"})
     created_by = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -189,8 +191,10 @@ class WebhookDeliveryOut(Schema):
     event_type = fields.String()
     status = fields.String(metadata={"description": "queued, sent, failed (a retry is due), parked"})
     attempts = fields.Integer()
-    response_status = fields.Integer(allow_none=True)
-    last_error = fields.String(allow_none=True)
+    response_status = fields.Integer(allow_none=True, metadata={"description": "the receiver's last HTTP status"})
+    last_error = fields.String(allow_none=True, metadata={
+        "description": "why the last attempt failed, in our words ('HTTP 500 Internal Server Error', 'timeout', "
+                       "'connection refused', 'refused by policy: private address'); never the receiver's answer"})
     next_attempt_at = fields.DateTime()
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)

@@ -18,6 +18,7 @@ from support import free_port
 from test_notifications_sms import Receiver, gateway, notifier_factory, sms_settings  # noqa: F401 - fixtures
 
 from services.notifications import domain
+from services.notifications.webhook_targets import TargetPolicy
 
 
 class Smtp:
@@ -231,13 +232,15 @@ PII = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+?84|0)\s?\d{2,3}[\s.]?\d{3}[\s.]
 def test_no_email_address_or_phone_number_in_the_logs(notifier_factory, gateway, smtp, caplog):  # noqa: F811
     caplog.set_level(logging.DEBUG)
     n = notifier_factory(**sms_settings(gateway), smtp_port=smtp.port,
-                         channel_attempts={"email": 2, "sms": 2, "webhook": 2})
+                         channel_attempts={"email": 2, "sms": 2, "webhook": 2},
+                         extra={"webhook_policy": TargetPolicy.parse(allow_http="1", networks="127.0.0.0/8")})
     smtp.script = ["451 4.3.0 <htx.log1@example.vn> busy", "550 5.1.1 <htx.log1@example.vn>: no such user"]
     gateway.script = [(500, {}), (400, {})]
     hook = Receiver()
     hook.script = [500, 500]
     try:
-        n.call("POST", "/webhooks", "integration", json={"url": hook.url, "event_types": ["events.invitation.issued"]})
+        assert n.call("POST", "/webhooks", "integration",
+                      json={"url": hook.url, "event_types": ["events.invitation.issued"]}).status_code == 201
         p = n.producer(phone="0912 345 999", email="htx.log1@example.vn", name="HTX Nhãn xuồng Cơm vàng")
         n.deliver(n.invitation(p["producer_id"]))
         nobody = n.producer(phone="0275 3822 999", email=None, sms=True)
