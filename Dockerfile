@@ -8,5 +8,6 @@ COPY shared shared
 COPY services services
 COPY embedded embedded
 COPY examples examples
+COPY gunicorn.conf.py .
 RUN useradd --system ocop && mkdir -p /app/var && chown ocop /app/var
 USER ocop

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 DATABASE = "ocop_bench_search"
-SECRET = "bench-search-secret"
+SECRET = "ocop-bench-search-secret-5e1a9c7b3d8f2e6a4c0b"  # strong: required outside embedded
 FALLBACK_GUNICORN = ["--workers", "2", "--access-logfile", "-"]
 
 
@@ -573,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_live(api, api_port, "/livez", api_log)
         wait_live(minimal, minimal_port, "/hello", minimal_log)
-        token = issue_token(SECRET, "trade_officer")
+        token = issue_token(SECRET, "trade_officer", "bench-search")
         mix = request_mix(random.Random(args.seed), args.requests)
         api_requests = [raw_request(path, api_port, token) for _, path in mix]
         minimal_requests = [raw_request("/hello", minimal_port, token)]

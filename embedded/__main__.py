@@ -28,9 +28,9 @@ def main(argv: list[str]) -> int:
         print(f"  SMS sink (gateway)  : {host.runtimes['notifications'].settings.sms_gateway_url}"
               "   (or: python -m embedded.sms)")
     print(f"  data                : {config.data_dir()}")
-    print("  tokens (Authorization: Bearer ...):")
+    print("  tokens for 12 hours (Authorization: Bearer ...; more: python -m shared.auth ROLE):")
     for role in ("registry_officer", "trade_officer"):
-        print(f"    {role:17} {issue_token(secret, role)}")
+        print(f"    {role:17} {issue_token(secret, role, f'demo-{role}')}")
     print("  Try: publish a demo fair, then open the mailbox:")
     print(f"    curl -s {urls['events']}/fairs/<id>/publish -X POST -H 'Authorization: Bearer <trade_officer token>'")
     print("  Ctrl+C stops.\n", flush=True)

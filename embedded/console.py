@@ -42,7 +42,8 @@ def create_console(host) -> Flask:
     secret = host.runtimes["registry"].settings.secret_key
 
     def tokens():
-        return {role: issue_token(secret, role) for role in ("registry_officer", "trade_officer", "integration")}
+        return {role: issue_token(secret, role, f"demo-{role}") for role in ("registry_officer", "trade_officer",
+                                                                          "integration")}
 
     @app.get("/")
     def index():

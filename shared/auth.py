@@ -1,37 +1,123 @@
 """Bearer tokens and role checks.
 
-A token is a signed (itsdangerous, HMAC-SHA256), expiring claim ``{"role", "sub"}``; ``sub`` is
-the producer id for producers. Every endpoint names the roles it admits; a producer only ever
-sees its own records. ``python -m shared.auth ROLE [SUBJECT]`` issues a token.
+A token is a JWT (RFC 7519) signed HS256 with the API-token key (``shared.keys``, derived from
+``OCOP_SECRET_KEY``), carrying ``role``, ``sub`` (the person or integration; the producer id for
+producers), ``jti`` (a random id, what a revocation names), ``iat`` and ``exp``. Every endpoint
+names the roles it admits; a producer only ever sees its own records.
+
+Why PyJWT rather than itsdangerous (which still signs the answer and calendar links): the claims
+are the registered ones, and PyJWT itself enforces ``exp``, ``iat`` and the required claims, so no
+hand-written expiry check; any integrator's JWT library reads them; and the accounts work (one
+issuer, services that verify with its public key) changes only the algorithm and the key in
+``read_token``, the one verify path, not the token format.
+
+Lifetimes: people's tokens live ``OCOP_TOKEN_TTL_SECONDS`` (12 hours by default, at most 7 days);
+an integration's may be issued explicitly for up to 90 days. A revoked token (its ``jti`` on the
+service's deny list, ``shared.revocation``) is refused within a couple of seconds everywhere.
+
+Endpoints that require a role are authenticated before anything reads the request body
+(``authenticate_first``, the first body-reading hook of ``shared.web``): an anonymous request with a
+large or malformed body gets 401 unread.
+
+    python -m shared.auth ROLE SUBJECT [--ttl 12h|30d|SECONDS]   # prints a token (its jti on stderr)
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
-import hashlib
+import os
+import secrets
 import sys
+import time
 
+import jwt
 from flask import current_app, g, request
 from flask_smorest import abort
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from . import keys
 
 ROLES = ("registry_officer", "trade_officer", "producer", "integration", "admin")
-TOKEN_SALT = "ocop-api-token"
-TOKEN_MAX_AGE = 30 * 24 * 3600
+ALGORITHM = "HS256"
+DEFAULT_TTL = 12 * 3600
+MAX_TTL = 7 * 24 * 3600  # people
+MAX_INTEGRATION_TTL = 90 * 24 * 3600
+LEEWAY = 30  # seconds of clock difference between the issuer and a service
+TTL_VARIABLE = "OCOP_TOKEN_TTL_SECONDS"
 
 
-def _serializer(secret: str, salt: str = TOKEN_SALT) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
+class TokenError(Exception):
+    """A token that is not (or no longer) valid; the message says which."""
 
 
-def issue_token(secret: str, role: str, subject: str | None = None) -> str:
+def default_ttl() -> int:
+    raw = os.environ.get(TTL_VARIABLE, "").strip()
+    ttl = int(raw) if raw else DEFAULT_TTL
+    if not 60 <= ttl <= MAX_TTL:
+        raise ValueError(f"{TTL_VARIABLE}={raw}: must be between 60 and {MAX_TTL} seconds")
+    return ttl
+
+
+def max_ttl(role: str) -> int:
+    return MAX_INTEGRATION_TTL if role == "integration" else MAX_TTL
+
+
+def issue_token(secret: str, role: str, subject: str, ttl: int | None = None, now: float | None = None) -> str:
+    """A token for ``subject`` acting as ``role``, valid ``ttl`` seconds (default: OCOP_TOKEN_TTL_SECONDS)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    return _serializer(secret).dumps({"role": role, "sub": subject})
+    if not subject or not isinstance(subject, str):
+        raise ValueError("a token needs a subject: the person or integration (the producer id for a producer)")
+    ttl = default_ttl() if ttl is None else int(ttl)
+    if not 1 <= ttl <= max_ttl(role):
+        raise ValueError(f"a {role} token lives at most {max_ttl(role)} seconds")
+    iat = int(now if now is not None else time.time())
+    claims = {"role": role, "sub": subject, "jti": secrets.token_urlsafe(16), "iat": iat, "exp": iat + ttl}
+    return jwt.encode(claims, keys.key("api-token", secret), algorithm=ALGORITHM)
 
 
-def read_token(secret: str, token: str) -> dict:
-    return _serializer(secret).loads(token, max_age=TOKEN_MAX_AGE)
+def read_token(secret: str, token: str, revoked=None) -> dict:
+    """The one verify path: signature, required claims, expiry, lifetime, and the deny list
+    (``revoked``: a callable jti -> bool). Raises TokenError."""
+    try:
+        claims = jwt.decode(token, keys.key("api-token", secret), algorithms=[ALGORITHM], leeway=LEEWAY,
+                            options={"require": ["exp", "iat", "sub", "jti"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenError("invalid token") from exc
+    role = claims.get("role")
+    if role not in ROLES or not isinstance(claims["jti"], str) or not claims["sub"]:
+        raise TokenError("invalid token")
+    if not isinstance(claims["exp"], int | float) or claims["exp"] - claims["iat"] > max_ttl(role):
+        raise TokenError("invalid token: it lives longer than its role allows")
+    if revoked is not None and revoked(claims["jti"]):
+        raise TokenError("token revoked")
+    return claims
+
+
+def _authenticate() -> dict:
+    """The caller's claims (401 without a valid token); once per request."""
+    claims = g.get("principal")
+    if claims is not None:
+        return claims
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        abort(401, message="missing bearer token (Authorization: Bearer <token>)")
+    from . import revocation
+
+    runtime = current_app.extensions["ocop_runtime"]
+    try:
+        claims = read_token(runtime.settings.secret_key, header[7:].strip(), revocation.deny_list(current_app))
+    except TokenError as exc:
+        abort(401, message=str(exc))
+    g.principal = claims
+    return claims
+
+
+def _admit(claims: dict, roles: tuple[str, ...]) -> None:
+    if claims.get("role") not in roles and claims.get("role") != "admin":
+        abort(403, message=f"role {claims.get('role')!r} may not do this; needs one of {', '.join(roles)}")
 
 
 def require(*roles: str):
@@ -40,23 +126,24 @@ def require(*roles: str):
     def wrap(view):
         @functools.wraps(view)
         def inner(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            if not header.startswith("Bearer "):
-                abort(401, message="missing bearer token (Authorization: Bearer <token>)")
-            try:
-                claims = read_token(current_app.config["SECRET_KEY"], header[7:].strip())
-            except SignatureExpired:
-                abort(401, message="token expired")
-            except BadSignature:
-                abort(401, message="invalid token")
-            if claims.get("role") not in roles and claims.get("role") != "admin":
-                abort(403, message=f"role {claims.get('role')!r} may not do this; needs one of {', '.join(roles)}")
-            g.principal = claims
+            _admit(_authenticate(), roles)
             return view(*args, **kwargs)
 
+        inner.ocop_roles = roles  # read by authenticate_first (wraps copies it onto outer decorators)
         return inner
 
     return wrap
+
+
+def authenticate_first():
+    """before_request: for a view that requires a role, check the token (and the role) before any
+    hook or argument parser reads the body."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    roles = getattr(method, "ocop_roles", None)
+    if roles is not None:
+        _admit(_authenticate(), roles)
 
 
 def own_producer_only(producer_id: str) -> None:
@@ -66,10 +153,47 @@ def own_producer_only(producer_id: str) -> None:
         abort(403, message="a producer can only act on its own records")
 
 
-if __name__ == "__main__":  # pragma: no cover - CLI
-    import os
+def parse_ttl(text: str) -> int:
+    """``3600``, ``90m``, ``12h`` or ``30d`` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if text and text[-1] in units:
+        return int(text[:-1]) * units[text[-1]]
+    return int(text)
 
-    if len(sys.argv) < 2:
-        sys.exit(f"usage: python -m shared.auth ROLE [SUBJECT]; roles: {', '.join(ROLES)}")
-    print(issue_token(os.environ.get("OCOP_SECRET_KEY", "dev-only-secret-change-me"), sys.argv[1],
-                      sys.argv[2] if len(sys.argv) > 2 else None))
+
+def main(argv: list[str]) -> int:  # pragma: no cover - exercised through a subprocess in the tests
+    from . import config
+
+    parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Print a bearer token.")
+    parser.add_argument("role", choices=ROLES)
+    parser.add_argument("subject", nargs="?", help="the person or integration (the producer id for a producer); "
+                                                   "optional only on the embedded demo")
+    parser.add_argument("--ttl", type=parse_ttl, default=None,
+                        help=f"lifetime (3600, 90m, 12h, 30d); default {TTL_VARIABLE} or 12h; at most 7 days, "
+                             "90 days for an integration")
+    args = parser.parse_args(argv)
+    settings = config.load("registry")
+    try:
+        config.require_secret(settings)
+    except config.InsecureSecret as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    subject = args.subject
+    if not subject:
+        if not settings.is_embedded_broker or args.role == "producer":
+            parser.error("SUBJECT is required" + (" (the producer id)" if args.role == "producer" else ""))
+        subject = f"demo-{args.role}"
+    try:
+        token = issue_token(settings.secret_key, args.role, subject, args.ttl)
+    except ValueError as exc:
+        parser.error(str(exc))
+    claims = jwt.decode(token, options={"verify_signature": False})
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(claims["exp"]))
+    print(f"jti={claims['jti']} sub={subject} expires={expires}", file=sys.stderr)
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - CLI
+    sys.exit(main(sys.argv[1:]))

@@ -24,7 +24,7 @@ class Settings:
     service: str
     database_url: str
     broker_url: str
-    secret_key: str
+    secret_key: str = field(repr=False)
     public_base_url: str
     smtp_host: str
     smtp_port: int
@@ -70,11 +70,12 @@ def load(service: str) -> Settings:
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
     data = data_dir()
+    broker_url = _env("OCOP_BROKER_URL", f"embedded://{data / 'broker.sqlite'}")
     return Settings(
         service=service,
         database_url=_env(f"{service.upper()}_DATABASE_URL", f"sqlite:///{data / (service + '.sqlite')}"),
-        broker_url=_env("OCOP_BROKER_URL", f"embedded://{data / 'broker.sqlite'}"),
-        secret_key=_env("OCOP_SECRET_KEY", "dev-only-secret-change-me"),
+        broker_url=broker_url,
+        secret_key=_secret(broker_url),
         public_base_url=_env("OCOP_PUBLIC_URL", f"http://127.0.0.1:{port('notifications')}").rstrip("/"),
         smtp_host=_env("SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("SMTP_PORT", "8025")),
@@ -97,6 +98,76 @@ def load(service: str) -> Settings:
         retry_max_seconds=float(_env("OCOP_RETRY_MAX_SECONDS", "600")),
         http_timeout_seconds=float(_env("OCOP_HTTP_TIMEOUT_SECONDS", "10")),
     )
+
+
+# ---- the master secret -------------------------------------------------------------------------
+# Every key (API tokens, answer links, calendar links, sessions) is derived from it (shared/keys.py).
+# Outside the embedded default it must be set and strong; the embedded demo generates one once and
+# keeps it in its data dir, so that a demo reachable from a network is not signed with a known key.
+SECRET_VARIABLE = "OCOP_SECRET_KEY"
+SECRET_HOWTO = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+MIN_SECRET_LENGTH = 32
+KNOWN_SECRETS = frozenset({"dev-only-secret-change-me", "change-me-in-production", "test-secret", "changeme",
+                           "secret", "demo-secret"})
+DEMO_SECRET_FILE = "demo-secret.key"
+
+
+class InsecureSecret(RuntimeError):
+    """The process must not start: its secret is missing, known or too weak."""
+
+
+def secret_problem(value: str) -> str | None:
+    """Why ``value`` is not a strong secret, or None."""
+    if not value:
+        return "is not set"
+    if value in KNOWN_SECRETS or value.lower().startswith(("change-me", "dev-only")):
+        return "is a published default"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < 12:
+        return "repeats too few characters to be random"
+    return None
+
+
+def require_secret(settings: Settings) -> None:
+    """Refuse to start outside the embedded default without strong secrets: the master secret and
+    any per-purpose override that is set (shared/keys.py)."""
+    if settings.is_embedded_broker:
+        return
+    from .keys import overrides
+
+    for variable, value in {SECRET_VARIABLE: settings.secret_key, **overrides()}.items():
+        problem = secret_problem(value)
+        if problem:
+            raise InsecureSecret(
+                f"{variable} {problem}: outside the embedded default every process needs a strong secret "
+                f"(at least {MIN_SECRET_LENGTH} random characters). Make one with: {SECRET_HOWTO}")
+
+
+def _secret(broker_url: str) -> str:
+    value = os.environ.get(SECRET_VARIABLE, "").strip()
+    if value or not broker_url.startswith("embedded://"):
+        return value
+    return demo_secret()
+
+
+def demo_secret() -> str:
+    """The embedded demo's secret: generated once, kept in the data dir (readable by its owner only)."""
+    import secrets
+
+    path = data_dir() / DEMO_SECRET_FILE
+    if not path.exists():
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # atomic, and never replaces the one another process made first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 
-from . import context, limits, logs
+from . import auth, context, keys, limits, logs
 from .bus.connection import connect
 from .bus.outbox import Emitter, install_commit_signal, outbox_lag_seconds
 from .bus.topology import QUEUES
@@ -205,7 +205,7 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
     logs.setup(runtime.service)
     _register_collector()
     app.extensions["ocop_runtime"] = runtime
-    app.config.setdefault("SECRET_KEY", runtime.settings.secret_key)
+    app.config.setdefault("SECRET_KEY", keys.key("session", runtime.settings.secret_key))
     app.json = _JsonProvider(app)
 
     @app.before_request
@@ -216,6 +216,7 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
 
     limits.install(app, error_body)
     app.before_request(_refuse_control_characters_in_path)
+    app.before_request(auth.authenticate_first)  # the token before anything reads the body
     app.before_request(_refuse_malformed_json)
 
     @app.after_request
@@ -274,12 +275,13 @@ def create_service_app(service: str, service_dir: Path, outbox_model, inbox_mode
     """The app factory every service's ``create_app`` delegates to (same shape in all three)."""
     from flask_smorest import Api
 
-    from .config import load
+    from .config import load, require_secret
 
     settings = settings or load(service)
+    require_secret(settings)  # outside the embedded default: a strong OCOP_SECRET_KEY or no start
     app = Flask(f"services.{service}")
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=keys.key("session", settings.secret_key),
         API_TITLE=title,
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",
@@ -287,7 +289,7 @@ def create_service_app(service: str, service_dir: Path, outbox_model, inbox_mode
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH=None,
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "python -m shared.auth ROLE [SUBJECT]"}}},
+            "bearer": {"type": "http", "scheme": "bearer", "description": "python -m shared.auth ROLE SUBJECT"}}},
             "security": [{"bearer": []}]},
     )
     runtime = ServiceRuntime(settings, service_dir, outbox_model, inbox_model)

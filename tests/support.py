@@ -18,6 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 SERVICES = ("registry", "events", "notifications")
+# A strong secret, as every process outside the embedded default requires (shared.config.require_secret).
+TEST_SECRET = "ocop-test-secret-3c5f8a1e9b7d4f2a6e0c8b5d1f3a7e9c"
 
 
 def real_mode() -> bool:
@@ -71,7 +73,7 @@ def purge_real_queues(url: str) -> None:
 
 def platform_env(tmp: Path, tag: str) -> dict[str, str]:
     """Environment for a platform under test: fresh data, free ports, and the mode's URLs."""
-    env = {"OCOP_DATA_DIR": str(tmp), "OCOP_SECRET_KEY": "test-secret", "OCOP_LOG_LEVEL": "WARNING"}
+    env = {"OCOP_DATA_DIR": str(tmp), "OCOP_SECRET_KEY": TEST_SECRET, "OCOP_LOG_LEVEL": "WARNING"}
     for name in ("console", *SERVICES):
         env[f"OCOP_{name.upper()}_PORT"] = str(free_port())
     env["SMTP_PORT"] = str(free_port())

@@ -168,9 +168,11 @@ def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: date
 
 # ---- signed feed links ------------------------------------------------------------------------
 # A calendar app subscribes by URL and cannot send a bearer token: a producer's feed is also
-# reachable with a signed token naming the producer (itsdangerous, HMAC-SHA256, as the API
-# tokens). It does not expire (calendars poll for years); changing the secret it is signed with
-# (OCOP_CALENDAR_SECRET, else OCOP_SECRET_KEY) revokes every link at once.
+# reachable with a signed token naming the producer (itsdangerous, HMAC-SHA256), signed with the
+# calendar-link key (shared.keys: derived from OCOP_CALENDAR_SECRET if set, else OCOP_SECRET_KEY,
+# for the events service only), never the API tokens' key. It does not expire (calendars poll for
+# years); rotating OCOP_CALENDAR_SECRET revokes every link at once and nothing else. ``secret``
+# below is that master material (output_routes.feed_secret).
 FEED_SALT = "ocop-calendar-feed"
 
 
@@ -179,7 +181,10 @@ def _feed_serializer(secret: str):
 
     from itsdangerous import URLSafeSerializer
 
-    return URLSafeSerializer(secret, salt=FEED_SALT, signer_kwargs={"digest_method": hashlib.sha256})
+    from shared import keys
+
+    return URLSafeSerializer(keys.key("calendar-link", secret), salt=FEED_SALT,
+                             signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def feed_token(secret: str, producer_id: str) -> str:

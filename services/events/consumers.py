@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared import context
+from shared import context, revocation
 from shared.errors import OperationError
 
 from . import operations as ops
+from .models import RevokedToken
 
 # The correlation id of the events a registry replay re-publishes (services/registry/replay.py):
 # they rebuild the read model and are not news, so they top up no fair.
@@ -82,6 +83,7 @@ def handlers(emit) -> dict:
                                  "registry.producer.registered": ops.apply_producer,
                                  "registry.producer.updated": ops.apply_producer,
                                  "registry.product.registered": ops.apply_product,
-                                 "registry.product.updated": ops.apply_product},
+                                 "registry.product.updated": ops.apply_product,
+                                 revocation.EVENT_TYPE: revocation.handler(RevokedToken)},
         "events.responses": {"notifications.invitation.answered": on_invitation_answered(emit)},
     }

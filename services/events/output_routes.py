@@ -3,8 +3,6 @@ URL rules and views only (``outputs.py`` does the reading)."""
 
 from __future__ import annotations
 
-import os
-
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
@@ -36,9 +34,10 @@ def rt():
 
 
 def feed_secret() -> str:
-    """The key calendar links are signed with: OCOP_CALENDAR_SECRET, else the service's secret key.
-    Changing it revokes every link handed out (API tokens stay valid)."""
-    return os.environ.get("OCOP_CALENDAR_SECRET", "").strip() or current_app.config["SECRET_KEY"]
+    """The master secret calendar links are signed from (the calendar-link key is derived from it, or
+    from OCOP_CALENDAR_SECRET when set: shared.keys). Rotating OCOP_CALENDAR_SECRET revokes every link
+    handed out (API tokens stay valid)."""
+    return rt().settings.secret_key
 
 
 def _calendar(body: bytes, name: str) -> Response:

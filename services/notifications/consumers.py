@@ -4,9 +4,12 @@ Every event received is also fanned out to the webhook subscriptions that follow
 
 from __future__ import annotations
 
+from shared import revocation
+
 from . import domain
 from . import operations as ops
 from .channels import producer_channels
+from .models import RevokedToken
 
 
 def handlers(runtime) -> dict:
@@ -31,6 +34,7 @@ def handlers(runtime) -> dict:
     for event_type in ops.subscribable_types():
         if not event_type.startswith("notifications."):  # our own are fanned out when emitted
             table[event_type] = _with_fan_out(table.get(event_type))
+    table[revocation.EVENT_TYPE] = revocation.handler(RevokedToken)  # the deny list of API tokens
     return {"notifications.main": table}
 
 

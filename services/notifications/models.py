@@ -12,9 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.bus.outbox import define_models
 from shared.db import make_base, new_id
 from shared.db import utcnow as now
+from shared.revocation import define_model as define_revoked_tokens
 
 Base = make_base()
 Outbox, Inbox = define_models(Base)
+RevokedToken = define_revoked_tokens(Base)  # the deny list of API tokens (shared.revocation)
 
 
 class Recipient(Base):

@@ -901,13 +901,14 @@ def redrive(session: Session, delivery_id: str) -> Delivery:
 # ---- webhooks -------------------------------------------------------------------------------------
 def subscribable_types() -> list[str]:
     """Event types a webhook can follow: those this service receives (its queue's bindings) and
-    those it publishes itself."""
+    those it publishes itself, except token revocations (the services' own deny list)."""
     from shared.bus.topology import queue_spec
     from shared.contracts import CONTRACTS
+    from shared.revocation import EVENT_TYPE as TOKEN_REVOKED
 
     bindings = queue_spec("notifications.main").bindings
-    return sorted({c.type for c in CONTRACTS.values()
-                   if c.source == "notifications" or any(domain.topic_matches(b, c.type) for b in bindings)})
+    return sorted({c.type for c in CONTRACTS.values() if c.type != TOKEN_REVOKED and (
+                   c.source == "notifications" or any(domain.topic_matches(b, c.type) for b in bindings))})
 
 
 def _wire(envelope: dict) -> str:

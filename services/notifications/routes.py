@@ -65,7 +65,7 @@ def _open(session, token: str):
     """The link's claims, the invitation as its producer knows it, the page's language and whether
     it was answered through this link; a refusal page when the link cannot be used."""
     try:
-        claims = links.read_token(current_app.config["SECRET_KEY"], token)
+        claims = links.read_token(rt().settings.secret_key, token)
     except links.LinkError as exc:
         known = exc.claims and session.get(Recipient, exc.claims.get("prod"))
         lang = _asked_language() or (known.language if known else None)

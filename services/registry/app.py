@@ -8,9 +8,11 @@ from shared.web import create_service_app
 
 from .models import Inbox, Outbox
 from .routes import blp
+from .token_routes import blp as tokens_blp
 
 SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app("registry", SERVICE_DIR, Outbox, Inbox, [blp], "OCOP registry API", settings, migrate)
+    return create_service_app("registry", SERVICE_DIR, Outbox, Inbox, [blp, tokens_blp], "OCOP registry API", settings,
+                              migrate)

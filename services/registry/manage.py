@@ -8,7 +8,9 @@
 - ``replay [--since WHEN]``: re-publish the registry's current state (every producer and product
   with its certification; with ``--since``, those with a registry event since then) as events to
   the events service's queue, through the outbox, so that its read model can be rebuilt
-  (``replay.py``; the procedure is in the README). Prints the counts as JSON.
+  (``replay.py``; the procedure is in the README). Prints the counts as JSON;
+- ``revoke-token JTI --reason WHY [--exp EPOCH]``: put an API token on the deny list of every
+  service, as ``POST /tokens/revocations`` (``python -m shared.auth`` prints a token's jti).
 """
 
 import argparse
@@ -85,6 +87,30 @@ def replay_command(argv: list[str]) -> int:
     return 0
 
 
+def revoke_token_command(argv: list[str]) -> int:
+    from shared.web import runtime_of
+
+    from .app import create_app
+    from .token_routes import TokenRevocationIn, revoke
+
+    parser = argparse.ArgumentParser(prog="python -m services.registry.manage revoke-token",
+                                     description="Revoke an API token by its id (jti) on every service.")
+    parser.add_argument("jti")
+    parser.add_argument("--reason", required=True)
+    parser.add_argument("--exp", type=int, help="the token's exp (seconds since 1970); default: 90 days from now")
+    args = parser.parse_args(argv)
+    from marshmallow import ValidationError
+
+    try:
+        body = TokenRevocationIn().load({"jti": args.jti, "reason": args.reason, "exp": args.exp})
+    except ValidationError as exc:
+        parser.error(json.dumps(exc.messages, ensure_ascii=False))
+    runtime = runtime_of(create_app(migrate=True))
+    with runtime.transaction() as s:
+        _print(revoke(s, runtime.emit, body["jti"], body["exp"], body["reason"]))
+    return 0
+
+
 def _moment(text: str) -> datetime:
     """A date (its midnight in Vietnam) or a date and time (Vietnam time unless it has an offset), in UTC."""
     from datetime import UTC
@@ -121,4 +147,6 @@ if __name__ == "__main__":
         sys.exit(import_command(sys.argv[2:]))
     if sys.argv[1:2] == ["replay"]:
         sys.exit(replay_command(sys.argv[2:]))
+    if sys.argv[1:2] == ["revoke-token"]:
+        sys.exit(revoke_token_command(sys.argv[2:]))
     sys.exit(main("registry", Path(__file__).parent, sys.argv[1:]))

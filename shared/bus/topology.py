@@ -44,7 +44,7 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("events.responses", "events", EVENTS_EXCHANGE, ("notifications.invitation.answered",)),
     QueueSpec("notifications.main", "notifications", EVENTS_EXCHANGE,
               ("events.invitation.#", "events.fair.#", "events.waitlist.promoted", "registry.producer.#",
-               "registry.certification.expiring", "registry.certification.expired")),
+               "registry.certification.expiring", "registry.certification.expired", "registry.token.revoked")),
     QueueSpec("registry.commands", "registry", COMMANDS_EXCHANGE, ("registry.#",)),
 )
 

@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from . import events as _events  # noqa: F401  (registers the contracts)
 from . import notifications as _notifications  # noqa: F401
+from . import tokens as _tokens  # noqa: F401
 from .registry import CONTRACTS, Contract, contract_for
 
 SAMPLES = Path(__file__).parent / "samples"

@@ -34,7 +34,7 @@ from support import ROOT, SERVICES, wait_for
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-SECRET = "test-secret"
+SECRET = "ocop-e2e-secret-7d2b9f4c1a8e6d3b5f0a2c9e7b4d1f8a"  # strong: refused otherwise outside embedded
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+)")
 
 
@@ -335,7 +335,7 @@ class Client:
     def token(self, role: str, sub: str | None = None) -> str:
         from shared.auth import issue_token
 
-        return issue_token(self.secret, role, sub)
+        return issue_token(self.secret, role, sub or f"e2e-{role}")
 
     def call(self, method: str, service: str, path: str, role: str | None = None, sub: str | None = None, **kw):
         headers = kw.pop("headers", {})

@@ -17,10 +17,11 @@ class Api:
         self.secret = secret
         self.http = requests.Session()
 
-    def token(self, role: str, sub: str | None = None) -> str:
+    def token(self, role: str, sub: str | None = None, ttl: int | None = None) -> str:
+        """A token for ``role``; ``sub`` defaults to a test person named after the role."""
         from shared.auth import issue_token
 
-        return issue_token(self.secret, role, sub)
+        return issue_token(self.secret, role, sub or f"test-{role}", ttl)
 
     def call(self, method: str, service: str, path: str, role: str | None = None, sub: str | None = None, **kw):
         headers = kw.pop("headers", {})

@@ -9,7 +9,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from support import wait_for
+from support import TEST_SECRET, wait_for
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+)")
 
@@ -113,10 +113,10 @@ def test_links_tampered_or_expired_are_refused(platform, api):
     assert r.status_code == 403 and "không hợp lệ" in r.text
     token = link.rsplit("/", 1)[1]
     claims_inv = platform.runtimes["notifications"]
-    expired = make_token("test-secret", "x", producer["id"], datetime.now(UTC) - timedelta(seconds=1))
+    expired = make_token(TEST_SECRET, "x", producer["id"], datetime.now(UTC) - timedelta(seconds=1))
     r = api.http.get(link.replace(token, expired), timeout=10)
     assert r.status_code == 410 and "hết hạn" in r.text
-    assert claims_inv.settings.secret_key == "test-secret"
+    assert claims_inv.settings.secret_key == TEST_SECRET
 
 
 def test_producer_cannot_answer_someone_elses_invitation(platform, api):

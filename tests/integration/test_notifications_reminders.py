@@ -15,7 +15,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support import ROOT
+from support import ROOT, TEST_SECRET
 from test_notifications_answers import about
 from test_notifications_guarantees import Smtp, smtp  # noqa: F401 - fixture
 from test_notifications_sms import gateway, notifier_factory, sms_settings  # noqa: F401 - fixtures
@@ -133,7 +133,7 @@ def test_two_workers_sweeping_at_once_queue_each_reminder_once(n):
 
 def test_manage_remind_queues_what_is_due(n):
     inv, deadline = invited(n)
-    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": n.settings.database_url, "OCOP_SECRET_KEY": "test-secret",
+    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": n.settings.database_url, "OCOP_SECRET_KEY": TEST_SECRET,
            "OCOP_REMINDER_DAYS": "2", "OCOP_LOG_LEVEL": "WARNING"}
     at = (deadline - timedelta(days=1)).astimezone(UTC).isoformat()
 

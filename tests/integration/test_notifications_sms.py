@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from support import free_port, real_mode, reset_postgres, wait_for
+from support import TEST_SECRET, free_port, real_mode, reset_postgres, wait_for
 from werkzeug.serving import make_server
 
 from services.notifications import domain
@@ -99,7 +99,7 @@ class Notifier:
             self.db_name = None
             url = f"sqlite:///{tmp_path / 'notifications-alone.sqlite'}"
         base = load("notifications")
-        defaults = {"database_url": url, "secret_key": "test-secret", "retry_base_seconds": 0.02,
+        defaults = {"database_url": url, "secret_key": TEST_SECRET, "retry_base_seconds": 0.02,
                     "retry_max_seconds": 0.1, "http_timeout_seconds": 5.0}
         self.port = free_port()
         defaults["public_base_url"] = f"http://127.0.0.1:{self.port}"
@@ -188,7 +188,7 @@ class Notifier:
 
         headers = kw.pop("headers", {})
         if role:
-            headers["Authorization"] = f"Bearer {issue_token('test-secret', role, sub)}"
+            headers["Authorization"] = f"Bearer {issue_token(TEST_SECRET, role, sub or f'test-{role}')}"
         return self.http.request(method, self.url + path, headers=headers, timeout=30, **kw)
 
     def close(self):

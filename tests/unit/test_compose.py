@@ -66,3 +66,24 @@ def test_notifications_worker_runs_two_replicas(compose):
     # CPU-bound Python: one process per core (bench/notify.py measures the same two replicas)
     assert compose["notifications-worker"]["deploy"]["replicas"] == 2
     assert "container_name" not in compose["notifications-worker"]  # a fixed name would allow one replica
+
+
+def test_no_fallback_secret(compose):
+    """Issue 10: docker-compose started with a published secret (anyone could mint an admin token).
+    It must refuse to start without OCOP_SECRET_KEY, naming it and how to make one."""
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "change-me" not in text and "dev-only" not in text
+    for name, service in compose.items():
+        value = (service.get("environment") or {}).get("OCOP_SECRET_KEY")
+        if value is None:
+            continue
+        assert re.fullmatch(r"\$\{OCOP_SECRET_KEY:\?[^}]*\}", value), (name, value)
+        assert "secrets.token_urlsafe" in value
+    for kind in ("api", "worker"):
+        assert all("OCOP_SECRET_KEY" in compose[f"{s}-{kind}"]["environment"] for s in SERVICES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_access_log_redacts_credentials(compose, service):
+    command = " ".join(compose[f"{service}-api"]["command"])
+    assert "--access-logfile -" in command and "--logger-class shared.logs.GunicornLogger" in command

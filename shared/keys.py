@@ -1,0 +1,51 @@
+"""Keys per purpose, derived from the one master secret (``OCOP_SECRET_KEY``).
+
+A leak of one kind of credential must not forge the others: API tokens, answer links, calendar
+links and (reserved for the accounts work) sessions are each signed with their own key, derived
+from the master secret with HKDF-SHA256 (RFC 5869, ``cryptography``'s implementation). A key
+signed and checked by one service only is also bound to that service (its name is in the HKDF
+``info``). An explicit variable per purpose overrides the master secret for that purpose (the key
+is still derived from it, so the purposes stay apart even if an operator reuses a value): rotating
+``OCOP_CALENDAR_SECRET`` revokes every calendar link and nothing else.
+
+Derived keys are cached per (material, purpose); the override variable is read at each call, so a
+rotation takes effect without a restart where the caller does not cache the key itself.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+# purpose -> (the variable that may override the master secret for it, the service it is bound to)
+PURPOSES: dict[str, tuple[str, str]] = {
+    "api-token": ("OCOP_API_TOKEN_SECRET", "platform"),  # every service verifies API tokens
+    "answer-link": ("OCOP_ANSWER_LINK_SECRET", "notifications"),
+    "calendar-link": ("OCOP_CALENDAR_SECRET", "events"),
+    "session": ("OCOP_SESSION_SECRET", "platform"),  # reserved: Flask's SECRET_KEY, sessions later
+}
+_SALT = b"ocop-keys-v1"
+
+
+def key(purpose: str, master: str) -> bytes:
+    """The 256-bit key of ``purpose``: from its override variable if set, else from ``master``."""
+    variable, _ = PURPOSES[purpose]
+    override = os.environ.get(variable, "").strip()
+    return _derive(override or master, purpose)
+
+
+def overrides() -> dict[str, str]:
+    """The override variables that are set: {variable: value} (checked for strength at start-up)."""
+    return {v: os.environ[v].strip() for v, _ in PURPOSES.values() if os.environ.get(v, "").strip()}
+
+
+@lru_cache(maxsize=64)
+def _derive(material: str, purpose: str) -> bytes:
+    if not material:
+        raise ValueError("no secret to derive keys from (set OCOP_SECRET_KEY)")
+    _, service = PURPOSES[purpose]
+    info = f"ocop/{purpose}/{service}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=info).derive(material.encode())
