@@ -39,7 +39,9 @@ def setting(name: str) -> int:
 
 
 def body_limit(limit: Callable[[], int]):
-    """Let one view take bodies up to ``limit()`` bytes instead of OCOP_MAX_BODY_BYTES."""
+    """Let one view take bodies up to ``limit()`` bytes instead of OCOP_MAX_BODY_BYTES. The stream
+    is bounded by it from the first hook on; a declared Content-Length over it is the view's to
+    refuse (in its own words, naming its field), else werkzeug's when the body is first read."""
 
     def mark(view):
         view.ocop_body_limit = limit
@@ -57,11 +59,13 @@ def _endpoint_limit() -> int | None:
     return limit() if limit is not None else None
 
 
-def limit_of_request() -> int:
-    limit = _endpoint_limit() or current_app.config["MAX_CONTENT_LENGTH"]
+def limit_of_request() -> tuple[int, bool]:
+    """This request's body limit, and whether its endpoint set its own."""
+    own = _endpoint_limit()
+    limit = own or current_app.config["MAX_CONTENT_LENGTH"]
     if request.mimetype == "application/x-www-form-urlencoded":
         limit = min(limit, current_app.config["MAX_FORM_MEMORY_SIZE"])
-    return limit
+    return limit, own is not None
 
 
 def too_large_message() -> str:
@@ -82,9 +86,9 @@ def install(app: Flask, refuse) -> None:
     app.config["MAX_FORM_PARTS"] = setting("OCOP_MAX_FORM_PARTS")
 
     def bound_body():
-        limit = limit_of_request()
+        limit, own = limit_of_request()
         request.max_content_length = limit  # also bounds a body sent without Content-Length, as it is read
-        if request.content_length is not None and request.content_length > limit:
+        if not own and request.content_length is not None and request.content_length > limit:
             return refuse(413, too_large_message())
         return None
 

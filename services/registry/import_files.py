@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -20,15 +21,44 @@ from dataclasses import dataclass
 from shared.errors import OperationError
 from shared.text import fold, nfc
 
-MAX_ROWS = 100_000
-MAX_COLUMNS = 64
-DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+MAX_COLUMNS = 60     # cells in a row, after its trailing empty ones (the known columns are 24)
+LINES_PER_ROW = 5    # lines a file may have, blank ones included, per data row it may have
+DEFAULTS = {
+    "OCOP_IMPORT_MAX_BYTES": 16 * 1024 * 1024,           # the upload: about 60,000 rows of CSV
+    "OCOP_IMPORT_MAX_UNPACKED_BYTES": 32 * 1024 * 1024,  # an XLSX's parts as unpacked (20,000 rows: about 22 MB)
+    "OCOP_IMPORT_MAX_ROWS": 20_000,                      # data rows
+    "OCOP_IMPORT_MAX_SECONDS": 60,                       # reading and checking, before the register is touched
+}
+
+
+def _setting(name: str) -> int:
+    value = os.environ.get(name, "").strip().replace("_", "")
+    if not value:
+        return DEFAULTS[name]
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def max_bytes() -> int:
-    """The upload limit (OCOP_IMPORT_MAX_BYTES, default 16 MiB: about 60,000 rows of CSV)."""
-    value = os.environ.get("OCOP_IMPORT_MAX_BYTES", "").strip()
-    return int(value) if value else DEFAULT_MAX_BYTES
+    """The upload limit (OCOP_IMPORT_MAX_BYTES, default 16 MiB)."""
+    return _setting("OCOP_IMPORT_MAX_BYTES")
+
+
+class Budget:
+    """What one import may take: rows, lines and time (read from the environment when it starts)."""
+
+    def __init__(self):
+        self.rows = _setting("OCOP_IMPORT_MAX_ROWS")
+        self.lines = LINES_PER_ROW * self.rows
+        self.seconds = _setting("OCOP_IMPORT_MAX_SECONDS")
+        self.unpacked = _setting("OCOP_IMPORT_MAX_UNPACKED_BYTES")
+        self.started = time.monotonic()
+
+    def check_time(self) -> None:
+        if time.monotonic() - self.started > self.seconds:
+            raise FileRefused(f"reading and checking the file took longer than {self.seconds} s "
+                              "(OCOP_IMPORT_MAX_SECONDS); split it into smaller files", status=413)
 
 
 
@@ -114,13 +144,14 @@ class Table:
 BINARY = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")
 
 
-def read_table(data: bytes, filename: str = "") -> Table:
+def read_table(data: bytes, filename: str = "", budget: Budget | None = None) -> Table:
     """The header row and the data rows of a CSV or XLSX file, with their line numbers."""
+    budget = budget or Budget()
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise FileRefused("the file is empty")
     name = filename.lower()
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data)
+        return _read_xlsx(data, budget)
     if data.startswith(b"\xd0\xcf\x11\xe0") or name.endswith(".xls"):
         raise FileRefused("the file is an Excel 97-2003 workbook (.xls); save it as .xlsx, or as "
                           "CSV UTF-8, and upload it again", status=415)
@@ -133,7 +164,7 @@ def read_table(data: bytes, filename: str = "") -> Table:
     if data.startswith(BINARY) or b"\x00" in data[:8192]:
         raise FileRefused("the file is neither CSV nor XLSX; upload the decision's list as .csv (UTF-8) or "
                           ".xlsx", status=415)
-    return _read_csv(data)
+    return _read_csv(data, budget)
 
 
 def _not_utf8(data: bytes, exc: UnicodeDecodeError, offset: int) -> FileRefused:
@@ -149,7 +180,7 @@ def _not_utf8(data: bytes, exc: UnicodeDecodeError, offset: int) -> FileRefused:
     return FileRefused(message, errors={"file": [message], "line": [str(line)]})
 
 
-def _read_csv(data: bytes) -> Table:
+def _read_csv(data: bytes, budget: Budget) -> Table:
     offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
         content = data[offset:].decode("utf-8")
@@ -158,25 +189,53 @@ def _read_csv(data: bytes) -> Table:
     first = content.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
-    records: list[tuple[int, list]] = []
-    line = 1
-    try:
+
+    def numbered():
+        line = 1
         for cells in reader:
-            if any(c.strip() for c in cells):
-                records.append((line, cells))
-                if len(records) > MAX_ROWS + 1:
-                    raise FileRefused(f"the file has more than {MAX_ROWS} rows; split it", status=413)
+            yield line, cells
             line = reader.line_num + 1
+
+    try:
+        records = _collect(numbered(), budget)
     except csv.Error as exc:
         raise FileRefused(f"the file is not valid CSV on line {reader.line_num}: {exc}") from None
-    return _table("csv", records)
+    return _table("csv", records, budget)
 
 
-def _read_xlsx(data: bytes) -> Table:
+def _blank(cell) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _collect(rows, budget: Budget) -> list[tuple[int, list]]:
+    """The rows with a value, each without its trailing empty cells, within the budget: at most
+    MAX_COLUMNS cells a row, ``budget.rows`` rows (and a header and title), ``budget.lines`` lines."""
+    records: list[tuple[int, list]] = []
+    for line, cells in rows:
+        if line % 500 == 0:
+            budget.check_time()
+        if line > budget.lines:
+            raise FileRefused(f"the file has more than {budget.lines} lines (blank ones included); a file "
+                              f"holds at most {budget.rows} rows (OCOP_IMPORT_MAX_ROWS): split it", status=413)
+        cells = list(cells)
+        while cells and _blank(cells[-1]):
+            cells.pop()
+        if not cells or all(_blank(c) for c in cells):
+            continue
+        if len(cells) > MAX_COLUMNS:
+            raise FileRefused(f"line {line} has more than {MAX_COLUMNS} cells; a decision's list has at most "
+                              f"{MAX_COLUMNS} columns", status=413, errors={"file": [
+                                  f"more than {MAX_COLUMNS} columns"], "line": [str(line)]})
+        records.append((line, cells))
+        if len(records) > budget.rows + 2:  # a title and the header above the rows (counted exactly in _table)
+            raise _too_many_rows(budget)
+    return records
+
+
+def _read_xlsx(data: bytes, budget: Budget) -> Table:
     from openpyxl import load_workbook
 
-    _check_expansion(data)
-    records: list[tuple[int, list]] = []
+    _check_expansion(data, budget.unpacked)
     with warnings.catch_warnings():  # openpyxl warns about styles and extensions it does not read
         warnings.simplefilter("ignore")
         try:
@@ -187,34 +246,38 @@ def _read_xlsx(data: bytes) -> Table:
         try:
             sheet = book.worksheets[0]
             sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
-            for line, values in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS, values_only=True),
-                                          start=1):
-                cells = [_cell(v) for v in values]
-                if any(c not in (None, "") for c in cells):
-                    records.append((line, cells))
-                    if len(records) > MAX_ROWS + 1:
-                        raise FileRefused(f"the file has more than {MAX_ROWS} rows; split it", status=413)
+            rows = sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS + 1, values_only=True)
+            records = _collect(((line, [_cell(v) for v in values]) for line, values in enumerate(rows, start=1)),
+                               budget)
         except FileRefused:
             raise
         except Exception as exc:  # noqa: BLE001 - a sheet openpyxl cannot parse is a file error, not a 500
             raise FileRefused(f"the workbook's first sheet cannot be read ({type(exc).__name__})") from None
         finally:
             book.close()
-    return _table("xlsx", records)
+    return _table("xlsx", records, budget)
 
 
-def _check_expansion(data: bytes) -> None:
-    """An XLSX is a zip: refuse one that would unpack to more than 20 times the upload limit
-    (zipfile reads no more than the sizes it declares)."""
+MAX_ZIP_ENTRIES = 1000
+
+
+def _check_expansion(data: bytes, limit: int) -> None:
+    """An XLSX is a zip: refuse one whose parts declare more than ``limit`` bytes unpacked
+    (OCOP_IMPORT_MAX_UNPACKED_BYTES), or more parts than a workbook has, before openpyxl opens
+    it. zipfile reads no more of a part than it declares (and checks its CRC), so a part that
+    lies about its size is cut short and refused as unreadable, never unpacked further."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
+            infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise FileRefused(f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
                           "decision's list as .xlsx or as CSV UTF-8", status=415) from None
-    if unpacked > 20 * max_bytes():
-        raise FileRefused(f"the workbook unpacks to {unpacked} bytes, more than the limit of {20 * max_bytes()}",
-                          status=413)
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise FileRefused(f"the workbook has {len(infos)} parts, more than an XLSX workbook has", status=413)
+    unpacked = sum(info.file_size for info in infos)
+    if unpacked > limit:
+        raise FileRefused(f"the workbook unpacks to {unpacked} bytes, more than the limit of {limit} "
+                          "(OCOP_IMPORT_MAX_UNPACKED_BYTES); split it or save it as CSV", status=413)
 
 
 def _cell(value):
@@ -225,7 +288,7 @@ def _cell(value):
     return value
 
 
-def _table(fmt: str, records: list[tuple[int, list]]) -> Table:
+def _table(fmt: str, records: list[tuple[int, list]], budget: Budget) -> Table:
     """The header is the first row naming at least three known columns within the first ten rows
     (a title above the table is common in office spreadsheets), else the first row."""
     if not records:
@@ -239,7 +302,14 @@ def _table(fmt: str, records: list[tuple[int, list]]) -> Table:
     header = [("" if c is None else str(c)).strip() for c in header]
     while header and not header[-1]:
         header.pop()
-    return Table(fmt, header_line, header, records[at + 1:])
+    rows = records[at + 1:]
+    if len(rows) > budget.rows:
+        raise _too_many_rows(budget)
+    return Table(fmt, header_line, header, rows)
+
+
+def _too_many_rows(budget: Budget) -> FileRefused:
+    return FileRefused(f"the file has more than {budget.rows} rows (OCOP_IMPORT_MAX_ROWS); split it", status=413)
 
 
 def map_columns(header: list[str], decision: dict) -> dict[int, str]:
@@ -253,10 +323,11 @@ def map_columns(header: list[str], decision: dict) -> dict[int, str]:
         if not key or key in IGNORED_KEYS:
             continue
         name = HEADERS.get(key)
+        shown = _short(typed)
         if name is None:
-            problems[typed] = [f"unknown column {typed!r}; known columns: {_known()}"]
+            problems[shown] = [f"unknown column {shown!r} (the message lists the known columns)"]
         elif name in seen:
-            problems[typed] = [f"{typed!r} and {seen[name]!r} are both the column {name}"]
+            problems[shown] = [f"{shown!r} and {_short(seen[name])!r} are both the column {name}"]
         else:
             mapping[i], seen[name] = name, typed
     for c in COLUMNS:
@@ -266,8 +337,14 @@ def map_columns(header: list[str], decision: dict) -> dict[int, str]:
             problems[c.name] = [f"required column missing: {c.name} ({c.vietnamese}){also}"]
     if problems:
         names = ", ".join(problems)
-        raise FileRefused(f"the file's columns are not right: {names}", errors={"columns": problems})
+        raise FileRefused(f"the file's columns are not right: {names}. Known columns: {_known()}",
+                          errors={"columns": problems})
     return mapping
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A header or cell as a message quotes it: at most ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _known() -> str:

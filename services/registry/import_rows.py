@@ -15,7 +15,7 @@ from shared.text import fold
 
 from . import domain
 from . import operations as ops
-from .import_files import FileRefused, Table, header_key, map_columns
+from .import_files import Budget, FileRefused, Table, header_key, map_columns
 from .schemas import CertificationIn, ProducerIn, ProductIn, parse_day_month_year
 
 PRODUCER_KINDS = {fold(w): kind for kind, words in {
@@ -348,12 +348,15 @@ class _Invalid:
 _INVALID = _Invalid()
 
 
-def check_rows(table: Table, decision: dict, today: date) -> Checked:
+def check_rows(table: Table, decision: dict, today: date, budget: Budget | None = None) -> Checked:
     """Every row checked alone (the API's schemas and rules) and against the rows before it."""
+    budget = budget or Budget()
     columns = map_columns(table.header, decision)
     checked = Checked(table, columns)
     checker = RowChecker(table.header, columns, decision, today)
-    for line, cells in table.rows:
+    for n, (line, cells) in enumerate(table.rows):
+        if n % 200 == 0:
+            budget.check_time()
         plan = checker.check(line, cells, checked.errors)
         if plan is not None:
             checked.rows.append(plan)

@@ -32,7 +32,17 @@ from shared.errors import Conflict, Invalid, OperationError
 from shared.text import fold
 
 from . import operations as ops
-from .import_files import COLUMNS, MAX_COLUMNS, FileRefused, Table, header_key, map_columns, max_bytes, read_table
+from .import_files import (
+    COLUMNS,
+    MAX_COLUMNS,
+    Budget,
+    FileRefused,
+    Table,
+    header_key,
+    map_columns,
+    max_bytes,
+    read_table,
+)
 from .import_rows import (
     _INVALID,
     CERT_FIELDS,
@@ -56,15 +66,18 @@ __all__ = ["COLUMNS", "MAX_COLUMNS", "CERT_KINDS", "PRODUCER_KINDS", "FileRefuse
 
 IN_CHUNK = 500  # ids per IN (...) lookup: far below SQLite's and PostgreSQL's parameter limits
 LOCK_KEY = 0x0C0B1A  # PostgreSQL advisory lock: one apply at a time
+MAX_ERRORS = 200     # errors a report lists (error_count counts them all)
+MAX_SHOWN = 200      # characters of a cell's value, or of a message, a report quotes
 
 
 class RowsRefused(Invalid):
-    """An apply refused because rows have errors: every one, by line and field; nothing written."""
+    """An apply refused because rows have errors, by line and field (the first MAX_ERRORS); nothing
+    written."""
 
     def __init__(self, report: dict):
-        bad = sorted({e["line"] for e in report["errors"]})
         first = report["errors"][0]
-        super().__init__(f"{len(bad)} of {report['file']['rows']} rows have errors; nothing was imported "
+        super().__init__(f"{report['rows_with_errors']} of {report['file']['rows']} rows have errors; nothing was "
+                         f"imported "
                          f"(first: line {first['line']}, {first['field']}: {first['message']})", field="file")
         self.report = report
 
@@ -280,12 +293,13 @@ def run_import(session: Session, emit, data: bytes, filename: str, *, apply: boo
     if len(data) > max_bytes():
         raise FileRefused(f"the file is larger than the limit of {max_bytes()} bytes", status=413)
     check_decision(decision, today)
-    table = read_table(data, filename)
+    budget = Budget()
+    table = read_table(data, filename, budget)
     if not table.rows:
         raise FileRefused("the file has a header but no rows")
     if apply and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    checked = check_rows(table, decision, today)
+    checked = check_rows(table, decision, today, budget)
     Resolver(session, lock=apply).resolve(checked)
     sha = hashlib.sha256(data).hexdigest()
     report = _report(checked, filename, sha, apply, session)
@@ -321,14 +335,16 @@ def _report(checked: Checked, filename: str, sha: str, apply: bool, session: Ses
     previous = session.execute(select(ImportRecord).where(ImportRecord.sha256 == sha)
                                .order_by(ImportRecord.applied_at)).scalars().all()
     bad = len({e.line for e in checked.errors})
+    shown = checked.errors[:MAX_ERRORS]
     report = {
         "dry_run": not apply, "applied": False, "valid": not checked.errors, "import_id": None,
         "file": {"name": filename, "format": table.format, "sha256": sha, "rows": len(table.rows),
                  "columns": {table.header[i]: name for i, name in checked.columns.items()}},
         "summary": counts,
-        "errors": [{"line": e.line, "field": e.field, "column": header_of.get(e.field),
-                    "value": None if e.value is None or e.value is _INVALID else as_text(e.value),
-                    "message": e.message} for e in checked.errors],
+        "error_count": len(checked.errors), "rows_with_errors": bad,
+        "errors": [{"line": e.line, "field": e.field, "column": _cut(header_of.get(e.field)),
+                    "value": None if e.value is None or e.value is _INVALID else _cut(as_text(e.value)),
+                    "message": _cut(e.message)} for e in shown],
         "rows": [{"line": r.line, "producer_code": r.producer.fields["code"], "product_name": r.product["name"],
                   "producer": "matched" if r.producer.existing is not None else "created",
                   "product": "created" if r.existing_product is None else "matched", "certification": r.action,
@@ -340,11 +356,17 @@ def _report(checked: Checked, filename: str, sha: str, apply: bool, session: Ses
                               "filename": p.filename, "summary": p.summary} for p in previous],
     }
     if checked.errors:
-        report["message"] = (f"{bad} of {len(table.rows)} rows have errors; fix them and run the import again "
-                             "(nothing was written)")
+        more = f"; the first {MAX_ERRORS} of {len(checked.errors)} errors are listed" \
+            if len(checked.errors) > MAX_ERRORS else ""
+        report["message"] = (f"{bad} of {len(table.rows)} rows have errors{more}; fix them and run the import "
+                             "again (nothing was written)")
     else:
         report["message"] = "dry run: " + _message(counts, applied=False) + _previously(report)
     return report
+
+
+def _cut(text: str | None) -> str | None:
+    return text if text is None or len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
 
 
 def _ids(report: dict, checked: Checked) -> None:

@@ -400,8 +400,11 @@ class ImportReportOut(Schema):
     file = fields.Nested(ImportFileOut)
     summary = fields.Nested(ImportSummaryOut, metadata={"description": "what an apply creates and matches "
                                                                         "(over the rows without errors)"})
-    errors = fields.List(fields.Nested(ImportErrorOut), metadata={"description": "every bad row: line, field, "
-                                                                                 "reason"})
+    error_count = fields.Integer(metadata={"description": "errors found in all (errors lists the first 200)"})
+    rows_with_errors = fields.Integer()
+    errors = fields.List(fields.Nested(ImportErrorOut), metadata={
+        "description": "the bad rows' errors, the first 200 in line order: line, field, reason (values and "
+                       "messages quoted up to 200 characters)"})
     rows = fields.List(fields.Nested(ImportRowOut))
     previous_imports = fields.List(fields.Nested(PreviousImportOut),
                                    metadata={"description": "earlier applies of the same file (by SHA-256)"})

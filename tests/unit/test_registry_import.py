@@ -316,7 +316,7 @@ def test_a_zip_that_is_no_workbook_or_unpacks_too_far_is_refused(monkeypatch):
     with pytest.raises(FileRefused) as err:
         imports.read_table(archive("word/document.xml", "<w/>"), "list.xlsx")  # a .docx, say
     assert err.value.status == 415 and "not a readable XLSX" in err.value.message
-    monkeypatch.setenv("OCOP_IMPORT_MAX_BYTES", "1000")
+    monkeypatch.setenv("OCOP_IMPORT_MAX_UNPACKED_BYTES", "20000")
     with pytest.raises(FileRefused) as err:
         imports.read_table(archive("xl/sharedStrings.xml", "a" * 50_000), "list.xlsx")  # 50 kB from a few hundred bytes
     assert err.value.status == 413 and "unpacks to 50000 bytes" in err.value.message
