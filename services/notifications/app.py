@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.web import create_service_app
+from shared.web import create_service_app, runtime_of
 
 from .models import Inbox, Outbox
 from .routes import blp
 from .webhook_routes import blp as webhooks_blp
+from .webhook_targets import policy_for
 
 SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app("notifications", SERVICE_DIR, Outbox, Inbox, [blp, webhooks_blp],
-                              "OCOP notifications API", settings, migrate)
+    app = create_service_app("notifications", SERVICE_DIR, Outbox, Inbox, [blp, webhooks_blp],
+                             "OCOP notifications API", settings, migrate)
+    policy_for(runtime_of(app).settings)  # a wrong OCOP_WEBHOOK_* value stops the service at start
+    return app
