@@ -157,6 +157,11 @@ def check_url(url: str, policy: TargetPolicy, resolve=resolve_host) -> Target:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise TargetRefused("the URL has no host")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")  # the name as DNS and the Host header carry it
+        except UnicodeError:
+            raise TargetRefused("not a valid host name") from None
     if host == "localhost" or host.endswith(".localhost") or host == "localhost.localdomain":
         raise TargetRefused("localhost names are not allowed")
     port = port if port is not None else (443 if scheme == "https" else 80)
@@ -250,7 +255,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy:
         status = response.status
         retry_after = _retry_after(response.getheader("Retry-After"))
         response.read(1024)  # the answer is not ours to keep
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, UnicodeError) as exc:
         reason, permanent = _reason(exc)
         raise SendFailed(reason, permanent=permanent) from None
     finally:

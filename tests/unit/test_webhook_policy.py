@@ -73,6 +73,14 @@ def test_an_allowed_url_keeps_its_name_and_the_addresses_checked():
     assert target.addresses == ("93.184.216.34", "2606:4700::1111")
 
 
+def test_a_name_in_vietnamese_is_checked_and_sent_as_dns_has_it():
+    resolve = resolver({"xn--cng-qmz.xn--bntre-o61b.vn": ["93.184.216.34"]})
+    target = check_url("https://cổng.bếntre.vn/hook", DEFAULT, resolve)
+    assert target.host == "xn--cng-qmz.xn--bntre-o61b.vn"
+    with pytest.raises(TargetRefused, match="not a valid host name"):
+        check_url("https://" + "a" * 70 + "ổ.vn/hook", DEFAULT, resolver({}))
+
+
 def test_the_policy_is_widened_only_as_configured():
     local = TargetPolicy.parse(allow_http="1", networks="127.0.0.0/8, 10.1.0.0/16")
     assert check_url("http://127.0.0.1:8099/hook", local).addresses == ("127.0.0.1",)  # any port on an allowed network
