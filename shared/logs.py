@@ -23,7 +23,7 @@ from . import context
 REDACTED = "[redacted]"
 # the signed answer link and its short code (first path segment "r"), and query values that are credentials
 _LINK = re.compile(r"(/r/(?:s/)?)[^/?#\s\"']+")
-_QUERY = re.compile(r"(?i)([?&;](?:token|access_token|code|key|secret|signature|sig)=)[^&#\s\"']*")
+_QUERY = re.compile(r"(?i)((?:^|[?&;\s])(?:token|access_token|code|key|secret|signature|sig)=)[^&#\s\"']*")
 
 
 def redact(text: str) -> str:
