@@ -30,7 +30,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import format_decimal
 from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, pass_context, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, pass_context
 from jinja2.ext import Extension, InternationalizationExtension
 from jinja2.lexer import Token
 
@@ -122,7 +122,8 @@ def clip(ctx, value: str) -> str:
 
 class StaticGettext(Extension):
     """``_("literal")`` (a message with no variables) becomes its translation when the template is
-    compiled, marked safe as newstyle gettext marks it: a message has about twenty of them and
+    compiled, marked safe in the HTML environment as newstyle gettext marks it (a plain string in the
+    text one, where a Markup would escape what is added to it): a message has about twenty of them and
     each call through Jinja's runtime cost more than rendering the text around it. Messages with
     variables and plurals go through gettext as usual. Needs ``environment.static_gettext``."""
 
@@ -135,7 +136,9 @@ class StaticGettext(Extension):
                     and not (len(window) >= 5 and window[-5].test("dot"))):
                 lineno, text = window[-4].lineno, self.environment.static_gettext(window[-2].value)
                 del window[-4:]
-                window += [Token(lineno, "string", text), Token(lineno, "pipe", "|"), Token(lineno, "name", "safe")]
+                window.append(Token(lineno, "string", text))
+                if self.environment.autoescape:  # the HTML environment: a translation is markup
+                    window += [Token(lineno, "pipe", "|"), Token(lineno, "name", "safe")]
             while len(window) > 4:
                 yield window.pop(0)
         yield from window
@@ -158,12 +161,29 @@ class StaticTrans(InternationalizationExtension):
         return nodes.Output([nodes.Mod(text, values)])
 
 
+def environment(lang: str, html: bool = False) -> Environment:
+    """The Jinja2 environment rendering in one language for one kind of output (StrictUndefined: a
+    missing field fails). Everything that ends up as HTML (an email's HTML part, the answer page) is
+    rendered by the HTML environment, where every template autoescapes, the ``.txt`` sentences it
+    imports from ``_macros.txt`` included: a value is escaped once, where it is written, whatever the
+    template. Plain text, subjects, SMS and calendar files are rendered unescaped by the text one."""
+    return _environment(language_of(lang), bool(html))
+
+
+class _TextLoader(FileSystemLoader):
+    """The text environment's loader: an HTML template rendered there would be left unescaped."""
+
+    def get_source(self, environment, template):
+        if template.endswith(".html"):
+            raise ValueError(f"{template} is HTML: render it with environment(lang, html=True)")
+        return super().get_source(environment, template)
+
+
 @cache
-def environment(lang: str) -> Environment:
-    """A Jinja2 environment rendering in one language (StrictUndefined: a missing field fails)."""
-    lang = language_of(lang)
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, extensions=[StaticTrans, StaticGettext], trim_blocks=True,
+def _environment(lang: str, html: bool) -> Environment:
+    loader = FileSystemLoader(TEMPLATES) if html else _TextLoader(TEMPLATES)
+    env = Environment(loader=loader, autoescape=html, undefined=StrictUndefined,
+                      extensions=[StaticTrans, StaticGettext], trim_blocks=True,
                       keep_trailing_newline=False, auto_reload=False)  # templates change with a restart
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(lang), newstyle=True)

@@ -39,7 +39,7 @@ class Rendered:
 
 
 def _part(lang: str, name: str, part: str, ctx: dict) -> str:
-    return environment(lang).get_template(f"messages/{name}/{part}").render(**ctx)
+    return environment(lang, html=part.endswith(".html")).get_template(f"messages/{name}/{part}").render(**ctx)
 
 
 def _tidy(text: str) -> str:
@@ -119,4 +119,4 @@ def render_page(language: str | None, state: str, **ctx) -> str:
     lang = language_of(language)
     defaults = {"inv": None, "form": False, "now_state": None, "errors": [], "booths": [], "cause": None,
                 "detail": None, "answer": None}
-    return environment(lang).get_template("page.html").render(**{**defaults, **ctx, "state": state})
+    return environment(lang, html=True).get_template("page.html").render(**{**defaults, **ctx, "state": state})
