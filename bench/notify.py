@@ -129,7 +129,8 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
     from shared.worker import tune_gc
 
     settings = replace(load("notifications"), database_url=db_url, broker_url=broker_url, smtp_port=smtp_port,
-                       smtp_host="127.0.0.1", sms_gateway_url="")
+                       smtp_host="127.0.0.1", sms_gateway_url="",
+                       secret_key="ocop-bench-notify-secret-8c3e1f7a5d9b2e4c6a0f")  # strong: required off embedded
     if prefetch is not None:
         settings = replace(settings, consumer_prefetch=prefetch)
     rt = runtime_of(create_app(settings=settings))
