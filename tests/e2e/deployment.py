@@ -30,11 +30,11 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from support import ROOT, SERVICES, wait_for
+from support import ROOT, SERVICES, TEST_SECRET, wait_for
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-SECRET = "ocop-e2e-secret-7d2b9f4c1a8e6d3b5f0a2c9e7b4d1f8a"  # strong: refused otherwise outside embedded
+SECRET = TEST_SECRET  # what platform_env sets: strong, as required outside the embedded default
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+)")
 
 
