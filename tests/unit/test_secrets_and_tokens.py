@@ -214,3 +214,30 @@ def test_gunicorn_access_atoms_are_redacted():
 def test_settings_repr_hides_the_secret():
     settings = dataclasses.replace(config.load("registry"), secret_key=MASTER)
     assert MASTER not in repr(settings)
+
+
+# ---- the deny list --------------------------------------------------------------------------------
+def test_deny_list_reloads_at_most_every_interval_and_prunes_expired_rows(tmp_path):
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import sessionmaker
+
+    from services.events.models import Base, RevokedToken
+    from shared import revocation
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'deny.sqlite'}")
+    Base.metadata.create_all(engine, tables=[RevokedToken.__table__])
+    sessions = sessionmaker(engine)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        assert revocation.record(s, RevokedToken, "old", now - timedelta(hours=1), "expired long ago")
+        assert revocation.record(s, RevokedToken, "live", now + timedelta(hours=1), "stolen")
+        assert not revocation.record(s, RevokedToken, "live", now + timedelta(hours=1), "again")
+    deny = revocation.DenyList(sessions, RevokedToken.__table__, refresh_seconds=3600)
+    assert deny("live") and not deny("old") and not deny("other")
+    with sessions.begin() as s:
+        revocation.record(s, RevokedToken, "later", now + timedelta(hours=1), "stolen too")
+        assert set(s.scalars(select(RevokedToken.jti))) == {"live", "later"}  # "old" pruned
+    assert not deny("later")  # not reloaded within the interval: one query a second at most
+    deny.refresh_seconds = 0
+    assert deny("later")
+    engine.dispose()
