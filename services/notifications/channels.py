@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import smtplib
 import time
 import urllib.error
@@ -17,6 +18,8 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
+
+from shared.text import one_line
 
 from . import domain, webhook_targets
 
@@ -59,8 +62,24 @@ def display_name_word(name: str, limit: int = 72) -> str:
     return word
 
 
+def mailbox(addr: str | None) -> str:
+    """An address as it may go into a header and an SMTP command: one ``local@domain`` token, with no
+    space, control character or angle bracket (a line break there would add a header or a command)."""
+    if not addr or not _MAILBOX.fullmatch(addr) or not addr.isprintable():
+        raise ValueError("the email address is not one plain address (it has spaces, control characters, "
+                         "angle brackets or no @)")
+    return addr
+
+
+_MAILBOX = re.compile(r"[^\s<>@,;\\\"]+@[^\s<>@,;\\\"]+")
+# A header's value: lines end in CRLF only where it folds (CRLF followed by a space), nowhere else.
+_BARE_BREAK = re.compile(r"\r(?!\n[ \t])|(?<!\r)\n|\x00")
+
+
 def _address(name: str | None, addr: str) -> str:
-    """An address header's value: a Vietnamese name as one RFC 2047 word, folded before the address."""
+    """An address header's value: a Vietnamese name as one RFC 2047 word, folded before the address.
+    The name is put on one line first (``one_line``): whatever the data says, it adds no header."""
+    addr, name = mailbox(addr), one_line(name or "")
     if name and not name.isascii():
         return f"{display_name_word(name)}\r\n <{addr}>"
     return formataddr((name or "", addr))
@@ -100,7 +119,7 @@ def email_bytes(delivery, to_name: str, to_addr: str, mail_from: str, date: date
     library (tests/unit/test_notifications_templates.py). Boundaries contain "=_", which base64
     never produces, so no part can contain them."""
     head = [("From", _from_header(mail_from)), ("To", _address(to_name, to_addr)),
-            ("Subject", encoded_words(delivery.subject, "Subject")),
+            ("Subject", encoded_words(one_line(delivery.subject), "Subject")),
             ("Date", format_datetime(date or datetime.now(UTC), usegmt=True)),
             # A stable Message-ID: a message sent again after an interrupted attempt is recognisable.
             ("Message-ID", message_id(delivery.id)), ("X-OCOP-Delivery", delivery.id),
@@ -118,6 +137,8 @@ def email_bytes(delivery, to_name: str, to_addr: str, mail_from: str, date: date
                                 (f'Content-Disposition: attachment;\r\n filename="{a["filename"]}"',))
                           for a in attachments]
         body = _multipart("mixed", f"=_mix_{delivery.id}", parts)
+    if any(_BARE_BREAK.search(v) for _, v in head):  # a last guard: no value of ours may end the header early
+        raise ValueError("a header value carries a line break")
     return "".join(f"{k}: {v}\r\n" for k, v in head).encode("ascii") + body
 
 
@@ -218,7 +239,10 @@ class EmailChannel:
         return recipient.email
 
     def send(self, delivery, recipient) -> str | None:
-        data = email_bytes(delivery, recipient.name, recipient.email, self.mail_from)
+        try:
+            data = email_bytes(delivery, recipient.name, recipient.email, self.mail_from)
+        except ValueError as exc:  # an address that is not one (a name is cleaned, never refused)
+            raise ChannelError(f"not sent: {exc}", permanent=True) from exc
         try:
             self.session.send(self.envelope_from, recipient.email, data)
         except smtplib.SMTPRecipientsRefused as exc:

@@ -40,3 +40,11 @@ def test_nfc_composes_and_strips():
     assert decomposed != "Kẹo dừa"
     assert nfc(decomposed) == "Kẹo dừa"
     assert unicodedata.is_normalized("NFC", nfc(decomposed))
+
+
+def test_one_line_turns_every_line_break_and_control_character_into_a_space():
+    from shared.text import one_line
+
+    assert one_line("Hợp tác xã  Bưởi") == "Hợp tác xã  Bưởi"  # nothing else changes
+    assert one_line("HTX\r\nBcc: x@evil.example") == "HTX Bcc: x@evil.example"
+    assert one_line("a\rb\nc\x00d\x1be\x85f\u2028g\u2029h\ud800i\x7fj") == "a b c d e f g h i j"
