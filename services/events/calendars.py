@@ -27,7 +27,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from icalendar.prop import vDDDTypes
+from icalendar.prop import vDDDTypes, vText
+
+from shared.text import one_line
 
 PRODID = "-//OCOP trade promotion//events//VI"
 UID_DOMAIN = "events.ocop.local"
@@ -84,8 +86,9 @@ def _calendar(name: str, description: str) -> Calendar:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
-    cal.add("x-wr-caldesc", description)
+    # X- properties are written as they are unless given as TEXT: escaped like SUMMARY, on one line
+    cal.add("x-wr-calname", vText(one_line(name)))
+    cal.add("x-wr-caldesc", vText(one_line(description)))
     cal.add("x-wr-timezone", TIMEZONE)
     # How often a subscribed calendar should look again (a hint; clients choose).
     cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
@@ -106,15 +109,17 @@ def _event(uid: str, fair: FairEntry, sequence: int, status: str, lines: list[st
     event.add("sequence", sequence)
     event.add("dtstart", fair.starts_on)
     event.add("dtend", fair.ends_on + timedelta(days=1))  # all-day: the end is exclusive
-    event.add("summary", fair.name)
-    event.add("location", f"{fair.venue}, {fair.host_province}")
-    event.add("categories", [KIND_NAMES.get(fair.kind, fair.kind)])
+    event.add("summary", one_line(fair.name))
+    event.add("location", one_line(f"{fair.venue}, {fair.host_province}"))
+    event.add("categories", [one_line(KIND_NAMES.get(fair.kind, fair.kind))])
     event.add("status", status)
     event.add("transp", "OPAQUE" if busy else "TRANSPARENT")
     if fair.invitation_deadline is not None and fair.status in ("published", "inviting"):
         # A DATE-TIME with TZID (an X- property is untyped otherwise): VTIMEZONE added by _finish.
         event.add("x-ocop-invitation-deadline", vDDDTypes(_utc(fair.invitation_deadline).astimezone(VIETNAM)))
-    event.add("description", "\n".join(lines))
+    # every line of data on one line (icalendar escapes the line breaks between them, but lets a
+    # lone CR or another control character through, which calendar programs read as a line break)
+    event.add("description", "\n".join(one_line(line) for line in lines))
     return event
 
 

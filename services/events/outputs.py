@@ -5,7 +5,6 @@ export of a fair, and the programme figures of a period. Reads, never writes; th
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -13,6 +12,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from shared import csvsafe
 from shared.contracts.events import PRODUCER_KINDS, REGIONS
 from shared.errors import Invalid, NotFound
 
@@ -100,7 +100,8 @@ def participants_csv(session: Session, fair: Fair, statuses: list[str]) -> Itera
     has no row). ``subsidy``: the producer's booths times the fair's subsidy per booth, on its
     first row only and only once accepted, so the column adds up to the fair's subsidy committed."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=PARTICIPANT_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    # text cells that start like a formula get a quote in front (shared/csvsafe.py)
+    writer = csvsafe.DictWriter(buffer, fieldnames=PARTICIPANT_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writeheader()
     order = case(_STATUS_ORDER, value=Invitation.status, else_=9)

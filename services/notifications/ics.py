@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from shared.text import one_line
+
 PRODID = "-//OCOP trade promotion//notifications//VI"
 
 
@@ -27,9 +29,11 @@ def _datetime(value) -> datetime:
 
 
 def text(value: str) -> str:
-    """A TEXT value: backslash, semicolon, comma and newline escaped (RFC 5545, 3.3.11)."""
+    """A TEXT value: backslash, semicolon, comma and newline escaped (RFC 5545, 3.3.11); any other
+    control character (a lone CR among them), which TEXT may not carry, becomes a space."""
     # str.replace, not str.translate: translate looks every character of a Vietnamese text up in a dict
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r", "").replace("\n", "\\n")
+    value = value.replace("\r\n", "\n").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return one_line(value.replace("\n", "\\n"))
 
 
 def fold(line: str) -> str:
@@ -67,7 +71,7 @@ def fair_event(*, uid: str, fair: dict, summary: str, description: str, url: str
         lines.append(f"STATUS:{status}")
     lines.append("TRANSP:TRANSPARENT")
     if url:
-        lines.append(f"URL:{url}")
+        lines.append(f"URL:{one_line(url)}")
     if deadline is not None and alarm_text:
         lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{text(alarm_text)}",
                   f"TRIGGER;VALUE=DATE-TIME:{_utc(_datetime(deadline) - timedelta(days=2))}", "END:VALARM"]

@@ -20,7 +20,7 @@ Shaped for a register of hundreds of thousands of products (``bench/run search``
 from __future__ import annotations
 
 from sqlalchemy import and_, func, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from shared.text import fold
 
@@ -93,15 +93,24 @@ STATUSES = ("current", "expired", "revoked", "uncertified")
 def _status_is(status: str):
     """A product's certificate status: current (it holds a current certification); expired or
     revoked (it holds none, and its latest certification ended that way); uncertified (never
-    certified)."""
-    mine = Certification.product_id == Product.id
+    certified).
+
+    The subqueries read their own alias of the certifications, correlated to the product only:
+    the outer query may itself join the current certification (a stars, certified or expiry
+    filter), and a subquery on the same table would be correlated to that row and select nothing
+    (SQLAlchemy refuses it: "no FROM clauses due to auto-correlation")."""
+    own = aliased(Certification)
+    mine = own.product_id == Product.id
+
+    def subquery(*columns):
+        return select(*columns).where(mine).correlate(Product)
+
     if status == "uncertified":
-        return ~select(Certification.id).where(mine).exists()
-    current = select(Certification.id).where(mine, Certification.status == "current").exists()
+        return ~subquery(own.id).exists()
+    current = subquery(own.id).where(own.status == "current").exists()
     if status == "current":
         return current
-    latest = (select(Certification.status).where(mine)
-              .order_by(Certification.decision_date.desc(), Certification.created_at.desc()).limit(1)
+    latest = (subquery(own.status).order_by(own.decision_date.desc(), own.created_at.desc()).limit(1)
               .scalar_subquery())
     return and_(~current, latest == status)
 
@@ -248,11 +257,13 @@ EXPORT_COLUMNS = ["id", "name", "name_en", "group", "potential_five_star", "prod
 def export_csv(session: Session, filters: dict, sort: str):
     """CSV lines of the whole filtered list (UTF-8 with a BOM, so spreadsheet programs read the
     diacritics right), produced in chunks rather than held in memory."""
-    import csv
     import io
 
+    from shared import csvsafe
+
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+    # text cells that start like a formula get a quote in front (shared/csvsafe.py)
+    writer = csvsafe.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     buffer.write("\ufeff")
     writer.writeheader()
     result = session.execute(_page_rows(filters, sort).execution_options(yield_per=1000))
