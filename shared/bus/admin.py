@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from kombu import Producer
+
+from .definitions import DELIVERY_LIMIT
 
 
 def queue_size(conn, queue: str) -> int:
@@ -43,20 +46,48 @@ def _describe(msg) -> dict:
     headers = dict(msg.headers or {})
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except Exception:  # noqa: BLE001 - not JSON, or JSON too deep to read: show the text
         parsed = None
+    deaths = _deaths(headers)
     return {"message_id": (msg.properties or {}).get("message_id") or headers.get("message_id"),
             "type": (msg.properties or {}).get("type") or headers.get("type"),
-            "reason": headers.get("x-ocop-reason") or _broker_reason(headers),
-            "attempts": headers.get("x-ocop-attempts") or headers.get("x-delivery-count"),
-            "failed_at": headers.get("x-ocop-failed-at"), "headers": headers, "body": parsed if parsed else body}
+            "reason": headers.get("x-ocop-reason") or _broker_reason(deaths),
+            "attempts": headers.get("x-ocop-attempts"),
+            "deliveries": headers.get("x-ocop-deliveries") or _broker_deliveries(deaths),
+            "sender": headers.get("x-ocop-sender") or (msg.properties or {}).get("user_id"),
+            "failed_at": headers.get("x-ocop-failed-at") or (deaths[0]["time"] if deaths else None),
+            "dead_lettered_by_broker": deaths, "headers": headers, "body": parsed if parsed else body}
 
 
-def _broker_reason(headers: dict) -> str | None:
-    """Why the broker itself dead-lettered a message (the delivery-limit safety net)."""
-    reason = headers.get("x-first-death-reason")
-    if reason:
-        return f"broker dead-lettered it from {headers.get('x-first-death-queue')}: {reason}"
+def _deaths(headers: dict) -> list[dict]:
+    """The broker's ``x-death`` records (newest first): why, from which queue, how often, when."""
+    out = []
+    for death in headers.get("x-death") or []:
+        if not isinstance(death, dict):
+            continue
+        when = death.get("time")
+        if isinstance(when, datetime):
+            when = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+        out.append({"reason": death.get("reason"), "queue": death.get("queue"), "count": death.get("count"),
+                    "time": when, "exchange": death.get("exchange"), "routing_keys": death.get("routing-keys")})
+    return out
+
+
+def _broker_reason(deaths: list[dict]) -> str | None:
+    """Why the broker itself dead-lettered a message (the delivery-limit safety net, a rejection...)."""
+    if not deaths:
+        return None
+    d = deaths[0]
+    if d["reason"] == "delivery_limit":
+        return (f"the broker dead-lettered it from {d['queue']}: delivered more than its delivery limit "
+                f"({DELIVERY_LIMIT}) without an acknowledgement, at {d['time']}")
+    return f"the broker dead-lettered it from {d['queue']}: {d['reason']}, at {d['time']}"
+
+
+def _broker_deliveries(deaths: list[dict]) -> int | None:
+    """A quorum queue dead-letters a message at the delivery after its limit (the policy's)."""
+    if deaths and deaths[0]["reason"] == "delivery_limit":
+        return DELIVERY_LIMIT + 1
     return None
 
 
@@ -109,6 +140,8 @@ def redrive(conn, from_queue: str, to_queue: str, message_id: str | None = None,
                        if not k.startswith("x-ocop-") and k not in _BROKER_HEADERS}
             headers["x-ocop-redriven"] = int(info["headers"].get("x-ocop-redriven", 0)) + 1
             properties = {"delivery_mode": 2, "message_id": info["message_id"], "type": info["type"]}
+            if amqp:  # re-driven under the operator's name, whom consumers trust (OCOP_BROKER_OPERATORS)
+                properties["user_id"] = conn.userid or "guest"
             correlation_id = (msg.properties or {}).get("correlation_id")
             if correlation_id:
                 properties["correlation_id"] = correlation_id

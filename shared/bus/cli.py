@@ -17,12 +17,8 @@ idempotent, but noisy).
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import os
-import re
-import secrets
 import shlex
 import shutil
 import socket
@@ -36,154 +32,15 @@ from kombu.exceptions import KombuError
 
 from . import admin, topology
 from .connection import connect, is_amqp
+from .definitions import build_definitions, policies, render  # noqa: F401  (the CLI's API, used by tests)
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq" / "definitions.json"
-VHOST = "ocop"
-DELIVERY_LIMIT = 10
-SERVICE_USERS = ("registry", "events", "notifications")
-INTEGRATION_USER = "integration-example"
-ADMIN_USER = "admin"
-RABBIT_VERSION = "3.10.8"
-# Events an outside system may bind its ext.* queues to: products, certifications and fairs.
-# Not registry.producer.* (contact details), invitations or notifications (about one producer).
-PUBLIC_EVENTS = r"^(registry\.(product|certification)\.|events\.fair\.)"
 
 
 class CliError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
         self.code = code
-
-
-# ---- what the broker should hold ------------------------------------------------------------
-def policy_name(queue: str) -> str:
-    return f"ocop-safety-net-{queue}"
-
-
-def policy_definition(queue: str) -> dict:
-    """A message that keeps crashing its consumer goes to ``<queue>.dlq`` via the broker's DLX."""
-    return {"dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE, "dead-letter-routing-key": queue,
-            "delivery-limit": DELIVERY_LIMIT}
-
-
-def policies(vhost: str) -> list[dict]:
-    return [{"vhost": vhost, "name": policy_name(spec.name), "pattern": f"^{re.escape(spec.name)}$",
-             "apply-to": "queues", "priority": 10, "definition": policy_definition(spec.name)}
-            for spec in topology.QUEUES]
-
-
-def _alternation(names) -> str:
-    return "|".join(re.escape(n) for n in sorted(set(names)))
-
-
-def permissions_for(user: str) -> dict:
-    """Permission regexes (configure, write, read) of one user on the ``ocop`` vhost.
-
-    A service may declare the exchanges (every process declares its topology at start) and its
-    own queues, all named ``<service>.*``; write to ocop.events (it publishes its events), to
-    its own queues (needed to bind them) and to the default exchange (``amq.default``), through
-    which its consumers republish refused messages to their ``.dlq`` and ``.parking`` queues;
-    read its own queues and the exchanges they are bound to.
-    """
-    exchanges = [ex.name for ex in topology.exchanges()]
-    if user in SERVICE_USERS:
-        own = rf"{re.escape(user)}\..+"
-        bound = {spec.exchange for spec in topology.QUEUES if spec.service == user}
-        bound.add(topology.DEAD_LETTER_EXCHANGE)
-        return {"configure": f"^({own}|{_alternation(exchanges)})$",
-                "write": f"^({own}|{_alternation([topology.EVENTS_EXCHANGE, 'amq.default'])})$",
-                "read": f"^({own}|{_alternation(bound)})$"}
-    if user == INTEGRATION_USER:  # sends commands; consumes its own ext.* queues (examples/consumer.py)
-        return {"configure": r"^ext\..+$", "write": rf"^(ext\..+|{re.escape(topology.COMMANDS_EXCHANGE)})$",
-                "read": rf"^(ext\..+|{re.escape(topology.EVENTS_EXCHANGE)})$"}
-    if user == ADMIN_USER:
-        return {"configure": ".*", "write": ".*", "read": ".*"}
-    raise KeyError(user)
-
-
-def topic_permissions_for(user: str) -> list[dict]:
-    """Routing keys a user may publish on the topic exchanges: a service only its own events."""
-    if user in SERVICE_USERS:
-        return [{"exchange": topology.EVENTS_EXCHANGE, "write": rf"^{re.escape(user)}\.", "read": ".*"}]
-    if user == INTEGRATION_USER:
-        keys = {key.split(".")[0] for spec in topology.QUEUES if spec.exchange == topology.COMMANDS_EXCHANGE
-                for key in spec.bindings}
-        return [{"exchange": topology.COMMANDS_EXCHANGE, "write": rf"^({_alternation(keys)})\.", "read": ".*"},
-                {"exchange": topology.EVENTS_EXCHANGE, "write": "^$", "read": PUBLIC_EVENTS}]
-    return []
-
-
-def dev_password(user: str) -> str:
-    return f"{user}-dev-password"
-
-
-def password_hash(password: str, salt: bytes | None = None) -> str:
-    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password))."""
-    salt = salt if salt is not None else secrets.token_bytes(4)
-    return base64.b64encode(salt + hashlib.sha256(salt + password.encode("utf-8")).digest()).decode("ascii")
-
-
-def password_matches(encoded: str, password: str) -> bool:
-    raw = base64.b64decode(encoded)
-    return len(raw) == 36 and password_hash(password, raw[:4]) == encoded
-
-
-def build_definitions(previous: dict | None = None) -> dict:
-    """The definitions file's content. Password hashes of ``previous`` are kept while they
-    still match the development passwords, so regenerating the file changes nothing."""
-    old_hashes = {u["name"]: u.get("password_hash", "") for u in (previous or {}).get("users", [])}
-    users, permissions, topic_permissions = [], [], []
-    for name in (*SERVICE_USERS, INTEGRATION_USER, ADMIN_USER):
-        old = old_hashes.get(name, "")
-        hashed = old if old and password_matches(old, dev_password(name)) else password_hash(dev_password(name))
-        users.append({"name": name, "password_hash": hashed, "hashing_algorithm": "rabbit_password_hashing_sha256",
-                      "tags": ["administrator"] if name == ADMIN_USER else [], "limits": {}})
-        permissions.append({"user": name, "vhost": VHOST, **permissions_for(name)})
-        topic_permissions += [{"user": name, "vhost": VHOST, **t} for t in topic_permissions_for(name)]
-    queue_args = {"x-queue-type": "quorum"}  # exactly what topology.kombu_queues declares on RabbitMQ
-    queues, bindings = [], []
-    for spec in topology.QUEUES:
-        for name in (spec.name, spec.dlq, spec.parking):
-            queues.append({"name": name, "vhost": VHOST, "durable": True, "auto_delete": False,
-                           "arguments": dict(queue_args)})
-        for key in spec.bindings:
-            bindings.append({"source": spec.exchange, "vhost": VHOST, "destination": spec.name,
-                             "destination_type": "queue", "routing_key": key, "arguments": {}})
-        bindings.append({"source": topology.DEAD_LETTER_EXCHANGE, "vhost": VHOST, "destination": spec.dlq,
-                         "destination_type": "queue", "routing_key": spec.name, "arguments": {}})
-    return {
-        "_comment": [
-            "Generated from shared/bus/topology.py by `python -m shared.bus.cli definitions --write`;"
-            " tests/unit/test_definitions.py checks it against the topology.",
-            "Users have DEVELOPMENT passwords (<user>-dev-password, e.g. registry-dev-password)."
-            " Production MUST replace every password_hash (rabbitmqctl change_password <user> <secret>,"
-            " or regenerate the hashes) before the broker is reachable by anyone else.",
-            "Permissions: each service configures/reads only its own <service>.* queues, publishes its own"
-            " events to ocop.events (topic permission ^<service>\\.) and to the default exchange for its"
-            " .dlq/.parking queues; integration-example publishes registry.* commands to ocop.commands,"
-            " declares and reads queues named ext.* and may bind them to ocop.events only for the public"
-            " events (topic read permission); admin is the operator.",
-            f"Policies: one per main queue, dead-lettering to {topology.DEAD_LETTER_EXCHANGE} after"
-            f" {DELIVERY_LIMIT} deliveries (the safety net; the code dead-letters refused messages itself).",
-        ],
-        "rabbit_version": RABBIT_VERSION,
-        "rabbitmq_version": RABBIT_VERSION,
-        "users": users,
-        "vhosts": [{"name": VHOST, "limits": [], "metadata": {"description": "OCOP platform", "tags": []}}],
-        "permissions": permissions,
-        "topic_permissions": topic_permissions,
-        "parameters": [],
-        "global_parameters": [],
-        "policies": policies(VHOST),
-        "queues": queues,
-        "exchanges": [{"name": ex.name, "vhost": VHOST, "type": ex.type, "durable": True, "auto_delete": False,
-                       "internal": False, "arguments": {}} for ex in topology.exchanges()],
-        "bindings": bindings,
-    }
-
-
-def render(definitions: dict) -> str:
-    return json.dumps(definitions, indent=2, ensure_ascii=False) + "\n"
 
 
 # ---- commands -------------------------------------------------------------------------------
@@ -317,7 +174,8 @@ def cmd_list(args) -> int:
     source = _source_queue(args.kind, spec)
     messages = _with_connection(lambda conn: admin.peek(conn, source, limit=args.limit))
     for m in messages:
-        print(json.dumps({k: m[k] for k in ("message_id", "type", "reason", "attempts", "failed_at")},
+        print(json.dumps({k: m[k] for k in ("message_id", "type", "reason", "attempts", "deliveries", "sender",
+                                            "failed_at", "dead_lettered_by_broker")},
                          ensure_ascii=False, default=str))
     print(f"{len(messages)} message(s) in {source}" + (" (limit reached)" if len(messages) >= args.limit else ""),
           file=sys.stderr)
@@ -366,7 +224,8 @@ def parser() -> argparse.ArgumentParser:
     for kind, what in (("dlq", "dead-letter queue (<QUEUE>.dlq)"), ("parked", "parking-lot queue (<QUEUE>.parking)")):
         group = sub.add_parser(kind, help=f"the {what} of a main queue")
         actions = group.add_subparsers(dest="action", required=True)
-        ls = actions.add_parser("list", help="one JSON line per message: message_id, type, reason, attempts, failed_at")
+        ls = actions.add_parser("list", help="one JSON line per message: message_id, type, reason, attempts, "
+                                "deliveries, sender, failed_at, dead_lettered_by_broker (x-death)")
         ls.add_argument("queue", metavar="QUEUE")
         ls.add_argument("--limit", type=int, default=1000)
         ls.set_defaults(func=cmd_list, kind=kind)

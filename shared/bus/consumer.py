@@ -13,6 +13,20 @@ message acked after that one commit. One commit per message cost more than every
 consumer did (see bench/pipeline.py). If anything in a batch fails, the whole transaction is
 rolled back and its messages are applied one by one, each in its own transaction, with the
 retries, dead-lettering, parking and duplicate detection described above.
+
+Trust (shared/bus/trust.py): a message whose source does not fit its type and routing key, or
+(RabbitMQ) whose ``user_id`` is not the broker user of that source, is dead-lettered as
+untrusted and counted (``ocop_messages_untrusted_total``). Anything that cannot be decoded,
+whatever the exception (JSON nested 100,000 deep raises RecursionError), is dead-lettered with
+the reason: a message never stalls its queue.
+
+Crash loops (RabbitMQ): a quorum queue counts the deliveries of a message that was never acked
+and dead-letters it at the policy's delivery limit. So that a process killed again and again does
+not push innocent messages there, a consumer starts with a prefetch of 1 and doubles it after each
+clean batch up to ``prefetch``; a message delivered ``SUSPECT_DELIVERIES`` times or more is
+handled on its own (the rest of its batch too, each acked at once); and one delivered
+``POISON_DELIVERIES`` times, having been handled alone since its third delivery and never
+finished, is dead-lettered by the consumer with that reason. The broker's limit is far above.
 """
 
 from __future__ import annotations
@@ -22,7 +36,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from kombu import Consumer
 from marshmallow import ValidationError
@@ -31,71 +44,93 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import context
-from ..contracts import ContractError, parse_envelope
+from ..contracts import ContractError, contract_for, parse_envelope
 from . import metrics
 from .connection import connect, is_amqp
-from .publisher import OutgoingMessage, Publisher
+from .refusals import REFUSED, SideQueues
 from .topology import QueueSpec, declare, kombu_queues
+from .trust import Trust
 
 log = logging.getLogger("ocop.consumer")
 
 Handler = Callable[[Session, dict, dict], None]
+SUSPECT_DELIVERIES = 3  # delivered this many times before: handled on its own
+POISON_DELIVERIES = 20  # ... and this many: it crashed its consumer each time, dead-letter it
+_SOURCE_ONLY = Trust(check_users=False)
 
 
 class Refused(Exception):
     """A handler's verdict that a message can never be applied (dead-letter it, don't retry)."""
 
 
-class IdempotentConsumer:
+class IdempotentConsumer(SideQueues):
     def __init__(self, spec: QueueSpec, session_factory, inbox_model, handlers: dict[str, Handler],
                  broker_url: str, max_attempts: int = 4, prefetch: int = 50, backoff: float = 0.2,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, trust: Trust | None = None):
         self.spec = spec
         self.name = spec.name
         self.session_factory = session_factory
         self.inbox = inbox_model
+        handlers = dict(handlers)
+        self.on_refused = handlers.pop(REFUSED, None)
         self.handlers = handlers
         self.broker_url = broker_url
+        self.trust = trust or Trust.from_env(broker_url)
         self.max_attempts = max_attempts
         self.prefetch = prefetch
         self.backoff = backoff
         # More unacked deliveries than the prefetch never arrive: a larger batch could not fill.
         self.batch_size = max(1, min(batch_size or prefetch, prefetch))
-        self._side_publisher: Publisher | None = None
         self._pending: list = []  # deliveries received, not yet applied (this connection's)
         # RabbitMQ acks "this delivery and all before it" in one frame; the embedded broker
         # deletes only the tag it is given, so there every message is acked on its own.
         self._ack_multiple = is_amqp(broker_url)
 
     # ---- one message -------------------------------------------------------------------
-    def handle_raw(self, body: bytes | str, content_type: str | None, headers: dict | None) -> str:
-        """Process one delivery; returns the outcome. Never raises for bad messages."""
-        checked = self._check(body, content_type, headers)
+    def handle_raw(self, body: bytes | str, content_type: str | None, headers: dict | None,
+                   meta: dict | None = None) -> str:
+        """Process one delivery; returns the outcome. Never raises for bad messages.
+
+        ``meta`` is what the broker says about the delivery (``user_id``, ``exchange``,
+        ``routing_key``, ``deliveries``); without it (a caller handing a message over directly)
+        only the source is checked against the type."""
+        checked = self._check(body, content_type, headers, meta)
         if isinstance(checked, str):
             return checked
         handler, envelope, data = checked
-        return self._apply(handler, envelope, data, body, content_type, headers)
+        return self._apply(handler, envelope, data, body, content_type, headers, meta)
 
-    def _check(self, body, content_type, headers):
+    def _check(self, body, content_type, headers, meta=None):
         """What can be decided before the database: an outcome (dead-lettered, ignored), or the
         ``(handler, envelope, data)`` to apply."""
+        meta = meta or {}
         if content_type != "application/json":
             return self._dead_letter(body, content_type, headers,
-                                     f"content type {content_type!r} is not application/json")
+                                     f"content type {content_type!r} is not application/json", meta=meta)
         try:
             raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return self._dead_letter(body, content_type, headers, f"body is not valid JSON: {exc}")
+        except Exception as exc:  # noqa: BLE001 - ValueError, RecursionError (deep nesting), MemoryError...
+            return self._dead_letter(body, content_type, headers, f"body is not valid JSON: {_short(exc)}", meta=meta)
         try:
             envelope, data = parse_envelope(raw)
+            contract = contract_for(envelope["type"], envelope["version"])
         except ContractError as exc:
-            return self._dead_letter(body, content_type, headers, exc.reason, exc.details)
+            return self._dead_letter(body, content_type, headers, exc.reason, exc.details, meta=meta)
+        except Exception as exc:  # noqa: BLE001 - whatever else a hostile document makes the schemas do
+            return self._dead_letter(body, content_type, headers, f"message cannot be decoded: {_short(exc)}",
+                                     meta=meta)
+        trust = self.trust if meta else _SOURCE_ONLY  # no broker metadata: only the source can be checked
+        refusal = trust.refusal(envelope, contract.source, meta.get("exchange"), meta.get("routing_key"),
+                                meta.get("user_id"))
+        if refusal:
+            return self._dead_letter(body, content_type, headers, refusal, meta=meta, untrusted=True)
+        envelope["sender"] = self.trust.sender(envelope, meta.get("user_id"))  # an integration to reply to
         handler = self.handlers.get(envelope["type"])
         if handler is None:  # a valid event this group does not act on (a wider binding)
             return "ignored"
         return handler, envelope, data
 
-    def _apply(self, handler, envelope, data, body, content_type, headers) -> str:
+    def _apply(self, handler, envelope, data, body, content_type, headers, meta=None) -> str:
         tokens = (context.correlation_id.set(envelope["correlation_id"]), context.causation_id.set(envelope["id"]))
         try:
             for attempt in range(1, self.max_attempts + 1):
@@ -103,13 +138,14 @@ class IdempotentConsumer:
                     return self._apply_once(handler, envelope, data)
                 except (Refused, ContractError, ValidationError) as exc:
                     metrics.FAILED.labels(self.name, "refused").inc()
-                    return self._dead_letter(body, content_type, headers, f"refused by handler: {exc}")
+                    return self._dead_letter(body, content_type, headers, f"refused by handler: {exc}",
+                                             meta=meta)
                 except Exception as exc:  # transient until proven otherwise
                     metrics.FAILED.labels(self.name, "error").inc()
                     log.warning("handler failed", extra={"consumer": self.name, "event_id": envelope["id"],
                                                          "attempt": attempt, "error": repr(exc)})
                     if attempt == self.max_attempts:
-                        return self._park(body, content_type, headers, repr(exc), attempt)
+                        return self._park(body, content_type, headers, repr(exc), attempt, meta=meta)
                     time.sleep(min(self.backoff * 2 ** (attempt - 1), 5))
         finally:
             context.correlation_id.reset(tokens[0])
@@ -133,15 +169,15 @@ class IdempotentConsumer:
 
     # ---- several messages, one transaction ---------------------------------------------------
     def handle_batch(self, deliveries: list[tuple]) -> list[str]:
-        """Process ``(body, content_type, headers)`` deliveries; returns their outcomes in order.
+        """Process ``(body, content_type, headers[, meta])`` deliveries; returns their outcomes in order.
 
         The ones to apply go into one transaction; if it fails, nothing of it was written and
         each is applied on its own (``_apply``: retries, refusal, parking, duplicates).
         """
         outcomes: list[str | None] = [None] * len(deliveries)
         todo = []
-        for i, (body, content_type, headers) in enumerate(deliveries):
-            checked = self._check(body, content_type, headers)
+        for i, delivery in enumerate(deliveries):
+            checked = self._check(*delivery)
             if isinstance(checked, str):
                 outcomes[i] = checked
             else:
@@ -190,52 +226,29 @@ class IdempotentConsumer:
         with self.session_factory() as session:
             return session.get(self.inbox, (self.name, event_id)) is not None
 
-    # ---- refusing -----------------------------------------------------------------------
-    def _side_publish(self, queue: str, body, content_type, headers: dict) -> None:
-        if self._side_publisher is None:
-            self._side_publisher = Publisher(self.broker_url)
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        self._side_publisher.publish_batch([OutgoingMessage(
-            exchange="", routing_key=queue, body=text, message_id=str((headers or {}).get("message_id", "")),
-            type=str((headers or {}).get("type", "unknown")), headers=headers)])
-
-    def _failure_headers(self, headers, reason, details=None, attempts=None) -> dict:
-        out = {k: v for k, v in (headers or {}).items() if isinstance(v, (str, int, float, bool))}
-        out.update({"x-ocop-reason": reason[:1000], "x-ocop-queue": self.name,
-                    "x-ocop-failed-at": datetime.now(UTC).isoformat()})
-        if details is not None:
-            out["x-ocop-details"] = json.dumps(details, ensure_ascii=False)[:4000]
-        if attempts is not None:
-            out["x-ocop-attempts"] = attempts
-        return out
-
-    def _dead_letter(self, body, content_type, headers, reason, details=None) -> str:
-        log.warning("dead-lettering message", extra={"consumer": self.name, "reason": reason})
-        self._side_publish(self.spec.dlq, body, content_type, self._failure_headers(headers, reason, details))
-        metrics.DEAD_LETTERED.labels(self.spec.name).inc()
-        return "dead-lettered"
-
-    def _park(self, body, content_type, headers, reason, attempts) -> str:
-        log.error("parking message after retries", extra={"consumer": self.name, "reason": reason})
-        self._side_publish(self.spec.parking, body, content_type,
-                           self._failure_headers(headers, reason, attempts=attempts))
-        metrics.PARKED.labels(self.spec.name).inc()
-        return "parked"
-
     # ---- the loop -----------------------------------------------------------------------
     def _on_message(self, message) -> None:
         self._pending.append(message)
 
-    def _process_pending(self) -> None:
-        """Apply the received deliveries, then ack each (after the commit that recorded it)."""
+    def _process_pending(self) -> bool:
+        """Apply the received deliveries, then ack each (after the commit that recorded it).
+        Returns whether the batch was clean (no message redelivered several times)."""
         messages, self._pending = self._pending, []
-        deliveries = []
-        for message in messages:
-            props = message.properties or {}
-            headers = dict(message.headers or {})
-            headers.setdefault("message_id", props.get("message_id"))
-            headers.setdefault("type", props.get("type"))
-            deliveries.append((message.body, message.content_type, headers))
+        deliveries = [_delivery(m) for m in messages]
+        counts = [d[3]["deliveries"] - 1 for d in deliveries]  # earlier deliveries of each
+        if max(counts) >= SUSPECT_DELIVERIES:
+            # Some message keeps coming back: each one on its own, acked at once, so that whatever
+            # crashes the process takes as few of its neighbours' deliveries with it as it can.
+            for message, delivery, earlier in zip(messages, deliveries, counts, strict=True):
+                if earlier >= POISON_DELIVERIES:
+                    metrics.POISON.labels(self.spec.name).inc()
+                    self._dead_letter(*delivery[:3], f"delivered {earlier + 1} times without being acknowledged: "
+                                      f"handled on its own since its delivery {SUSPECT_DELIVERIES + 1}, it never "
+                                      "finished (it crashes its consumer)", meta=delivery[3])
+                else:
+                    self.handle_raw(*delivery)
+                message.ack()
+            return False
         if len(deliveries) == 1:
             self.handle_raw(*deliveries[0])
         else:
@@ -246,10 +259,11 @@ class IdempotentConsumer:
         else:
             for message in messages:
                 message.ack()
+        return True
 
-    def _take_waiting(self, conn) -> None:
+    def _take_waiting(self, conn, limit: int) -> None:
         """Receive what has already arrived, without waiting, up to a batch."""
-        while len(self._pending) < self.batch_size:
+        while len(self._pending) < limit:
             try:
                 conn.drain_events(timeout=0)
             except TimeoutError:  # socket.timeout is the same class
@@ -262,12 +276,14 @@ class IdempotentConsumer:
         while not stop.is_set():
             conn = connect(self.broker_url)
             self._pending = []  # unacked deliveries of a lost connection come again
+            # Slow start (RabbitMQ): one message first, then twice as many after each clean batch.
+            prefetch = 1 if amqp else self.prefetch
             try:
                 conn.ensure_connection(max_retries=1)
                 declare(conn, amqp, services=(self.spec.service,))
                 queue = kombu_queues(self.spec, amqp)[0]
                 with Consumer(conn.channel(), queues=[queue], on_message=self._on_message,
-                              prefetch_count=self.prefetch, accept=["json"]):
+                              prefetch_count=prefetch, accept=["json"]) as consumer:
                     backoff = 0.5
                     if ready is not None:
                         ready.set()
@@ -279,8 +295,11 @@ class IdempotentConsumer:
                             if amqp:
                                 conn.heartbeat_check()
                         if self._pending:
-                            self._take_waiting(conn)
-                            self._process_pending()
+                            self._take_waiting(conn, min(prefetch, self.batch_size))
+                            clean = self._process_pending()
+                            if clean and prefetch < self.prefetch:
+                                prefetch = min(prefetch * 2, self.prefetch)
+                                _reconsume(consumer, prefetch)
             except Exception as exc:  # noqa: BLE001 - any broker failure: reconnect
                 if stop.is_set():
                     break
@@ -293,5 +312,32 @@ class IdempotentConsumer:
                     conn.release()
                 except Exception:  # noqa: BLE001
                     pass
-        if self._side_publisher is not None:
-            self._side_publisher.close()
+        self.close_side()
+
+
+def _delivery(message) -> tuple:
+    """``(body, content_type, headers, meta)`` of a kombu message; ``meta`` is what the broker says."""
+    props = message.properties or {}
+    headers = dict(message.headers or {})
+    headers.setdefault("message_id", props.get("message_id"))
+    headers.setdefault("type", props.get("type"))
+    info = message.delivery_info or {}
+    try:
+        earlier = int(headers.get("x-delivery-count") or 0)  # RabbitMQ quorum queues: earlier deliveries
+    except (TypeError, ValueError):
+        earlier = 0
+    meta = {"user_id": props.get("user_id"), "exchange": info.get("exchange"),
+            "routing_key": info.get("routing_key"), "deliveries": earlier + 1}
+    return message.body, message.content_type, headers, meta
+
+
+def _reconsume(consumer: Consumer, prefetch: int) -> None:
+    """A new prefetch for the queue: RabbitMQ applies basic.qos to consumers started after it, so
+    cancel and consume again (deliveries already received stay ours to ack)."""
+    consumer.cancel()
+    consumer.qos(prefetch_count=prefetch)
+    consumer.consume()
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"

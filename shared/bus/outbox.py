@@ -77,11 +77,15 @@ class Emitter:
         self.exchange = exchange
 
     def __call__(self, session: Session, type_: str, subject: str, subject_version: int, data: dict,
-                 version: int = 1) -> dict:
+                 version: int = 1, *, exchange: str | None = None, routing_key: str | None = None,
+                 correlation_id: str | None = None) -> dict:
+        """An event on the service's exchange, routed by its type; or (``exchange``, ``routing_key``) a
+        message routed elsewhere, such as a reply to one integration (``correlation_id``: the command's)."""
         envelope = make_envelope(type_, version, self.service, subject, subject_version, data,
-                                 correlation_id=context.correlation_id.get(),
+                                 correlation_id=correlation_id or context.correlation_id.get(),
                                  causation_id=context.causation_id.get())
-        session.add(self.model(id=envelope["id"], exchange=self.exchange, routing_key=type_, type=type_,
+        session.add(self.model(id=envelope["id"], exchange=exchange or self.exchange, routing_key=routing_key or type_,
+                               type=type_,
                                correlation_id=envelope["correlation_id"],
                                payload=json.dumps(envelope, ensure_ascii=False)))
         session.info["has_outbox"] = True

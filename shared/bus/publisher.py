@@ -18,6 +18,7 @@ from amqp import spec
 from kombu import Producer
 
 from .connection import connect, is_amqp
+from .trust import connection_user
 
 
 class PublishError(Exception):
@@ -54,6 +55,9 @@ class Publisher:
     def __init__(self, url: str, confirm_timeout: float = 10.0):
         self.url = url
         self.amqp = is_amqp(url)
+        # Every message names its publisher (the AMQP user_id property, which RabbitMQ checks
+        # against the connection's user): consumers believe a sender only as far as the broker does.
+        self.user_id = connection_user(url)
         self.confirm_timeout = confirm_timeout
         self._conn = None
         self._channel = None
@@ -150,7 +154,8 @@ class Publisher:
                 spec.Basic.Publish, "Bssbb", (0, m.exchange, m.routing_key, False, False),
                 amqp.Message(m.body.encode("utf-8"), content_type="application/json", content_encoding="utf-8",
                              application_headers=m.headers, delivery_mode=2, priority=0,
-                             message_id=m.message_id, type=m.type, correlation_id=m.correlation_id))
+                             message_id=m.message_id, type=m.type, correlation_id=m.correlation_id,
+                             user_id=self.user_id))
             self._published += 1
 
     def _wait_for_confirms(self, target: int) -> None:

@@ -3,12 +3,22 @@
 One topic exchange carries every event; the routing key is the event type
 (e.g. ``registry.certification.granted``). Each consuming service and handler group has one
 durable queue, so replicas of a service compete for messages while every service gets its
-own copy. Every queue has two siblings on the default exchange: ``<queue>.dlq`` for messages
-the code refuses (undecodable, contract-violating, unknown) and ``<queue>.parking`` for
-messages that kept failing after retries. On RabbitMQ the queues are quorum queues; their
+own copy. Every queue has two siblings bound to the ``ocop.dead-letter`` topic exchange:
+``<queue>.dlq`` (routing key ``<queue>``) for messages the code refuses (undecodable,
+contract-violating, unknown, untrusted) and for those the broker dead-letters, and
+``<queue>.parking`` (routing key ``<queue>.parking``) for messages that kept failing after
+retries. No service publishes to the default exchange: a service user may write to
+``ocop.dead-letter`` only with routing keys of its own queues (a topic permission), so it can
+fill its own side queues and nobody else's. On RabbitMQ the queues are quorum queues; their
 dead-letter exchange and delivery limit (the safety net for a message that crashes its
 consumer) are set by policy (deploy/rabbitmq/definitions.json and ``python -m shared.bus.cli
 setup``), never by queue arguments, which cannot change later.
+
+The exchanges are created by the definitions file or ``setup`` (an operator's user); a service
+user has no configure right on them, so on RabbitMQ a process declares an exchange passively
+and creates it only when it is missing (and its user may). Replies to an integration's
+commands go to ``ocop.replies`` with the routing key ``reply.<integration's broker user>.<reply
+type>``: each integration may bind only its own ``reply.<user>.#`` (a topic permission).
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ from kombu import Exchange, Queue
 
 EVENTS_EXCHANGE = "ocop.events"
 COMMANDS_EXCHANGE = "ocop.commands"
-DEAD_LETTER_EXCHANGE = "ocop.dead-letter"  # target of the broker's own safety-net policy
+DEAD_LETTER_EXCHANGE = "ocop.dead-letter"  # dead-letter and parking traffic, the code's and the broker's
+REPLIES_EXCHANGE = "ocop.replies"  # replies to an integration's commands: reply.<user>.<type>
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,15 @@ class QueueSpec:
     @property
     def parking(self) -> str:
         return f"{self.name}.parking"
+
+    # Routing keys on the dead-letter exchange (each starts with the service's name: its topic permission).
+    @property
+    def dlq_key(self) -> str:
+        return self.name
+
+    @property
+    def parking_key(self) -> str:
+        return self.parking
 
 
 # The whole topology in one table: who listens to what.
@@ -65,6 +85,7 @@ def exchanges() -> list[Exchange]:
         Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
         Exchange(COMMANDS_EXCHANGE, type="topic", durable=True),
         Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True),
+        Exchange(REPLIES_EXCHANGE, type="topic", durable=True),
     ]
 
 
@@ -75,8 +96,8 @@ def kombu_queues(spec: QueueSpec, amqp: bool) -> list[Queue]:
     main = Queue(spec.name, bindings=[_binding(ex, key) for key in spec.bindings], durable=True,
                  queue_arguments=args)
     dead = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True)
-    dlq = Queue(spec.dlq, exchange=dead, routing_key=spec.name, durable=True, queue_arguments=args)
-    parking = Queue(spec.parking, durable=True, queue_arguments=args)
+    dlq = Queue(spec.dlq, exchange=dead, routing_key=spec.dlq_key, durable=True, queue_arguments=args)
+    parking = Queue(spec.parking, exchange=dead, routing_key=spec.parking_key, durable=True, queue_arguments=args)
     return [main, dlq, parking]
 
 
@@ -90,8 +111,26 @@ def declare(connection, amqp: bool, services: tuple[str, ...] | None = None) -> 
     """Declare exchanges and (optionally only some services') queues. Idempotent."""
     channel = connection.default_channel
     for ex in exchanges():
-        ex(channel).declare()
+        if not amqp or not _exists(connection, ex):
+            ex(channel).declare()  # RabbitMQ: refused unless the user may configure exchanges
     for spec in QUEUES:
         if services is None or spec.service in services:
             for q in kombu_queues(spec, amqp):
                 q(channel).declare()
+
+
+def _exists(connection, exchange: Exchange) -> bool:
+    """A passive declare on a channel of its own (a missing exchange closes the channel)."""
+    from amqp.exceptions import NotFound
+
+    channel = connection.channel()
+    try:
+        exchange(channel).declare(passive=True)
+        return True
+    except NotFound:
+        return False
+    finally:
+        try:
+            channel.close()
+        except Exception:  # noqa: BLE001 - already closed by the broker
+            pass

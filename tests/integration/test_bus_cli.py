@@ -32,8 +32,10 @@ from support import wait_for
 from shared.bus import admin
 from shared.bus.connection import connect, is_amqp
 from shared.bus.consumer import IdempotentConsumer
+from shared.bus.definitions import DELIVERY_LIMIT
 from shared.bus.outbox import define_models
 from shared.bus.topology import EVENTS_EXCHANGE, QUEUES, declare, queue_spec
+from shared.bus.trust import SERVICES, Trust, connection_user
 from shared.contracts import make_envelope
 from shared.db import make_base, make_engine, make_session_factory
 
@@ -112,8 +114,10 @@ class Running:
     """An IdempotentConsumer on a thread, stopped on exit."""
 
     def __init__(self, db: Db, handler: Handler, url: str):
+        # This test publishes as the broker user of its URL: the registry's events come from that user.
+        trust = Trust(users={s: connection_user(url) or s for s in SERVICES}, check_users=is_amqp(url))
         self.consumer = IdempotentConsumer(SPEC, db.sessions, db.Inbox, {EVENT: handler}, url, max_attempts=2,
-                                           prefetch=10, backoff=0.01)
+                                           prefetch=10, backoff=0.01, trust=trust)
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.consumer.run, args=(self.stop, self.ready), daemon=True)
@@ -148,7 +152,7 @@ def publish(url: str, body, message_id: str, type_: str = EVENT) -> None:
         producer = Producer(conn.channel())
         producer.publish(body, exchange=EVENTS_EXCHANGE, routing_key=EVENT, serializer=None,
                          content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                         message_id=message_id, type=type_)
+                         message_id=message_id, type=type_, user_id=connection_user(url))
     finally:
         conn.release()
 
@@ -189,7 +193,9 @@ def test_dead_lettered_and_parked_messages_are_listed_and_a_redriven_one_is_hand
     assert tries >= 2
 
     dead = {m["message_id"]: m for m in cli_lines(broker_url, "dlq", "list", SPEC.name)}
-    assert set(dead[malformed_id]) == {"message_id", "type", "reason", "attempts", "failed_at"}
+    assert set(dead[malformed_id]) == {"message_id", "type", "reason", "attempts", "deliveries", "sender",
+                                       "failed_at", "dead_lettered_by_broker"}
+    assert dead[malformed_id]["deliveries"] == 1 and dead[malformed_id]["dead_lettered_by_broker"] == []
     assert "not valid JSON" in dead[malformed_id]["reason"]
     assert dead[malformed_id]["failed_at"]
 
@@ -263,5 +269,5 @@ def test_setup_declares_and_applies_policies(broker_url):
         definition = policy["definition"]
         definition = json.loads(definition) if isinstance(definition, str) else definition
         assert definition == {"dead-letter-exchange": "ocop.dead-letter", "dead-letter-routing-key": spec.name,
-                              "delivery-limit": 10}
+                              "delivery-limit": DELIVERY_LIMIT}
         assert policy["apply-to"] == "queues"

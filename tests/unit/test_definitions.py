@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.bus import cli, topology
+from shared.bus import cli, definitions, topology
 from shared.contracts import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +72,12 @@ def test_each_main_queue_has_exactly_one_safety_net_policy(defs, spec):
     policy = matching[0]
     assert policy["apply-to"] == "queues"
     assert policy["definition"] == {"dead-letter-exchange": "ocop.dead-letter", "dead-letter-routing-key": spec.name,
-                                    "delivery-limit": 10}
+                                    "delivery-limit": definitions.DELIVERY_LIMIT}
+    # Well above what a crash loop does to an innocent message (tests/faults/test_broker_trust.py
+    # kills a worker 14 times), and above the count at which the consumer dead-letters it itself.
+    from shared.bus.consumer import POISON_DELIVERIES
+
+    assert definitions.DELIVERY_LIMIT > POISON_DELIVERIES >= 14
     # The policy is for this queue only: not its .dlq/.parking siblings, not the other queues.
     for other in _all_queues():
         if other != spec.name:
@@ -85,13 +90,16 @@ def test_every_binding_of_the_topology_exists(defs, spec):
                 for b in defs["bindings"] if b["vhost"] == "ocop"}
     for key in spec.bindings:
         assert (spec.exchange, spec.name, "queue", key) in bindings
-    # The broker's dead-lettering (policy) reaches <queue>.dlq through ocop.dead-letter.
+    # The broker's dead-lettering (policy) and the consumers reach <queue>.dlq through ocop.dead-letter,
+    # and <queue>.parking too (never through the default exchange).
     assert (topology.DEAD_LETTER_EXCHANGE, spec.dlq, "queue", spec.name) in bindings
+    assert (topology.DEAD_LETTER_EXCHANGE, spec.parking, "queue", spec.parking) in bindings
 
 
 def test_bindings_are_only_those_of_the_topology(defs):
     expected = {(spec.exchange, spec.name, key) for spec in topology.QUEUES for key in spec.bindings}
     expected |= {(topology.DEAD_LETTER_EXCHANGE, spec.dlq, spec.name) for spec in topology.QUEUES}
+    expected |= {(topology.DEAD_LETTER_EXCHANGE, spec.parking, spec.parking) for spec in topology.QUEUES}
     assert {(b["source"], b["destination"], b["routing_key"]) for b in defs["bindings"]} == expected
 
 
@@ -120,18 +128,31 @@ def test_service_user_may_use_its_own_queues_only(defs, service):
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_user_exchanges(defs, service):
     perm = _permissions(defs, service)
-    # It publishes its events, and republishes refused messages via the default exchange.
+    # It publishes its events, and its refused and parked messages through the dead-letter exchange;
+    # never through the default exchange, which would reach any queue by its name.
     assert re.search(perm["write"], topology.EVENTS_EXCHANGE)
-    assert re.search(perm["write"], "amq.default")
+    assert re.search(perm["write"], topology.DEAD_LETTER_EXCHANGE)
+    assert not re.search(perm["write"], "amq.default")
     assert not re.search(perm["write"], topology.COMMANDS_EXCHANGE)
-    assert not re.search(perm["write"], topology.DEAD_LETTER_EXCHANGE)
+    assert bool(re.search(perm["write"], topology.REPLIES_EXCHANGE)) == (service == "registry")
     # Binding needs read on the source exchange: the ones its queues are bound to, nothing else.
     sources = {spec.exchange for spec in topology.QUEUES if spec.service == service} | {"ocop.dead-letter"}
     for ex in (topology.EVENTS_EXCHANGE, topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE):
         assert bool(re.search(perm["read"], ex)) == (ex in sources), (service, ex)
-    # Every process declares the exchanges at start (topology.declare).
+    # The shared exchanges are created by the definitions (or setup); services declare them passively.
     for ex in topology.exchanges():
-        assert re.search(perm["configure"], ex.name)
+        assert not re.search(perm["configure"], ex.name), (service, ex.name)
+    for ex in ("amq.default", "amq.topic"):
+        assert not re.search(perm["configure"], ex)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_dead_letters_only_into_its_own_side_queues(defs, service):
+    [topic] = [t for t in defs["topic_permissions"] if t["user"] == service and t["exchange"] == "ocop.dead-letter"]
+    for spec in topology.QUEUES:
+        for key in (spec.dlq_key, spec.parking_key):
+            assert bool(re.search(topic["write"], key)) == (spec.service == service), (service, key)
+            assert bool(re.search(topic["read"], key)) == (spec.service == service), (service, key)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -159,6 +180,17 @@ def test_integration_example_user(defs):
     assert re.search(public, "registry.certification.granted") and re.search(public, "events.fair.published")
     for key in ("registry.producer.registered", "registry.#", "events.invitation.issued", "notifications.#", "#"):
         assert not re.search(public, key), key
+    # Its replies: it may bind reply.integration-example.# on ocop.replies, nobody else's, nothing else.
+    replies = topics["ocop.replies"]
+    assert re.search(perm["read"], topology.REPLIES_EXCHANGE)
+    assert not re.search(perm["write"], topology.REPLIES_EXCHANGE)
+    assert re.search(replies["read"], "reply.integration-example.#")
+    assert re.search(replies["read"], "reply.integration-example.registry.command.rejected")
+    for key in ("reply.#", "reply.*.#", "reply.integration-example2.#", "reply.other.registry.command.accepted", "#"):
+        assert not re.search(replies["read"], key), key
+    assert replies["write"] == "^$"
+    [registry] = [t for t in defs["topic_permissions"] if t["user"] == "registry" and t["exchange"] == "ocop.replies"]
+    assert re.search(registry["write"], "reply.integration-example.registry.command.accepted")
 
 
 def test_admin_is_the_only_administrator(defs):
