@@ -104,6 +104,7 @@ def oracle(rt, filters: dict, sort: str) -> list[dict]:
          .order_by(key.desc() if sort.startswith("-") else key.asc(), Product.id))
     with rt.session_factory() as s:
         rows = s.execute(q).all()
+        status = _statuses(s)
     wanted = fold(filters["q"]) if filters.get("q") else None
 
     def keep(r) -> bool:
@@ -113,9 +114,24 @@ def oracle(rt, filters: dict, sort: str) -> list[dict]:
                     ("producer_id", r.producer_id), ("stars", r.stars), ("potential_five_star", r.potential_five_star)))
                 and (filters.get("certified") is None or filters["certified"] == (r.cert is not None))
                 and (filters.get("expiring_before") is None
-                     or (r.valid_until is not None and r.valid_until < filters["expiring_before"])))
+                     or (r.valid_until is not None and r.valid_until < filters["expiring_before"]))
+                and (filters.get("status") is None or filters["status"] == status.get(r.id, "uncertified")))
 
     return [r for r in rows if keep(r)]
+
+
+def _statuses(session) -> dict:
+    """Each certified product's certificate status, worked out here: current if it holds a current
+    certification, else how its latest one (by decision date, then creation) ended."""
+    from sqlalchemy import select
+
+    from services.registry.models import Certification
+
+    history: dict = {}
+    for c in session.scalars(select(Certification)):
+        history.setdefault(c.product_id, []).append(c)
+    return {pid: "current" if any(c.status == "current" for c in cs)
+            else max(cs, key=lambda c: (c.decision_date, c.created_at)).status for pid, cs in history.items()}
 
 
 def listing(client, filters: dict, sort: str, page: int, per_page: int) -> dict:
@@ -143,6 +159,12 @@ FILTERS = [
     {"expiring_before": TODAY + timedelta(days=200)}, {"potential_five_star": True},
     {"q": "keo dua", "province": "Vĩnh Long"}, {"q": "ca phe", "stars": 4}, {"q": "co so", "certified": False},
     {"q": "banh trang", "expiring_before": TODAY + timedelta(days=400), "producer_kind": "cooperative"},
+    # the certificate status with the filters on the current certification (each was a 500)
+    {"status": "revoked"}, {"status": "uncertified"}, {"status": "current", "stars": 4},
+    {"status": "revoked", "stars": 3}, {"status": "current", "certified": True},
+    {"status": "revoked", "certified": False}, {"status": "uncertified", "certified": True},
+    {"status": "current", "expiring_before": TODAY + timedelta(days=400)},
+    {"q": "keo dua", "status": "current", "stars": 3}, {"q": "co so", "status": "revoked", "certified": False},
 ]
 SORTS = ["name", "-name", "stars", "-stars", "valid_until", "-valid_until", "created_at", "-created_at"]
 
@@ -201,7 +223,8 @@ def test_export_lists_what_the_list_lists(registry):
     import csv
     import io
 
-    for filters, sort in (({"q": "keo dua", "certified": True}, "-stars"), ({"province": "Huế"}, "valid_until")):
+    for filters, sort in (({"q": "keo dua", "certified": True}, "-stars"), ({"province": "Huế"}, "valid_until"),
+                          ({"status": "current", "stars": 4, "expiring_before": TODAY + timedelta(days=600)}, "name")):
         params = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in filters.items()}
         r = registry.get("/products/export.csv", query_string={**params, "sort": sort}, headers=registry.headers)
         assert r.status_code == 200
