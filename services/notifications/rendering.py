@@ -118,5 +118,5 @@ def render_page(language: str | None, state: str, **ctx) -> str:
     says what to show (see the template)."""
     lang = language_of(language)
     defaults = {"inv": None, "form": False, "now_state": None, "errors": [], "booths": [], "cause": None,
-                "detail": None, "answer": None}
+                "detail": None, "answer": None, "nonce": ""}  # nonce: the response's CSP nonce (shared.pages)
     return environment(lang, html=True).get_template("page.html").render(**{**defaults, **ctx, "state": state})

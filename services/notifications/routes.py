@@ -10,6 +10,7 @@ from jinja2 import UndefinedError
 from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy import select
 
+from shared import pages
 from shared.auth import own_producer_only, require
 from shared.contracts import contract_for, sample
 from shared.errors import Conflict, NotFound
@@ -36,10 +37,11 @@ from .schemas import (
 )
 
 blp = Blueprint("notifications", __name__, url_prefix="/", description="Deliveries and producers' answers")
+blp.after_request(pages.secure)  # the answer page's headers (CSP, no framing, no referrer, no-store)
 
 # Why a link opens no form, and the HTTP status of that page.
 PAGE_STATUS = {"tampered": 403, "wrong_purpose": 403, "link_expired": 410, "not_yours": 403, "unknown": 404,
-               "reused": 409, "closed": 409, "bad_form": 422}
+               "reused": 409, "closed": 409, "bad_form": 422, "foreign_form": 403}
 
 
 def rt():
@@ -48,7 +50,8 @@ def rt():
 
 def _page(state: str, language: str | None, **ctx):
     status = PAGE_STATUS.get(state, 200)
-    return render_page(language, state, **ctx), status, {"Content-Type": "text/html; charset=utf-8"}
+    page = render_page(language, state, nonce=pages.nonce(), **ctx)
+    return page, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def _asked_language() -> str | None:
@@ -114,7 +117,10 @@ class AnswerPage(MethodView):
                                        "content": {"application/x-www-form-urlencoded": {"schema": AnswerForm}}},
              responses={"200": {"description": "the answer was taken", "content": {"text/html": {}}}})
     def post(self, token):
-        """The producer's answer from that page's form (accept or decline, with a note)."""
+        """The producer's answer from that page's form (accept or decline, with a note). A form that a
+        browser says was posted from another site is refused (403) and records nothing."""
+        if pages.foreign_post(rt().settings.public_base_url):
+            return _page("foreign_form", _asked_language())
         try:
             with rt().transaction() as s:
                 claims, view, lang, answered = _open(s, token)

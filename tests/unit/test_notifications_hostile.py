@@ -100,7 +100,7 @@ def test_every_message_escapes_hostile_data_in_html_and_only_there(name, lang):
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("state", ["open", "answered", "accepted", "declined", "refused", "withdrawn", "expired",
-                                   "thanks", "bad_form"])
+                                   "thanks", "bad_form", "foreign_form"])
 @pytest.mark.parametrize("cause", ["organiser", "certificate_revoked", "clash", "fair_cancelled", HOSTILE])
 def test_the_answer_page_escapes_hostile_data(state, cause, lang):
     ctx = hostile_context("invitation")
