@@ -146,14 +146,23 @@ def certified_window(start: date, end: date) -> tuple[date, date]:
     return start, add_months(end, CERTIFICATE_MONTHS)
 
 
+# The years a period may cover, as the ``year`` parameter's: the programme's figures are counted in
+# them, and a certificate's window past the end (36 months) stays a real date (9999-12-31 was a 500).
+FIRST_YEAR, LAST_YEAR = 2008, 2100
+
+
 def period(year: int | None, start: date | None, end: date | None, today: date) -> tuple[date, date]:
-    """The period asked for: a year, or a range (both ends inclusive), or this year."""
+    """The period asked for: a year, or a range (both ends inclusive, within the years 2008 to
+    2100), or this year."""
     if year is not None:
         return date(year, 1, 1), date(year, 12, 31)
     if start is None and end is None:
         return date(today.year, 1, 1), date(today.year, 12, 31)
     if start is None or end is None:
         raise RuleError("from" if start is None else "to", "give both ends of the range (from and to), or a year")
+    for name, day in (("from", start), ("to", end)):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise RuleError(name, f"{day.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     if end < start:
         raise RuleError("to", f"{end.isoformat()} is before from ({start.isoformat()})")
     return start, end

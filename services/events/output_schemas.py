@@ -9,6 +9,7 @@ from webargs.fields import DelimitedList
 from shared.contracts.events import FAIR_KINDS, INVITATION_STATUSES, REGIONS
 from shared.fields import Line
 
+from .figures import FIRST_YEAR, LAST_YEAR
 from .schemas import ProvinceName
 
 
@@ -46,10 +47,13 @@ class ParticipantsArgs(Schema):
 
 
 class FiguresArgs(Schema):
-    year = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=2008, max=2100), metadata={
-        "description": "fairs starting in this calendar year (default: this year, unless from/to are given)"})
-    from_ = fields.Date(data_key="from", load_default=None, metadata={"description": "first day of a range"})
-    to = fields.Date(load_default=None, metadata={"description": "last day of a range (inclusive)"})
+    year = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=FIRST_YEAR, max=LAST_YEAR),
+                          metadata={"description": "fairs starting in this calendar year (default: this year, "
+                                                   "unless from/to are given)"})
+    from_ = fields.Date(data_key="from", load_default=None, metadata={
+        "description": f"first day of a range (years {FIRST_YEAR} to {LAST_YEAR})"})
+    to = fields.Date(load_default=None, metadata={
+        "description": f"last day of a range (inclusive; years {FIRST_YEAR} to {LAST_YEAR})"})
     province = DelimitedList(ProvinceName(), load_default=list, validate=[validate.Length(max=100), _unique], metadata={
         "description": "comma-separated producer provinces (old names accepted): the breakdowns, totals of "
                        "invitations and fairness count only producers from these (or from `region`)"})

@@ -34,13 +34,21 @@ def _entry(fair: Fair) -> calendars.FairEntry:
                                created_at=fair.created_at, updated_at=fair.updated_at)
 
 
-def public_fairs(session: Session, region: str | None = None, kind: str | None = None) -> list[Fair]:
-    """Every announced fair, soonest first. A cancelled fair stays listed if it had been announced
+def _public():
+    """A fair anyone may see: announced. A cancelled fair stays public if it had been announced
     (``published_at``; before that column, having invitations says so): a draft cancelled was
     never public."""
     announced = or_(Fair.published_at.is_not(None), exists().where(Invitation.fair_id == Fair.id))
-    q = (select(Fair).where(or_(Fair.status.in_(PUBLIC), and_(Fair.status == "cancelled", announced)))
-         .order_by(Fair.starts_on, Fair.name, Fair.id))
+    return or_(Fair.status.in_(PUBLIC), and_(Fair.status == "cancelled", announced))
+
+
+def is_public(session: Session, fair_id: str) -> bool:
+    return session.scalar(select(Fair.id).where(Fair.id == fair_id, _public())) is not None
+
+
+def public_fairs(session: Session, region: str | None = None, kind: str | None = None) -> list[Fair]:
+    """Every announced fair, soonest first (cancelled ones too, once announced)."""
+    q = select(Fair).where(_public()).order_by(Fair.starts_on, Fair.name, Fair.id)
     if region:
         q = q.where(Fair.region == region)
     if kind:

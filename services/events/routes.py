@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app, g
+from flask import current_app, g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,6 +13,7 @@ from shared.errors import NotFound
 from shared.web import runtime_of
 
 from . import operations as ops
+from . import outputs
 from .models import CertifiedProduct
 from .schemas import (
     AnswerIn,
@@ -23,6 +24,7 @@ from .schemas import (
     FairListArgs,
     FairOut,
     FairPatch,
+    FairPublicOut,
     InvitationListArgs,
     InvitationOut,
     PickOut,
@@ -39,6 +41,10 @@ def rt():
     return runtime_of(current_app)
 
 
+def _producer() -> bool:
+    return g.principal.get("role") == "producer"
+
+
 def _with_clashes(session, fair):
     fair.clashes = ops.venue_clashes(session, fair)
     return fair
@@ -50,8 +56,14 @@ class Fairs(MethodView):
     @blp.arguments(FairListArgs, location="query")
     @blp.response(200, FairOut(many=True))
     def get(self, args):
-        """Fairs, soonest first; filter by status or kind."""
+        """Fairs, soonest first; filter by status or kind. A producer sees the announced fairs only
+        (as the public calendar lists them), with their public fields (FairPublicOut: no capacity,
+        subsidy, budget or rules)."""
         with rt().transaction() as s:
+            if _producer():
+                fairs = [f for f in outputs.public_fairs(s, kind=args["kind"])
+                         if args["status"] is None or f.status == args["status"]]
+                return jsonify(FairPublicOut(many=True).dump(fairs))
             return ops.list_fairs(s, args["status"], args["kind"])
 
     @require("trade_officer")
@@ -68,8 +80,13 @@ class FairById(MethodView):
     @require(*STAFF, "producer")
     @blp.response(200, FairOut)
     def get(self, fair_id):
-        """A fair with its rules, status and booths assigned."""
+        """A fair with its rules, status and booths assigned. A producer reads an announced fair
+        only (404 for a draft), with its public fields (FairPublicOut)."""
         with rt().transaction() as s:
+            if _producer():
+                if not outputs.is_public(s, fair_id):
+                    raise NotFound(f"no fair {fair_id}", field="fair_id")
+                return jsonify(FairPublicOut().dump(ops.get_fair(s, fair_id)))
             return _with_clashes(s, ops.get_fair(s, fair_id))
 
     @require("trade_officer")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from shared import reference
 from shared.contracts.events import FAIR_KINDS, FAIR_STATUSES, INVITATION_STATUSES, PRODUCER_KINDS, REGIONS
 from shared.fields import NAME, NOTE, Line, Paragraphs, bounded_list
+from shared.instants import UtcDateTime
 
 from .domain import ORGANISER_KINDS
 
@@ -135,36 +134,35 @@ class FairPatch(FairIn):
     """Any field of FairIn; ``rules`` are merged into the fair's rules key by key."""
 
 
-class UtcDateTime(fields.DateTime):
-    """Instants go out in UTC with their offset in both modes (SQLite hands them back naive)."""
+class FairPublicOut(Schema):
+    """What anyone may know of an announced fair: what the public calendar shows. A producer reads
+    fairs in this shape (never a draft, its budget, capacity, subsidy or rules)."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None:
-            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
-
-
-class FairOut(Schema):
     id = fields.String()
     name = fields.String()
     kind = fields.String()
     organiser = fields.String()
-    organiser_kind = fields.String(allow_none=True)
     host_province = fields.String()
-    host_province_entered = fields.String(allow_none=True)
     region = fields.String()
     venue = fields.String()
     starts_on = fields.Date()
     ends_on = fields.Date()
+    invitation_deadline = UtcDateTime()
+    status = fields.String()
+    cancel_reason = fields.String(allow_none=True)
+
+
+class FairOut(FairPublicOut):
+    """A fair as its organisers see it (a producer sees the FairPublicOut fields only)."""
+
+    organiser_kind = fields.String(allow_none=True)
+    host_province_entered = fields.String(allow_none=True)
     capacity = fields.Integer()
     booths_assigned = fields.Integer()
-    invitation_deadline = UtcDateTime()
     response_days = fields.Integer()
     subsidy_per_booth = fields.Integer()
     budget = fields.Integer(allow_none=True)
     rules = fields.Dict()
-    status = fields.String()
-    cancel_reason = fields.String(allow_none=True)
     version = fields.Integer()
     clashes = fields.Method("_clashes", metadata={
         "description": "Other open fairs at the same venue on overlapping dates (a warning, not an error)."})

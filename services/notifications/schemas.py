@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.fields import CODE, NAME, NOTE, Line, Paragraphs, Url
+from shared.instants import UtcDateTime
 
 from .domain import PRODUCER_CHANNELS
 from .i18n import LANGUAGES
@@ -35,9 +36,9 @@ class DeliveryOut(Schema):
     last_error = fields.String(allow_none=True)
     sms_encoding = fields.String(allow_none=True)
     sms_segments = fields.Integer(allow_none=True)
-    next_attempt_at = fields.DateTime()
-    created_at = fields.DateTime()
-    sent_at = fields.DateTime(allow_none=True)
+    next_attempt_at = UtcDateTime()
+    created_at = UtcDateTime()
+    sent_at = UtcDateTime(allow_none=True)
 
 
 class DeliveryQuery(Schema):
@@ -77,13 +78,13 @@ class UnreachableMessageOut(Schema):
     template = fields.String()
     cause_event_id = fields.String()
     ref_id = fields.String(allow_none=True)
-    reasons = fields.String(metadata={"description": "why, per channel, when the message was queued"})
-    created_at = fields.DateTime()
+    reasons = fields.String(allow_none=True, metadata={"description": "why, per channel, when the message was queued"})
+    created_at = UtcDateTime()
 
 
 class UnreachableOut(Schema):
     producer_id = fields.String()
-    name = fields.String()
+    name = fields.String(allow_none=True, metadata={"description": "null when the service knows no such recipient"})
     problems = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
                            metadata={"description": "why each channel cannot be used now"})
     messages = fields.List(fields.Nested(UnreachableMessageOut))
@@ -176,8 +177,8 @@ class WebhookOut(Schema):
     owner = fields.String(metadata={"description": "who made it, '<role>:<token sub>': only they and admins see it; "
                                                    "'legacy': made before owners were kept (admins only)"})
     created_by = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class WebhookSecretOut(WebhookOut):
@@ -195,9 +196,9 @@ class WebhookDeliveryOut(Schema):
     last_error = fields.String(allow_none=True, metadata={
         "description": "why the last attempt failed, in our words ('HTTP 500 Internal Server Error', 'timeout', "
                        "'connection refused', 'refused by policy: private address'); never the receiver's answer"})
-    next_attempt_at = fields.DateTime()
-    created_at = fields.DateTime()
-    sent_at = fields.DateTime(allow_none=True)
+    next_attempt_at = UtcDateTime()
+    created_at = UtcDateTime()
+    sent_at = UtcDateTime(allow_none=True)
 
 
 class WebhookDeliveryQuery(Schema):

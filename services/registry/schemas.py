@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from shared.contracts.events import LANGS, PRODUCER_KINDS, REGIONS
 from shared.fields import ADDRESS, CODE, NAME, TEXT, Email, Line, Paragraphs
+from shared.instants import UtcDateTime
 from shared.text import fold
 
 from .domain import CRITERIA, DomainError, resolve_province
@@ -171,7 +172,9 @@ class ProductQuery(Schema):
     expiring_before = fields.Date()
     sort = fields.String(load_default="name", validate=validate.OneOf(
         ["name", "-name", "stars", "-stars", "valid_until", "-valid_until", "created_at", "-created_at"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # A page past the end is empty; a page a database cannot count to (its offset past a 64-bit
+    # integer: 9223372036854775807 was a 500) is refused. 1,000,000 pages of 500 is far past any register.
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
     @post_load
@@ -385,7 +388,7 @@ class ImportRowOut(Schema):
 
 class PreviousImportOut(Schema):
     id = fields.String()
-    applied_at = fields.DateTime()
+    applied_at = UtcDateTime()
     applied_by = fields.String()
     filename = fields.String()
     summary = fields.Dict()
