@@ -1,14 +1,23 @@
 """The embedded console at http://127.0.0.1:8000: where everything is, demo tokens, and what the
-platform sent: the mailbox (SMTP sink) and the text messages (SMS sink), side by side."""
+platform sent: the mailbox (SMTP sink) and the text messages (SMS sink), side by side.
+
+It hands out officers' tokens, so it answers only requests addressed to it by name: the Host must be
+127.0.0.1, localhost or [::1] with the console's port, or one of ``OCOP_CONSOLE_HOSTS`` (comma
+separated ``name:port``); any other Host gets 421 (a DNS-rebinding page, whose requests name the
+attacker's host, reads nothing). Its pages carry the headers of shared/pages.py; an email's own HTML
+is shown under a sandboxing policy (no script, a unique origin)."""
 
 from __future__ import annotations
 
-from flask import Flask, abort, render_template_string
+import os
 
+from flask import Flask, abort, g, render_template_string, request
+
+from shared import config, pages
 from shared.auth import issue_token
 
 PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>OCOP – embedded</title>
-<style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}
+<style nonce="{{ nonce }}">body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}
 code{background:#f3f3f3;padding:.1rem .3rem;word-break:break-all}
 td{padding:.2rem .6rem;border-bottom:1px solid #eee;vertical-align:top}
 .sent{display:flex;gap:2rem;flex-wrap:wrap}.sent>section{flex:1 1 30rem;min-width:0}
@@ -37,9 +46,27 @@ MAIL = """<!doctype html><meta charset="utf-8"><p><a href="/">← console</a></p
 {% if html %}{{ content|safe }}{% else %}<pre>{{ content }}</pre>{% endif %}"""
 
 
+def allowed_hosts(port: int) -> frozenset[str]:
+    """The Host values the console answers: loopback names with its port, and OCOP_CONSOLE_HOSTS."""
+    extra = {h.strip().lower() for h in os.environ.get("OCOP_CONSOLE_HOSTS", "").split(",") if h.strip()}
+    return frozenset({f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", *extra})
+
+
 def create_console(host) -> Flask:
     app = Flask("embedded.console")
     secret = host.runtimes["registry"].settings.secret_key
+    hosts = allowed_hosts(config.port("console"))
+
+    @app.before_request
+    def addressed_to_us():
+        if request.headers.get("Host", "").lower() not in hosts:
+            return "Misdirected request: this console answers only at its own address.\n", 421, {
+                "Content-Type": "text/plain; charset=utf-8"}
+        return None
+
+    @app.after_request
+    def headers(response):
+        return pages.secure(response, **g.get("csp", {}))
 
     def tokens():
         return {role: issue_token(secret, role, f"demo-{role}") for role in ("registry_officer", "trade_officer",
@@ -47,7 +74,7 @@ def create_console(host) -> Flask:
 
     @app.get("/")
     def index():
-        return render_template_string(PAGE, urls=host.urls(), tokens=tokens(),
+        return render_template_string(PAGE, nonce=pages.nonce(), urls=host.urls(), tokens=tokens(),
                                       mails=host.mailbox.list(50) if host.mailbox else None,
                                       sms=host.smsbox.list(50) if host.smsbox else None)
 
@@ -65,7 +92,9 @@ def create_console(host) -> Flask:
         if msg is None:
             abort(404)
         body = msg.get_body(preferencelist=("html", "plain"))
-        # The email's own HTML is shown as it is: it is the platform's rendering, already escaped.
+        # The email's own HTML is shown as it is (the platform's rendering, which escapes every value),
+        # under a policy that lets it style itself and nothing more: no script, a unique origin.
+        g.csp = {"inline_style_attributes": True, "sandbox": True}
         return render_template_string(MAIL, msg=msg, content=body.get_content(),
                                       html=body.get_content_type() == "text/html")
 
