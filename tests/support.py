@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -83,6 +84,9 @@ def platform_env(tmp: Path, tag: str) -> dict[str, str]:
         # give each its own vhost in OCOP_BROKER_URL too).
         tag += os.environ.get("OCOP_TEST_TAG", "")
         env["OCOP_BROKER_URL"] = os.environ["OCOP_BROKER_URL"]
+        # Every service connects as the URL's user here: its events come from that broker user.
+        user = urlsplit(env["OCOP_BROKER_URL"]).username or "guest"
+        env["OCOP_BROKER_USERS"] = ",".join(f"{s}={user}" for s in SERVICES)
         urls = reset_postgres(os.environ["OCOP_TEST_PG_URL"], [f"ocop_{tag}_{s}" for s in SERVICES])
         for s in SERVICES:
             env[f"{s.upper()}_DATABASE_URL"] = urls[f"ocop_{tag}_{s}"]

@@ -54,12 +54,15 @@ def on_certificate_ended(emit):
     return handle
 
 
-def on_invitation_answered(emit):
+def on_invitation_answered(emit, clock=lambda: datetime.now(UTC)):
     def handle(session, envelope, data):
+        # The deadline is judged by when the answer reached us, not by the answered_at it claims
+        # (recorded, but never later than its receipt).
+        received = clock()
         try:
             with session.begin_nested():
                 ops.answer_invitation(session, emit, data["invitation_id"], data["producer_id"], data["answer"],
-                                      data.get("note"), data["answered_at"])
+                                      data.get("note"), min(data["answered_at"], received), received_at=received)
         except OperationError as exc:
             # The producer gets the events service's verdict instead of silence.
             emit(session, "events.invitation.answer_refused", data["invitation_id"], 0,

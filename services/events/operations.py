@@ -571,8 +571,11 @@ def _lock_producer(session: Session, producer_id: str) -> None:
 
 
 def answer_invitation(session: Session, emit, invitation_id: str, producer_id: str, answer: str,
-                      note: str | None, answered_at: datetime) -> Invitation:
-    """Apply a producer's answer. Raises Conflict/Invalid/Forbidden when it cannot be applied."""
+                      note: str | None, answered_at: datetime, received_at: datetime | None = None) -> Invitation:
+    """Apply a producer's answer. Raises Conflict/Invalid/Forbidden when it cannot be applied.
+
+    The deadline is judged by ``received_at``, when this service received the answer (the time a
+    message claims is only recorded, never believed); without it, by ``answered_at``."""
     inv = get_invitation(session, invitation_id)
     if inv.producer_id != producer_id:
         raise Forbidden("this invitation belongs to another producer", field="invitation_id", cause="not_yours")
@@ -587,7 +590,7 @@ def answer_invitation(session: Session, emit, invitation_id: str, producer_id: s
         cause = {"waitlisted": "waitlisted", "accepted": "already_answered", "declined": "already_answered"}.get(
             inv.status, "closed")
         raise Conflict(f"the invitation is {what}", field="invitation_id", cause=cause)
-    if answered_at > aware(inv.deadline):
+    if (received_at or answered_at) > aware(inv.deadline):
         raise Invalid(f"the deadline {aware(inv.deadline).isoformat()} has passed", field="answered_at",
                       cause="deadline_passed")
     base = {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "note": note,

@@ -235,7 +235,8 @@ def pika_publish(url: str, messages: list[tuple]) -> None:
         ch.confirm_delivery()
         for key, body, content_type, message_id, type_ in messages:
             ch.basic_publish(EVENTS_EXCHANGE, key, body, pika.BasicProperties(
-                content_type=content_type, delivery_mode=2, message_id=message_id, type=type_), mandatory=True)
+                content_type=content_type, delivery_mode=2, message_id=message_id, type=type_,
+                user_id=urlsplit(url).username or "guest"), mandatory=True)  # the broker vouches for it
     finally:
         conn.close()
 

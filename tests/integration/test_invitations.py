@@ -149,11 +149,13 @@ def test_an_answer_the_events_service_cannot_apply_is_refused_with_its_cause(pla
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     rt = platform.runtimes["events"]
-    handle = on_invitation_answered(rt.emit)
     cases = [(mine[b["id"]], b["id"], datetime.now(UTC), "waitlisted"),
              (mine[a["id"]], b["id"], datetime.now(UTC), "not_yours"),
+             # received 400 days on: too late, whatever time the message claims (here: now)
              (mine[a["id"]], a["id"], datetime.now(UTC) + timedelta(days=400), "deadline_passed")]
-    for inv, producer_id, at, _ in cases:
+    for inv, producer_id, received, _ in cases:
+        handle = on_invitation_answered(rt.emit, clock=lambda received=received: received)
+        at = datetime.now(UTC)
         with rt.session_factory() as session, session.begin():
             handle(session, {"id": "x", "type": "notifications.invitation.answered"},
                    {"invitation_id": inv["id"], "producer_id": producer_id, "fair_id": fair["id"], "answer": "accept",
