@@ -140,7 +140,8 @@ def authenticate_first():
     hook or argument parser reads the body."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     view_class = getattr(view, "view_class", None)
-    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    name = "get" if request.method == "HEAD" else request.method.lower()  # MethodView answers HEAD with get
+    method = getattr(view_class, name, None) if view_class else view
     roles = getattr(method, "ocop_roles", None)
     if roles is not None:
         _admit(_authenticate(), roles)
