@@ -298,10 +298,14 @@ def create_service_app(service: str, service_dir: Path, outbox_model, inbox_mode
     init_app(app, runtime)
 
     class _Api(Api):
+        DEFAULT_ERROR_RESPONSE_NAME = None  # each operation lists its own errors instead (shared/openapi.py)
+
         def handle_http_exception(self, error):  # flask-smorest's handler, made the one error body
             return http_error(error)
 
-    api = _Api(app)
+    from .openapi import ErrorResponses
+
+    api = _Api(app, spec_kwargs={"extra_plugins": [ErrorResponses()]})
     for bp in blueprints:
         api.register_blueprint(bp)
     return app

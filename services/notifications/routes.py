@@ -3,6 +3,8 @@ delivery log, recipients' channel choices, unreachable producers, and template p
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from flask import current_app, redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
@@ -42,6 +44,15 @@ blp.after_request(pages.secure)  # the answer page's headers (CSP, no framing, n
 # Why a link opens no form, and the HTTP status of that page.
 PAGE_STATUS = {"tampered": 403, "wrong_purpose": 403, "link_expired": 410, "not_yours": 403, "unknown": 404,
                "reused": 409, "closed": 409, "bad_form": 422, "foreign_form": 403}
+
+
+# The pages' statuses as the OpenAPI document lists them: each an HTML page, and a 404 also the
+# JSON error body (a path no link can have, refused before the page).
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+PAGE_RESPONSES = {str(code): {"description": HTTPStatus(code).phrase,
+                              "content": {**_HTML, **_JSON_ERROR} if code == 404 else _HTML}
+                  for code in sorted(set(PAGE_STATUS.values()))}
 
 
 def rt():
@@ -102,7 +113,7 @@ def _state_of(view, answered: bool) -> dict:
 @blp.route("/r/<token>")
 class AnswerPage(MethodView):
     # The signed link is the credential here, not a bearer token; the answers are HTML pages.
-    @blp.doc(security=[], responses={"200": {"description": "the page", "content": {"text/html": {}}}})
+    @blp.doc(security=[], responses={"200": {"description": "the page", "content": _HTML}, **PAGE_RESPONSES})
     def get(self, token):
         """The page a producer opens from an invitation (in the producer's language; ``?lang=vi|en``)."""
         with rt().transaction() as s:
@@ -115,7 +126,7 @@ class AnswerPage(MethodView):
 
     @blp.doc(security=[], requestBody={"required": True,
                                        "content": {"application/x-www-form-urlencoded": {"schema": AnswerForm}}},
-             responses={"200": {"description": "the answer was taken", "content": {"text/html": {}}}})
+             responses={"200": {"description": "the answer was taken", "content": _HTML}, **PAGE_RESPONSES})
     def post(self, token):
         """The producer's answer from that page's form (accept or decline, with a note). A form that a
         browser says was posted from another site is refused (403) and records nothing."""
@@ -147,7 +158,7 @@ class AnswerPage(MethodView):
 @blp.route("/r/s/<code>")
 class ShortLinkPage(MethodView):
     @blp.doc(security=[], responses={"302": {"description": "to the signed answer link"},
-                                     "404": {"description": "no such link", "content": {"text/html": {}}}})
+                                     "404": PAGE_RESPONSES["404"]})
     def get(self, code):
         """The short link an SMS carries: leads to the invitation's signed answer link."""
         try:
