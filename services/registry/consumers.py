@@ -4,15 +4,25 @@ A command is validated by the same schema as the HTTP API and applied by the sam
 Every command gets an answer event: ``registry.command.accepted`` with what it created, or
 ``registry.command.rejected`` with field errors, and nothing written. The answer commits in the
 same transaction as the inbox row, so a redelivered command is answered once.
+
+When the broker vouches for the command's sender (its AMQP ``user_id``, an integration's broker
+user), the answer also goes to that integration alone: on ``ocop.replies`` with the routing key
+``reply.<user>.<answer type>`` and the command's message id as ``correlation_id``. So does a
+``registry.command.rejected`` for a command that cannot even be read (not JSON, not the
+envelope, not the contract), which otherwise would only reach the dead-letter queue.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
+from shared.bus.refusals import REFUSED
+from shared.bus.topology import REPLIES_EXCHANGE
+from shared.bus.trust import reply_key
 from shared.errors import OperationError
 
 from . import operations as ops
@@ -29,16 +39,54 @@ def on_record_certification(emit):
             with session.begin_nested():  # a refusal leaves nothing of the command behind
                 cert = ops.grant_certification(session, emit, fields, today=datetime.now(VIETNAM).date())
         except ValidationError as exc:
-            return _reject(session, emit, answer, _flatten(exc.messages))
+            return _answer(session, emit, envelope, "registry.command.rejected", {**answer, "errors": _flatten(
+                exc.messages)})
         except OperationError as exc:
-            return _reject(session, emit, answer, {exc.field or "command": [exc.message]})
-        emit(session, "registry.command.accepted", data["command_id"], 1, {**answer, "result_id": cert.id})
+            return _answer(session, emit, envelope, "registry.command.rejected",
+                           {**answer, "errors": {exc.field or "command": [exc.message]}})
+        _answer(session, emit, envelope, "registry.command.accepted", {**answer, "result_id": cert.id})
 
     return handle
 
 
-def _reject(session, emit, answer: dict, errors: dict) -> None:
-    emit(session, "registry.command.rejected", answer["command_id"], 1, {**answer, "errors": errors})
+def _answer(session, emit, envelope: dict, type_: str, data: dict) -> None:
+    emit(session, type_, data["command_id"], 1, data)  # the event, as every answer
+    sender = envelope.get("sender")
+    if sender:  # and the reply to the integration that sent the command
+        emit(session, type_, data["command_id"], 1, data, exchange=REPLIES_EXCHANGE,
+             routing_key=reply_key(sender, type_), correlation_id=envelope["id"])
+
+
+def on_unreadable(emit):
+    """A command the consumer could not read, from an integration the broker vouches for: a
+    ``registry.command.rejected`` reply naming what was wrong (the message goes to the DLQ too)."""
+
+    def hook(session, sender: str, refusal: dict) -> None:
+        raw = _loads(refusal["body"])
+        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        message_id = _text(refusal.get("message_id")) or _text(raw.get("id"))
+        command_id = _text(data.get("command_id")) or message_id or "unknown"
+        details = refusal.get("details")
+        errors = _flatten(details) if isinstance(details, dict) and details else {"command": [refusal["reason"]]}
+        reply = {"command_id": command_id, "command_type": _text(raw.get("type")) or _text(refusal.get("type"))
+                 or "unknown", "errors": errors}
+        type_ = "registry.command.rejected"
+        emit(session, type_, command_id, 1, reply, exchange=REPLIES_EXCHANGE, routing_key=reply_key(sender, type_),
+             correlation_id=message_id or command_id)
+
+    return hook
+
+
+def _loads(body) -> dict:
+    try:
+        raw = json.loads(body)
+    except Exception:  # noqa: BLE001 - whatever made the consumer refuse it
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _text(value) -> str | None:
+    return value[:100] if isinstance(value, str) and value.strip() else None
 
 
 def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
@@ -48,11 +96,14 @@ def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(_flatten(value, f"{name}."))
-        else:
+        elif isinstance(value, (list, tuple)):
             out[name] = [str(v) for v in value]
+        else:
+            out[name] = [str(value)]
     return out
 
 
 def handlers(emit) -> dict:
     """queue name -> {message type -> handler}"""
-    return {"registry.commands": {"registry.record_certification": on_record_certification(emit)}}
+    return {"registry.commands": {"registry.record_certification": on_record_certification(emit),
+                                  REFUSED: on_unreadable(emit)}}

@@ -18,6 +18,7 @@ from . import metrics
 from .connection import connect, is_amqp
 from .publisher import OutgoingMessage, Publisher
 from .topology import DEAD_LETTER_EXCHANGE, QueueSpec, declare
+from .trust import Trust, attributable
 
 log = logging.getLogger("ocop.consumer")
 
@@ -31,6 +32,7 @@ class SideQueues:
     name: str
     broker_url: str
     session_factory: object
+    trust: Trust
     on_refused = None  # the REFUSED hook, if the handler table has one
 
     _side_publisher: Publisher | None = None
@@ -85,7 +87,7 @@ class SideQueues:
 
     def _reply_refusal(self, body, headers, reason, details, meta) -> None:
         """Tell the sender of a message that could not even be read, when we know who it is."""
-        sender = (meta or {}).get("sender")
+        sender = attributable((meta or {}).get("user_id"), self.trust)
         if self.on_refused is None or not sender:
             return
         refusal = {"reason": reason, "details": details, "message_id": (headers or {}).get("message_id"),

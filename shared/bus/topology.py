@@ -90,12 +90,15 @@ def exchanges() -> list[Exchange]:
 
 
 def kombu_queues(spec: QueueSpec, amqp: bool) -> list[Queue]:
-    """The main queue with its bindings, plus its dead-letter and parking queues."""
-    ex = Exchange(spec.exchange, type="topic", durable=True)
+    """The main queue with its bindings, plus its dead-letter and parking queues.
+
+    On RabbitMQ declaring a queue never declares its exchanges (kombu would, actively, which a
+    service user may not): ``declare`` has made sure they exist."""
+    ex = Exchange(spec.exchange, type="topic", durable=True, no_declare=amqp)
     args = _queue_args(amqp)
     main = Queue(spec.name, bindings=[_binding(ex, key) for key in spec.bindings], durable=True,
                  queue_arguments=args)
-    dead = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True)
+    dead = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True, no_declare=amqp)
     dlq = Queue(spec.dlq, exchange=dead, routing_key=spec.dlq_key, durable=True, queue_arguments=args)
     parking = Queue(spec.parking, exchange=dead, routing_key=spec.parking_key, durable=True, queue_arguments=args)
     return [main, dlq, parking]
