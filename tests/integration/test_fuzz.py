@@ -7,8 +7,9 @@ SQLite files, or its own PostgreSQL databases and RabbitMQ vhost in real mode, s
 producers, certified products and fairs so that operations reach real code paths; it cannot reach
 the network (no webhook or email leaves the machine) and cannot disturb the other tests.
 
-Bounded: ``OCOP_FUZZ_EXAMPLES`` examples per operation (100 by default) for each service, and
-pytest-timeout. Run alone with ``scripts/test -m fuzz``."""
+Bounded: ``OCOP_FUZZ_EXAMPLES`` examples per operation (100 by default), and ``OCOP_FUZZ_TIMEOUT``
+seconds per service (300) through pytest-timeout; about a minute for the three on two cores.
+Run alone with ``scripts/test -m fuzz``; the suite runs it in both modes."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from support import ROOT, TEST_SECRET, real_mode, wait_for
 
 from shared.auth import issue_token
 
-pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(int(os.environ.get("OCOP_FUZZ_TIMEOUT", "900")))]
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(int(os.environ.get("OCOP_FUZZ_TIMEOUT", "300")))]
 
 SERVICES = ("registry", "events", "notifications")
 ROLES = ("admin", "trade_officer", "registry_officer", "producer", "integration")
