@@ -10,6 +10,12 @@ not newer than the one you hold.
     python examples/consumer.py --url amqp://guest:guest@127.0.0.1:5672/ \
         --keys registry.certification.granted events.fair.published
 
+``--replies USER`` also binds the queue to the ``ocop.replies`` exchange for ``reply.USER.#``:
+the answers (``registry.command.accepted`` / ``registry.command.rejected``) to the commands this
+integration sent as broker user USER, each with the command's message id as its AMQP
+``correlation_id``. Publish commands with the AMQP ``user_id`` property set to your broker user
+(RabbitMQ checks it): that is how the registry knows whom to answer.
+
 Stop with Ctrl+C. ``--max N`` stops after N messages (used by its test).
 """
 
@@ -22,6 +28,7 @@ import sys
 import pika
 
 EXCHANGE = "ocop.events"
+REPLIES = "ocop.replies"
 
 
 def handle(envelope: dict, seen: dict[str, int]) -> str | None:
@@ -35,6 +42,9 @@ def handle(envelope: dict, seen: dict[str, int]) -> str | None:
         return f"certified: {data['product_name']} ({data['stars']}★) of {data['producer_name']}, {data['province']}"
     if envelope["type"] == "events.fair.published":
         return f"fair published: {data['name']} at {data['venue']}, {data['starts_on']}–{data['ends_on']}"
+    if envelope["type"] in ("registry.command.accepted", "registry.command.rejected"):
+        verdict = "accepted" if envelope["type"].endswith("accepted") else f"rejected: {data['errors']}"
+        return f"command {data['command_id']} {verdict}"
     return f"{envelope['type']} about {subject}"
 
 
@@ -43,6 +53,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     parser.add_argument("--name", default="example")
     parser.add_argument("--keys", nargs="+", default=["registry.certification.granted", "events.fair.published"])
+    parser.add_argument("--replies", metavar="USER", help="also receive the replies to USER's commands")
     parser.add_argument("--max", type=int, default=0, help="stop after this many messages (0: never)")
     args = parser.parse_args(argv)
 
@@ -53,6 +64,8 @@ def main(argv: list[str]) -> int:
     channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
     for key in args.keys:
         channel.queue_bind(queue, EXCHANGE, routing_key=key)
+    if args.replies:  # the broker lets each integration bind its own replies only
+        channel.queue_bind(queue, REPLIES, routing_key=f"reply.{args.replies}.#")
     channel.basic_qos(prefetch_count=50)
     seen: dict[str, int] = {}
     handled = 0

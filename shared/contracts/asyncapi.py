@@ -20,7 +20,7 @@ import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from shared.bus.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, QUEUES
+from shared.bus.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, QUEUES, REPLIES_EXCHANGE
 
 from . import CONTRACTS, Contract, Envelope, sample
 
@@ -37,7 +37,11 @@ and `correlation_id` are mirrored into the AMQP properties `message_id`, `type` 
 
 Events are published on the topic exchange `{events}` with the event type as the routing key; each \
 consuming service has one durable queue per handler group (`x-consumers`). Commands travel on \
-`{commands}` (see `x-topology`).
+`{commands}` (see `x-topology`). Every message carries the AMQP `user_id` of the broker user that \
+published it (RabbitMQ checks it); consumers accept an event only from the broker user of the service \
+its `source` names. The answers to a command whose sender the broker vouches for also go to that \
+integration alone on `ocop.replies`, routing key `reply.<its broker user>.<answer type>`, with the \
+command's message id as `correlation_id` (`x-topology.replies`).
 
 Within a version fields are only added, and consumers ignore fields they do not know; a breaking \
 change is a new version published beside the old one on the same routing key.
@@ -199,7 +203,11 @@ def channel(routing_key: str, contracts: list[Contract]) -> dict:
 def _topology() -> dict:
     return {
         "exchanges": [{"name": name, "type": "topic", "durable": True} for name in (EVENTS_EXCHANGE,
-                                                                                   COMMANDS_EXCHANGE)],
+                                                                                   COMMANDS_EXCHANGE,
+                                                                                   REPLIES_EXCHANGE)],
+        "replies": {"exchange": REPLIES_EXCHANGE, "routing_key": "reply.<integration broker user>.<answer type>",
+                    "types": ["registry.command.accepted", "registry.command.rejected"],
+                    "correlation_id": "the command's message id (its envelope id)"},
         "queues": [{"name": q.name, "service": q.service, "exchange": q.exchange, "bindings": list(q.bindings),
                     "dead_letter_queue": q.dlq, "parking_queue": q.parking} for q in QUEUES],
     }

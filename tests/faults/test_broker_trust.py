@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ import pika
 import pytest
 import requests
 from e2e.deployment import Deployment, Processes, pg_value, process_env, queue_counts, real_env
-from support import free_port, wait_for
+from support import ROOT, free_port, wait_for
 
 from shared.bus.definitions import build_definitions, for_vhost
 from shared.contracts import sample
@@ -276,3 +277,30 @@ def test_the_integration_user_receives_the_replies_to_its_commands(platform):
     assert key == "reply.integration-example.registry.command.rejected"
     assert reply["data"]["command_id"] == "malformed-1"
     assert reply["data"]["errors"]["command"][0].startswith("body is not valid JSON")
+
+
+def test_the_example_consumer_prints_the_reply_to_its_command(platform):
+    """examples/consumer.py --replies: the README's integration example, as integration-example."""
+    dep = platform
+    if not dep.procs.alive("registry-worker"):
+        start_worker(dep, "registry")
+    url, name = dep.users["integration-example"], f"example-{uuid.uuid4().hex[:6]}"
+    proc = subprocess.Popen([sys.executable, "examples/consumer.py", "--url", url, "--name", name, "--max", "1",
+                             "--keys", "events.fair.published", "--replies", "integration-example"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def bound() -> bool:
+            try:
+                return queue_counts(dep.users["admin"], f"ext.{name}")[1] >= 1
+            except pika.exceptions.ChannelClosedByBroker:
+                return False
+
+        wait_for(bound, timeout=30, message="the example consuming")
+        publish(url, [("registry.record_certification", b"[]", "example-command-1", "integration-example")],
+                exchange="ocop.commands")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        purge(dep, f"ext.{name}")
+    assert proc.returncode == 0, err
+    assert out.startswith("command example-command-1 rejected: {'command': ['message body is not a JSON object']}"), out
