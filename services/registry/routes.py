@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, g, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
@@ -269,8 +270,8 @@ class Imports(MethodView):
     @_upload_limit
     @blp.arguments(ImportIn, location="files", content_type="multipart/form-data", unknown=RAISE)
     @blp.response(200, ImportReportOut)
-    @blp.alt_response(413, description="the file is larger than the limit (OCOP_IMPORT_MAX_BYTES)")
-    @blp.alt_response(415, description="the file is neither CSV nor XLSX")
+    @blp.alt_response(413, schema=ErrorSchema, description="the file is larger than the limit (OCOP_IMPORT_MAX_BYTES)")
+    @blp.alt_response(415, schema=ErrorSchema, description="the file is neither CSV nor XLSX")
     def post(self, data):
         """Import a decision's list (CSV or XLSX): dry run by default, then apply (all or nothing).
 

@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from shared import revocation
 from shared.auth import MAX_INTEGRATION_TTL, require
 from shared.fields import CODE, NOTE, Line
+from shared.instants import UtcDateTime
 from shared.web import runtime_of
 
 from .models import RevokedToken
@@ -37,7 +38,7 @@ class TokenRevocationIn(Schema):
 
 class TokenRevocationOut(Schema):
     jti = fields.String(required=True)
-    expires_at = fields.AwareDateTime(required=True)
+    expires_at = UtcDateTime(required=True)
     reason = fields.String(required=True)
     new = fields.Boolean(required=True, metadata={"description": "false: it was already revoked"})
 

@@ -101,3 +101,33 @@ def test_request_bodies_are_the_input_schemas(specs):
     assert required("events", "/fairs") >= {"name", "starts_on", "ends_on", "capacity", "invitation_deadline"}
     assert required("events", "/invitations/{invitation_id}/answer") == {"answer"}
     assert required("notifications", "/r/{token}") == {"answer"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_operation_lists_the_errors_it_answers_not_a_catch_all(specs, service):
+    """shared/openapi.py: 401/403 with a bearer token, 404 for a record in the path, 400/413 with a
+    body, 422 with parameters or a body, and a write's 404/409/422; each the one error body (the
+    answer pages give their refusals as HTML)."""
+    spec = specs[service]
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, method, op in operations(spec):
+        codes = set(op["responses"])
+        assert "default" not in codes, f"{method.upper()} {path}"
+        expected = set()
+        if op.get("security", spec["security"]) != []:
+            expected |= {"401", "403"}
+        if "{" in path or method != "get":
+            expected.add("404")
+        if "requestBody" in op:
+            expected |= {"400", "413", "422"}
+        if method != "get":
+            expected |= {"409", "422"}
+        assert expected <= codes, f"{method.upper()} {path}: {sorted(expected - codes)} not documented"
+        for code in codes - {"200", "201", "204", "302"}:
+            response = op["responses"][code]
+            if "$ref" in response:
+                response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+            content = response["content"]
+            assert "application/json" in content or path.startswith("/r/"), f"{method.upper()} {path} {code}"
+            if "application/json" in content:
+                assert content["application/json"]["schema"] == error, f"{method.upper()} {path} {code}"
