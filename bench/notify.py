@@ -139,7 +139,7 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
                   batch_size=settings.relay_batch_size)
     consumer = IdempotentConsumer(queue_spec(), rt.session_factory, rt.inbox, handlers(rt)["notifications.main"],
                                   broker_url, max_attempts=settings.max_handler_attempts,
-                                  prefetch=settings.consumer_prefetch)
+                                  prefetch=settings.consumer_prefetch, trust=bench_trust(broker_url))
     loops = [("relay", relay.run_forever), ("consumer", consumer.run)]
     loops += [(f"{s.channel}-sender-{i}", s.run_forever) for i, s in enumerate(senders(rt))]
     loops.append(("reminders", Reminders(rt).run_forever))
@@ -257,6 +257,14 @@ def clean_broker(conn) -> None:
     Exchange(EXCHANGE, type="topic", durable=True)(channel).declare()
 
 
+def bench_trust(broker_url: str):
+    """Every service is the bench's one broker user: its events are believed from that user."""
+    from shared.bus.trust import SERVICES, Trust, connection_user
+
+    user = connection_user(broker_url)
+    return Trust(users={s: user or s for s in SERVICES}, check_users=user is not None)
+
+
 def publish(conn, envelopes: list[dict], amqp: bool) -> None:
     """The events into the bench queue, as the events service's relay would put them (persistent)."""
     from kombu import Producer
@@ -273,7 +281,8 @@ def publish(conn, envelopes: list[dict], amqp: bool) -> None:
         producer.publish(body, exchange=EXCHANGE, routing_key=env["type"], serializer=None,
                          content_type="application/json", content_encoding="utf-8", delivery_mode=2,
                          message_id=env["id"], type=env["type"], correlation_id=env["correlation_id"],
-                         headers={"source": "events"}, retry=False)
+                         headers={"source": "events"}, retry=False,
+                         **({"user_id": conn.userid or "guest"} if amqp else {}))  # as the relay would
     wait_until(lambda: admin.queue_size(conn, QUEUE) >= len(envelopes), timeout=120, interval=0.2)
 
 

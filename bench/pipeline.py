@@ -324,13 +324,16 @@ def pipeline(n: int, broker_url: str, registry_url: str, events_url: str, prefet
     from services.registry.models import Outbox as RegistryOutbox
     from shared.bus.consumer import IdempotentConsumer
     from shared.bus.outbox import Emitter
+    from shared.bus.trust import SERVICES, Trust, connection_user
     from shared.db import make_engine, make_session_factory
 
+    user = connection_user(broker_url)  # the relay publishes as the bench's one broker user
+    bench_trust = Trust(users={s: user or s for s in SERVICES}, check_users=user is not None)
     reg_engine, ev_engine = make_engine(registry_url), make_engine(events_url)
     reg_sf, ev_sf = make_session_factory(reg_engine), make_session_factory(ev_engine)
     consumer = IdempotentConsumer(feed_spec(), ev_sf, EventsInbox,
                                   handlers(Emitter("events", EventsOutbox))["events.registry-feed"],
-                                  broker_url, prefetch=prefetch)
+                                  broker_url, prefetch=prefetch, trust=bench_trust)
     relay = (RelayProcess if relay_mode == "process" else RelayThread)(registry_url, broker_url, batch_size)
     stop, ready = threading.Event(), threading.Event()
     cpu = {}  # CPU seconds per thread: a figure that the machine's other load moves far less than time
