@@ -135,3 +135,45 @@ def test_an_answer_backdated_before_the_deadline_but_received_after_it_is_refuse
     assert refused["data"]["cause"] == "deadline_passed"
     assert by_producer(api, fair["id"])[producer["id"]]["status"] == "issued"
     assert not events_of(platform, "events.invitation.accepted", invitation["id"])
+
+
+def test_a_vouched_integration_is_answered_even_for_a_command_it_garbled(platform):
+    """The registry's replies as the consumer makes them (both modes; the broker's side of it,
+    routing and permissions, is in tests/faults/test_broker_trust.py)."""
+    from sqlalchemy import select
+
+    from services.registry.consumers import handlers
+    from services.registry.models import Outbox
+    from shared.bus.consumer import IdempotentConsumer
+    from shared.bus.trust import Trust
+
+    rt = platform.runtimes["registry"]
+    consumer = IdempotentConsumer(queue_spec("registry.commands"), rt.session_factory, rt.inbox,
+                                  handlers(rt.emit)["registry.commands"], rt.settings.broker_url,
+                                  trust=Trust(check_users=True))
+    meta = {"user_id": "council-app", "exchange": "ocop.commands", "routing_key": "registry.record_certification",
+            "deliveries": 1}
+    garbled = f"garbled-{uuid.uuid4()}"
+    outcome = consumer.handle_raw(b'{"id": 1, "data": {"command_id": 7}}', "application/json",
+                                  {"message_id": garbled, "type": "registry.record_certification"}, meta)
+    consumer.close_side()
+    assert outcome == "dead-lettered"
+    with rt.session_factory() as s:
+        [row] = s.execute(select(Outbox.exchange, Outbox.routing_key, Outbox.correlation_id, Outbox.payload)
+                          .where(Outbox.correlation_id == garbled)).all()
+    assert (row.exchange, row.routing_key) == ("ocop.replies", "reply.council-app.registry.command.rejected")
+    data = json.loads(row.payload)["data"]
+    assert data["command_id"] == garbled and data["command_type"] == "registry.record_certification"
+    assert data["errors"] == {"id": ["Not a valid UUID."], "type": ["Missing data for required field."],
+                              "version": ["Missing data for required field."],
+                              "occurred_at": ["Missing data for required field."],
+                              "source": ["Missing data for required field."],
+                              "subject": ["Missing data for required field."],
+                              "subject_version": ["Missing data for required field."],
+                              "correlation_id": ["Missing data for required field."]}
+    # A service's (or an operator's) user is never answered: nothing to reply to.
+    assert consumer.handle_raw(b"[]", "application/json", {"message_id": f"svc-{garbled}"},
+                               {**meta, "user_id": "registry"}) == "dead-lettered"
+    consumer.close_side()
+    with rt.session_factory() as s:
+        assert s.scalar(select(Outbox.id).where(Outbox.correlation_id == f"svc-{garbled}")) is None
