@@ -19,9 +19,10 @@ replay idempotent (a second run changes nothing) and safe while new events flow 
 event wins whichever comes first; the snapshot is read under a share lock, so a change committed
 meanwhile goes out after it).
 
-Where to: straight to the events service's queue (``events.registry-feed``, through the default
-exchange), not to ``ocop.events``. Broadcasting them would have notifications email every
-producer whose certificate expired again, and every webhook subscriber and outside queue receive
+Where to: straight to the events service's queue (``events.registry-feed``, through the
+``ocop.replay`` exchange, which only that queue is bound to), not to ``ocop.events``.
+Broadcasting them would have notifications email every producer whose certificate expired again,
+and every webhook subscriber and outside queue receive
 the whole register. The envelopes' correlation id is ``registry-replay:<run id>``: the events
 service applies them to its read model and does not top up fairs from them (a product certified
 months ago is not news).
@@ -38,6 +39,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from shared.bus.outbox import make_envelopes, utcnow
+from shared.bus.topology import REPLAY_EXCHANGE
 
 from . import operations as ops
 from .models import Certification, Outbox, Producer, Product
@@ -121,13 +123,13 @@ def certification_events(product: Product, producer: Producer, certs: list[Certi
 
 
 def _enqueue(session: Session, events: list[tuple], correlation_id: str, queue: str) -> int:
-    """Outbox rows addressed to one queue through the default exchange, in the order given."""
+    """Outbox rows for the events read model's queue (ocop.replay, routed by type), in the order given."""
     envelopes = make_envelopes("registry", events, 1, correlation_id, None)
     if not envelopes:
         return 0
     now = utcnow()
     session.execute(Outbox.__table__.insert(), [
-        {"id": e["id"], "exchange": "", "routing_key": queue, "type": e["type"],
+        {"id": e["id"], "exchange": REPLAY_EXCHANGE, "routing_key": e["type"], "type": e["type"],
          "correlation_id": e["correlation_id"], "payload": json.dumps(e, ensure_ascii=False), "created_at": now,
          "sent_at": None} for e in envelopes])
     session.info["has_outbox"] = True

@@ -65,6 +65,16 @@ def reply_prefix(user: str) -> str:
     return f"reply.{user}."
 
 
+def bound_exchanges(service: str) -> set[str]:
+    """The exchanges a service's queues are bound to (binding needs read on them)."""
+    out = {topology.DEAD_LETTER_EXCHANGE}
+    for spec in topology.QUEUES:
+        if spec.service == service:
+            out.add(spec.exchange)
+            out.update(name for name, _ in spec.also)
+    return out
+
+
 def permissions_for(user: str) -> dict:
     """Permission regexes (configure, write, read) of one user on the ``ocop`` vhost.
 
@@ -76,11 +86,10 @@ def permissions_for(user: str) -> dict:
     """
     if user in SERVICE_USERS:
         own = rf"{re.escape(user)}\..+"
-        bound = {spec.exchange for spec in topology.QUEUES if spec.service == user}
-        bound.add(topology.DEAD_LETTER_EXCHANGE)
+        bound = bound_exchanges(user)
         writes = [topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE]
         if user == REPLYING_SERVICE:
-            writes.append(topology.REPLIES_EXCHANGE)
+            writes += [topology.REPLIES_EXCHANGE, topology.REPLAY_EXCHANGE]
         return {"configure": f"^{own}$", "write": f"^({own}|{_alternation(writes)})$",
                 "read": f"^({own}|{_alternation(bound)})$"}
     if user in INTEGRATION_USERS:  # sends commands; consumes its own ext.* queues (examples/consumer.py)
@@ -98,7 +107,8 @@ def topic_permissions_for(user: str) -> list[dict]:
         out = [{"exchange": topology.EVENTS_EXCHANGE, "write": own, "read": ".*"},
                {"exchange": topology.DEAD_LETTER_EXCHANGE, "write": own, "read": own}]
         if user == REPLYING_SERVICE:
-            out.append({"exchange": topology.REPLIES_EXCHANGE, "write": r"^reply\.", "read": "^$"})
+            out += [{"exchange": topology.REPLIES_EXCHANGE, "write": r"^reply\.", "read": "^$"},
+                    {"exchange": topology.REPLAY_EXCHANGE, "write": own, "read": "^$"}]
         return out
     if user in INTEGRATION_USERS:
         keys = {key.split(".")[0] for spec in topology.QUEUES if spec.exchange == topology.COMMANDS_EXCHANGE
@@ -142,8 +152,8 @@ def build_definitions(previous: dict | None = None) -> dict:
         for name in (spec.name, spec.dlq, spec.parking):
             queues.append({"name": name, "vhost": VHOST, "durable": True, "auto_delete": False,
                            "arguments": dict(queue_args)})
-        for key in spec.bindings:
-            bindings.append({"source": spec.exchange, "vhost": VHOST, "destination": spec.name,
+        for exchange, key in [(spec.exchange, key) for key in spec.bindings] + list(spec.also):
+            bindings.append({"source": exchange, "vhost": VHOST, "destination": spec.name,
                              "destination_type": "queue", "routing_key": key, "arguments": {}})
         for queue, key in ((spec.dlq, spec.dlq_key), (spec.parking, spec.parking_key)):
             bindings.append({"source": topology.DEAD_LETTER_EXCHANGE, "vhost": VHOST, "destination": queue,
@@ -159,7 +169,8 @@ def build_definitions(previous: dict | None = None) -> dict:
             " created here; services declare them passively), publishes its own events to ocop.events"
             " (topic permission ^<service>\\.) and its refused/parked messages to ocop.dead-letter with its"
             " own queues' routing keys; no service may write to the default exchange. The registry answers"
-            " commands on ocop.replies (reply.<integration user>.<type>). integration-example publishes"
+            " commands on ocop.replies (reply.<integration user>.<type>) and replays its state to the events"
+            " read model through ocop.replay. integration-example publishes"
             " registry.* commands to ocop.commands, declares and reads queues named ext.*, may bind them to"
             " ocop.events only for the public events and to ocop.replies only for reply.integration-example.#"
             " (topic read permissions); admin is the operator.",

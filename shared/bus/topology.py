@@ -18,7 +18,9 @@ The exchanges are created by the definitions file or ``setup`` (an operator's us
 user has no configure right on them, so on RabbitMQ a process declares an exchange passively
 and creates it only when it is missing (and its user may). Replies to an integration's
 commands go to ``ocop.replies`` with the routing key ``reply.<integration's broker user>.<reply
-type>``: each integration may bind only its own ``reply.<user>.#`` (a topic permission).
+type>``: each integration may bind only its own ``reply.<user>.#`` (a topic permission). The
+registry's replays (services/registry/replay.py) go to ``ocop.replay``, which only the events
+read model's queue is bound to.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ EVENTS_EXCHANGE = "ocop.events"
 COMMANDS_EXCHANGE = "ocop.commands"
 DEAD_LETTER_EXCHANGE = "ocop.dead-letter"  # dead-letter and parking traffic, the code's and the broker's
 REPLIES_EXCHANGE = "ocop.replies"  # replies to an integration's commands: reply.<user>.<type>
+REPLAY_EXCHANGE = "ocop.replay"  # the registry's replays, to the events read model's queue only
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class QueueSpec:
     service: str
     exchange: str
     bindings: tuple[str, ...]
+    also: tuple[tuple[str, str], ...] = ()  # (exchange, routing key) bindings on other exchanges
 
     @property
     def dlq(self) -> str:
@@ -60,7 +64,7 @@ class QueueSpec:
 
 # The whole topology in one table: who listens to what.
 QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec("events.registry-feed", "events", EVENTS_EXCHANGE, ("registry.#",)),
+    QueueSpec("events.registry-feed", "events", EVENTS_EXCHANGE, ("registry.#",), ((REPLAY_EXCHANGE, "registry.#"),)),
     QueueSpec("events.responses", "events", EVENTS_EXCHANGE, ("notifications.invitation.answered",)),
     QueueSpec("notifications.main", "notifications", EVENTS_EXCHANGE,
               ("events.invitation.#", "events.fair.#", "events.waitlist.promoted", "registry.producer.#",
@@ -86,6 +90,7 @@ def exchanges() -> list[Exchange]:
         Exchange(COMMANDS_EXCHANGE, type="topic", durable=True),
         Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True),
         Exchange(REPLIES_EXCHANGE, type="topic", durable=True),
+        Exchange(REPLAY_EXCHANGE, type="topic", durable=True),
     ]
 
 
@@ -96,7 +101,8 @@ def kombu_queues(spec: QueueSpec, amqp: bool) -> list[Queue]:
     service user may not): ``declare`` has made sure they exist."""
     ex = Exchange(spec.exchange, type="topic", durable=True, no_declare=amqp)
     args = _queue_args(amqp)
-    main = Queue(spec.name, bindings=[_binding(ex, key) for key in spec.bindings], durable=True,
+    also = [_binding(Exchange(name, type="topic", durable=True, no_declare=amqp), key) for name, key in spec.also]
+    main = Queue(spec.name, bindings=[_binding(ex, key) for key in spec.bindings] + also, durable=True,
                  queue_arguments=args)
     dead = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True, no_declare=amqp)
     dlq = Queue(spec.dlq, exchange=dead, routing_key=spec.dlq_key, durable=True, queue_arguments=args)

@@ -90,6 +90,8 @@ def test_every_binding_of_the_topology_exists(defs, spec):
                 for b in defs["bindings"] if b["vhost"] == "ocop"}
     for key in spec.bindings:
         assert (spec.exchange, spec.name, "queue", key) in bindings
+    for exchange, key in spec.also:
+        assert (exchange, spec.name, "queue", key) in bindings
     # The broker's dead-lettering (policy) and the consumers reach <queue>.dlq through ocop.dead-letter,
     # and <queue>.parking too (never through the default exchange).
     assert (topology.DEAD_LETTER_EXCHANGE, spec.dlq, "queue", spec.name) in bindings
@@ -98,8 +100,12 @@ def test_every_binding_of_the_topology_exists(defs, spec):
 
 def test_bindings_are_only_those_of_the_topology(defs):
     expected = {(spec.exchange, spec.name, key) for spec in topology.QUEUES for key in spec.bindings}
+    expected |= {(exchange, spec.name, key) for spec in topology.QUEUES for exchange, key in spec.also}
     expected |= {(topology.DEAD_LETTER_EXCHANGE, spec.dlq, spec.name) for spec in topology.QUEUES}
     expected |= {(topology.DEAD_LETTER_EXCHANGE, spec.parking, spec.parking) for spec in topology.QUEUES}
+    # The registry's replays reach the events read model's queue only (never notifications, never outside).
+    assert {(d, k) for s, d, k in expected if s == topology.REPLAY_EXCHANGE} == {("events.registry-feed",
+                                                                                 "registry.#")}
     assert {(b["source"], b["destination"], b["routing_key"]) for b in defs["bindings"]} == expected
 
 
@@ -137,7 +143,10 @@ def test_service_user_exchanges(defs, service):
     assert bool(re.search(perm["write"], topology.REPLIES_EXCHANGE)) == (service == "registry")
     # Binding needs read on the source exchange: the ones its queues are bound to, nothing else.
     sources = {spec.exchange for spec in topology.QUEUES if spec.service == service} | {"ocop.dead-letter"}
-    for ex in (topology.EVENTS_EXCHANGE, topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE):
+    sources |= {ex for spec in topology.QUEUES if spec.service == service for ex, _ in spec.also}
+    assert bool(re.search(perm["write"], topology.REPLAY_EXCHANGE)) == (service == "registry")
+    for ex in (topology.EVENTS_EXCHANGE, topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE,
+               topology.REPLAY_EXCHANGE, topology.REPLIES_EXCHANGE):
         assert bool(re.search(perm["read"], ex)) == (ex in sources), (service, ex)
     # The shared exchanges are created by the definitions (or setup); services declare them passively.
     for ex in topology.exchanges():
