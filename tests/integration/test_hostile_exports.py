@@ -76,12 +76,17 @@ def test_a_producer_name_with_a_line_break_keeps_its_calendar_feed(platform, api
     fair = create_fair(api, PROVINCE, capacity=5, rules={"groups": [4]})
     publish(api, fair["id"])
     assert answer(api, by_producer(api, fair["id"])[m["id"]], "accept").status_code == 200
-    with platform.runtimes["events"].transaction() as s:  # as older data may still say it
+    events = platform.runtimes["events"]
+    with events.transaction() as s:  # as older data may still say it
         s.execute(update(ProducerView).where(ProducerView.producer_id == m["id"])
                   .values(name="HTX Chè\r\nX-EVIL:1\rBEGIN:VEVENT\x0b"))
         s.execute(update(Fair).where(Fair.id == fair["id"]).values(name="Hội chợ\r\nX-EVIL:2\nEND:VEVENT"))
-
-    r = api.call("GET", "events", f"/calendars/producers/{m['id']}.ics", "producer", sub=m["id"])
+    try:
+        r = api.call("GET", "events", f"/calendars/producers/{m['id']}.ics", "producer", sub=m["id"])
+    finally:  # the platform is shared: the read model again agrees with the registry (test_replay checks it)
+        with events.transaction() as s:
+            s.execute(update(ProducerView).where(ProducerView.producer_id == m["id"])
+                      .values(name="Hợp tác xã Chè Shan tuyết"))
     assert r.status_code == 200, r.text
     lines = r.content.split(b"\r\n")
     assert not any(b"\r" in line or b"\n" in line or b"\x0b" in line for line in lines)
