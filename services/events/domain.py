@@ -4,7 +4,8 @@ unit-tested alone. Matching (eligibility, score, selection, waitlist) is in ``ma
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 KINDS = ("trade_fair", "exhibition", "showcase_point")
 # A showcase-and-sale point (Decision 950/QĐ-BCT: airports, stations, rest stops, tourist areas) is a
@@ -12,6 +13,8 @@ KINDS = ("trade_fair", "exhibition", "showcase_point")
 # home, so it never clashes with a producer's other fairs (see matching.overlaps).
 LONG_RUNNING = frozenset({"showcase_point"})
 MAX_DAYS = {"trade_fair": 31, "exhibition": 62, "showcase_point": 3 * 366}
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # deadlines end at the end of a day in Vietnam
+END_OF_DAY = time(23, 59, 59)
 ORGANISER_KINDS = ("trade_department", "trade_promotion_centre", "ministry", "peoples_committee", "other")
 
 TRANSITIONS = {
@@ -26,8 +29,8 @@ OPEN = frozenset({"draft", "published", "inviting", "closed"})
 
 # What may change in each state (PATCH). Before invitations go out, anything; while inviting, only
 # what does not change who is eligible or the dates producers were invited for.
-EDITABLE_WHILE_INVITING = frozenset({"name", "organiser", "organiser_kind", "venue", "capacity",
-                                     "subsidy_per_booth", "budget"})
+EDITABLE_WHILE_INVITING = frozenset({"name", "organiser", "organiser_kind", "organiser_contact", "organiser_phone",
+                                     "organiser_email", "venue", "capacity", "subsidy_per_booth", "budget"})
 EDITABLE = {"draft": None, "published": None, "inviting": EDITABLE_WHILE_INVITING}  # None: every field
 
 
@@ -108,6 +111,10 @@ def check_can_hold(starts_on: date, today: date) -> None:
 
 
 def invitation_deadline(issued_at: datetime, response_days: int, fair_deadline: datetime) -> datetime:
-    """Each invitation has its own deadline: ``response_days`` after it is issued, never later than
-    the fair's. A producer who lets it lapse frees the booth for the waitlist."""
-    return min(issued_at.astimezone(UTC) + timedelta(days=response_days), fair_deadline.astimezone(UTC))
+    """Each invitation has its own deadline: the end of the day (23:59:59 Vietnam time) ``response_days``
+    after it is issued, never later than the fair's, which the organiser sets and which is kept as set.
+    A round time a producer can read ("by 23:59 on 15/10"), not the minute the fair happened to be
+    published or a place freed up. A producer who lets it lapse frees the booth for the waitlist."""
+    day = (issued_at.astimezone(VIETNAM) + timedelta(days=response_days)).date()
+    end_of_day = datetime.combine(day, END_OF_DAY, tzinfo=VIETNAM)
+    return min(end_of_day.astimezone(UTC), fair_deadline.astimezone(UTC))

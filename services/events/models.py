@@ -91,6 +91,10 @@ class Fair(Base):
     kind: Mapped[str] = mapped_column(String(30))
     organiser: Mapped[str] = mapped_column(String(300))
     organiser_kind: Mapped[str | None] = mapped_column(String(40))
+    # Whom producers call or write to with questions about the fair (printed in every letter about it)
+    organiser_contact: Mapped[str | None] = mapped_column(String(200))  # a person's name
+    organiser_phone: Mapped[str | None] = mapped_column(String(20))
+    organiser_email: Mapped[str | None] = mapped_column(String(254))
     host_province: Mapped[str] = mapped_column(String(100))
     host_province_entered: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str] = mapped_column(String(50))

@@ -191,7 +191,8 @@ def apply_certification_ended(session: Session, envelope: dict, data: dict) -> b
 
 # ---- fairs ----------------------------------------------------------------------------------
 FAIR_FIELDS = ("name", "kind", "organiser", "organiser_kind", "host_province", "region", "venue", "starts_on",
-               "ends_on", "capacity", "invitation_deadline", "response_days", "subsidy_per_booth", "budget", "rules")
+               "ends_on", "capacity", "invitation_deadline", "response_days", "subsidy_per_booth", "budget", "rules",
+               "organiser_contact", "organiser_phone", "organiser_email")
 
 
 def _utc(value: datetime, field: str) -> datetime:
@@ -228,6 +229,7 @@ def create_fair(session: Session, data: dict, now: datetime | None = None) -> Fa
     _check_fair(values, 0, now)
     _rule(domain.check_deadline_ahead, values["invitation_deadline"], now)
     fair = Fair(**{**values, "name": nfc(values["name"]), "organiser": nfc(values["organiser"]),
+                   "organiser_contact": nfc(values["organiser_contact"]) if values["organiser_contact"] else None,
                    "venue": nfc(values["venue"]), "host_province": province.name,
                    "host_province_entered": province.entered_as, "response_days": values["response_days"] or 14},
                 status="draft", version=1, booths_assigned=0)
@@ -252,8 +254,8 @@ def update_fair(session: Session, emit, fair_id: str, changes: dict, now: dateti
                                                         or fair.host_province), changes.get("region"))
         changes["host_province"] = province.name
         fair.host_province_entered = province.entered_as
-    for key in ("name", "organiser", "venue"):
-        if key in changes:
+    for key in ("name", "organiser", "venue", "organiser_contact"):
+        if changes.get(key) is not None:
             changes[key] = nfc(changes[key])
     if "rules" in changes:
         weights = {**(fair.rules or {}).get("regional_weights", {}), **changes["rules"].get("regional_weights", {})}
@@ -304,13 +306,17 @@ def venue_clashes(session: Session, fair: Fair) -> list[Fair]:
 
 
 def fair_summary(fair: Fair) -> dict:
+    """The fair as its invitations carry it: what a letter about it says, the organiser and whom to
+    ask included."""
     return {"fair_id": fair.id, "name": fair.name, "kind": fair.kind, "venue": fair.venue,
             "host_province": fair.host_province, "region": fair.region, "starts_on": fair.starts_on,
-            "ends_on": fair.ends_on, "subsidy_per_booth": fair.subsidy_per_booth}
+            "ends_on": fair.ends_on, "subsidy_per_booth": fair.subsidy_per_booth, "organiser": fair.organiser,
+            "organiser_contact": fair.organiser_contact, "organiser_phone": fair.organiser_phone,
+            "organiser_email": fair.organiser_email}
 
 
 def fair_state(fair: Fair) -> dict:
-    return {**fair_summary(fair), "organiser": fair.organiser, "organiser_kind": fair.organiser_kind,
+    return {**fair_summary(fair), "organiser_kind": fair.organiser_kind,
             "host_province_entered": fair.host_province_entered, "capacity": fair.capacity,
             "booths_assigned": fair.booths_assigned, "invitation_deadline": aware(fair.invitation_deadline),
             "response_days": fair.response_days, "budget": fair.budget, "status": fair.status,

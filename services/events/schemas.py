@@ -6,12 +6,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from shared import reference
 from shared.contracts.events import FAIR_KINDS, FAIR_STATUSES, INVITATION_STATUSES, PRODUCER_KINDS, REGIONS
-from shared.fields import NAME, NOTE, Line, Paragraphs, bounded_list
+from shared.fields import LINE, NAME, NOTE, Email, Line, Paragraphs, bounded_list
 from shared.instants import UtcDateTime
 
 from .domain import ORGANISER_KINDS
 
 GROUPS = validate.Range(min=1, max=6)
+PHONE = validate.Regexp(r"^\+?[0-9 .-]{8,20}\Z", error="not a phone number")
 
 
 class ProvinceName(Line):
@@ -112,6 +113,12 @@ class FairIn(Schema):
     kind = fields.String(load_default="trade_fair", validate=validate.OneOf(FAIR_KINDS))
     organiser = Line(required=True, min_length=2, max_length=NAME)
     organiser_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ORGANISER_KINDS))
+    organiser_contact = Line(load_default=None, allow_none=True, min_length=2, max_length=LINE, metadata={
+        "description": "The person producers may ask about the fair (every letter about it gives the contact)."})
+    organiser_phone = Line(load_default=None, allow_none=True, max_length=20, validate=PHONE, metadata={
+        "description": "The organiser's phone number for producers' questions."})
+    organiser_email = Email(load_default=None, allow_none=True, metadata={
+        "description": "The organiser's email address for producers' questions."})
     host_province = KnownProvince(required=True, min_length=2, metadata={
         "description": "Current or pre-2025 name; stored as the current province, the name entered kept."})
     region = fields.String(required=True, validate=validate.OneOf(REGIONS), metadata={
@@ -142,6 +149,9 @@ class FairPublicOut(Schema):
     name = fields.String()
     kind = fields.String()
     organiser = fields.String()
+    organiser_contact = fields.String(allow_none=True)
+    organiser_phone = fields.String(allow_none=True)
+    organiser_email = fields.String(allow_none=True)
     host_province = fields.String()
     region = fields.String()
     venue = fields.String()

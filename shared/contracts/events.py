@@ -120,13 +120,21 @@ class FairSummary(_Data):
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     subsidy_per_booth = fields.Integer(required=True, validate=validate.Range(min=0))
+    # added within v1 (optional: older events lack them; a letter then names no organiser or contact)
+    organiser = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "who holds the fair and invites (e.g. a province's trade promotion centre)"})
+    organiser_contact = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the person producers may ask about the fair"})
+    organiser_phone = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the organiser's phone number for producers' questions"})
+    organiser_email = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the organiser's email address for producers' questions"})
 
 
 class _FairDetails(_Data):
     """What a fair's events carry besides the summary (optional on events.fair.published, which
     had only the summary, capacity, min_stars and deadline before)."""
 
-    organiser = fields.String(load_default=None, allow_none=True)
     organiser_kind = fields.String(load_default=None, allow_none=True)
     host_province_entered = fields.String(load_default=None, allow_none=True)
     status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(FAIR_STATUSES))

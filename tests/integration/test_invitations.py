@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from events_support import (
     answer,
@@ -168,22 +169,30 @@ def test_an_answer_the_events_service_cannot_apply_is_refused_with_its_cause(pla
 
 
 # ---- expiry ------------------------------------------------------------------------------------
+def end_of_day_in_vietnam(moment: datetime) -> datetime:
+    """23:59:59 in Vietnam on the day ``moment`` falls on there."""
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    return datetime.combine(moment.astimezone(vn).date(), time(23, 59, 59), tzinfo=vn)
+
+
 def test_unanswered_invitations_expire_once_and_the_waitlist_moves_up(platform, api):
     a, b = line_up(api, "Nghệ An", ["2025-07-20", "2025-06-20"])
     fair = create_fair(api, "Nghệ An", capacity=1, response_days=14)
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     issued_at = datetime.fromisoformat(mine[a["id"]]["issued_at"])
-    assert datetime.fromisoformat(mine[a["id"]]["deadline"]) == issued_at + timedelta(days=14)
+    deadline = datetime.fromisoformat(mine[a["id"]]["deadline"])
+    assert deadline == end_of_day_in_vietnam(issued_at + timedelta(days=14))  # 23:59 of the 14th day, a round time
     rt = platform.runtimes["events"]
-    run_expiry(rt, issued_at + timedelta(days=14, minutes=5))  # within the grace period: an answer may be on its way
+    run_expiry(rt, deadline + timedelta(minutes=5))  # within the grace period: an answer may be on its way
     assert by_producer(api, fair["id"])[a["id"]]["status"] == "issued"
-    later = issued_at + timedelta(days=15)
+    later = deadline + timedelta(minutes=11)  # past the grace period
     first = run_expiry(rt, later)
     assert first["expired"] >= 1
     mine = by_producer(api, fair["id"])
     assert (mine[a["id"]]["status"], mine[b["id"]]["status"]) == ("expired", "issued")
-    assert datetime.fromisoformat(mine[b["id"]]["deadline"]) == later + timedelta(days=14)  # its own 14 days
+    # its own 14 days, to the end of the day as well
+    assert datetime.fromisoformat(mine[b["id"]]["deadline"]) == end_of_day_in_vietnam(later + timedelta(days=14))
     assert run_expiry(rt, later)["expired"] == 0  # idempotent
     assert len(events_of(platform, "events.invitation.expired", mine[a["id"]]["id"])) == 1
     [promoted] = events_of(platform, "events.waitlist.promoted", fair_id=fair["id"])

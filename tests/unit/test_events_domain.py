@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -173,8 +174,25 @@ def test_rules_that_contradict_each_other_name_the_rule():
 def test_an_invitation_deadline_is_its_response_window_capped_by_the_fairs():
     issued = datetime(2026, 1, 1, 8, tzinfo=UTC)
     fair_deadline = datetime(2026, 2, 1, 10, tzinfo=UTC)
-    assert domain.invitation_deadline(issued, 14, fair_deadline) == issued + timedelta(days=14)
+    # the end of the 14th day in Vietnam (UTC+7): 23:59:59 on 15/01 there, 16:59:59 UTC
+    assert domain.invitation_deadline(issued, 14, fair_deadline) == datetime(2026, 1, 15, 16, 59, 59, tzinfo=UTC)
     assert domain.invitation_deadline(issued + timedelta(days=25), 14, fair_deadline) == fair_deadline
+
+
+def test_an_invitation_deadline_ends_at_a_round_time_whatever_the_minute_it_was_issued():
+    """Published at 14:07 (or a place freed at 21:07 after a decline): the deadline is 23:59 Vietnam
+    time on its last day, not 14:07 or 21:07; the day is Vietnam's (17:30 UTC is already the next day there)."""
+    far = datetime(2027, 1, 1, tzinfo=UTC)
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    for issued in (datetime(2026, 3, 2, 7, 7, 13, tzinfo=UTC), datetime(2026, 3, 2, 14, 7, tzinfo=vn),
+                   datetime(2026, 3, 2, 21, 7, tzinfo=vn)):
+        local = domain.invitation_deadline(issued, 7, far).astimezone(vn)
+        assert (local.date(), local.time()) == (date(2026, 3, 9), time(23, 59, 59)), issued
+    local = domain.invitation_deadline(datetime(2026, 3, 2, 17, 30, tzinfo=UTC), 7, far).astimezone(vn)
+    assert local.date() == date(2026, 3, 10)
+    # the organiser's own deadline, at whatever minute it was set, is kept as set
+    set_by_organiser = datetime(2026, 3, 5, 10, 30, tzinfo=vn)
+    assert domain.invitation_deadline(datetime(2026, 3, 2, 8, tzinfo=vn), 7, set_by_organiser) == set_by_organiser
 
 
 # ---- eligibility -----------------------------------------------------------------------------
