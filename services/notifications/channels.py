@@ -51,15 +51,28 @@ def _b_word(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def display_name_word(name: str, limit: int = 72) -> str:
-    """The recipient's name as one encoded word (parsers, Python's among them, insert a space
-    between the encoded words of a name); a name too long for one word is shortened with "…"."""
-    if len(word := _b_word(name)) <= limit:
-        return word
-    cut = len(name)
-    while cut > 1 and len(word := _b_word(name[:cut].rstrip() + "…")) > limit:
-        cut -= 1
-    return word
+def display_name_words(name: str, max_bytes: int = 45) -> str:
+    """The recipient's whole name as RFC 2047 encoded words, each at most 75 characters (45 bytes of
+    UTF-8), folded onto lines of their own. A long name is split after a space that stays inside the
+    word before it: decoders drop the folding whitespace between two encoded words (RFC 2047, 6.2),
+    so "Hợp tác xã Dịch vụ ... Thạnh Phú Đông" reads whole, never cut and never with words run
+    together. (Python's own parser keeps that whitespace, showing a double space there.)"""
+    chunks, chunk = [], ""
+    for word in re.findall(r"\S+\s*|\s+", name):
+        if len((chunk + word).encode("utf-8")) <= max_bytes:
+            chunk += word
+            continue
+        if chunk:
+            chunks.append(chunk)
+        chunk = ""
+        for ch in word:  # a word too long for one encoded word: split between characters
+            if len((chunk + ch).encode("utf-8")) > max_bytes:
+                chunks.append(chunk)
+                chunk = ""
+            chunk += ch
+    if chunk:
+        chunks.append(chunk)
+    return "\r\n ".join(_b_word(c) for c in chunks)
 
 
 def mailbox(addr: str | None) -> str:
@@ -81,7 +94,7 @@ def _address(name: str | None, addr: str) -> str:
     The name is put on one line first (``one_line``): whatever the data says, it adds no header."""
     addr, name = mailbox(addr), one_line(name or "")
     if name and not name.isascii():
-        return f"{display_name_word(name)}\r\n <{addr}>"
+        return f"{display_name_words(name)}\r\n <{addr}>"
     return formataddr((name or "", addr))
 
 

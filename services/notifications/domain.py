@@ -66,7 +66,8 @@ REACTIONS: dict[str, str] = {
 }
 
 # What a producer who was invited cares about when a fair changes (capacity, rules, budget: not).
-PRODUCER_FAIR_FIELDS = ("name", "venue", "host_province", "starts_on", "ends_on", "subsidy_per_booth", "organiser")
+PRODUCER_FAIR_FIELDS = ("name", "venue", "host_province", "starts_on", "ends_on", "subsidy_per_booth", "organiser",
+                        "organiser_contact", "organiser_phone", "organiser_email")
 CALENDAR_FAIR_FIELDS = ("name", "venue", "host_province", "starts_on", "ends_on")
 # Open invitations (an answer may still come) and accepted ones: who hears about a fair's changes.
 OPEN_STATUSES = ("issued", "accepted")

@@ -11,7 +11,7 @@ from datetime import datetime
 from . import domain
 
 FAIR_SUMMARY = ("fair_id", "name", "kind", "venue", "host_province", "region", "starts_on", "ends_on",
-                "subsidy_per_booth")
+                "subsidy_per_booth", "organiser", "organiser_contact", "organiser_phone", "organiser_email")
 
 
 def fair_summary(data: dict) -> dict:

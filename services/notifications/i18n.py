@@ -17,6 +17,7 @@ Maintenance (run from the repository root)::
 from __future__ import annotations
 
 import io
+import re
 import sys
 from datetime import date, datetime
 from functools import cache, lru_cache
@@ -33,6 +34,8 @@ from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, pass_context
 from jinja2.ext import Extension, InternationalizationExtension
 from jinja2.lexer import Token
+
+from shared.text import fold
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -107,6 +110,20 @@ def _filters(lang: str) -> dict:
 
     return {"date": fmt_date, "short_date": fmt_short_date, "datetime": fmt_datetime,
             "short_datetime": fmt_short_datetime, "money": money}
+
+
+@lru_cache(maxsize=4096)  # a fair's venue and province, in every message about it
+def _place(venue: str, province: str) -> str:
+    folded = f" {' '.join(re.findall(r'[a-z0-9]+', fold(venue)))} "
+    if not province or f" {' '.join(re.findall(r'[a-z0-9]+', fold(province)))} " in folded:
+        return venue  # "Trung tâm Hội chợ Triển lãm Cần Thơ", not "..., Cần Thơ, Cần Thơ"
+    return f"{venue}, {province}" if venue else province
+
+
+def place(fair) -> str:
+    """Where a fair is held: its venue, then its province unless the venue already names it (word
+    for word, diacritics and case aside)."""
+    return _place(fair.get("venue") or "", fair.get("host_province") or "")
 
 
 @pass_context
@@ -188,7 +205,7 @@ def _environment(lang: str, html: bool) -> Environment:
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.extend(static_gettext=translations(lang).gettext)
-    env.filters.update(_filters(lang), clip=clip)
+    env.filters.update(_filters(lang), clip=clip, place=place)
     env.globals["language"] = lang
     return env
 

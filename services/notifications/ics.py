@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from shared.text import one_line
 
+from .i18n import place
+
 PRODID = "-//OCOP trade promotion//notifications//VI"
 
 
@@ -66,7 +68,7 @@ def fair_event(*, uid: str, fair: dict, summary: str, description: str, url: str
              f"DTSTART;VALUE=DATE:{_date(fair['starts_on']):%Y%m%d}",
              f"DTEND;VALUE=DATE:{_date(fair['ends_on']) + timedelta(days=1):%Y%m%d}",
              f"DTSTAMP:{_utc(stamp or datetime.now(UTC))}", f"UID:{text(uid)}@ocop.local", f"SEQUENCE:{int(sequence)}",
-             f"DESCRIPTION:{text(description)}", "LOCATION:" + text(f"{fair['venue']}, {fair['host_province']}")]
+             f"DESCRIPTION:{text(description)}", "LOCATION:" + text(place(fair))]
     if status:
         lines.append(f"STATUS:{status}")
     lines.append("TRANSP:TRANSPARENT")
