@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
@@ -56,6 +56,9 @@ class Product(Base):
     subgroup: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     potential_five_star: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Designated a provincial key product (sản phẩm chủ lực cấp tỉnh) by the province: Decision 950/QĐ-BCT's
+    # showcase points may admit it whatever its stars (migration 4c8e2f1a7d93).
+    provincial_key_product: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The producer's province, region and kind, copied (kept in step by update_producer) so that the
     # list filters on them read the products alone (migration 3d5e9a7c1b20).
     province: Mapped[str] = mapped_column(String(100))

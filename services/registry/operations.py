@@ -133,7 +133,8 @@ def product_fields(data: dict) -> dict:
     name = nfc(data["name"])
     return {"name": name, "name_folded": folded(name), "name_en": data.get("name_en"), "group": data["group"],
             "subgroup": subgroup, "description": data.get("description"),
-            "potential_five_star": data["potential_five_star"]}
+            "potential_five_star": data["potential_five_star"],
+            "provincial_key_product": data.get("provincial_key_product", False)}
 
 
 def register_product(session: Session, emit, data: dict) -> Product:
@@ -153,7 +154,8 @@ def producer_copy(producer) -> dict:
 
 def product_event(p: Product) -> dict:
     return {"product_id": p.id, "producer_id": p.producer_id, "name": p.name, "name_en": p.name_en,
-            "group": p.group, "subgroup": p.subgroup, "potential_five_star": p.potential_five_star}
+            "group": p.group, "subgroup": p.subgroup, "potential_five_star": p.potential_five_star,
+            "provincial_key_product": p.provincial_key_product}
 
 
 def update_product(session: Session, emit, product_id: str, changes: dict) -> Product:

@@ -86,6 +86,9 @@ class ProductIn(Schema):
         "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
     description = Paragraphs(allow_none=True, max_length=TEXT)
     potential_five_star = fields.Boolean(load_default=False)
+    provincial_key_product = fields.Boolean(load_default=False, metadata={
+        "description": "designated a provincial key product (sản phẩm chủ lực cấp tỉnh) by the province; a "
+                       "showcase point (Decision 950/QĐ-BCT) may admit it whatever its stars"})
 
 
 class ProductPatch(Schema):
@@ -99,6 +102,9 @@ class ProductPatch(Schema):
         "description": "sub-group of the group, by code (\"1.3\") or name; stored as its code"})
     description = Paragraphs(allow_none=True, max_length=TEXT)
     potential_five_star = fields.Boolean()
+    provincial_key_product = fields.Boolean(metadata={
+        "description": "designated a provincial key product (sản phẩm chủ lực cấp tỉnh) by the province; a "
+                       "showcase point (Decision 950/QĐ-BCT) may admit it whatever its stars"})
 
 
 class ProductOut(Schema):
@@ -110,6 +116,7 @@ class ProductOut(Schema):
     subgroup = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
     potential_five_star = fields.Boolean()
+    provincial_key_product = fields.Boolean()
     version = fields.Integer()
 
 

@@ -64,6 +64,9 @@ class ProductRegisteredV1(_Data):
     group = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=6))
     potential_five_star = fields.Boolean(required=True)
     subgroup = fields.String(load_default=None, allow_none=True)  # code under the criteria version, e.g. "1.3"
+    provincial_key_product = fields.Boolean(load_default=False, metadata={  # added within v1
+        "description": "designated a provincial key product (sản phẩm chủ lực cấp tỉnh) by the province; a showcase "
+                       "point (Decision 950/QĐ-BCT) may admit it whatever its stars (absent: not designated)"})
 
 
 @contract("registry.product.updated", 1, "registry", "A product's details changed; carries the full new state.")
