@@ -91,7 +91,7 @@ def _provinces() -> list[tuple[str, list[str]]]:
     from services.registry.domain import REFERENCE
 
     data = json.loads((REFERENCE / "provinces.json").read_text(encoding="utf-8"))
-    return [(name, info["predecessors"]) for name, info in data["provinces"].items()]
+    return [(name, list(info["predecessors"])) for name, info in data["provinces"].items()]
 
 
 def _producers(rng: random.Random, n: int) -> list[dict]:

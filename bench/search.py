@@ -174,7 +174,7 @@ CERT_COLUMNS = ["id", "product_id", "kind", "criteria_version", "score", "stars"
 
 def _provinces() -> list[tuple[str, str, list[str]]]:
     data = json.loads((ROOT / "services" / "registry" / "reference" / "provinces.json").read_text(encoding="utf-8"))
-    return [(name, info["region"], info["predecessors"]) for name, info in data["provinces"].items()]
+    return [(name, info["region"], list(info["predecessors"])) for name, info in data["provinces"].items()]
 
 
 def _subgroups() -> dict[int, list[str]]:

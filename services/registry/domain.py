@@ -211,12 +211,15 @@ def _province_key(entered: str) -> str:
 
 
 def resolve_province(entered: str) -> Province:
-    """Current province for a name, old or new, typed with or without diacritics or a prefix."""
-    by_fold, _ = _provinces()
-    hit = by_fold.get(_province_key(entered))
-    if hit is None:
-        raise DomainError("province", f"unknown province {entered!r}")
-    return Province(name=hit[0], region=hit[1], entered_as=hit[2])
+    """Current province for a name, old or new, typed with or without diacritics or a prefix; its
+    region follows the old province where the name is a pre-2025 one (shared/reference.py)."""
+    from shared import reference
+
+    try:
+        hit = reference.resolve_province(entered)
+    except reference.UnknownName:
+        raise DomainError("province", f"unknown province {entered!r}") from None
+    return Province(name=hit.name, region=hit.region, entered_as=hit.entered_as)
 
 
 def regions() -> dict[str, str]:

@@ -168,9 +168,9 @@ def test_reference_has_34_provinces_succeeding_63_in_six_regions():
 def test_every_province_old_or_new_resolves_to_its_own_entry():
     for name, info in _reference()["provinces"].items():
         assert domain.resolve_province(name).name == name
-        for old in info["predecessors"]:
+        for old, old_region in info["predecessors"].items():
             p = domain.resolve_province(old)
-            assert (p.name, p.region, p.entered_as) == (name, info["region"], old)
+            assert (p.name, p.region, p.entered_as) == (name, old_region, old)
 
 
 def test_regions_returns_a_copy():
