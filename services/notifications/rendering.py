@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 
 from jinja2 import nodes
@@ -112,11 +113,21 @@ def _calendar_blocks(lang: str, name: str):
     return chain[0], blocks
 
 
+def fair_calendar(language: str | None, invitation: dict) -> str:
+    """The calendar file of an accepted invitation (``operations.view_dict``), as the confirmation
+    carries it: same UID (the invitation's), a SEQUENCE from now so it replaces what was sent."""
+    lang = language_of(language)
+    ctx = {"fair": invitation["fair"], "products": invitation["products"], "booths": invitation["booths"]}
+    options = {"status": "CONFIRMED", "sequence": domain.calendar_sequence(datetime.now(UTC)), "alarm": False}
+    return _calendar(lang, "accepted", ctx, invitation["invitation_id"], options).content
+
+
 # ---- the answer page ----------------------------------------------------------------------------------
 def render_page(language: str | None, state: str, **ctx) -> str:
     """The producer's answer page (``templates/page.html``) in the producer's language: ``state``
     says what to show (see the template)."""
     lang = language_of(language)
     defaults = {"inv": None, "form": False, "now_state": None, "errors": [], "booths": [], "cause": None,
-                "detail": None, "answer": None, "nonce": ""}  # nonce: the response's CSP nonce (shared.pages)
+                "detail": None, "answer": None, "nonce": "",  # nonce: the response's CSP nonce (shared.pages)
+                "refresh": None, "calendar_url": None}
     return environment(lang, html=True).get_template("page.html").render(**{**defaults, **ctx, "state": state})

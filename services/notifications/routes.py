@@ -65,6 +65,25 @@ def _page(state: str, language: str | None, **ctx):
     return page, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
+# While the organiser's verdict is awaited the page reloads itself this often, this many times (ten
+# minutes): a meta refresh, which needs no script (the page's policy allows none).
+REFRESH_SECONDS = 5
+REFRESH_TIMES = 120
+
+
+def _refresh(token: str, waited: int) -> dict | None:
+    """The page's own link to reload (relative: /r/<token> behind any prefix), counting the reloads."""
+    if waited >= REFRESH_TIMES:
+        return None
+    lang = _asked_language()
+    return {"seconds": REFRESH_SECONDS, "url": f"{token}?" + (f"lang={lang}&" if lang else "") + f"wait={waited + 1}"}
+
+
+def _waited() -> int:
+    value = request.args.get("wait", "")
+    return min(int(value), REFRESH_TIMES) if value.isdigit() and len(value) < 6 else 0
+
+
 def _asked_language() -> str | None:
     asked = request.args.get("lang")
     return asked if asked in LANGUAGES else None
@@ -122,7 +141,9 @@ class AnswerPage(MethodView):
             except _Refusal as refusal:
                 return refusal.page
             state = _state_of(view, answered)
-            return _page(state["now_state"], lang, form=state["now_state"] == "open", **state)
+            return _page(state["now_state"], lang, form=state["now_state"] == "open", **state,
+                         refresh=_refresh(token, _waited()) if state["now_state"] == "answered" else None,
+                         calendar_url=f"{token}/calendar.ics" if state["now_state"] == "accepted" else None)
 
     @blp.doc(security=[], requestBody={"required": True,
                                        "content": {"application/x-www-form-urlencoded": {"schema": AnswerForm}}},
@@ -152,7 +173,27 @@ class AnswerPage(MethodView):
         except Conflict:  # answered at the same moment through another request
             with rt().transaction() as s:
                 return _page("reused", lang, **_state_of(ops.get_view(s, claims["inv"]), True))
-        return _page("thanks", lang, inv=state["inv"], answer=form["answer"])
+        return _page("thanks", lang, inv=state["inv"], answer=form["answer"], refresh=_refresh(token, 0))
+
+
+@blp.route("/r/<token>/calendar.ics")
+class AnswerCalendar(MethodView):
+    @blp.doc(security=[], responses={"200": {"description": "the fair's calendar entry (iCalendar)",
+                                             "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                                     **PAGE_RESPONSES})
+    def get(self, token):
+        """The fair of an accepted invitation as a calendar file (the same entry the confirmation's
+        attachment is: its UID, a later SEQUENCE), linked from the answer page once accepted."""
+        with rt().transaction() as s:
+            try:
+                _, view, lang, answered = _open(s, token)
+            except _Refusal as refusal:
+                return refusal.page
+            if view.status != "accepted":
+                return _page("closed", lang, **_state_of(view, answered))
+            content = rendering.fair_calendar(lang, ops.view_dict(view))
+        return content, 200, {"Content-Type": "text/calendar; charset=utf-8; method=PUBLISH",
+                              "Content-Disposition": f'attachment; filename="{rendering.slug(view.fair["name"])}.ics"'}
 
 
 @blp.route("/r/s/<code>")
