@@ -5,11 +5,13 @@ Shaped for a register of hundreds of thousands of products (``bench/run search``
 
 - A page is found first as product ids with their sort key only, joining only the tables the
   filters and the sort need, and the 15 columns of its 50 or so rows are fetched afterwards.
-- A search is the union of the products whose folded name contains the text and the products of
-  the producers whose folded name does: each side can use its table's trigram index (pg_trgm,
-  migration 7b1f0c6d2e4a), where ``name LIKE .. OR producer LIKE ..`` across the join could use
-  neither and read every row. The total of a search comes with its page (``count(*) OVER ()``):
-  the whole match set is read for the sort anyway.
+- A search is the union of the products whose folded name contains the text (rank 0) and the other
+  products of the producers whose folded name does (rank 1): each side can use its table's trigram
+  index (pg_trgm, migration 7b1f0c6d2e4a), where ``name LIKE .. OR producer LIKE ..`` across the
+  join could use neither and read every row. The two sides are disjoint, so they are put together
+  with UNION ALL (no duplicate elimination). Results are ranked, product-name matches first, then
+  ordered by the sort within each rank; each row says why it matched (``matched``). The total of a
+  search comes with its page (``count(*) OVER ()``): the whole match set is read for the sort anyway.
 - Otherwise the total is a separate count over as few tables as the filters allow (the
   certifications alone for a stars or expiry filter), so that a list sorted by an indexed column
   stops reading after its page. A product has at most one current certification (granting
@@ -19,12 +21,14 @@ Shaped for a register of hundreds of thousands of products (``bench/run search``
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select, union
+from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
+from shared import reference
 from shared.text import fold
 
 from .models import Certification, Producer, Product
+from .province_filters import MATCHED
 
 SORTS = {
     "name": Product.name_folded,
@@ -33,8 +37,10 @@ SORTS = {
     "created_at": Product.created_at,
 }
 # The producer's province, region and kind are copied onto its products (kept in step by
-# operations.update_producer): a filter on them reads the products alone, without the join.
-PRODUCER_FILTERS: dict = {}
+# operations.update_producer): a filter on them reads the products alone, without the join. The
+# name a producer's province was entered under (a pre-2025 one) is on the producer only
+# (province_filters.py: ``province=Trà Vinh`` loads as province_entered, ``old_province`` as itself).
+PRODUCER_FILTERS: dict = {"province_entered": Producer.province_entered, "old_province": Producer.province_entered}
 PRODUCT_FILTERS = {"group": Product.group, "producer_id": Product.producer_id, "province": Product.province,
                    "region": Product.region, "producer_kind": Product.producer_kind}
 CERTIFICATE_FILTERS = ("stars", "certified", "expiring_before")
@@ -130,7 +136,7 @@ def _where_certificate(q, filters: dict):
 
 def _matches(filters: dict, sort: str | None):
     """SELECT of the matching products' ids (as ``id``), with the sort key (as ``key``) when
-    ``sort`` is given."""
+    ``sort`` is given, and in a search their rank (as ``rank``: 0 product name, 1 producer name)."""
     producer, certificate = _needs(filters, sort)
     key = SORTS[sort.lstrip("-")] if sort is not None else None
     if not _searching(filters):
@@ -139,25 +145,28 @@ def _matches(filters: dict, sort: str | None):
         q = q.outerjoin(Certification, _current()) if certificate else q
         return _where_certificate(_where_rows(q, filters), filters)
 
-    # A search: the products whose name matches, and the products of the producers whose name
-    # matches, each side found through its own trigram index; the certificate after the union.
+    # A search: the products whose name matches (rank 0), and the other products of the producers
+    # whose name matches (rank 1), each side found through its own trigram index; the two are
+    # disjoint (UNION ALL); the certificate after the union.
     product_key = key is not None and key.table is Product.__table__
     like = _pattern(filters["q"])
 
     def side(by_producer: bool):
-        q = select(Product.id.label("id"), *([key.label("key")] if product_key else []))
+        q = select(Product.id.label("id"), *([key.label("key")] if product_key else []),
+                   literal(int(by_producer)).label("rank"))
         if by_producer:
             q = (q.select_from(Producer).join(Product, Product.producer_id == Producer.id)
-                 .where(Producer.name_folded.like(like, escape="/")))
+                 .where(Producer.name_folded.like(like, escape="/"), ~Product.name_folded.like(like, escape="/")))
         else:
             q = q.select_from(Product).where(Product.name_folded.like(like, escape="/"))
             q = q.join(Producer, Producer.id == Product.producer_id) if producer else q
         return _where_rows(q, filters)
 
-    found = union(side(False), side(True)).subquery("found")
+    found = union_all(side(False), side(True)).subquery("found")
     if not certificate:
-        return select(found.c.id, *([found.c.key] if product_key else []))
-    q = select(found.c.id, *([found.c.key if product_key else key.label("key")] if key is not None else []))
+        return select(found.c.id, *([found.c.key] if product_key else []), found.c.rank)
+    q = select(found.c.id, *([found.c.key if product_key else key.label("key")] if key is not None else []),
+               found.c.rank)
     q = q.select_from(found).outerjoin(Certification, and_(Certification.product_id == found.c.id,
                                                            Certification.status == "current"))
     return _where_certificate(q, filters)
@@ -185,24 +194,31 @@ def _page_rows(filters: dict, sort: str, offset: int | None = None, limit: int |
                with_total: bool = False, few: bool = False):
     """The list items of one page (all of them without a limit), in order.
 
+    A search ranks first (product-name matches, then producer-name ones), then sorts; its rows say
+    why they matched (``matched``).
+
     ``few``: the filters select few products (at most ``FEW``), so they are all read first and
     then sorted. Otherwise PostgreSQL may walk the index of the sort column and test each product
     against the filters until the page is full, which is quick when the matches are many but reads
     most of the register when they are rare (5★ products sorted by name: 90,000 rows for 50)."""
     direction = _ordered(sort)
+    searching = _searching(filters)
     matched = _matches(filters, sort)
     keys = (matched.cte("matched").prefix_with("MATERIALIZED", dialect="postgresql") if few
             else matched.subquery("matched"))
-    ids = select(keys.c.id, keys.c.key)
+    ids = select(keys.c.id, keys.c.key, *([keys.c.rank] if searching else []))
     if with_total:
         ids = ids.add_columns(func.count().over().label("total"))
     if limit is not None:
-        ids = ids.order_by(direction(keys.c.key), keys.c.id).offset(offset).limit(limit)
+        ids = ids.order_by(*([keys.c.rank] if searching else []), direction(keys.c.key), keys.c.id)
+        ids = ids.offset(offset).limit(limit)
     page = ids.subquery("page")
-    columns = [*ITEM_COLUMNS, page.c.total] if with_total else ITEM_COLUMNS
+    columns = [*ITEM_COLUMNS, *([page.c.total] if with_total else [])]
+    if searching:
+        columns += [page.c.rank, Producer.name_folded.like(_pattern(filters["q"]), escape="/").label("by_producer")]
     return (select(*columns).select_from(page).join(Product, Product.id == page.c.id)
             .join(Producer, Producer.id == Product.producer_id).outerjoin(Certification, _current())
-            .order_by(direction(page.c.key), page.c.id))
+            .order_by(*([page.c.rank] if searching else []), direction(page.c.key), page.c.id))
 
 
 def list_products(session: Session, filters: dict, page: int, per_page: int, sort: str) -> tuple[int, list]:
@@ -222,13 +238,18 @@ def list_products(session: Session, filters: dict, page: int, per_page: int, sor
 
 def _item(row) -> dict:
     values = row._mapping
-    return {column.key: values[column.key] for column in ITEM_COLUMNS}
+    item = {column.key: values[column.key] for column in ITEM_COLUMNS}
+    if "rank" in values:  # a search: why it matched
+        item["matched"] = [why for why, hit in zip(MATCHED, (values["rank"] == 0, bool(values["by_producer"])),
+                                                   strict=True) if hit]
+    return item
 
 
 def statistics(session: Session) -> dict:
-    """Counts over current certifications: by stars, group, province, region and producer kind."""
+    """Counts over current certifications: by stars, group, province, region (an old province's
+    record in its old region), producer kind and the province as entered (both names where old)."""
     base = (select(Certification.stars, Product.group, Product.potential_five_star, Producer.id.label("producer"),
-                   Producer.province, Producer.region, Producer.kind)
+                   Producer.province, Producer.province_entered, Producer.region, Producer.kind)
             .join(Product, Product.id == Certification.product_id).join(Producer, Producer.id == Product.producer_id)
             .where(Certification.status == "current")).subquery()
 
@@ -240,13 +261,26 @@ def statistics(session: Session) -> dict:
         "certified_products": session.scalar(select(func.count()).select_from(base)),
         "producers": session.scalar(select(func.count(func.distinct(base.c.producer)))),
         "potential_five_star": session.scalar(select(func.count()).select_from(base)
-                                              .where(base.c.potential_five_star.is_(True))),
+                                              .where(base.c.potential_five_star.is_(True), base.c.stars == 4)),
         "by_stars": by(base.c.stars),
         "by_group": by(base.c.group),
         "by_province": by(base.c.province),
         "by_region": by(base.c.region),
         "by_producer_kind": by(base.c.kind),
+        "by_old_province": _by_old_province(session, base),
     }
+
+
+def _by_old_province(session: Session, base) -> list[dict]:
+    """Certified products by current province and the name entered: Bến Tre's apart from Trà Vinh's."""
+    counts: dict[tuple[str, str | None], int] = {}
+    for province, entered, n in session.execute(select(base.c.province, base.c.province_entered, func.count())
+                                                .group_by(base.c.province, base.c.province_entered)).all():
+        key = (province, reference.old_name(province, entered))
+        counts[key] = counts.get(key, 0) + n
+    return [{"province": province, "old_province": old, "label": reference.province_label(province, old),
+             "label_en": reference.province_label(province, old, "en"), "certified_products": n}
+            for (province, old), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
 
 
 EXPORT_COLUMNS = ["id", "name", "name_en", "group", "potential_five_star", "producer_id", "producer_name",

@@ -7,14 +7,15 @@ import re
 from datetime import date, datetime
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from shared.contracts.events import LANGS, PRODUCER_KINDS, REGIONS
 from shared.fields import ADDRESS, CODE, NAME, TEXT, Email, Line, Paragraphs
 from shared.instants import UtcDateTime
 from shared.text import fold
 
-from .domain import CRITERIA, DomainError, resolve_province
+from .domain import CRITERIA
+from .province_filters import MATCHED, province_filters
 
 # Every group some criteria version knows: checked here with the other fields, and against the
 # version in force by the operation.
@@ -165,7 +166,12 @@ class CertificationOut(Schema):
 class ProductQuery(Schema):
     q = Line(max_length=200, metadata={"description": "search; ignores diacritics and case"})
     province = Line(max_length=100, metadata={
-        "description": "current or pre-2025 name (\"Bến Tre\" lists Vĩnh Long's producers)"})
+        "description": "a current province: all its records, whatever name they were entered under (\"Vĩnh Long\": "
+                       "Bến Tre's and Trà Vinh's too); or a pre-2025 name that is not a current one: the records "
+                       "entered under it (\"Trà Vinh\"). With or without diacritics or a prefix"})
+    old_province = Line(max_length=100, metadata={
+        "description": "a pre-2025 province: only the records entered under that name (\"Tây Ninh\": those entered "
+                       "as Tây Ninh, not Long An's)"})
     region = fields.String(validate=validate.OneOf(REGIONS))
     group = fields.Integer(validate=validate.OneOf(GROUPS))
     stars = fields.Integer(validate=validate.Range(min=1, max=5))
@@ -185,14 +191,10 @@ class ProductQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
     @post_load
-    def current_province(self, data, **_):
-        """Filter by the current province, whatever name (old or new, with or without diacritics) was typed."""
-        if data.get("province") is not None:
-            try:
-                data["province"] = resolve_province(data["province"]).name
-            except DomainError as exc:
-                raise ValidationError(exc.message, field_name="province") from exc
-        return data
+    def current_or_old_province(self, data, **_):
+        """A current province filters by the current province, a pre-2025 name by the name entered
+        (services/registry/queries.py, "province_entered")."""
+        return province_filters(data)
 
 
 class ProductListItem(Schema):
@@ -211,6 +213,9 @@ class ProductListItem(Schema):
     valid_until = fields.Date(allow_none=True)
     decision_number = fields.String(allow_none=True)
     certification_status = fields.String(allow_none=True)
+    matched = fields.List(fields.String(validate=validate.OneOf(MATCHED)), metadata={
+        "description": "in a search (`q`) only: why the row matched, product_name and/or producer_name (the "
+                       "product-name matches are listed first)"})
 
 
 class ProductPage(Schema):
@@ -218,6 +223,15 @@ class ProductPage(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     items = fields.List(fields.Nested(ProductListItem))
+
+
+class OldProvinceCount(Schema):
+    province = fields.String(required=True, metadata={"description": "the current province"})
+    old_province = fields.String(required=True, allow_none=True, metadata={
+        "description": "the pre-2025 name the records were entered under; null: entered under the current name"})
+    label = fields.String(required=True, metadata={"description": "both names: \"Vĩnh Long (Bến Tre cũ)\""})
+    label_en = fields.String(required=True, metadata={"description": "\"Vĩnh Long (formerly Bến Tre)\""})
+    certified_products = fields.Integer(required=True)
 
 
 class StatisticsOut(Schema):
@@ -229,6 +243,9 @@ class StatisticsOut(Schema):
     by_province = fields.Dict(keys=fields.String(), values=fields.Integer())
     by_region = fields.Dict(keys=fields.String(), values=fields.Integer())
     by_producer_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_old_province = fields.List(fields.Nested(OldProvinceCount), metadata={
+        "description": "by the province as entered: a pre-2025 name beside its current province (Bến Tre's "
+                       "records apart from Trà Vinh's), records entered under a current name under it alone"})
 
 
 class RevocationIn(Schema):

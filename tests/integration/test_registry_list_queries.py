@@ -21,7 +21,9 @@ from shared.auth import issue_token
 from shared.text import fold
 
 PROVINCES = [("Vĩnh Long", "Bến Tre", "mekong_delta"), ("Hà Nội", "Hà Nội", "red_river_delta"),
-             ("Lâm Đồng", "Đắk Nông", "central_highlands"), ("Huế", "Thừa Thiên Huế", "north_central_coast")]
+             ("Lâm Đồng", "Đắk Nông", "central_highlands"), ("Huế", "Thừa Thiên Huế", "north_central_coast"),
+             ("Vĩnh Long", "Trà Vinh", "mekong_delta"), ("Vĩnh Long", "Vĩnh Long", "mekong_delta"),
+             ("Tây Ninh", "Long An", "mekong_delta"), ("Tây Ninh", "Tây Ninh", "southeast")]
 KINDS = ["cooperative", "enterprise", "household", "cooperative_group"]
 GOODS = ["Kẹo dừa", "Nước mắm 40% đạm", "Trà_xanh", "Mật ong 1/2 lít", "Bánh tráng", "Cà phê", "Gạo ST25"]
 TODAY = date(2026, 6, 1)
@@ -89,15 +91,17 @@ def registry(tmp_path_factory):
 
 def oracle(rt, filters: dict, sort: str) -> list[dict]:
     """Every product with its current certification, ordered by the database by the sort column and
-    id (its own NULL placement), then filtered here."""
+    id (its own NULL placement), then filtered here; a search's product-name matches first."""
     from sqlalchemy import and_, select
 
     from services.registry.models import Certification, Producer, Product
+    from shared import reference
 
     key = {"name": Product.name_folded, "stars": Certification.stars, "valid_until": Certification.valid_until,
            "created_at": Product.created_at}[sort.lstrip("-")]
     q = (select(Product.id, Product.name_folded, Product.group, Product.potential_five_star, Product.producer_id,
                 Producer.name_folded.label("producer_folded"), Producer.province, Producer.region, Producer.kind,
+                Producer.province_entered,
                 Certification.id.label("cert"), Certification.stars, Certification.valid_until)
          .join(Producer, Producer.id == Product.producer_id)
          .outerjoin(Certification, and_(Certification.product_id == Product.id, Certification.status == "current"))
@@ -106,18 +110,26 @@ def oracle(rt, filters: dict, sort: str) -> list[dict]:
         rows = s.execute(q).all()
         status = _statuses(s)
     wanted = fold(filters["q"]) if filters.get("q") else None
+    filters = dict(filters)
+    if filters.get("province") and not reference.is_current_province(filters["province"]):
+        filters["entered"] = reference.resolve_province(filters.pop("province")).entered_as  # a pre-2025 name
+    if filters.get("old_province"):
+        filters["old_province"] = reference.resolve_province(filters["old_province"]).entered_as
 
     def keep(r) -> bool:
         return ((wanted is None or wanted in r.name_folded or wanted in r.producer_folded)
                 and all(filters.get(k) is None or filters[k] == v for k, v in (
-                    ("province", r.province), ("region", r.region), ("producer_kind", r.kind), ("group", r.group),
+                    ("province", r.province), ("entered", r.province_entered),
+                    ("old_province", r.province_entered), ("region", r.region), ("producer_kind", r.kind),
+                    ("group", r.group),
                     ("producer_id", r.producer_id), ("stars", r.stars), ("potential_five_star", r.potential_five_star)))
                 and (filters.get("certified") is None or filters["certified"] == (r.cert is not None))
                 and (filters.get("expiring_before") is None
                      or (r.valid_until is not None and r.valid_until < filters["expiring_before"]))
                 and (filters.get("status") is None or filters["status"] == status.get(r.id, "uncertified")))
 
-    return [r for r in rows if keep(r)]
+    kept = [r for r in rows if keep(r)]
+    return kept if wanted is None else sorted(kept, key=lambda r: wanted not in r.name_folded)  # stable
 
 
 def _statuses(session) -> dict:
@@ -165,6 +177,11 @@ FILTERS = [
     {"status": "revoked", "certified": False}, {"status": "uncertified", "certified": True},
     {"status": "current", "expiring_before": TODAY + timedelta(days=400)},
     {"q": "keo dua", "status": "current", "stars": 3}, {"q": "co so", "status": "revoked", "certified": False},
+    # pre-2025 provinces (issue 11): an old name that is no current one, or old_province, selects the
+    # records entered under it; a current name all of the merged province
+    {"province": "Bến Tre"}, {"province": "tra vinh", "stars": 3}, {"province": "Tây Ninh"},
+    {"old_province": "Vĩnh Long"}, {"old_province": "Tây Ninh", "certified": True},
+    {"q": "keo dua", "province": "Bến Tre"}, {"q": "ca phe", "old_province": "Long An", "status": "current"},
 ]
 SORTS = ["name", "-name", "stars", "-stars", "valid_until", "-valid_until", "created_at", "-created_at"]
 
