@@ -60,11 +60,13 @@ def load_registry(runtime) -> bool:
             product = ops.register_product(s, runtime.emit, {
                 "producer_id": producers[p_index].id, "name": f"{name} {PLACES[k % len(PLACES)]}",
                 "group": GROUP_OF.get(name, 1),
-                "subgroup": SUBGROUP_OF.get(name, "1.3"), "potential_five_star": k in potential})
+                "subgroup": SUBGROUP_OF.get(name, "1.3"), "potential_five_star": False})
             number, decided = DECISIONS[k % len(DECISIONS)]
             ops.grant_certification(s, runtime.emit, {
                 "product_id": product.id, "kind": "new", "criteria_version": "148/QĐ-TTg",
-                "score": (72 + k % 17) if four else (52 + k % 17), "issued_by": "UBND tỉnh Bến Tre",
+                # a provincial score of 90+ is 4★ and proposes the product for national evaluation (potential 5★)
+                "score": (90 + k % 10) if k in potential else (72 + k % 17) if four else (52 + k % 17),
+                "issued_by": "UBND tỉnh Bến Tre",
                 "decision_number": number, "decision_date": decided}, today=date.today())
     return True
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from shared.web import create_service_app
 
+from .decision_routes import blp as decisions_blp
 from .models import Inbox, Outbox
 from .reference_routes import blp as reference_blp
 from .routes import blp
@@ -15,5 +16,5 @@ SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app("registry", SERVICE_DIR, Outbox, Inbox, [blp, reference_blp, tokens_blp],
+    return create_service_app("registry", SERVICE_DIR, Outbox, Inbox, [blp, decisions_blp, reference_blp, tokens_blp],
                               "OCOP registry API", settings, migrate)

@@ -37,14 +37,17 @@ def on_record_certification(emit):
         try:
             fields = CertificationIn().load(data["certification"])
             with session.begin_nested():  # a refusal leaves nothing of the command behind
-                cert = ops.grant_certification(session, emit, fields, today=datetime.now(VIETNAM).date())
+                cert = ops.grant_certification(session, emit, fields, today=datetime.now(VIETNAM).date(),
+                                               actor=envelope.get("sender") or f"command {envelope['type']}")
         except ValidationError as exc:
             return _answer(session, emit, envelope, "registry.command.rejected", {**answer, "errors": _flatten(
                 exc.messages)})
         except OperationError as exc:
             return _answer(session, emit, envelope, "registry.command.rejected",
                            {**answer, "errors": {exc.field or "command": [exc.message]}})
-        _answer(session, emit, envelope, "registry.command.accepted", {**answer, "result_id": cert.id})
+        # The certificate attached to its decision (found by authority, number and date, or recorded now).
+        _answer(session, emit, envelope, "registry.command.accepted", {**answer, "result_id": cert.id,
+                                                                       "decision_id": cert.decision_id})
 
     return handle
 

@@ -8,6 +8,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from shared import reference
 from shared.text import fold
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -145,14 +146,116 @@ def check_group(version: CriteriaVersion, group: int, subgroup: str | None) -> s
                                   f"known: {listing}")
 
 
-def derive_stars(criteria_version: str, score: int, claimed: int | None) -> int:
-    stars = criteria(criteria_version).stars_for(score)
+# ---- who certifies what (DOMAIN.md: "Stars and scores") -----------------------------------------
+# Which level certifies which stars is the procedure in force on the decision's date, reference data
+# (procedures.json, shared/reference.py): since 1 July 2025 (Decision 1489/QĐ-TTg) the commune only
+# pre-checks the dossier, the province certifies 3★ and 4★ and the national level 5★.
+LEVELS = reference.LEVELS
+FIVE_STARS = 5
+POTENTIAL_STARS = 4  # "potential 5★" is a status of 4★ products sent up for national evaluation
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an evaluation grants: its stars, and whether the decision proposes the product for
+    national evaluation (a provincial score in the 5★ band: 4★ and "potential 5★")."""
+
+    stars: int
+    proposed_for_national: bool
+
+
+def _stars_listing(stars: tuple[int, ...]) -> str:
+    return " and ".join(f"{n}★" for n in stars) if stars else "nothing (it checks dossiers)"
+
+
+def procedure_on(day: date) -> reference.Procedure:
+    try:
+        return reference.procedure_on(day)
+    except reference.UnknownName as exc:
+        raise DomainError("decision_date", str(exc)) from None
+
+
+def check_level_certifies(level: str, day: date) -> None:
+    """A decision of ``level`` dated ``day`` can certify something under the procedure then in force."""
+    procedure = procedure_on(day)
+    if not procedure.levels().get(level):
+        known = ", ".join(f"{lv} ({_stars_listing(st)})" for lv, st in procedure.levels().items())
+        raise DomainError("level", f"a {level} decision certifies no OCOP product under {procedure.code} "
+                                   f"(in force on {day.strftime('%d/%m/%Y')}); levels: {known}")
+
+
+def grant_for(criteria_version: str, score: int, claimed: int | None, level: str, day: date) -> Grant:
+    """The stars a decision of ``level`` dated ``day`` grants for ``score``. Only the level that
+    certifies 5★ (the national one) does: a lower level's score in the 5★ band is 4★, proposing the
+    product for national evaluation. A level certifies only its own stars; the commune none."""
+    band = criteria(criteria_version).stars_for(score)
+    if band < CERTIFIED_MIN_STARS:
+        raise DomainError("score", f"score {score} is {band}★; only 3★ and above are certified OCOP")
+    check_level_certifies(level, day)
+    procedure = procedure_on(day)
+    certifies = procedure.levels()[level]
+    proposed = band == FIVE_STARS and band not in certifies and POTENTIAL_STARS in certifies
+    stars = POTENTIAL_STARS if proposed else band
+    if stars not in certifies:
+        by = ", ".join(reference.certifying_levels(band, day)) or "no level"
+        raise DomainError("score", f"score {score} is {band}★, which a {level} decision does not certify under "
+                                   f"{procedure.code} (it certifies {_stars_listing(certifies)}; {band}★: {by})")
     if claimed is not None and claimed != stars:
+        if proposed and claimed == FIVE_STARS:
+            raise DomainError("stars", f"only the national level certifies 5★; score {score} in a {level} decision "
+                                       f"is {stars}★, proposed for national evaluation (potential 5★)")
         raise DomainError("stars", f"{claimed}★ disagrees with score {score}, which is {stars}★ under "
-                                   f"{criteria_version}")
-    if stars < CERTIFIED_MIN_STARS:
-        raise DomainError("score", f"score {score} is {stars}★; only 3★ and above are certified OCOP")
-    return stars
+                                   f"{criteria_version} in a {level} decision")
+    return Grant(stars, proposed_for_national=proposed)
+
+
+def check_potential_five_star(flagged: bool, current_stars: int | None) -> None:
+    """The "potential 5★" flag is for products whose current certification is 4★."""
+    if flagged and current_stars != POTENTIAL_STARS:
+        held = f"holds {current_stars}★" if current_stars else "has no current certification"
+        raise DomainError("potential_five_star", f"only a product whose current certification is 4★ can be "
+                                                 f"proposed for 5★; this one {held}")
+
+
+def potential_after(flagged: bool, stars: int | None, proposed: bool = False) -> bool:
+    """The flag once the current certification changes to ``stars`` (None: none is current): set
+    when the decision proposes the product, kept while it stays 4★, cleared otherwise (5★
+    reached, fewer stars, revoked or expired)."""
+    if stars != POTENTIAL_STARS:
+        return False
+    return flagged or proposed
+
+
+# ---- decisions (one decision lists many products) ------------------------------------------------
+DECISION_KINDS = ("certify", "recertify", "upgrade", "revoke")
+# The decision kind of each certification kind; a "certify" decision (công nhận) may list products
+# evaluated for any reason, the others only their own kind.
+DECISION_KIND_OF = {"new": "certify", "recertification": "recertify", "upgrade": "upgrade"}
+# Why a certificate is revoked (thu hồi), DOMAIN.md: "Certificate lifecycle".
+# code -> the words recorded when none are given.
+REVOCATION_REASONS = {"violation": "Vi phạm quy định (violation)",
+                      "production_stopped": "Ngừng sản xuất (production stopped)",
+                      "not_re_evaluated_36_months": "Không đánh giá lại trong 36 tháng (not re-evaluated within 36 "
+                                                    "months)"}
+
+
+def check_decision_carries(decision_kind: str, cert_kind: str) -> None:
+    if decision_kind == "certify" and cert_kind in DECISION_KIND_OF:
+        return
+    if DECISION_KIND_OF.get(cert_kind) != decision_kind:
+        raise DomainError("kind", f"a {decision_kind} decision cannot carry a {cert_kind} certification")
+
+
+def decision_kind_for(cert_kinds) -> str:
+    """The kind of a decision recorded from its certificates: their own when they agree, else certify."""
+    kinds = {DECISION_KIND_OF[k] for k in cert_kinds}
+    return kinds.pop() if len(kinds) == 1 else "certify"
+
+
+def decision_key(issued_by: str, number: str) -> tuple[str, str]:
+    """A decision is identified by its authority, number and date; authority and number compare
+    without diacritics, case or surrounding spaces ("1358/QĐ-UBND" is "1358/qd-ubnd")."""
+    return fold(issued_by)[:200], fold(number)[:100]
 
 
 def add_months(d: date, months: int) -> date:
@@ -173,10 +276,6 @@ def valid_until(decision_date: date) -> date:
 def check_decision_date(decision_date: date, today: date) -> None:
     if decision_date > today:
         raise DomainError("decision_date", "is in the future")
-
-
-def level_for(stars: int) -> str:
-    return "national" if stars == 5 else "province"
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ COLUMNS = (
            decision=True),
     Column("decision_date", "Ngày quyết định", ("ngày qđ", "ngày cấp", "ngày ban hành"), required=True,
            decision=True),
+    # The decision's level (default province): only the national level certifies 5★.
+    Column("level", "Cấp công nhận", ("cấp đánh giá", "cấp phân hạng", "decision level"), decision=True),
 )
 BY_NAME = {c.name: c for c in COLUMNS}
 # Read and not stored: a row number (STT) and a note column are in most office spreadsheets.

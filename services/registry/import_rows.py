@@ -32,6 +32,12 @@ CERT_KINDS = {fold(w): kind for kind, words in {
                         "công nhận lại"),
     "upgrade": ("upgrade", "nâng sao", "nâng hạng", "nâng hạng sao"),
 }.items() for w in words}
+LEVEL_WORDS = {fold(w): level for level, words in {
+    "commune": ("commune", "xã", "cấp xã"), "district": ("district", "huyện", "cấp huyện"),
+    "province": ("province", "tỉnh", "cấp tỉnh", "thành phố", "cấp thành phố"),
+    "national": ("national", "trung ương", "cấp trung ương", "quốc gia", "cấp quốc gia"),
+}.items() for w in words}
+LEVEL_LISTING = "province (Tỉnh), national (Trung ương / Quốc gia), district (Huyện), commune (Xã)"
 YES = {fold(w) for w in ("x", "có", "yes", "true", "1", "đúng", "tiềm năng")}
 NO = {fold(w) for w in ("không", "no", "false", "0", "sai", "-")}
 
@@ -126,6 +132,7 @@ CONVERT = {
     "kind": lambda v: as_choice(v, CERT_KINDS, "certification kind", CERT_KIND_LISTING),
     "criteria_version": as_criteria,
     "decision_date": lambda v: parse_day_month_year(v).isoformat(),
+    "level": lambda v: as_choice(v, LEVEL_WORDS, "decision level", LEVEL_LISTING),
     "phone": lambda v: str(v) if isinstance(v, int) else as_text(v),
 }
 
@@ -136,7 +143,7 @@ PRODUCT_FIELDS = {"name": "product_name", "name_en": "product_name_en", "group":
                   "description": "description", "potential_five_star": "potential_five_star"}
 CERT_FIELDS = {"kind": "kind", "criteria_version": "criteria_version", "score": "score", "stars": "stars",
                "issued_by": "issued_by", "decision_number": "decision_number", "decision_date": "decision_date",
-               "score_parts": "score_parts", "score_parts.a": "score_a", "score_parts.b": "score_b",
+               "level": "level", "score_parts": "score_parts", "score_parts.a": "score_a", "score_parts.b": "score_b",
                "score_parts.c": "score_c",
                # the API's "already has a current certification" names the product; a row fixes it by its kind
                "product_id": "kind"}
@@ -177,6 +184,7 @@ class RowPlan:
     action: str = "created"         # of the certification: created or unchanged
     supersedes: str | None = None
     given: frozenset = frozenset()  # the columns this row has a value in
+    decision: dict | None = None    # the decision it names (imports.Resolver: found or to create)
 
 @dataclass
 class Checked:
@@ -185,6 +193,7 @@ class Checked:
     rows: list[RowPlan] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     producers: dict[str, ProducerPlan] = field(default_factory=dict)
+    decisions: dict[tuple, dict] = field(default_factory=dict)  # decision key -> plan (imports.Resolver)
 
 
 def _schema_errors(messages: dict, names: dict[str, str], prefix: str = "") -> list[tuple[str, str]]:
@@ -243,6 +252,13 @@ class RowChecker:
         cert = self._certification(line, raw, errors)
         if producer is None or product is None or cert is None or len(errors) > before:
             return None
+        try:  # "potential 5★" goes with this row's 4★ (a provincial 90+ sets it)
+            domain.check_potential_five_star(product["potential_five_star"], cert["stars"])
+        except domain.DomainError as exc:
+            errors.append(RowError(line, exc.field, exc.message, raw.get("potential_five_star")))
+            return None
+        product["potential_five_star"] = domain.potential_after(product["potential_five_star"], cert["stars"],
+                                                                cert["proposed_for_national"])
         return self._within_file(line, raw, producer, product, cert, errors)
 
     def _values(self, line: int, cells: list, errors: list[RowError]) -> dict:

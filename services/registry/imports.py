@@ -31,6 +31,7 @@ from shared.db import new_id, utcnow
 from shared.errors import Conflict, Invalid, OperationError
 from shared.text import fold
 
+from . import decisions, domain
 from . import operations as ops
 from .import_files import (
     COLUMNS,
@@ -127,7 +128,43 @@ class Resolver:
             else:
                 kept.append(row)
         checked.rows = kept
+        self._decisions(checked)
         checked.errors.sort(key=lambda e: e.line)
+
+    def _decisions(self, checked: Checked) -> None:
+        """Each row's decision (authority, number, date): found in the register, where it must be able
+        to carry the row's certificate, or to be created (one per decision, the rows agreeing on its level)."""
+        kept = []
+        for row in checked.rows:
+            spec = ops.decision_spec(row.cert)
+            key = (*domain.decision_key(spec["issued_by"], spec["number"]), spec["decision_date"])
+            plan = checked.decisions.get(key)
+            if plan is None:
+                found = decisions.find(self.session, spec["issued_by"], spec["number"], spec["decision_date"],
+                                       lock=self.lock)
+                plan = checked.decisions[key] = {"existing": found, "id": found.id if found else new_id(),
+                                                 "spec": spec, "line": row.line, "kinds": set(), "created": 0,
+                                                 "rows": 0}
+            error = None
+            if plan["existing"] is not None and row.action == "created":
+                try:
+                    decisions.check_fits(plan["existing"], spec)
+                except OperationError as exc:
+                    error = RowError(row.line, CERT_FIELDS.get(exc.field, exc.field or "decision_number"), exc.message,
+                                     row.cert.get(exc.field))
+            elif plan["existing"] is None and spec["level"] != plan["spec"]["level"]:
+                error = RowError(row.line, "level", f"differs from line {plan['line']} for the same decision "
+                                                    f"({plan['spec']['level']})", spec["level"])
+            if error is not None:
+                checked.errors.append(error)
+                continue
+            plan["rows"] += 1
+            if row.action == "created":
+                plan["kinds"].add(row.cert["kind"])
+                plan["created"] += 1
+            row.decision = plan
+            kept.append(row)
+        checked.rows = kept
 
     def _decide(self, row: RowPlan, products: dict, certs: dict) -> RowError | None:
         found = products.get((row.producer.id, row.product["name_folded"]))
@@ -139,7 +176,7 @@ class Resolver:
                                                       f"{row.producer.fields['code']}; correct them in the register "
                                                       "first", row.product["name"])
         row.existing_product, row.product_id = found, found["id"]
-        for api in ("group", "subgroup", "potential_five_star"):  # a matched product keeps its own
+        for api in ("group", "subgroup"):  # a matched product keeps its own
             mine = row.product[api]
             if api != "group" and api not in row.given:
                 continue
@@ -170,6 +207,9 @@ class Resolver:
                           "re-certification or an upgrade replaces it")
             return RowError(row.line, CERT_FIELDS.get(exc.field, "kind"), exc.message + detail, row.cert["kind"])
         found["version"] += 1  # one row per product in a file
+        if "potential_five_star" not in row.given:  # the product's own flag, as the new certificate leaves it
+            row.product["potential_five_star"] = domain.potential_after(found["potential_five_star"], row.cert["stars"],
+                                                                        row.cert["proposed_for_national"])
         row.product_version, row.cert_id = found["version"], new_id()
         row.supersedes = current["id"] if current else None
         return None
@@ -218,9 +258,27 @@ class _Row(dict):
     __getattr__ = dict.__getitem__
 
 
-def write(session: Session, emit, checked: Checked, now: datetime) -> int:
+def _new_decisions(session: Session, checked: Checked, applied_by: str) -> None:
+    """Record the decisions the file names that the register does not have yet."""
+    made = []
+    for plan in checked.decisions.values():
+        if plan["existing"] is None and plan["created"]:
+            spec = plan["spec"]
+            record = decisions.new(spec["issued_by"], spec["number"], spec["decision_date"], spec["level"],
+                                   domain.decision_kind_for(plan["kinds"]), spec["criteria_version"], applied_by)
+            record.id = plan["id"]
+            plan["record"] = record
+            made.append(record)
+        else:
+            plan["record"] = plan["existing"]
+    session.add_all(made)
+    session.flush()
+
+
+def write(session: Session, emit, checked: Checked, now: datetime, applied_by: str = "import") -> int:
     """Insert and update in batches (executemany), then the events in one multi-row insert into
     the outbox: the same events, with the same subject versions, as the single-record API."""
+    _new_decisions(session, checked, applied_by)
     producers, products, certs, bumps, events = [], [], [], [], []
     for row in checked.rows:
         if row.action == "unchanged":
@@ -239,14 +297,19 @@ def write(session: Session, emit, checked: Checked, now: datetime) -> int:
             events.append(("registry.product.registered", product.id, 1,
                            ops.product_event(_Row(product, version=1))))
         else:
-            product = _Row(row.existing_product, producer_id=plan.id)
-            bumps.append({"b_id": product.id, "b_version": row.product_version})
+            product = _Row(row.existing_product, producer_id=plan.id,
+                           potential_five_star=row.product["potential_five_star"])
+            bumps.append({"b_id": product.id, "b_version": row.product_version,
+                          "b_potential": product.potential_five_star})
+        decision = row.decision["record"]
         cert = _Row(row.cert, id=row.cert_id, product_id=product.id, status="current", created_at=now,
                     revoked_reason=None, revocation_decision_number=None, revocation_decision_date=None,
-                    expiring_announced_at=None)
+                    expiring_announced_at=None, decision_id=decision.id, revocation_decision_id=None,
+                    revocation_reason_code=None)
         certs.append(cert)
         events.append((ops.CERTIFICATION_EVENT[cert.kind], product.id, row.product_version,
-                       ops.certification_event(cert, product, _Row(producer), replaces=row.supersedes)))
+                       ops.certification_event(cert, product, _Row(producer), replaces=row.supersedes,
+                                               decision=decision)))
     superseded = [{"b_id": r.supersedes} for r in checked.rows if r.supersedes and r.action == "created"]
     conn = session.connection()
     if producers:
@@ -258,7 +321,9 @@ def write(session: Session, emit, checked: Checked, now: datetime) -> int:
         conn.execute(update(C).where(C.c.id == bindparam("b_id")).values(status="superseded"), superseded)
     if bumps:
         P = Product.__table__
-        conn.execute(update(P).where(P.c.id == bindparam("b_id")).values(version=bindparam("b_version")), bumps)
+        conn.execute(update(P).where(P.c.id == bindparam("b_id")).values(version=bindparam("b_version"),
+                                                                          potential_five_star=bindparam("b_potential")),
+                     bumps)
     if certs:
         conn.execute(Certification.__table__.insert(), [_columns(Certification, c) for c in certs])
     emit.many(session, events)
@@ -311,7 +376,7 @@ def run_import(session: Session, emit, data: bytes, filename: str, *, apply: boo
     if apply and counts["events"]:
         now = utcnow()
         try:
-            write(session, emit, checked, now)
+            write(session, emit, checked, now, applied_by[:200])
             record = ImportRecord(sha256=sha, filename=filename[:300], format=table.format,
                                   applied_by=applied_by[:200], applied_at=now, rows=len(table.rows), summary=counts)
             session.add(record)
@@ -320,7 +385,8 @@ def run_import(session: Session, emit, data: bytes, filename: str, *, apply: boo
             # A producer code recorded by someone else since the lookup (PostgreSQL runs requests at once).
             raise Conflict("the register changed while the file was applied (a producer code was recorded "
                            "meanwhile); run the import again", field="file") from exc
-        report.update(applied=True, import_id=record.id, message=_message(counts, applied=True))
+        report.update(applied=True, import_id=record.id, message=_message(counts, applied=True),
+                      decisions=_decisions_report(checked, applied=True))
         _ids(report, checked)
     elif apply:
         report["message"] = "nothing to apply: every row is already in the register" + _previously(report)
@@ -352,6 +418,7 @@ def _report(checked: Checked, filename: str, sha: str, apply: bool, session: Ses
                   "product_id": r.product_id if r.existing_product else None,
                   "certification_id": r.cert_id if r.action == "unchanged" else None}
                  for r in checked.rows],
+        "decisions": _decisions_report(checked),
         "previous_imports": [{"id": p.id, "applied_at": p.applied_at, "applied_by": p.applied_by,
                               "filename": p.filename, "summary": p.summary} for p in previous],
     }
@@ -363,6 +430,22 @@ def _report(checked: Checked, filename: str, sha: str, apply: bool, session: Ses
     else:
         report["message"] = "dry run: " + _message(counts, applied=False) + _previously(report)
     return report
+
+
+def _decisions_report(checked: Checked, applied: bool = False) -> list[dict]:
+    """The decisions the file names: matched in the register or created (by an apply), with their rows."""
+    out = []
+    for plan in checked.decisions.values():
+        spec, existing = plan["spec"], plan["existing"]
+        out.append({"id": plan["id"] if existing is not None or (applied and plan["created"]) else None,
+                    "action": "matched" if existing is not None else "created",
+                    "number": existing.number if existing else spec["number"],
+                    "date": existing.decision_date if existing else spec["decision_date"],
+                    "issued_by": existing.issued_by if existing else spec["issued_by"],
+                    "level": existing.level if existing else spec["level"],
+                    "kind": existing.kind if existing else domain.decision_kind_for(plan["kinds"] or {"new"}),
+                    "rows": plan["rows"], "certificates_created": plan["created"]})
+    return out
 
 
 def _cut(text: str | None) -> str | None:

@@ -41,11 +41,12 @@ def import_command(argv: list[str]) -> int:
     parser.add_argument("--decision-number", help="decision number for every row (else the column)")
     parser.add_argument("--decision-date", help="decision date for every row, 20/07/2021 or 2021-07-20")
     parser.add_argument("--issued-by", help="issuing authority for every row (else the column)")
+    parser.add_argument("--level", help="the decision's level for every row: province (default) or national")
     args = parser.parse_args(argv)
     try:
         form = ImportIn(exclude=("file", "dry_run")).load(
             {k: v for k, v in (("decision_number", args.decision_number), ("decision_date", args.decision_date),
-                               ("issued_by", args.issued_by)) if v is not None})
+                               ("issued_by", args.issued_by), ("level", args.level)) if v is not None})
     except ValidationError as exc:
         return _fail({"message": "invalid options", "errors": exc.messages}, 2)
     try:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.bus.outbox import define_models
@@ -80,6 +93,34 @@ class Product(Base):
 _CURRENT = text("status = 'current'")
 
 
+class Decision(Base):
+    """A decision (quyết định) of an authority: it certifies, re-certifies, upgrades or revokes
+    many products at once. Identified by its authority, number and date (compared folded: the
+    ``*_key`` columns). A revoke decision lists what it revoked (certifications.revocation_decision_id)
+    with its reason code; the others the certifications they carry (certifications.decision_id).
+    Migration 2b7e4c9d1f60 made one per (authority, number, date) of the certifications before it."""
+
+    __tablename__ = "decisions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(100))
+    decision_date: Mapped[date] = mapped_column(Date)
+    issued_by: Mapped[str] = mapped_column(String(200))
+    number_key: Mapped[str] = mapped_column(String(100))
+    issued_by_key: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(20))            # commune, province, national
+    kind: Mapped[str] = mapped_column(String(20))             # certify, recertify, upgrade, revoke
+    criteria_version: Mapped[str | None] = mapped_column(String(40))
+    reason_code: Mapped[str | None] = mapped_column(String(40))   # a revoke decision's
+    reason: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    __table_args__ = (
+        UniqueConstraint("issued_by_key", "number_key", "decision_date"),
+        Index("ix_decisions_decision_date_id", "decision_date", "id"),
+        Index("ix_decisions_kind_level", "kind", "level"),
+    )
+
+
 class Certification(Base):
     __tablename__ = "certifications"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -100,6 +141,12 @@ class Certification(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(500))
     revocation_decision_number: Mapped[str | None] = mapped_column(String(100))
     revocation_decision_date: Mapped[date | None] = mapped_column(Date)
+    # The decision that carries it, and the revoke decision that ended it (migration 2b7e4c9d1f60).
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.id"), index=True)
+    revocation_decision_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.id"), index=True)
+    revocation_reason_code: Mapped[str | None] = mapped_column(String(40))
+    # A provincial score in the 5★ band: 4★, and the province proposed the product for national evaluation.
+    proposed_for_national: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set once the 30-day expiry notice was announced, so the daily sweep announces it once.
     expiring_announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from shared.errors import Conflict, Invalid, NotFound
 from shared.text import fold, nfc
 
-from . import domain
+from . import decisions, domain
 from .models import Certification, Producer, Product
 
 
@@ -35,7 +35,8 @@ def folded(name: str) -> str:
 
 def producer_event(p: Producer) -> dict:
     return {"producer_id": p.id, "code": p.code, "name": p.name, "kind": p.kind, "province": p.province,
-            "region": p.region, "email": p.email, "phone": p.phone, "preferred_language": p.preferred_language,
+            "province_entered": p.province_entered, "region": p.region, "email": p.email, "phone": p.phone,
+            "preferred_language": p.preferred_language,
             "consent": {"email": bool(p.consent.get("email")), "sms": bool(p.consent.get("sms"))}}
 
 
@@ -139,6 +140,8 @@ def product_fields(data: dict) -> dict:
 
 def register_product(session: Session, emit, data: dict) -> Product:
     fields = product_fields(data)
+    # A product is recorded before it is certified: it cannot yet be proposed for 5★.
+    _domain(domain.check_potential_five_star, fields["potential_five_star"], None)
     producer = get_producer(session, data["producer_id"])
     product = Product(producer_id=producer.id, **fields, **producer_copy(producer), version=1)
     session.add(product)
@@ -168,6 +171,9 @@ def update_product(session: Session, emit, product_id: str, changes: dict) -> Pr
         group = changes.pop("group", product.group)
         subgroup = changes.pop("subgroup") if "subgroup" in changes else product.subgroup
         product.subgroup, product.group = _grouping(group, subgroup), group
+    if changes.get("potential_five_star") and not product.potential_five_star:
+        current = current_certification(session, product.id)
+        _domain(domain.check_potential_five_star, True, current.stars if current is not None else None)
     if "name" in changes:
         product.name = nfc(changes.pop("name"))
         product.name_folded = folded(product.name)
@@ -193,41 +199,57 @@ def current_certification(session: Session, product_id: str) -> Certification | 
                                                       Certification.status == "current"))
 
 
-def grant_certification(session: Session, emit, data: dict, today: date) -> Certification:
+def grant_certification(session: Session, emit, data: dict, today: date, actor: str = "system") -> Certification:
+    """Record one certificate of a decision (found by authority, number and date, or recorded now)."""
     # Lock the product row: two concurrent grants for one product serialise here.
     product = session.get(Product, data["product_id"], with_for_update=True)
     if product is None:
         raise NotFound(f"no product {data['product_id']}", field="product_id")
-    fields = certification_fields(data, today)
+    found = decisions.find(session, data["issued_by"], data["decision_number"], data["decision_date"])
+    level = data.get("level") or (found.level if found is not None else "province")
+    fields = certification_fields({**data, "level": level}, today)
     current = current_certification(session, product.id)
     check_replaces(fields, current.stars if current is not None else None)
+    decision = decisions.attach(session, decision_spec(fields), actor)
     if current is not None:
         # A re-certification or an upgrade replaces the current certification: one current at a time.
         current.status = "superseded"
-    cert = Certification(product_id=product.id, **fields)
+    cert = Certification(product_id=product.id, decision_id=decision.id, **fields)
     session.add(cert)
+    product.potential_five_star = domain.potential_after(product.potential_five_star, cert.stars,
+                                                         cert.proposed_for_national)
     product.version += 1
     session.flush()
     producer = session.get(Producer, product.producer_id)
     emit(session, CERTIFICATION_EVENT[cert.kind], product.id, product.version,
-         certification_event(cert, product, producer, replaces=current.id if current is not None else None))
+         certification_event(cert, product, producer, replaces=current.id if current is not None else None,
+                             decision=decision))
     return cert
+
+
+def decision_spec(fields: dict) -> dict:
+    """The decision a certificate's columns name."""
+    return {"issued_by": fields["issued_by"], "number": fields["decision_number"],
+            "decision_date": fields["decision_date"], "kind": domain.DECISION_KIND_OF[fields["kind"]],
+            "level": fields["level"], "criteria_version": fields["criteria_version"]}
 
 
 def certification_fields(data: dict, today: date) -> dict:
     """A certification's columns from input loaded by CertificationIn: decision date not in the
-    future, the criteria version of that date, stars derived from the score (a claim must agree),
-    score parts within that version's maxima, 36 months of validity. Shared by the API and the
-    bulk import."""
+    future, the criteria version of that date, stars derived from the score and the decision's
+    level (only the national level certifies 5★; a provincial 90+ is 4★ proposed for national
+    evaluation; a claim must agree), score parts within that version's maxima, 36 months of
+    validity. Shared by the API and the bulk import."""
     _domain(domain.check_decision_date, data["decision_date"], today)
     version = _domain(domain.criteria_for_decision, data.get("criteria_version"), data["decision_date"])
-    stars = _domain(domain.derive_stars, version.code, data["score"], data.get("stars"))
+    level = data.get("level") or "province"
+    grant = _domain(domain.grant_for, version.code, data["score"], data.get("stars"), level, data["decision_date"])
     parts = data.get("score_parts")
     _domain(domain.check_score_parts, version, parts, data["score"])
     return {"kind": data["kind"], "criteria_version": version.code, "score": data["score"], "score_parts": parts,
-            "stars": stars, "level": domain.level_for(stars), "issued_by": nfc(data["issued_by"]),
-            "decision_number": nfc(data["decision_number"]), "decision_date": data["decision_date"],
-            "valid_until": domain.valid_until(data["decision_date"])}
+            "stars": grant.stars, "level": level, "proposed_for_national": grant.proposed_for_national,
+            "issued_by": nfc(data["issued_by"]), "decision_number": nfc(data["decision_number"]),
+            "decision_date": data["decision_date"], "valid_until": domain.valid_until(data["decision_date"])}
 
 
 def check_replaces(fields: dict, current_stars: int | None) -> None:
@@ -246,14 +268,17 @@ CERTIFICATION_EVENT = {"new": "registry.certification.granted", "recertification
 
 
 def certification_event(cert: Certification, product: Product, producer: Producer,
-                        replaces: str | None = None) -> dict:
+                        replaces: str | None = None, decision=None) -> dict:
     return {"certification_id": cert.id, "product_id": product.id, "product_name": product.name,
             "group": product.group, "subgroup": product.subgroup, "replaces_certification_id": replaces,
             "producer_id": producer.id, "producer_name": producer.name,
-            "producer_kind": producer.kind, "province": producer.province, "region": producer.region,
-            "stars": cert.stars, "score": cert.score, "kind": cert.kind, "issued_by": cert.issued_by,
+            "producer_kind": producer.kind, "province": producer.province,
+            "province_entered": producer.province_entered, "region": producer.region, "stars": cert.stars,
+            "score": cert.score, "kind": cert.kind, "issued_by": cert.issued_by,
             "decision_number": cert.decision_number, "decision_date": cert.decision_date,
-            "valid_until": cert.valid_until, "potential_five_star": product.potential_five_star}
+            "valid_until": cert.valid_until, "potential_five_star": product.potential_five_star,
+            "level": cert.level, "proposed_for_national_evaluation": bool(cert.proposed_for_national),
+            "decision": decisions.ref(decision) if decision is not None else None}
 
 
 def get_certification(session: Session, cert_id: str) -> Certification:
@@ -268,8 +293,10 @@ def _ref(cert: Certification, product: Product, producer: Producer) -> dict:
             "producer_id": producer.id, "producer_name": producer.name, "valid_until": cert.valid_until}
 
 
-def revoke_certification(session: Session, emit, cert_id: str, data: dict, today: date) -> Certification:
-    """Thu hồi: a provincial decision ends a current certification, with its reason."""
+def revoke_certification(session: Session, emit, cert_id: str, data: dict, today: date,
+                         actor: str = "system") -> Certification:
+    """Thu hồi: a decision ends a current certification, with its reason (words, and a code when
+    given); the revoke decision is recorded (found by authority, number and date, or created)."""
     cert = get_certification(session, cert_id)
     product = session.get(Product, cert.product_id, with_for_update=True)
     session.refresh(cert)
@@ -279,17 +306,41 @@ def revoke_certification(session: Session, emit, cert_id: str, data: dict, today
     _domain(domain.check_decision_date, data["decision_date"], today)
     if data["decision_date"] < cert.decision_date:
         raise Invalid("is before the certification's own decision date", field="decision_date")
+    decision = decisions.attach(session, {
+        "issued_by": data.get("issued_by") or cert.issued_by, "number": data["decision_number"],
+        "decision_date": data["decision_date"], "kind": "revoke", "level": data.get("level"),
+        "reason_code": data.get("reason_code"), "reason": data.get("reason")}, actor)
+    revoke(session, emit, cert, product, decision, data.get("reason_code"), data.get("reason"))
+    return cert
+
+
+def revoke(session: Session, emit, cert: Certification, product: Product, decision, reason_code: str | None,
+           reason: str | None) -> None:
+    """End one current certificate by a revoke decision (its product row locked by the caller):
+    one registry.certification.revoked event, and the product's "potential 5★" flag cleared."""
     cert.status = "revoked"
-    cert.revoked_reason = nfc(data["reason"])
-    cert.revocation_decision_number = nfc(data["decision_number"])
-    cert.revocation_decision_date = data["decision_date"]
+    cert.revoked_reason = nfc(reason) if reason else domain.REVOCATION_REASONS[reason_code]
+    cert.revocation_reason_code = reason_code
+    cert.revocation_decision_number = decision.number
+    cert.revocation_decision_date = decision.decision_date
+    cert.revocation_decision_id = decision.id
     product.version += 1
     session.flush()
     producer = session.get(Producer, product.producer_id)
     emit(session, "registry.certification.revoked", product.id, product.version,
-         {**_ref(cert, product, producer), "reason": cert.revoked_reason,
-          "decision_number": cert.revocation_decision_number, "decision_date": cert.revocation_decision_date})
-    return cert
+         {**_ref(cert, product, producer), "reason": cert.revoked_reason, "reason_code": reason_code,
+          "decision_number": cert.revocation_decision_number, "decision_date": cert.revocation_decision_date,
+          "decision": decisions.ref(decision)})
+    _clear_potential(session, emit, product)
+
+
+def _clear_potential(session: Session, emit, product: Product) -> None:
+    """A product without a current 4★ certification is no longer "potential 5★" (README)."""
+    if product.potential_five_star:
+        product.potential_five_star = False
+        product.version += 1
+        session.flush()
+        emit(session, "registry.product.updated", product.id, product.version, product_event(product))
 
 
 NOTICE_DAYS = 30
@@ -308,6 +359,7 @@ def sweep(session: Session, emit, today: date, now: datetime) -> dict:
         session.flush()
         emit(session, "registry.certification.expired", product.id, product.version,
              _ref(cert, product, session.get(Producer, product.producer_id)))
+        _clear_potential(session, emit, product)
         expired += 1
     announced = 0
     horizon = today + timedelta(days=NOTICE_DAYS)

@@ -66,6 +66,10 @@ def rt():
     return runtime_of(current_app)
 
 
+def _actor() -> str:
+    return g.principal.get("sub") or g.principal["role"]
+
+
 @blp.route("/producers")
 class Producers(MethodView):
     @require("registry_officer")
@@ -168,9 +172,13 @@ class Certifications(MethodView):
     @blp.arguments(CertificationIn)
     @blp.response(201, CertificationOut)
     def post(self, data):
-        """Record a certification decision; stars are derived from the score."""
+        """Record a certificate of a decision; stars are derived from the score and the decision's level.
+
+        Only the national level certifies 5★: a provincial score of 90 or more is 4★ and proposes the
+        product for national evaluation (its potential 5★ flag set). The decision (authority, number,
+        date) is recorded the first time a certificate names it; later ones attach to it."""
         with rt().transaction() as s:
-            return ops.grant_certification(s, rt().emit, data, today=datetime.now(VIETNAM).date())
+            return ops.grant_certification(s, rt().emit, data, today=datetime.now(VIETNAM).date(), actor=_actor())
 
 
 @blp.route("/certifications/<cert_id>")
@@ -201,9 +209,13 @@ class RevokeCertification(MethodView):
     @blp.arguments(RevocationIn)
     @blp.response(200, CertificationOut)
     def post(self, data, cert_id):
-        """Revoke (thu hồi) a current certification by provincial decision, with its reason."""
+        """Revoke (thu hồi) a current certification by decision, with its reason (and reason code).
+
+        The revoke decision is recorded (or, by authority, number and date, matched); to revoke every
+        certificate of a decision at once: POST /decisions/{id}/revoke."""
         with rt().transaction() as s:
-            return ops.revoke_certification(s, rt().emit, cert_id, data, today=datetime.now(VIETNAM).date())
+            return ops.revoke_certification(s, rt().emit, cert_id, data, today=datetime.now(VIETNAM).date(),
+                                            actor=_actor())
 
 
 @blp.route("/statistics/progress")
@@ -282,7 +294,7 @@ class Imports(MethodView):
         changes nothing the second time. Columns: README, "Bulk import"."""
         upload = data["file"]
         content = upload.read(imports.max_bytes() + 1)
-        decision = {k: data.get(k) for k in ("issued_by", "decision_number", "decision_date")}
+        decision = {k: data.get(k) for k in ("issued_by", "decision_number", "decision_date", "level")}
         who = g.principal.get("sub") or g.principal["role"]
         with rt().transaction() as s:
             return imports.run_import(s, rt().emit, content, upload.filename or "", apply=not data["dry_run"],

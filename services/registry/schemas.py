@@ -14,7 +14,7 @@ from shared.fields import ADDRESS, CODE, NAME, TEXT, Email, Line, Paragraphs
 from shared.instants import UtcDateTime
 from shared.text import fold
 
-from .domain import CRITERIA
+from .domain import CRITERIA, LEVELS, REVOCATION_REASONS
 from .province_filters import MATCHED, province_filters
 
 # Every group some criteria version knows: checked here with the other fields, and against the
@@ -142,10 +142,21 @@ class CertificationIn(Schema):
     issued_by = Line(required=True, min_length=2, max_length=200)
     decision_number = Line(required=True, min_length=1, max_length=100)
     decision_date = fields.Date(required=True)
+    level = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LEVELS), metadata={
+        "description": "the level of the decision: province (3★ and 4★; a score of 90 or more is 4★ and proposes "
+                       "the product for national evaluation), national (5★ only); the commune does not certify. "
+                       "Default: the decision's, when it is recorded already, else province"})
 
 
 class CertificationOut(Schema):
     revoked_reason = fields.String(allow_none=True)
+    revocation_reason_code = fields.String(allow_none=True, metadata={"description": ", ".join(REVOCATION_REASONS)})
+    revocation_decision_id = fields.String(allow_none=True)
+    decision_id = fields.String(allow_none=True, metadata={"description": "the decision carrying it (GET /decisions/"
+                                                                          "{id})"})
+    proposed_for_national_evaluation = fields.Boolean(attribute="proposed_for_national", metadata={
+        "description": "a provincial score of 90 or more: 4★, and the product proposed for national evaluation "
+                       "(its potential 5★ flag set)"})
     revocation_decision_number = fields.String(allow_none=True)
     revocation_decision_date = fields.Date(allow_none=True)
     id = fields.String()
@@ -250,8 +261,14 @@ class StatisticsOut(Schema):
 
 class RevocationIn(Schema):
     reason = Paragraphs(required=True, min_length=3, max_length=500)
+    reason_code = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(list(REVOCATION_REASONS)),
+                                metadata={"description": "why, as a code: " + ", ".join(REVOCATION_REASONS)})
     decision_number = Line(required=True, min_length=1, max_length=100)
     decision_date = fields.Date(required=True)
+    issued_by = Line(min_length=2, max_length=200, load_default=None, allow_none=True,
+                     metadata={"description": "the revoking authority; default: the certificate's issuer"})
+    level = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LEVELS),
+                          metadata={"description": "of a revoke decision recorded now; default province"})
 
 
 class ExportQuery(ProductQuery):
@@ -360,6 +377,9 @@ class ImportIn(Schema):
     decision_date = DayMonthYear(metadata={
         "description": "decision date for every row, day/month/year (20/07/2021) or ISO (else the column "
                        "decision_date / Ngày quyết định)"})
+    level = fields.String(validate=validate.OneOf(LEVELS), metadata={
+        "description": "the decision's level for every row (else the column level / Cấp công nhận; default "
+                       "province): only the national level certifies 5★"})
 
 
 class ImportFileOut(Schema):
@@ -410,6 +430,18 @@ class ImportRowOut(Schema):
     certification_id = fields.String(allow_none=True)
 
 
+class ImportDecisionOut(Schema):
+    id = fields.String(allow_none=True, metadata={"description": "once applied (or matched): GET /decisions/{id}"})
+    action = fields.String(metadata={"description": "matched (in the register) or created"})
+    number = fields.String()
+    date = fields.Date()
+    issued_by = fields.String()
+    level = fields.String()
+    kind = fields.String()
+    rows = fields.Integer(metadata={"description": "rows of the file naming it"})
+    certificates_created = fields.Integer()
+
+
 class PreviousImportOut(Schema):
     id = fields.String()
     applied_at = UtcDateTime()
@@ -433,5 +465,7 @@ class ImportReportOut(Schema):
         "description": "the bad rows' errors, the first 200 in line order: line, field, reason (values and "
                        "messages quoted up to 200 characters)"})
     rows = fields.List(fields.Nested(ImportRowOut))
+    decisions = fields.List(fields.Nested(ImportDecisionOut), metadata={
+        "description": "the decisions the file names (authority, number, date): matched or created"})
     previous_imports = fields.List(fields.Nested(PreviousImportOut),
                                    metadata={"description": "earlier applies of the same file (by SHA-256)"})

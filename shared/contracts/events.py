@@ -74,6 +74,17 @@ class ProductUpdatedV1(ProductRegisteredV1):
     pass
 
 
+class DecisionRef(_Data):
+    """The decision (quyết định) that carries a certificate, or revoked it (added within v1)."""
+
+    decision_id = fields.String(required=True)
+    number = fields.String(required=True)
+    date = fields.Date(required=True)
+    issued_by = fields.String(required=True)
+    level = fields.String(required=True, metadata={"description": "commune, district, province or national"})
+    kind = fields.String(required=True, metadata={"description": "certify, recertify, upgrade or revoke"})
+
+
 @contract("registry.certification.granted", 1, "registry",
           "A product was certified OCOP (3★ or more); carries what a fair needs to match it.")
 class CertificationGrantedV1(_Data):
@@ -97,6 +108,13 @@ class CertificationGrantedV1(_Data):
     subgroup = fields.String(load_default=None, allow_none=True)
     replaces_certification_id = fields.String(load_default=None, allow_none=True,
                                               metadata={"description": "the certification this one supersedes"})
+    # Added within v1 (issue 11): the decision's level and the decision itself; only the national level
+    # certifies 5★, a provincial score of 90+ is 4★ and proposes the product for national evaluation.
+    level = fields.String(load_default=None, allow_none=True, metadata={"description": "of the decision"})
+    proposed_for_national_evaluation = fields.Boolean(load_default=False, metadata={
+        "description": "4★ by a provincial score of 90 or more: the product is proposed for national evaluation "
+                       "(potential_five_star)"})
+    decision = fields.Nested(DecisionRef, load_default=None, allow_none=True)
 
 
 @contract("registry.certification.renewed", 1, "registry",
@@ -336,6 +354,11 @@ class CertificationRevokedV1(_CertificationRef):
     reason = fields.String(required=True)
     decision_number = fields.String(required=True)
     decision_date = fields.Date(required=True)
+    # Added within v1 (issue 11): why as a code, and the revoke decision. A decision revoking many
+    # certificates is one such event per certificate.
+    reason_code = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(
+        ["violation", "production_stopped", "not_re_evaluated_36_months"]))
+    decision = fields.Nested(DecisionRef, load_default=None, allow_none=True)
 
 
 @contract("registry.certification.expired", 1, "registry",
@@ -365,6 +388,8 @@ class CommandAcceptedV1(_Data):
     command_id = fields.String(required=True)
     command_type = fields.String(required=True)
     result_id = fields.String(required=True)
+    decision_id = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "registry.record_certification: the decision the certificate was attached to (added within v1)"})
 
 
 @contract("registry.command.rejected", 1, "registry",

@@ -330,7 +330,10 @@ def test_product_of_an_unknown_producer_is_a_404(platform, api):
     ({"score": 40}, "score"),                         # 2★: not certified OCOP
     ({"score": 29, "stars": 1}, "score"),
     ({"score": 78, "stars": 5}, "stars"),             # 78 is 4★
-    ({"score": 90, "stars": 4}, "stars"),
+    ({"score": 90, "stars": 4, "level": "national"}, "stars"),
+    ({"score": 92, "stars": 5}, "stars"),             # a province's 92 is 4★ (proposed for national evaluation)
+    ({"score": 80, "level": "national"}, "score"),    # the national level certifies 5★ only
+    ({"level": "commune"}, "level"),                  # the commune pre-checks, it does not certify
     ({"stars": 6}, "stars"),
     ({"criteria_version": "999/QĐ-TTg"}, "criteria_version"),
     ({"kind": "renewal"}, "kind"),
@@ -379,7 +382,7 @@ def test_recertification_and_upgrade_replace_the_current_certification(platform,
     product = register_product(api, register_producer(api)["id"])
     first = api.call("POST", "registry", "/certifications", "registry_officer", json=cert_body(product["id"])).json()
     r = api.call("POST", "registry", "/certifications", "registry_officer",
-                 json=cert_body(product["id"], kind="upgrade", score=91, decision_date="2025-09-01"))
+                 json=cert_body(product["id"], kind="upgrade", score=91, decision_date="2025-09-01", level="national"))
     assert r.status_code == 201, r.text
     assert current_certifications(platform, product["id"]) == [(r.json()["id"], 5)]
     assert api.call("GET", "registry", f"/certifications/{first['id']}", "registry_officer").json()["status"] \

@@ -71,7 +71,8 @@ def test_renewal_and_upgrade_have_their_own_events_and_the_read_model_follows(pl
         "decision_number": "905/QĐ-UBND", "decision_date": date.today().isoformat()}).json()
     upgraded = api.call("POST", "registry", "/certifications", "registry_officer", json={
         "product_id": product["id"], "kind": "upgrade", "score": 91, "issued_by": "Bộ Nông nghiệp và Môi trường",
-        "decision_number": "118/QĐ-BNNMT", "decision_date": date.today().isoformat()}).json()
+        "decision_number": "118/QĐ-BNNMT", "decision_date": date.today().isoformat(),
+        "level": "national"}).json()
     assert (renewed["stars"], upgraded["stars"], upgraded["level"]) == (4, 5, "national")
     with platform.runtimes["registry"].session_factory() as s:
         envelopes = [json.loads(o.payload) for o in s.scalars(select(Outbox).order_by(Outbox.seq))]

@@ -43,7 +43,7 @@ def test_command_recertifies_and_is_answered(platform, api):
     _, product, first, _ = register_certified(api)
     command_id = send(platform, {"product_id": product["id"], "kind": "upgrade", "score": 91,
                                  "issued_by": "Bộ Nông nghiệp và Môi trường", "decision_number": "88/QĐ-BNNMT",
-                                 "decision_date": "2026-01-15"})
+                                 "decision_date": "2026-01-15", "level": "national"})
     type_, data = wait_for(lambda: answer(platform, command_id), message="command answer")
     assert type_ == "registry.command.accepted"
     with platform.runtimes["registry"].transaction() as s:
@@ -63,7 +63,8 @@ def test_bad_command_is_rejected_with_field_errors_and_writes_nothing(platform, 
     assert type_ == "registry.command.rejected"
     assert set(data["errors"]) == {"decision_date"}  # schema errors first; stars checked after
     wrong_stars = send(platform, {"product_id": product["id"], "kind": "upgrade", "score": 95, "stars": 4,
-                                  "issued_by": "Bộ", "decision_number": "1", "decision_date": "2025-12-31"})
+                                  "issued_by": "Bộ", "decision_number": "1", "decision_date": "2025-12-31",
+                                      "level": "national"})
     type_, data = wait_for(lambda: answer(platform, wrong_stars), message="rejection")
     assert type_ == "registry.command.rejected" and "disagrees with score 95" in data["errors"]["stars"][0]
     unknown = send(platform, {"product_id": "no-such-product", "score": 70, "issued_by": "UBND",

@@ -32,31 +32,72 @@ def test_score_outside_0_to_100_is_refused(score):
     assert err.value.field == "score"
 
 
-@pytest.mark.parametrize(("score", "stars"), [(50, 3), (69, 3), (70, 4), (89, 4), (90, 5), (100, 5)])
-def test_certified_scores_derive_their_stars(score, stars):
-    assert domain.derive_stars(CURRENT, score, None) == stars
-    assert domain.derive_stars(CURRENT, score, stars) == stars  # a claim that agrees is accepted
+DAY = date(2025, 9, 1)      # under 1489/QĐ-TTg (two tiers: commune, province, national)
+BEFORE = date(2024, 5, 1)   # under 148/QĐ-TTg (three tiers: district, province, national)
+
+
+def stars(score, claimed=None, level="province", day=DAY):
+    return domain.grant_for(CURRENT, score, claimed, level, day).stars
+
+
+@pytest.mark.parametrize(("score", "expected"), [(50, 3), (69, 3), (70, 4), (89, 4)])
+def test_certified_scores_derive_their_stars(score, expected):
+    assert stars(score) == expected
+    assert stars(score, expected) == expected  # a claim that agrees is accepted
+
+
+@pytest.mark.parametrize("score", [90, 92, 100])
+def test_a_provincial_90_or_more_is_4_stars_proposed_for_national_evaluation(score):
+    grant = domain.grant_for(CURRENT, score, None, "province", DAY)
+    assert (grant.stars, grant.proposed_for_national) == (4, True)
+    with pytest.raises(DomainError) as err:
+        stars(score, 5)
+    assert err.value.field == "stars" and "only the national level certifies 5★" in err.value.message
+
+
+@pytest.mark.parametrize("score", [90, 92, 100])
+def test_a_national_90_or_more_is_5_stars(score):
+    grant = domain.grant_for(CURRENT, score, None, "national", DAY)
+    assert (grant.stars, grant.proposed_for_national) == (5, False)
+
+
+@pytest.mark.parametrize("score", [55, 75, 89])
+def test_the_national_level_certifies_5_stars_only(score):
+    with pytest.raises(DomainError) as err:
+        stars(score, level="national")
+    assert err.value.field == "score"
+
+
+def test_the_commune_pre_checks_and_does_not_certify_and_the_district_is_gone_after_2025():
+    for level in ("commune", "district"):
+        with pytest.raises(DomainError) as err:
+            stars(75, level=level)
+        assert err.value.field == "level"
+    assert stars(55, level="district", day=BEFORE) == 3  # 148/QĐ-TTg: the district certified 3★
+    with pytest.raises(DomainError) as err:
+        stars(75, level="district", day=BEFORE)
+    assert err.value.field == "score"
 
 
 @pytest.mark.parametrize("score", [0, 29, 30, 49])
 def test_below_three_stars_is_not_certified(score):
     with pytest.raises(DomainError) as err:
-        domain.derive_stars(CURRENT, score, None)
+        stars(score)
     assert err.value.field == "score"
     assert "only 3★ and above" in err.value.message
 
 
-@pytest.mark.parametrize(("score", "claimed"), [(78, 5), (78, 3), (90, 4), (89, 5), (50, 4), (40, 3)])
+@pytest.mark.parametrize(("score", "claimed"), [(78, 5), (78, 3), (89, 5), (50, 4), (60, 4)])
 def test_stars_disagreeing_with_the_score_are_refused_naming_stars(score, claimed):
     with pytest.raises(DomainError) as err:
-        domain.derive_stars(CURRENT, score, claimed)
+        stars(score, claimed)
     assert err.value.field == "stars"
     assert f"{claimed}★" in err.value.message and str(score) in err.value.message
 
 
 def test_unknown_criteria_version_names_the_field_and_lists_the_known_ones():
     with pytest.raises(DomainError) as err:
-        domain.derive_stars("999/QĐ-TTg", 80, None)
+        domain.grant_for("999/QĐ-TTg", 80, None, "province", DAY)
     assert err.value.field == "criteria_version"
     assert all(code in err.value.message for code in domain.CRITERIA)
 
@@ -68,9 +109,36 @@ def test_domain_error_carries_field_and_message():
                                                   "score: must be between 0 and 100")
 
 
-@pytest.mark.parametrize(("stars", "level"), [(3, "province"), (4, "province"), (5, "national")])
-def test_level_follows_the_stars(stars, level):
-    assert domain.level_for(stars) == level
+# ---- potential 5★ and decisions ----------------------------------------------------------------
+@pytest.mark.parametrize("held", [None, 3, 5])
+def test_only_a_4_star_product_can_be_flagged_potential_5_stars(held):
+    domain.check_potential_five_star(False, held)
+    domain.check_potential_five_star(True, 4)
+    with pytest.raises(DomainError) as err:
+        domain.check_potential_five_star(True, held)
+    assert err.value.field == "potential_five_star"
+
+
+@pytest.mark.parametrize(("flagged", "stars_now", "proposed", "after"), [
+    (False, 4, True, True), (True, 4, False, True), (False, 4, False, False),
+    (True, 5, False, False), (True, 3, False, False), (True, None, False, False)])
+def test_the_flag_follows_the_current_certification(flagged, stars_now, proposed, after):
+    assert domain.potential_after(flagged, stars_now, proposed) is after
+
+
+def test_decision_kinds_carry_their_certifications():
+    for cert_kind in ("new", "recertification", "upgrade"):
+        domain.check_decision_carries("certify", cert_kind)
+    domain.check_decision_carries("upgrade", "upgrade")
+    with pytest.raises(DomainError) as err:
+        domain.check_decision_carries("upgrade", "new")
+    assert err.value.field == "kind"
+    with pytest.raises(DomainError):
+        domain.check_decision_carries("revoke", "new")
+    assert domain.decision_kind_for({"upgrade"}) == "upgrade"
+    assert domain.decision_kind_for({"new", "upgrade"}) == "certify"
+    assert domain.decision_key(" UBND tỉnh Bến Tre ", "1358/QĐ-UBND") == ("ubnd tinh ben tre", "1358/qd-ubnd")
+    assert set(domain.REVOCATION_REASONS) == {"violation", "production_stopped", "not_re_evaluated_36_months"}
 
 
 # ---- decision date and validity --------------------------------------------------------------
