@@ -12,6 +12,9 @@ KINDS = ("trade_fair", "exhibition", "showcase_point")
 # long-running "fair" with shelves rather than staffed booths: a producer there is not away from
 # home, so it never clashes with a producer's other fairs (see matching.overlaps).
 LONG_RUNNING = frozenset({"showcase_point"})
+# Where a fair is held, above all a showcase point's place (Decision 950/QĐ-BCT): tourist sites,
+# airports, stations, highway rest stops, hotels, craft villages, trade centres (optional on a fair).
+VENUE_KINDS = ("tourist_site", "airport", "station", "highway_rest_stop", "hotel", "craft_village", "trade_centre")
 MAX_DAYS = {"trade_fair": 31, "exhibition": 62, "showcase_point": 3 * 366}
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # deadlines end at the end of a day in Vietnam
 END_OF_DAY = time(23, 59, 59)
@@ -30,7 +33,8 @@ OPEN = frozenset({"draft", "published", "inviting", "closed"})
 # What may change in each state (PATCH). Before invitations go out, anything; while inviting, only
 # what does not change who is eligible or the dates producers were invited for.
 EDITABLE_WHILE_INVITING = frozenset({"name", "organiser", "organiser_kind", "organiser_contact", "organiser_phone",
-                                     "organiser_email", "venue", "capacity", "subsidy_per_booth", "budget"})
+                                     "organiser_email", "venue", "venue_kind", "capacity", "subsidy_per_booth",
+                                     "budget"})
 EDITABLE = {"draft": None, "published": None, "inviting": EDITABLE_WHILE_INVITING}  # None: every field
 
 

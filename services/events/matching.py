@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 
+from .eligibility import admitted_as, eligibility, failures, why_not  # noqa: F401  (the rule, re-exported)
+
 STAR_POINTS = 10.0
 FRESHNESS_POINTS = 5.0
 FRESHNESS_HORIZON_DAYS = 1095
@@ -70,6 +72,7 @@ class Candidate:
     status: str = "current"          # current, revoked, expired, or uncertified (never certified)
     subgroup: str | None = None
     potential_five_star: bool = False
+    provincial_key: bool = False     # designated a provincial key product (sản phẩm chủ lực cấp tỉnh)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Rules:
 
     min_stars: int = 3
     admit_uncertified: bool = False
+    admit_provincial_key: bool = False   # Decision 950/QĐ-BCT: provincial key products, whatever their stars
     groups: tuple[int, ...] = ()
     subgroups: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
@@ -98,6 +102,7 @@ class Rules:
         d = d or {}
         weights = {**DEFAULT_REGIONAL_WEIGHTS, **(d.get("regional_weights") or {})}
         return cls(min_stars=d.get("min_stars", 3), admit_uncertified=d.get("admit_uncertified", False),
+                   admit_provincial_key=d.get("admit_provincial_key", False),
                    groups=tuple(d.get("groups") or ()), subgroups=tuple(d.get("subgroups") or ()),
                    regions=tuple(d.get("regions") or ()), provinces=tuple(d.get("provinces") or ()),
                    producer_kinds=tuple(d.get("producer_kinds") or ()),
@@ -192,60 +197,7 @@ class Pick:
         return f"Pick({self.producer_id!r}, rank={self.rank}, score={self.score})"
 
 
-# ---- eligibility -----------------------------------------------------------------------------
-def failures(c: Candidate, rules: Rules, starts_on: date, ends_on: date) -> list[tuple[str, str]]:
-    """Every rule the candidate fails, as (rule, words); empty when eligible."""
-    out = []
-    if c.status == "uncertified":
-        if not rules.admit_uncertified:
-            out.append(("admit_uncertified", "the product is not certified OCOP and the fair admits only "
-                                             "certified products"))
-    elif c.status != "current":
-        out.append(("status", f"certificate is {c.status}"))
-    elif c.stars < rules.min_stars:
-        out.append(("min_stars", f"{c.stars}★ is below the fair's minimum of {rules.min_stars}★"))
-    admitted = rules.admitted_groups()
-    if admitted and c.group not in admitted:
-        out.append(("groups", f"group {c.group} is not admitted"))
-    elif rules.subgroups:
-        own = [code for code in rules.subgroups if code.split(".")[0] == str(c.group)]
-        if own and c.subgroup not in own:
-            out.append(("subgroups", f"sub-group {c.subgroup or 'not recorded'} is not admitted "
-                                     f"(group {c.group} admits {', '.join(own)})"))
-    area = _area_failure(c, rules)
-    if area:
-        out.append(area)
-    if rules.producer_kinds and c.producer_kind not in rules.producer_kinds:
-        out.append(("producer_kinds", f"producer kind {c.producer_kind} is not admitted"))
-    if c.status == "current" and c.valid_until is not None:
-        if rules.valid_through_end and c.valid_until < ends_on:
-            out.append(("valid_through_end", f"certificate expires {c.valid_until.isoformat()}, before the fair "
-                                             f"ends on {ends_on.isoformat()}"))
-        elif c.valid_until < starts_on:
-            out.append(("valid_through_end", f"certificate expires {c.valid_until.isoformat()}, before the fair "
-                                             f"starts on {starts_on.isoformat()}"))
-    return out
-
-
-def _area_failure(c: Candidate, rules: Rules) -> tuple[str, str] | None:
-    """Source provinces or regions: a product from any listed province or any listed region is admitted."""
-    if not rules.provinces and not rules.regions:
-        return None
-    if c.province in rules.provinces or c.region in rules.regions:
-        return None
-    if rules.provinces and rules.regions:
-        return ("provinces_or_regions", f"province {c.province} ({c.region}) is in neither the admitted provinces "
-                                        f"nor the admitted regions")
-    if rules.provinces:
-        return ("provinces", f"province {c.province} is not admitted")
-    return ("regions", f"region {c.region} is not admitted")
-
-
-def why_not(c: Candidate, rules: Rules, fair_ends_on: date, fair_starts_on: date | None = None) -> list[str]:
-    """Every rule the candidate fails, in words (empty when eligible)."""
-    return [words for _, words in failures(c, rules, fair_starts_on or fair_ends_on, fair_ends_on)]
-
-
+# ---- eligibility (the one rule: eligibility.py) -----------------------------------------------
 def overlaps(kind_a: str, a: tuple[date, date], kind_b: str, b: tuple[date, date]) -> bool:
     """Two fairs keep a producer busy at once: both staffed (not showcase points) and their dates meet."""
     from .domain import LONG_RUNNING
@@ -257,7 +209,7 @@ def overlaps(kind_a: str, a: tuple[date, date], kind_b: str, b: tuple[date, date
 
 # ---- score -----------------------------------------------------------------------------------
 def _product_points(c: Candidate, ends_on: date) -> tuple[float, float]:
-    if c.status == "uncertified" or c.valid_until is None:
+    if c.status != "current" or c.valid_until is None:  # as ``row_of``
         return 0.0, 0.0
     days = max(0, min((c.valid_until - ends_on).days, FRESHNESS_HORIZON_DAYS))
     return c.stars * STAR_POINTS, round(days / FRESHNESS_HORIZON_DAYS * FRESHNESS_POINTS, 3)
@@ -290,37 +242,6 @@ NO_HISTORY = History()
 NO_HISTORY_POINTS = fairness_points(NO_HISTORY)
 
 
-def eligibility(fair: FairTerms):
-    """A fast predicate equal to ``not failures(c, ...)`` (a unit test holds the two to each other):
-    ranking calls it once per product, 200,000 times for a big catalogue."""
-    r = fair.rules
-    min_stars, uncertified, admitted = r.min_stars, r.admit_uncertified, r.admitted_groups()
-    subgroups: dict[int, frozenset[str]] = {}
-    for code in r.subgroups:
-        group = int(code.split(".")[0])
-        subgroups[group] = subgroups.get(group, frozenset()) | {code}
-    provinces, regions, kinds = frozenset(r.provinces), frozenset(r.regions), frozenset(r.producer_kinds)
-    area = bool(provinces or regions)
-    until = fair.ends_on if r.valid_through_end else fair.starts_on
-
-    def ok(c: Candidate) -> bool:
-        if c.status == "current":
-            if c.stars < min_stars or (c.valid_until is not None and c.valid_until < until):
-                return False
-        elif c.status != "uncertified" or not uncertified:
-            return False
-        if admitted and c.group not in admitted:
-            return False
-        own = subgroups.get(c.group)
-        if own and c.subgroup not in own:
-            return False
-        if area and c.province not in provinces and c.region not in regions:
-            return False
-        return not kinds or c.producer_kind in kinds
-
-    return ok
-
-
 def rank(candidates: Iterable[Candidate], fair: FairTerms, history: dict[str, History] | None = None,
          busy: dict[str, str] | None = None) -> Ranking:
     """Eligible producers, best first, each with its best products (deterministic order).
@@ -347,7 +268,9 @@ CHUNK = 256
 
 
 def row_of(c: Candidate) -> Row:
-    certified = c.status != "uncertified" and c.valid_until is not None
+    """A candidate as a ranking row: stars and validity count only for a current certificate (a
+    provincial key product admitted with an expired one, or none, scores as an uncertified one)."""
+    certified = c.status == "current" and c.valid_until is not None
     return (c.producer_id, c.product_id, c.group, c.region, c.stars if certified else 0,
             c.valid_until if certified else None)
 
@@ -595,7 +518,10 @@ class Ranking(Sequence):
 
 
 def reasons(top: Candidate, fair: FairTerms, h: History, relation: str) -> list[str]:
-    if top.status == "uncertified":
+    how = admitted_as(top, fair)
+    if how == "provincial_key":
+        out = [f"{top.product_name}: a provincial key product, which the fair admits whatever its stars"]
+    elif how == "potential_ocop":
         out = [f"{top.product_name}: not yet certified (potential OCOP), which the fair admits"]
     else:
         out = [f"{top.product_name}: {top.stars}★, meets every rule of the fair",

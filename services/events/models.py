@@ -58,6 +58,8 @@ class ProductView(Base):
     group: Mapped[int] = mapped_column(Integer)
     subgroup: Mapped[str | None] = mapped_column(String(20))
     potential_five_star: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Designated a provincial key product by the province (product events; migration 6d1f3b8e2a57)
+    provincial_key_product: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
@@ -80,6 +82,9 @@ class CertifiedProduct(Base):
     status: Mapped[str] = mapped_column(String(20), default="current")
     subgroup: Mapped[str | None] = mapped_column(String(20))
     potential_five_star: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A copy of the products row's designation (only product events carry it): the certification
+    # upsert reads it from there, a product event writes both (operations.apply_product).
+    provincial_key_product: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
@@ -99,6 +104,7 @@ class Fair(Base):
     host_province_entered: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str] = mapped_column(String(50))
     venue: Mapped[str] = mapped_column(String(300))
+    venue_kind: Mapped[str | None] = mapped_column(String(30))  # domain.VENUE_KINDS (a showcase point's place)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     capacity: Mapped[int] = mapped_column(Integer)

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from shared import reference
@@ -111,6 +111,9 @@ def _overlay_producers(session: Session, producer_ids: list[str]) -> None:
                             region=p.c.region))
 
 
+_FROM_PRODUCTS = "provincial_key_product"  # a certified row's column that the products row supplies
+
+
 def _certification_upsert(param) -> str:
     """The upsert's SQL, which PostgreSQL and SQLite both accept, with ``param(name)`` for the
     placeholders. Text: SQLAlchemy 2.0 does not cache the dialects' ``on_conflict_do_update``
@@ -118,8 +121,12 @@ def _certification_upsert(param) -> str:
     table = CertifiedProduct.__table__
     names = [c.name for c in table.c]
     quoted = {n: f'"{n}"' for n in names}  # "group" is a reserved word
+    values = {n: param(n) for n in names}
+    # Only product events carry the provincial key designation: the products row's, when there is one.
+    values[_FROM_PRODUCTS] = (f"COALESCE((SELECT p.{_FROM_PRODUCTS} FROM {ProductView.__tablename__} p "
+                              f"WHERE p.product_id = {param('product_id')}), false)")
     return (f"INSERT INTO {table.name} ({', '.join(quoted.values())}) "
-            f"VALUES ({', '.join(param(n) for n in names)}) ON CONFLICT (product_id) DO UPDATE SET "
+            f"VALUES ({', '.join(values.values())}) ON CONFLICT (product_id) DO UPDATE SET "
             + ", ".join(f"{quoted[n]} = excluded.{quoted[n]}" for n in names if n != "product_id")
             + f" WHERE {table.name}.source_version < excluded.source_version RETURNING product_id")
 
@@ -128,7 +135,8 @@ def _typed_upsert():
     from sqlalchemy import bindparam
 
     return text(_certification_upsert(lambda n: f":{n}")).bindparams(
-        *[bindparam(c.name, type_=c.type) for c in CertifiedProduct.__table__.c])
+        *[bindparam(c.name, type_=c.type) for c in CertifiedProduct.__table__.c if c.name != _FROM_PRODUCTS])
+
 
 
 _UPSERT_PG = _certification_upsert(lambda n: f"%({n})s")
@@ -163,8 +171,12 @@ def apply_product(session: Session, envelope: dict, data: dict) -> bool:
         session.add(row)
     row.producer_id, row.name, row.group = data["producer_id"], data["name"], data["group"]
     row.subgroup, row.potential_five_star = data.get("subgroup"), data["potential_five_star"]
+    row.provincial_key_product = data.get("provincial_key_product", False)
     row.source_version = envelope["subject_version"]
     certified = session.get(CertifiedProduct, data["product_id"], with_for_update=True)
+    if certified is not None:
+        # Only product events carry the designation: the newest product event's, whatever the row's version.
+        certified.provincial_key_product = row.provincial_key_product
     if certified is not None and certified.source_version < envelope["subject_version"]:
         certified.product_name, certified.group = data["name"], data["group"]
         certified.subgroup, certified.potential_five_star = data.get("subgroup"), data["potential_five_star"]
@@ -190,7 +202,8 @@ def apply_certification_ended(session: Session, envelope: dict, data: dict) -> b
 
 
 # ---- fairs ----------------------------------------------------------------------------------
-FAIR_FIELDS = ("name", "kind", "organiser", "organiser_kind", "host_province", "region", "venue", "starts_on",
+FAIR_FIELDS = ("name", "kind", "organiser", "organiser_kind", "host_province", "region", "venue", "venue_kind",
+               "starts_on",
                "ends_on", "capacity", "invitation_deadline", "response_days", "subsidy_per_booth", "budget", "rules",
                "organiser_contact", "organiser_phone", "organiser_email")
 
@@ -415,62 +428,6 @@ def rules_of(fair: Fair) -> matching.Rules:
 def terms(fair: Fair) -> matching.FairTerms:
     return matching.FairTerms(fair.id, fair.kind, fair.starts_on, fair.ends_on, fair.region, fair.capacity,
                               rules_of(fair))
-
-
-_CANDIDATE_COLUMNS = (CertifiedProduct.product_id, CertifiedProduct.product_name, CertifiedProduct.producer_id,
-                      CertifiedProduct.producer_name, CertifiedProduct.producer_kind, CertifiedProduct.group,
-                      CertifiedProduct.province, CertifiedProduct.region, CertifiedProduct.stars,
-                      CertifiedProduct.valid_until, CertifiedProduct.status, CertifiedProduct.subgroup,
-                      CertifiedProduct.potential_five_star)
-
-
-def candidates(session: Session, t: matching.FairTerms, producer_ids: list[str] | None = None,
-               product_ids: list[str] | None = None) -> list[matching.Candidate]:
-    """The read model's products a fair may admit. The database applies the cheap, indexed part of
-    the rules (status, stars, groups, areas, kinds, validity) and returns plain tuples; matching
-    checks every rule again, so this filter only has to be no stricter than the rules."""
-    r = t.rules
-    cp = CertifiedProduct
-    q = select(*_CANDIDATE_COLUMNS).where(cp.status == "current", cp.stars >= r.min_stars,
-                                          cp.valid_until >= (t.ends_on if r.valid_through_end else t.starts_on))
-    q = _common_filters(q, r, cp.group, cp.province, cp.region, cp.producer_kind)
-    if producer_ids is not None:
-        q = q.where(cp.producer_id.in_(producer_ids))
-    if product_ids is not None:
-        q = q.where(cp.product_id.in_(product_ids))
-    out = [matching.Candidate(*row) for row in session.execute(q)]
-    if r.admit_uncertified:
-        out += _uncertified(session, r, producer_ids, product_ids)
-    return out
-
-
-def _common_filters(q, r: matching.Rules, group, province, region, kind):
-    admitted = r.admitted_groups()
-    if admitted:
-        q = q.where(group.in_(sorted(admitted)))
-    if r.provinces or r.regions:
-        q = q.where(or_(province.in_(r.provinces), region.in_(r.regions)))
-    if r.producer_kinds:
-        q = q.where(kind.in_(r.producer_kinds))
-    return q
-
-
-def _uncertified(session: Session, r: matching.Rules, producer_ids, product_ids) -> list[matching.Candidate]:
-    """Products never certified (no row in certified_products), for fairs that admit potential OCOP."""
-    p, pr, cp = ProductView, ProducerView, CertifiedProduct
-    q = (select(p.product_id, p.name, p.producer_id, pr.name, pr.kind, p.group, pr.province, pr.region,
-                p.subgroup, p.potential_five_star)
-         .join(pr, pr.producer_id == p.producer_id)
-         .outerjoin(cp, cp.product_id == p.product_id).where(cp.product_id.is_(None)))
-    q = _common_filters(q, r, p.group, pr.province, pr.region, pr.kind)
-    if producer_ids is not None:
-        q = q.where(p.producer_id.in_(producer_ids))
-    if product_ids is not None:
-        q = q.where(p.product_id.in_(product_ids))
-    return [matching.Candidate(pid, name, producer, producer_name, kind, group, province, region, 0, None,
-                               "uncertified", subgroup, potential)
-            for pid, name, producer, producer_name, kind, group, province, region, subgroup, potential
-            in session.execute(q)]
 
 
 def history(session: Session, fair: Fair, now: datetime, producer_ids: list[str] | None = None) \
@@ -791,8 +748,7 @@ def top_up(session: Session, emit, product_ids: list[str], now: datetime | None 
     out = []
     for fair in fairs if fairs is not None else fairs_open_to_top_up(session, now):
         t = terms(fair)
-        found = [c for c in candidates(session, t, product_ids=product_ids)
-                 if not matching.failures(c, t.rules, t.starts_on, t.ends_on)]
+        found = selection.candidates(session, t, product_ids=product_ids)
         if found:
             out += _top_up_fair(session, emit, fair.id, found, now)
     return out
@@ -808,7 +764,7 @@ def _top_up_fair(session: Session, emit, fair_id: str, found: list[matching.Cand
     if not producers:
         return []
     t = terms(fair)
-    picks = matching.rank(candidates(session, t, producer_ids=producers), t,
+    picks = matching.rank(selection.candidates(session, t, producer_ids=producers), t,
                           history(session, fair, now, producers), busy(session, fair, producers))
     out = []
     for pick in picks:
@@ -867,12 +823,9 @@ def explain(session: Session, fair_id: str, product_id: str, now: datetime | Non
 
 
 def _known_product(session: Session, product_id: str) -> matching.Candidate:
-    row = session.execute(select(*_CANDIDATE_COLUMNS).where(CertifiedProduct.product_id == product_id)).first()
-    if row is not None:
-        return matching.Candidate(*row)
-    found = _uncertified(session, matching.Rules(), None, [product_id])
-    if found:
-        return found[0]
+    found = selection.details(session)([product_id])
+    if product_id in found:
+        return found[product_id]
     raise NotFound(f"the events service knows no product {product_id}", field="product_id")
 
 

@@ -9,7 +9,7 @@ from shared.contracts.events import FAIR_KINDS, FAIR_STATUSES, INVITATION_STATUS
 from shared.fields import LINE, NAME, NOTE, Email, Line, Paragraphs, bounded_list
 from shared.instants import UtcDateTime
 
-from .domain import ORGANISER_KINDS
+from .domain import ORGANISER_KINDS, VENUE_KINDS
 
 GROUPS = validate.Range(min=1, max=6)
 PHONE = validate.Regexp(r"^\+?[0-9 .-]{8,20}\Z", error="not a phone number")
@@ -74,6 +74,10 @@ class RulesIn(Schema):
     min_stars = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=5))
     admit_uncertified = fields.Boolean(load_default=False, metadata={
         "description": "Also admit products never certified (\"potential OCOP\", local specialties)."})
+    admit_provincial_key = fields.Boolean(load_default=False, metadata={
+        "description": "Also admit products the province designated provincial key products (sản phẩm chủ lực "
+                       "cấp tỉnh), whatever their stars, unless their certificate was revoked: a showcase point "
+                       "(Decision 950/QĐ-BCT) admits 3★+ products or provincial key products."})
     groups = bounded_list(fields.Integer(strict=True, validate=GROUPS), max_items=6, load_default=list,
                           validate=_unique)
     subgroups = bounded_list(SubgroupCode(), max_items=100, load_default=list, validate=_unique, metadata={
@@ -124,6 +128,9 @@ class FairIn(Schema):
     region = fields.String(required=True, validate=validate.OneOf(REGIONS), metadata={
         "description": "The host province's region (provinces.json maps each province to one)."})
     venue = Line(required=True, min_length=2, max_length=NAME)
+    venue_kind = Line(load_default=None, allow_none=True, max_length=30, validate=validate.OneOf(VENUE_KINDS),
+                      metadata={"description": "What kind of place the venue is, above all a showcase point's "
+                                               "(Decision 950/QĐ-BCT)."})
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2000))
@@ -155,6 +162,7 @@ class FairPublicOut(Schema):
     host_province = fields.String()
     region = fields.String()
     venue = fields.String()
+    venue_kind = fields.String(allow_none=True)
     starts_on = fields.Date()
     ends_on = fields.Date()
     invitation_deadline = UtcDateTime()
@@ -287,6 +295,7 @@ class CertifiedProductOut(Schema):
     region = fields.String()
     stars = fields.Integer()
     potential_five_star = fields.Boolean()
+    provincial_key_product = fields.Boolean()
     valid_until = fields.Date()
     status = fields.String()
     source_version = fields.Integer()

@@ -4,16 +4,19 @@ A fair against 200,000 products reads most of them: through SQLAlchemy's result 
 three times as long as the same rows from the driver (bench/match.py), and building a
 ``Candidate`` for each took as long again. So:
 
-- ``rows``: the fair's rules as one SQL filter, applied whole by the database (status, stars,
-  validity, groups and sub-groups, provinces or regions, producer kinds; a test holds it to
-  ``matching.failures`` on the same rows), returning only what ranking reads, as plain tuples
-  (``matching.Row``) straight from the driver on PostgreSQL;
+- ``rows``: the fair's rules as one SQL filter, applied whole by the database (the rule of
+  ``eligibility.failures`` written as SQL: standing, groups and sub-groups, provinces or regions,
+  producer kinds; tests/integration/test_eligibility.py holds the two to each other exactly on
+  random fairs and catalogues, SQLite and PostgreSQL), returning only what ranking reads, as plain
+  tuples (``matching.Row``) straight from the driver on PostgreSQL;
+- ``candidates``: the same selection as full ``Candidate`` rows, narrowed to some producers or
+  products (a top-up of newly certified products);
 - ``details``: full ``Candidate`` rows by product id, for the few hundred picks a ranking builds.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import String, any_, bindparam, literal, null, or_, select
+from sqlalchemy import String, and_, any_, bindparam, case, literal, null, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -23,7 +26,8 @@ from .models import CertifiedProduct, ProducerView, ProductView
 _FULL = (CertifiedProduct.product_id, CertifiedProduct.product_name, CertifiedProduct.producer_id,
          CertifiedProduct.producer_name, CertifiedProduct.producer_kind, CertifiedProduct.group,
          CertifiedProduct.province, CertifiedProduct.region, CertifiedProduct.stars, CertifiedProduct.valid_until,
-         CertifiedProduct.status, CertifiedProduct.subgroup, CertifiedProduct.potential_five_star)
+         CertifiedProduct.status, CertifiedProduct.subgroup, CertifiedProduct.potential_five_star,
+         CertifiedProduct.provincial_key_product)
 
 
 def fetch(session: Session, stmt) -> list[tuple]:
@@ -49,7 +53,7 @@ def _among(session: Session, column, values: list[str]):
 
 def _rule_filters(r: matching.Rules, group, subgroup, province, region, kind) -> list:
     """The rules every product faces, certified or not, as SQL conditions (exactly
-    ``matching.failures``' groups, sub-groups, areas and kinds)."""
+    ``eligibility.failures``' groups, sub-groups, areas and kinds)."""
     out = []
     admitted = r.admitted_groups()
     if admitted:
@@ -67,10 +71,15 @@ def _rule_filters(r: matching.Rules, group, subgroup, province, region, kind) ->
 
 
 def certified_filter(t: matching.FairTerms) -> list:
+    """A certified product's standing (``eligibility.standing``, or a provincial key product's
+    designation at a fair that admits those) and the other rules, as SQL conditions."""
     cp, r = CertifiedProduct, t.rules
-    return [cp.status == "current", cp.stars >= r.min_stars,
-            cp.valid_until >= (t.ends_on if r.valid_through_end else t.starts_on),
-            *_rule_filters(r, cp.group, cp.subgroup, cp.province, cp.region, cp.producer_kind)]
+    by_certificate = [cp.status == "current", cp.stars >= r.min_stars,
+                      cp.valid_until >= (t.ends_on if r.valid_through_end else t.starts_on)]
+    if r.admit_provincial_key:
+        by_certificate = [or_(and_(*by_certificate), and_(cp.provincial_key_product.is_(True),
+                                                          cp.status != "revoked"))]
+    return [*by_certificate, *_rule_filters(r, cp.group, cp.subgroup, cp.province, cp.region, cp.producer_kind)]
 
 
 def _uncertified_query(r: matching.Rules, *columns):
@@ -81,20 +90,63 @@ def _uncertified_query(r: matching.Rules, *columns):
             .where(cp.product_id.is_(None), *_rule_filters(r, p.group, p.subgroup, pr.province, pr.region, pr.kind)))
 
 
+def _admitted_uncertified(r: matching.Rules, *columns):
+    """The fair's products never certified: all of them when it admits potential OCOP, the
+    provincial key products when it admits those; None when it admits neither."""
+    if r.admit_uncertified:
+        return _uncertified_query(r, *columns)
+    if r.admit_provincial_key:
+        return _uncertified_query(r, *columns).where(ProductView.provincial_key_product.is_(True))
+    return None
+
+
+def _narrowed(session: Session, q, producer, product, producer_ids, product_ids):
+    if producer_ids is not None:
+        q = q.where(_among(session, producer, producer_ids))
+    if product_ids is not None:
+        q = q.where(_among(session, product, product_ids))
+    return q
+
+
 def rows(session: Session, t: matching.FairTerms, producer_ids: list[str] | None = None) -> list[matching.Row]:
     """Every product the fair admits, as ranking rows (producer, product, group, region, stars,
-    valid until); ``producer_ids`` narrows to those producers."""
+    valid until: as ``matching.row_of``); ``producer_ids`` narrows to those producers."""
     cp, p, pr = CertifiedProduct, ProductView, ProducerView
-    q = select(cp.producer_id, cp.product_id, cp.group, cp.region, cp.stars, cp.valid_until) \
-        .where(*certified_filter(t))
-    if producer_ids is not None:
-        q = q.where(_among(session, cp.producer_id, producer_ids))
-    out = fetch(session, q)
-    if t.rules.admit_uncertified:
-        u = _uncertified_query(t.rules, p.producer_id, p.product_id, p.group, pr.region, literal(0), null())
-        if producer_ids is not None:
-            u = u.where(_among(session, p.producer_id, producer_ids))
-        out += fetch(session, u)
+    stars, valid_until = cp.stars, cp.valid_until
+    if t.rules.admit_provincial_key:  # a key product admitted without a current certificate scores none
+        stars = case((cp.status == "current", cp.stars), else_=literal(0))
+        valid_until = case((cp.status == "current", cp.valid_until), else_=null())
+    q = select(cp.producer_id, cp.product_id, cp.group, cp.region, stars, valid_until).where(*certified_filter(t))
+    out = fetch(session, _narrowed(session, q, cp.producer_id, cp.product_id, producer_ids, None))
+    u = _admitted_uncertified(t.rules, p.producer_id, p.product_id, p.group, pr.region, literal(0), null())
+    if u is not None:
+        out += fetch(session, _narrowed(session, u, p.producer_id, p.product_id, producer_ids, None))
+    return out
+
+
+_UNCERTIFIED = (ProductView.product_id, ProductView.name, ProductView.producer_id, ProducerView.name,
+                ProducerView.kind, ProductView.group, ProducerView.province, ProducerView.region,
+                ProductView.subgroup, ProductView.potential_five_star, ProductView.provincial_key_product)
+
+
+def _uncertified_candidates(session: Session, q) -> list[matching.Candidate]:
+    return [matching.Candidate(pid, name, producer, producer_name, kind, group, province, region, 0, None,
+                               "uncertified", subgroup, potential, key)
+            for pid, name, producer, producer_name, kind, group, province, region, subgroup, potential, key
+            in fetch(session, q)]
+
+
+def candidates(session: Session, t: matching.FairTerms, producer_ids: list[str] | None = None,
+               product_ids: list[str] | None = None) -> list[matching.Candidate]:
+    """Every product the fair admits as a full ``Candidate`` (the same selection as ``rows``),
+    narrowed to some producers and/or products."""
+    out = [matching.Candidate(*row) for row in fetch(session, _narrowed(
+        session, select(*_FULL).where(*certified_filter(t)), CertifiedProduct.producer_id,
+        CertifiedProduct.product_id, producer_ids, product_ids))]
+    u = _admitted_uncertified(t.rules, *_UNCERTIFIED)
+    if u is not None:
+        out += _uncertified_candidates(session, _narrowed(session, u, ProductView.producer_id,
+                                                          ProductView.product_id, producer_ids, product_ids))
     return out
 
 
@@ -119,13 +171,9 @@ def details(session: Session, t: matching.FairTerms | None = None):
                 found[row[0]] = matching.Candidate(*row)
             rest = [i for i in ids if i not in found]
             if rest:
-                p, pr = ProductView, ProducerView
-                u = _uncertified_query(matching.Rules(), p.product_id, p.name, p.producer_id, pr.name, pr.kind,
-                                       p.group, pr.province, pr.region, p.subgroup, p.potential_five_star)
-                for pid, name, producer, producer_name, kind, group, province, region, subgroup, potential \
-                        in fetch(session, u.where(_among(session, p.product_id, rest))):
-                    found[pid] = matching.Candidate(pid, name, producer, producer_name, kind, group, province, region,
-                                                    0, None, "uncertified", subgroup, potential)
+                u = _uncertified_query(matching.Rules(), *_UNCERTIFIED)
+                for c in _uncertified_candidates(session, u.where(_among(session, ProductView.product_id, rest))):
+                    found[c.product_id] = c
         return found
 
     return load
