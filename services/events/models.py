@@ -39,7 +39,8 @@ class ProducerView(Base):
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(30))
     province: Mapped[str] = mapped_column(String(100))
-    region: Mapped[str] = mapped_column(String(50))
+    province_entered: Mapped[str | None] = mapped_column(String(100))  # a pre-2025 name where it keeps one
+    region: Mapped[str] = mapped_column(String(50))  # its old province's where the name entered is one
     # Contacts as the registry last sent them (for the participants' export); never logged.
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(30))
@@ -75,6 +76,7 @@ class CertifiedProduct(Base):
     producer_kind: Mapped[str] = mapped_column(String(30))
     group: Mapped[int] = mapped_column(Integer)
     province: Mapped[str] = mapped_column(String(100))
+    province_entered: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str] = mapped_column(String(50))
     stars: Mapped[int] = mapped_column(Integer, index=True)
     certification_id: Mapped[str] = mapped_column(String(36))

@@ -80,7 +80,8 @@ def _certification_values(envelope: dict, data: dict) -> dict:
     return {"product_id": data["product_id"], "product_name": data["product_name"],
             "producer_id": data["producer_id"], "producer_name": data["producer_name"],
             "producer_kind": data["producer_kind"], "group": data["group"], "province": data["province"],
-            "region": data["region"], "stars": data["stars"], "certification_id": data["certification_id"],
+            "province_entered": data.get("province_entered"), "region": data["region"], "stars": data["stars"],
+            "certification_id": data["certification_id"],
             "valid_until": data["valid_until"], "status": "current", "subgroup": data.get("subgroup"),
             "potential_five_star": data.get("potential_five_star", False),
             "source_version": envelope["subject_version"], "updated_at": datetime.now(UTC)}
@@ -108,7 +109,7 @@ def _overlay_producers(session: Session, producer_ids: list[str]) -> None:
     session.execute(c.update().where(c.c.producer_id == p.c.producer_id, c.c.producer_id.in_(producer_ids),
                                      p.c.source_version > 1)
                     .values(producer_name=p.c.name, producer_kind=p.c.kind, province=p.c.province,
-                            region=p.c.region))
+                            province_entered=p.c.province_entered, region=p.c.region))
 
 
 _FROM_PRODUCTS = "provincial_key_product"  # a certified row's column that the products row supplies
@@ -153,6 +154,7 @@ def apply_producer(session: Session, envelope: dict, data: dict) -> bool:
         row = ProducerView(producer_id=data["producer_id"])
         session.add(row)
     row.name, row.kind, row.province, row.region = data["name"], data["kind"], data["province"], data["region"]
+    row.province_entered = data.get("province_entered")
     row.email, row.phone = data.get("email"), data.get("phone")
     row.source_version = envelope["subject_version"]
     session.flush()
@@ -494,8 +496,19 @@ def _issue(session: Session, emit, inv: Invitation, fair: Fair, now: datetime) -
     emit(session, "events.invitation.issued", inv.id, inv.version,
          {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair": fair_summary(fair),
           "products": inv.products, "deadline": aware(inv.deadline), "score": inv.score, "reasons": inv.reasons,
-          "rank": inv.rank, "score_parts": inv.score_parts, "booth_count": inv.booth_count})
+          "rank": inv.rank, "score_parts": inv.score_parts, "booth_count": inv.booth_count,
+          **_producer_province(session, inv.producer_id)})
     return inv
+
+
+def _producer_province(session: Session, producer_id: str) -> dict:
+    """The producer's province for the letter, both names where it keeps an old one (read model)."""
+    source = (session.get(ProducerView, producer_id)
+              or session.scalars(select(CertifiedProduct).where(CertifiedProduct.producer_id == producer_id)
+                                 .limit(1)).first())
+    if source is None:
+        return {}
+    return {"producer_province": source.province, "producer_province_entered": source.province_entered}
 
 
 def _invitations(session: Session, fair_id: str, statuses) -> list[Invitation]:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from shared import csvsafe
+from shared import csvsafe, reference
 from shared.contracts.events import PRODUCER_KINDS, REGIONS
 from shared.errors import Invalid, NotFound
 
@@ -151,7 +151,8 @@ def _participant_rows(fair: Fair, inv: Invitation, producer: ProducerView | None
                "producer_id": inv.producer_id,
                "producer": producer.name if producer else (cert.producer_name if cert else ""),
                "producer_kind": producer.kind if producer else (cert.producer_kind if cert else ""),
-               "province": source.province if source else "", "region": source.region if source else "",
+               "province": reference.province_label(source.province, source.province_entered) if source else "",
+               "region": source.region if source else "",
                "email": (producer.email if producer else None) or "",
                "phone": (producer.phone if producer else None) or "",
                "product_id": item.get("product_id", ""),

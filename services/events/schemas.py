@@ -292,7 +292,9 @@ class CertifiedProductOut(Schema):
     group = fields.Integer()
     subgroup = fields.String(allow_none=True)
     province = fields.String()
-    region = fields.String()
+    province_entered = fields.String(allow_none=True, metadata={
+        "description": "the producer's province as entered, a pre-2025 name where it keeps one"})
+    region = fields.String(metadata={"description": "its old province's where province_entered is a pre-2025 one"})
     stars = fields.Integer()
     potential_five_star = fields.Boolean()
     provincial_key_product = fields.Boolean()

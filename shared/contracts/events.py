@@ -43,7 +43,12 @@ class ProducerRegisteredV1(_Data):
     name = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(PRODUCER_KINDS))
     province = fields.String(required=True)
-    region = fields.String(required=True)
+    region = fields.String(required=True, metadata={
+        "description": "the region of the province entered: a pre-2025 province's own (Long An: mekong_delta, "
+                       "though the new Tây Ninh is in the Southeast)"})
+    # added within v1 (optional: older events lack it)
+    province_entered = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the province as entered, a pre-2025 name where the record keeps one (Bến Tre)"})
     email = fields.Email(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True)
     preferred_language = fields.String(load_default="vi", validate=validate.OneOf(LANGS))
@@ -96,7 +101,10 @@ class CertificationGrantedV1(_Data):
     producer_name = fields.String(required=True)
     producer_kind = fields.String(required=True, validate=validate.OneOf(PRODUCER_KINDS))
     province = fields.String(required=True)
-    region = fields.String(required=True)
+    region = fields.String(required=True, metadata={"description": "as on registry.producer.registered"})
+    # added within v1 (optional: older events lack it)
+    province_entered = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the producer's province as entered, a pre-2025 name where it keeps one"})
     stars = fields.Integer(required=True, strict=True, validate=validate.Range(min=3, max=5))
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
     kind = fields.String(required=True, validate=validate.OneOf(["new", "recertification", "upgrade"]))
@@ -235,6 +243,12 @@ class InvitationIssuedV1(_Data):
     rank = fields.Integer(load_default=None, allow_none=True)
     score_parts = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=None, allow_none=True)
     booth_count = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    # added within v1 (optional: older events lack them): the producer's province, for the letter
+    # ("Vĩnh Long (Bến Tre cũ)": shared.reference.province_label)
+    producer_province = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the producer's current province"})
+    producer_province_entered = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the producer's province as entered, a pre-2025 name where it keeps one"})
 
 
 class _Answer(_Data):
