@@ -109,3 +109,21 @@ def test_a_search_ranks_product_name_matches_first_and_says_why(api):
     assert [i["id"] for i in second["items"]] == [by_producer_only["id"]] and second["total"] == 3
     plain = api.call("GET", "registry", "/products", "trade_officer", params={"producer_id": producer["id"]}).json()
     assert "matched" not in plain["items"][0]  # only a search says why
+
+
+def test_procedures_and_provinces_are_served_as_data(api):
+    r = api.call("GET", "registry", "/procedures", "producer")
+    assert r.status_code == 200, r.text
+    versions = {v["code"]: v for v in r.json()}
+    assert list(versions) == ["1048/QĐ-TTg", "148/QĐ-TTg", "1489/QĐ-TTg"]
+    now = versions["1489/QĐ-TTg"]
+    assert (now["effective_from"], now["effective_to"], now["decision_date"], now["in_force"]) == (
+        "2025-07-01", None, "2025-07-06", True)
+    assert [(s["level"], s["certifies"]) for s in now["steps"]] == [("commune", []), ("province", [3, 4]),
+                                                                    ("national", [5])]
+    assert versions["148/QĐ-TTg"]["effective_to"] == "2025-06-30" and not versions["148/QĐ-TTg"]["in_force"]
+    provinces = {p["name"]: p for p in api.call("GET", "registry", "/provinces", "trade_officer").json()}
+    assert len(provinces) == 34 and sum(len(p["predecessors"]) for p in provinces.values()) == 63
+    assert provinces["Tây Ninh"]["straddles"] == ["southeast", "mekong_delta"]
+    assert provinces["Tây Ninh"]["predecessors"] == {"Tây Ninh": "southeast", "Long An": "mekong_delta"}
+    assert provinces["Vĩnh Long"]["straddles"] == []
