@@ -16,7 +16,8 @@ from shared.text import fold
 from . import domain
 from . import operations as ops
 from .import_files import Budget, FileRefused, Table, header_key, map_columns
-from .schemas import CertificationIn, ProducerIn, ProductIn, parse_day_month_year
+from .import_schemas import parse_day_month_year
+from .schemas import CertificationIn, ProducerIn, ProductIn
 
 PRODUCER_KINDS = {fold(w): kind for kind, words in {
     "cooperative": ("cooperative", "hợp tác xã", "htx"),

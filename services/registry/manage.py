@@ -32,7 +32,7 @@ def import_command(argv: list[str]) -> int:
 
     from . import imports
     from .app import create_app
-    from .schemas import ImportIn, ImportReportOut
+    from .import_schemas import ImportIn, ImportReportOut
 
     parser = argparse.ArgumentParser(prog="python -m services.registry.manage import",
                                      description="Import a decision's list (CSV or XLSX): a dry run unless --apply.")

@@ -21,13 +21,12 @@ from shared.web import runtime_of
 
 from . import domain, imports, programme, queries
 from . import operations as ops
+from .import_schemas import ImportIn, ImportReportOut
 from .schemas import (
     CertificationIn,
     CertificationOut,
     CriteriaOut,
     ExportQuery,
-    ImportIn,
-    ImportReportOut,
     ProducerIn,
     ProducerOut,
     ProducerPatch,

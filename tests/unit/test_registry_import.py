@@ -12,8 +12,8 @@ import pytest
 from openpyxl import Workbook
 
 from services.registry import imports
+from services.registry.import_schemas import parse_day_month_year
 from services.registry.imports import FileRefused
-from services.registry.schemas import parse_day_month_year
 from shared.bus.outbox import make_envelopes
 from shared.contracts import ContractError, make_envelope
 
