@@ -1,7 +1,7 @@
 """Management commands of the registry service (see shared/manage.py), plus:
 
 - ``sweep``: the daily certificate sweep, the same the worker runs (idempotent);
-- ``import FILE [--apply] [--decision-number N --decision-date D --issued-by X]``: the bulk import
+- ``import FILE [--apply] [--decision-number N --decision-date D --issued-by X --level L]``: the bulk import
   of a decision's list (CSV or XLSX), a dry run unless ``--apply``; prints the same JSON report as
   ``POST /imports``. Exit status 0 when the file is valid (and, with ``--apply``, applied), 1 when
   rows have errors, 2 when the file cannot be read at all;
