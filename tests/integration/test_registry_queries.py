@@ -44,6 +44,8 @@ def test_statistics_reproduce_ben_tre_2023(demo_registry):
     assert stats["potential_five_star"] == 16
     assert stats["by_province"] == {"Vĩnh Long": 200}
     assert stats["by_region"] == {"mekong_delta": 200}
+    assert stats["by_old_province"] == [{"province": "Vĩnh Long", "old_province": "Bến Tre", "certified_products": 200,
+                                         "label": "Vĩnh Long (Bến Tre cũ)", "label_en": "Vĩnh Long (formerly Bến Tre)"}]
     assert sum(stats["by_producer_kind"].values()) == 200 and sum(stats["by_group"].values()) == 200
 
 
