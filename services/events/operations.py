@@ -125,7 +125,7 @@ def _certification_upsert(param) -> str:
     values = {n: param(n) for n in names}
     # Only product events carry the provincial key designation: the products row's, when there is one.
     values[_FROM_PRODUCTS] = (f"COALESCE((SELECT p.{_FROM_PRODUCTS} FROM {ProductView.__tablename__} p "
-                              f"WHERE p.product_id = {param('product_id')}), false)")
+                              f"WHERE p.product_id = CAST({param('product_id')} AS VARCHAR(36))), false)")
     return (f"INSERT INTO {table.name} ({', '.join(quoted.values())}) "
             f"VALUES ({', '.join(values.values())}) ON CONFLICT (product_id) DO UPDATE SET "
             + ", ".join(f"{quoted[n]} = excluded.{quoted[n]}" for n in names if n != "product_id")
