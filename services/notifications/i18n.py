@@ -108,8 +108,25 @@ def _filters(lang: str) -> dict:
         # Vietnamese grouping (12.000.000) in both languages: the amount is in đồng either way.
         return format_decimal(int(value), locale="vi") + " ₫"
 
+    catalogue = translations(lang)
+
+    @lru_cache(maxsize=1024)
+    def _contact(organiser: str | None, person: str | None, phone: str | None, email: str | None) -> str:
+        if not organiser:  # older events name no organiser: nothing to say
+            return ""
+        lines = [catalogue.gettext("Questions about the fair: %(organiser)s") % {"organiser": organiser}]
+        lines += [f"{catalogue.gettext(label)}: {value}"
+                  for label, value in (("Contact", person), ("Phone", phone), ("Email", email)) if value]
+        return "\n".join(lines)
+
+    def contact(fair) -> str:
+        """Whom to ask about the fair, in plain text (the HTML templates write the same words as
+        markup): the same for every letter about one fair, so it is put together once."""
+        return _contact(fair.get("organiser"), fair.get("organiser_contact"), fair.get("organiser_phone"),
+                        fair.get("organiser_email"))
+
     return {"date": fmt_date, "short_date": fmt_short_date, "datetime": fmt_datetime,
-            "short_datetime": fmt_short_datetime, "money": money}
+            "short_datetime": fmt_short_datetime, "money": money, "contact": contact}
 
 
 @lru_cache(maxsize=4096)  # a fair's venue and province, in every message about it
