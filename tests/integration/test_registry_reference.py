@@ -96,8 +96,9 @@ def test_a_years_progress_counts_decisions_of_that_year_against_the_targets(plat
                         json=cert_body(product["id"], decision_date=day, score=72)).status_code == 201
     for kind, score, when in (("recertification", 74, f"{year}-09-01"), ("upgrade", 91, f"{year}-11-30"),
                               ("recertification", 95, f"{year + 1}-01-02")):  # the last counts for the next year
+        level = {"level": "national", "issued_by": "Bộ Nông nghiệp và Môi trường"} if score >= 90 else {}  # 5★
         r = api.call("POST", "registry", "/certifications", "registry_officer",
-                     json=cert_body(a["id"], kind=kind, score=score, decision_date=when))
+                     json=cert_body(a["id"], kind=kind, score=score, decision_date=when, **level))
         assert r.status_code == 201, r.text
     after = progress(api, year)
     delta = {m: after[m]["achieved"] - before[m]["achieved"] for m in after}
