@@ -111,7 +111,11 @@ def test_statistics_count_potential_5_stars_among_current_4_stars_only(platform,
     # a 3★ product flagged before the rule (data an earlier version let in) is not counted
     with platform.runtimes["registry"].transaction() as s:
         s.get(Product, three["id"]).potential_five_star = True
-    assert stats(api)["potential_five_star"] == before
+    try:
+        assert stats(api)["potential_five_star"] == before
+    finally:  # the platform is shared: the registry again agrees with the read models (test_replay checks it)
+        with platform.runtimes["registry"].transaction() as s:
+            s.get(Product, three["id"]).potential_five_star = False
     assert api.call("PATCH", "registry", f"/products/{four['id']}", "registry_officer",
                     json={"potential_five_star": False}).status_code == 200
     assert stats(api)["potential_five_star"] == before - 1
