@@ -216,14 +216,18 @@ def grant_certification(session: Session, emit, data: dict, today: date, actor: 
         current.status = "superseded"
     cert = Certification(product_id=product.id, decision_id=decision.id, **fields)
     session.add(cert)
-    product.potential_five_star = domain.potential_after(product.potential_five_star, cert.stars,
-                                                         cert.proposed_for_national)
+    flagged = product.potential_five_star
+    product.potential_five_star = domain.potential_after(flagged, cert.stars, cert.proposed_for_national)
     product.version += 1
     session.flush()
     producer = session.get(Producer, product.producer_id)
     emit(session, CERTIFICATION_EVENT[cert.kind], product.id, product.version,
          certification_event(cert, product, producer, replaces=current.id if current is not None else None,
                              decision=decision))
+    if product.potential_five_star != flagged:  # the product's own state changed too: its read models follow
+        product.version += 1
+        session.flush()
+        emit(session, "registry.product.updated", product.id, product.version, product_event(product))
     return cert
 
 

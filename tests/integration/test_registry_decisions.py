@@ -66,6 +66,15 @@ def test_a_provincial_92_is_4_stars_proposed_for_national_evaluation(platform, a
     assert event["data"]["decision"] == {"decision_id": cert["decision_id"], "number": cert["decision_number"],
                                          "date": DAY, "issued_by": "UBND tỉnh Lai Châu", "level": "province",
                                          "kind": "certify"}
+    # the product's flag changed with it: the events service's product read model follows (a product event)
+    from services.events.models import ProductView
+
+    def flagged_in_events():
+        with platform.runtimes["events"].session_factory() as s:
+            row = s.get(ProductView, p["id"])
+            return row is not None and row.potential_five_star
+
+    wait_for(flagged_in_events, message="the events read model's product flagged potential 5★")
     claimed = certify(api, product(api, producer(api)["id"])["id"], 92, stars=5)
     assert claimed.status_code == 422 and "stars" in claimed.json()["errors"]["json"]
 
