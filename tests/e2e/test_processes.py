@@ -201,7 +201,7 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     assert "/producers" in spec.json()["paths"]
 
     fairs = api.call("GET", "events", "/fairs", "trade_officer").json()
-    assert len(fairs) == 4 and all(f["status"] == "draft" for f in fairs)
+    assert len(fairs) == 5 and all(f["status"] == "draft" for f in fairs)
     fair = next(f for f in fairs if f["name"] == "Lễ hội OCOP toàn quốc – Hà Nội 2027")
     assert fair["capacity"] == 25
 
@@ -217,19 +217,21 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     assert len(issued) == 25 and any(i["status"] == "waitlisted" for i in invitations)
 
     # every issued invitation gets a delivery by email (demo producers without email are
-    # undeliverable there), and those with a mobile number and SMS consent a text message too
+    # undeliverable there, or reached by SMS alone), and those with a mobile number and SMS
+    # consent a text message too
     def deliveries_done():
         every = api.deliveries()
         rows = [d for d in every if d["channel"] != "sms"]
         settled = all(d["status"] in ("sent", "undeliverable") for d in every)
-        return (rows, [d for d in every if d["channel"] == "sms"]) if len(rows) == 25 and settled else None
+        done = settled and len({d["producer_id"] for d in every}) == 25
+        return (rows, [d for d in every if d["channel"] == "sms"]) if done else None
 
     rows, texts = wait_for(deliveries_done, timeout=60, interval=0.3, message="25 deliveries settled")
     sms_listing = run([PYTHON, "-m", "embedded.sms"], env).stdout
     assert texts and all(d["status"] == "sent" for d in texts)
     assert len(sms_listing.strip().splitlines()) == len(texts) and "+849" in sms_listing
     sent = [d for d in rows if d["status"] == "sent"]
-    assert sent and {d["producer_id"] for d in rows} == {i["producer_id"] for i in issued}
+    assert sent and {d["producer_id"] for d in rows + texts} == {i["producer_id"] for i in issued}
 
     from embedded.mailsink import Mailbox
 
@@ -258,5 +260,15 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     with sqlite3.connect(tmp_path / "events.sqlite") as db:
         handled = dict(db.execute("SELECT event_type, count(*) FROM inbox WHERE consumer = 'events.registry-feed' "
                                   "GROUP BY event_type").fetchall())
+    from collections import Counter
+    from datetime import datetime
+
+    from embedded import demo
+
+    # the register's history: each decision's certificates (new, re-certified, upgraded), and the 16
+    # products whose "potential 5★" flag a provincial 90+ set
+    listed = Counter(d["kind"] for d in demo.decisions(datetime.now(demo.VIETNAM).date()) for _ in d["scores"])
+    assert listed["certify"] == 200
     assert handled == {"registry.producer.registered": 76, "registry.product.registered": 200,
-                       "registry.certification.granted": 200}
+                       "registry.certification.granted": 200, "registry.certification.renewed": listed["recertify"],
+                       "registry.certification.upgraded": listed["upgrade"], "registry.product.updated": 16}
