@@ -32,9 +32,11 @@ def register(api, province: str, score: int = 78, kind: str = "cooperative", gro
         made.append(r.json())
         if not certify:
             continue
+        # only the national level certifies 5★ (a provincial 90+ is 4★ proposed for national evaluation)
+        by = ({"issued_by": "Bộ Nông nghiệp và Môi trường", "decision_number": "1358/QĐ-BNNMT", "level": "national"}
+              if score - n >= 90 else {"issued_by": "UBND tỉnh", "decision_number": "1358/QĐ-UBND"})
         r = api.call("POST", "registry", "/certifications", "registry_officer", json={
-            "product_id": made[-1]["id"], "score": score - n, "issued_by": "UBND tỉnh",
-            "decision_number": "1358/QĐ-UBND", "decision_date": decided})
+            "product_id": made[-1]["id"], "score": score - n, "decision_date": decided, **by})
         assert r.status_code == 201, r.text
         certs.append(r.json())
     return {"producer": producer, "products": made, "certs": certs, "id": producer["id"], "email": producer["email"]}

@@ -12,7 +12,8 @@ from events_support import create_fair, publish
 
 from shared.web import runtime_of
 
-PUBLIC_FAIR_FIELDS = {"id", "name", "kind", "organiser", "host_province", "region", "venue", "starts_on", "ends_on",
+PUBLIC_FAIR_FIELDS = {"id", "name", "kind", "organiser", "organiser_contact", "organiser_phone", "organiser_email",
+                      "host_province", "region", "venue", "venue_kind", "starts_on", "ends_on",
                       "invitation_deadline", "status", "cancel_reason"}
 
 
