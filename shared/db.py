@@ -58,10 +58,6 @@ def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 def run_migrations(service_dir: Path, url: str) -> None:
     """alembic upgrade head for one service (its own versions folder and version table)."""
     from alembic import command
@@ -97,3 +93,14 @@ def among(bind, column, values):
     if dialect.name == "postgresql":
         return column == any_(literal(values, ARRAY(column.type)))
     return column.in_(values)
+
+
+IN_BATCH = 500  # keys per IN (...) lookup: far below SQLite's and PostgreSQL's parameter limits
+
+
+def batches(items, size: int = IN_BATCH):
+    """``items`` in lists of at most ``size``, for lookups by ``IN`` that must stay under a
+    parameter limit (``among`` needs none on PostgreSQL)."""
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -8,6 +8,7 @@ class OperationError(Exception):
     ``events.invitation.answer_refused``); the message says it in words."""
 
     status = 400
+    location = "json"  # where the field is: the request body ("json"), the query string ("query")
 
     def __init__(self, message: str, field: str | None = None, cause: str | None = None):
         super().__init__(message)
@@ -19,10 +20,15 @@ class OperationError(Exception):
         """Shaped like marshmallow's: a dotted field ("score_parts.a") nests as {"score_parts": {"a": [...]}}."""
         if not self.field:
             return None
-        node: dict | list = [self.message]
-        for part in reversed(self.field.split(".")):
-            node = {part: node}
-        return {"json": node}
+        return {self.location: nest(self.field, [self.message])}
+
+
+def nest(field: str, messages):
+    """A dotted field's messages nested as marshmallow nests them: "score_parts.a" -> {"score_parts": {"a": ...}}."""
+    node = messages
+    for part in reversed(field.split(".")):
+        node = {part: node}
+    return node
 
 
 class NotFound(OperationError):

@@ -5,9 +5,19 @@ written without a time zone (which a client would read as its own local time).""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from marshmallow import fields
+
+# Vietnam's time (UTC+7, no daylight saving): decisions are dated, deadlines end and fairs are shown
+# in it; at 01:00 there it is still yesterday in UTC.
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def vietnam_today() -> date:
+    """Today's date in Vietnam."""
+    return datetime.now(VIETNAM).date()
 
 
 def utc(value: datetime) -> datetime:

@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -313,3 +313,8 @@ def create_service_app(service: str, service_dir: Path, outbox_model, inbox_mode
 
 def runtime_of(app: Flask) -> ServiceRuntime:
     return app.extensions["ocop_runtime"]
+
+
+def rt() -> ServiceRuntime:
+    """The runtime of the app handling the current request (routes: ``rt().transaction()``)."""
+    return runtime_of(current_app)

@@ -32,27 +32,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from shared.bus.outbox import make_envelopes, utcnow
+from shared.bus.outbox import Emitter
 from shared.bus.topology import REPLAY_EXCHANGE
+from shared.contracts import REPLAY_PREFIX
+from shared.db import batches
 
 from . import operations as ops
 from .models import Certification, Outbox, Producer, Product
 
 TARGET_QUEUE = "events.registry-feed"
-CORRELATION_PREFIX = "registry-replay:"
+_REPLAYED = Emitter("registry", Outbox, exchange=REPLAY_EXCHANGE)  # routed by type on ocop.replay
 ENDED_EVENT = {"revoked": "registry.certification.revoked", "expired": "registry.certification.expired"}
 CHUNK = 500
-
-
-def _chunks(ids: list[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
 
 
 def changed_since(session: Session, since: datetime) -> tuple[set[str], set[str]]:
@@ -62,7 +58,7 @@ def changed_since(session: Session, since: datetime) -> tuple[set[str], set[str]
     producers, products = set(), set()
     q = (select(Outbox.type, Outbox.payload)
          .where(Outbox.created_at >= since, Outbox.type.like("registry.%"),
-                or_(Outbox.correlation_id.is_(None), Outbox.correlation_id.not_like(f"{CORRELATION_PREFIX}%")))
+                or_(Outbox.correlation_id.is_(None), Outbox.correlation_id.not_like(f"{REPLAY_PREFIX}%")))
          .execution_options(yield_per=2000))
     for type_, payload in session.execute(q):
         subject = json.loads(payload)["subject"]
@@ -124,22 +120,13 @@ def certification_events(product: Product, producer: Producer, certs: list[Certi
 
 def _enqueue(session: Session, events: list[tuple], correlation_id: str, queue: str) -> int:
     """Outbox rows for the events read model's queue (ocop.replay, routed by type), in the order given."""
-    envelopes = make_envelopes("registry", events, 1, correlation_id, None)
-    if not envelopes:
-        return 0
-    now = utcnow()
-    session.execute(Outbox.__table__.insert(), [
-        {"id": e["id"], "exchange": REPLAY_EXCHANGE, "routing_key": e["type"], "type": e["type"],
-         "correlation_id": e["correlation_id"], "payload": json.dumps(e, ensure_ascii=False), "created_at": now,
-         "sent_at": None} for e in envelopes])
-    session.info["has_outbox"] = True
-    return len(envelopes)
+    return _REPLAYED.many(session, events, correlation_id=correlation_id)
 
 
 def replay(runtime, since: datetime | None = None, chunk: int = CHUNK, queue: str = TARGET_QUEUE) -> dict:
     """Put the registry's current state (or, with ``since``, that of the producers and products
     changed since then) into the outbox for ``queue``, one transaction per chunk. Returns counts."""
-    run = f"{CORRELATION_PREFIX}{uuid.uuid4()}"
+    run = f"{REPLAY_PREFIX}{uuid.uuid4()}"
     with runtime.session_factory() as session:
         if since is None:
             producer_ids = list(session.scalars(select(Producer.id).order_by(Producer.id)))
@@ -149,7 +136,7 @@ def replay(runtime, since: datetime | None = None, chunk: int = CHUNK, queue: st
             producer_ids, product_ids = sorted(producers), sorted(products)
     by_type: dict[str, int] = {}
     for ids, build in ((producer_ids, producer_events), (product_ids, product_events)):
-        for part in _chunks(ids, chunk):
+        for part in batches(ids, chunk):
             with runtime.transaction() as session:
                 events = build(session, part)
                 _enqueue(session, events, run, queue)

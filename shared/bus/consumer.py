@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from .. import context
 from ..contracts import ContractError, contract_for, parse_envelope
+from ..retry import Backoff, backoff_seconds
 from . import metrics
 from .connection import connect, is_amqp
 from .refusals import REFUSED, SideQueues
@@ -131,8 +132,7 @@ class IdempotentConsumer(SideQueues):
         return handler, envelope, data
 
     def _apply(self, handler, envelope, data, body, content_type, headers, meta=None) -> str:
-        tokens = (context.correlation_id.set(envelope["correlation_id"]), context.causation_id.set(envelope["id"]))
-        try:
+        with context.caused_by(envelope):
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     return self._apply_once(handler, envelope, data)
@@ -146,10 +146,7 @@ class IdempotentConsumer(SideQueues):
                                                          "attempt": attempt, "error": repr(exc)})
                     if attempt == self.max_attempts:
                         return self._park(body, content_type, headers, repr(exc), attempt, meta=meta)
-                    time.sleep(min(self.backoff * 2 ** (attempt - 1), 5))
-        finally:
-            context.correlation_id.reset(tokens[0])
-            context.causation_id.reset(tokens[1])
+                    time.sleep(backoff_seconds(attempt, self.backoff, 5))
         return "unreachable"
 
     def _apply_once(self, handler, envelope, data) -> str:
@@ -208,13 +205,8 @@ class IdempotentConsumer(SideQueues):
                 else:
                     todo_each = todo
                 for _, handler, envelope, data in todo_each:
-                    tokens = (context.correlation_id.set(envelope["correlation_id"]),
-                              context.causation_id.set(envelope["id"]))
-                    try:
+                    with context.caused_by(envelope):
                         handler(session, envelope, data)
-                    finally:
-                        context.correlation_id.reset(tokens[0])
-                        context.causation_id.reset(tokens[1])
         except Exception as exc:  # noqa: BLE001 - a duplicate, a refusal, an error: one by one decides
             log.info("batch not applied; applying its messages one by one",
                      extra={"consumer": self.name, "size": len(todo), "error": repr(exc)})
@@ -271,7 +263,7 @@ class IdempotentConsumer(SideQueues):
 
     def run(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Consume until ``stop`` is set; reconnects forever with capped backoff."""
-        backoff = 0.5
+        backoff = Backoff(0.5, 30)
         amqp = is_amqp(self.broker_url)
         while not stop.is_set():
             conn = connect(self.broker_url)
@@ -284,7 +276,7 @@ class IdempotentConsumer(SideQueues):
                 queue = kombu_queues(self.spec, amqp)[0]
                 with Consumer(conn.channel(), queues=[queue], on_message=self._on_message,
                               prefetch_count=prefetch, accept=["json"]) as consumer:
-                    backoff = 0.5
+                    backoff.reset()
                     if ready is not None:
                         ready.set()
                     log.info("consuming", extra={"consumer": self.name})
@@ -303,10 +295,10 @@ class IdempotentConsumer(SideQueues):
             except Exception as exc:  # noqa: BLE001 - any broker failure: reconnect
                 if stop.is_set():
                     break
+                wait = backoff.next()
                 log.warning("consumer connection lost; reconnecting", extra={"consumer": self.name,
-                                                                             "error": repr(exc), "backoff": backoff})
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 30)
+                                                                             "error": repr(exc), "backoff": wait})
+                stop.wait(wait)
             finally:
                 try:
                     conn.release()

@@ -14,15 +14,16 @@ import json
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, bindparam, func, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .. import context
-from ..contracts import make_envelope
+from ..contracts import make_envelopes
+from ..retry import Backoff
 from . import metrics
 from .publisher import OutgoingMessage, Publisher, PublishError
 from .topology import EVENTS_EXCHANGE
@@ -76,68 +77,71 @@ class Emitter:
         self.model = outbox_model
         self.exchange = exchange
 
+    @property
+    def table(self):
+        """The outbox table (for Core statements)."""
+        return self.model.__table__
+
     def __call__(self, session: Session, type_: str, subject: str, subject_version: int, data: dict,
                  version: int = 1, *, exchange: str | None = None, routing_key: str | None = None,
                  correlation_id: str | None = None) -> dict:
         """An event on the service's exchange, routed by its type; or (``exchange``, ``routing_key``) a
         message routed elsewhere, such as a reply to one integration (``correlation_id``: the command's)."""
-        envelope = make_envelope(type_, version, self.service, subject, subject_version, data,
-                                 correlation_id=correlation_id or context.correlation_id.get(),
-                                 causation_id=context.causation_id.get())
-        session.add(self.model(id=envelope["id"], exchange=exchange or self.exchange, routing_key=routing_key or type_,
-                               type=type_,
-                               correlation_id=envelope["correlation_id"],
-                               payload=json.dumps(envelope, ensure_ascii=False)))
-        session.info["has_outbox"] = True
-        return envelope
+        row = self.row(type_, subject, subject_version, data, version, exchange=exchange, routing_key=routing_key,
+                       correlation_id=correlation_id)
+        session.add(self.model(**row))
+        wake_relay(session)
+        return json.loads(row["payload"])
 
-    def many(self, session: Session, events, version: int = 1) -> int:
-        """Add many events to a session's outbox at once (a bulk import): ``events`` are
+    def row(self, type_: str, subject: str, subject_version: int, data: dict, version: int = 1, *,
+            exchange: str | None = None, routing_key: str | None = None, correlation_id: str | None = None) -> dict:
+        """The outbox row of one event (its envelope checked against the contract; correlation and
+        causation from ``shared.context``), as column values."""
+        [envelope] = make_envelopes(self.service, [(type_, subject, subject_version, data)], version,
+                                    correlation_id or context.correlation_id.get(), context.causation_id.get())
+        return _row(envelope, exchange or self.exchange, routing_key or type_, utcnow())
+
+    def insert(self, conn, type_: str, subject: str, subject_version: int, data: dict, version: int = 1,
+               **routing) -> dict:
+        """``row`` inserted by one Core statement on ``conn`` (in its transaction), without the ORM
+        and without waking the relay; returns the envelope."""
+        row = self.row(type_, subject, subject_version, data, version, **routing)
+        conn.execute(self._insert, [row])
+        return json.loads(row["payload"])
+
+    @cached_property
+    def _insert(self):
+        return self.table.insert()
+
+    def many(self, session: Session, events, version: int = 1, *, correlation_id: str | None = None) -> int:
+        """Add many events to a session's outbox at once (a bulk import, a replay): ``events`` are
         ``(type, subject, subject_version, data)`` tuples. The envelopes are those of one call
         each, every one checked against its contract, and go in by one executemany INSERT (rows
         in the order given) instead of one ORM flush per row. Returns how many were added."""
-        envelopes = make_envelopes(self.service, list(events), version, context.correlation_id.get(),
-                                   context.causation_id.get())
+        envelopes = make_envelopes(self.service, list(events), version,
+                                   correlation_id or context.correlation_id.get(), context.causation_id.get())
         if not envelopes:
             return 0
         now = utcnow()
-        session.execute(self.model.__table__.insert(), [
-            {"id": e["id"], "exchange": self.exchange, "routing_key": e["type"], "type": e["type"],
-             "correlation_id": e["correlation_id"], "payload": json.dumps(e, ensure_ascii=False), "created_at": now,
-             "sent_at": None} for e in envelopes])
-        session.info["has_outbox"] = True
+        session.execute(self._insert, [_row(e, self.exchange, e["type"], now) for e in envelopes])
+        wake_relay(session)
         return len(envelopes)
 
 
-def make_envelopes(source: str, events: list, version: int, correlation_id: str | None,
-                   causation_id: str | None) -> list[dict]:
-    """``make_envelope`` for many events: each type's contract schema is made once and checks its
-    events together (making a schema per event costs more than the check itself)."""
-    from ..contracts import ContractError, contract_for
+def _row(envelope: dict, exchange: str, routing_key: str, now: datetime) -> dict:
+    return {"id": envelope["id"], "exchange": exchange, "routing_key": routing_key, "type": envelope["type"],
+            "correlation_id": envelope["correlation_id"], "payload": json.dumps(envelope, ensure_ascii=False),
+            "created_at": now, "sent_at": None}
 
-    wires: list = [None] * len(events)
-    by_type: dict[str, list[int]] = {}
-    for i, (type_, *_rest) in enumerate(events):
-        by_type.setdefault(type_, []).append(i)
-    for type_, indexes in by_type.items():
-        schema = contract_for(type_, version).schema()
-        try:
-            dumped = schema.dump([events[i][3] for i in indexes], many=True)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ContractError(f"outgoing {type_} v{version} cannot be serialised: {exc}") from exc
-        errors = schema.validate(dumped, many=True)
-        if errors:
-            raise ContractError(f"outgoing {type_} v{version} violates its contract", errors)
-        for i, wire in zip(indexes, dumped, strict=True):
-            wires[i] = wire
-    occurred_at = datetime.now(UTC).isoformat()
-    out = []
-    for (type_, subject, subject_version, _data), wire in zip(events, wires, strict=True):
-        event_id = str(uuid.uuid4())
-        out.append({"id": event_id, "type": type_, "version": version, "occurred_at": occurred_at,
-                    "source": source, "subject": str(subject), "subject_version": int(subject_version),
-                    "correlation_id": correlation_id or event_id, "causation_id": causation_id, "data": wire})
-    return out
+
+def wake_relay(session: Session) -> None:
+    """The relay of this process publishes as soon as the session commits (not at its next poll)."""
+    session.info["has_outbox"] = True
+
+
+def dont_wake_relay(session: Session) -> None:
+    """Leave this session's events to the relay's next poll (one event each is not worth a wake-up)."""
+    session.info.pop("has_outbox", None)
 
 
 def install_commit_signal(session_factory) -> None:
@@ -259,20 +263,18 @@ class Relay:
                 .returning(c.seq, c.id, c.exchange, c.routing_key, c.type, c.correlation_id, c.payload))
 
     def run_forever(self, stop: threading.Event) -> None:
-        backoff = 0.5
+        backoff = Backoff(0.5, 15)
         while not stop.is_set():
             try:
                 sent = self.run_once()
-                backoff = 0.5
+                backoff.reset()
             except PublishError as exc:
                 log.warning("relay publish failed, will retry", extra={"error": str(exc), "service": self.service})
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 15)
+                stop.wait(backoff.next())
                 continue
             except Exception:  # database down, etc.: keep the relay alive
                 log.exception("relay iteration failed", extra={"service": self.service})
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 15)
+                stop.wait(backoff.next())
                 continue
             if sent < self.batch_size:
                 outbox_signal.wait(self.poll_interval)

@@ -22,8 +22,8 @@ from .registry import CONTRACTS, Contract, contract_for
 
 SAMPLES = Path(__file__).parent / "samples"
 
-__all__ = ["CONTRACTS", "Contract", "Envelope", "ContractError", "contract_for", "make_envelope",
-           "parse_envelope", "sample"]
+__all__ = ["CONTRACTS", "Contract", "Envelope", "ContractError", "REPLAY_PREFIX", "contract_for", "make_envelope",
+           "make_envelopes", "parse_envelope", "replayed", "sample"]
 
 
 class ContractError(Exception):
@@ -57,28 +57,50 @@ _ENVELOPE = Envelope()
 def make_envelope(type_: str, version: int, source: str, subject: str, subject_version: int, data: dict,
                   correlation_id: str | None = None, causation_id: str | None = None) -> dict:
     """Build and validate an outgoing message; a producer can never emit an invalid event."""
-    contract = contract_for(type_, version)
-    schema = contract.schema()
-    try:
-        wire = schema.dump(data)  # python values (dates, ...) -> JSON types
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ContractError(f"outgoing {type_} v{version} cannot be serialised: {exc}") from exc
-    errors = schema.validate(wire)
-    if errors:
-        raise ContractError(f"outgoing {type_} v{version} violates its contract", errors)
-    event_id = str(uuid.uuid4())
-    return {
-        "id": event_id,
-        "type": type_,
-        "version": version,
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "source": source,
-        "subject": str(subject),
-        "subject_version": int(subject_version),
-        "correlation_id": correlation_id or event_id,
-        "causation_id": causation_id,
-        "data": wire,
-    }
+    return make_envelopes(source, [(type_, subject, subject_version, data)], version, correlation_id,
+                          causation_id)[0]
+
+
+def make_envelopes(source: str, events: list, version: int, correlation_id: str | None,
+                   causation_id: str | None) -> list[dict]:
+    """Envelopes of ``(type, subject, subject_version, data)`` events, each checked against its
+    contract (the one place envelopes are built). The events of one type are dumped and checked
+    together, by one schema instance per contract made once (making a schema per event costs
+    more than the check itself). An event's correlation id is ``correlation_id``, else its own id."""
+    wires: list = [None] * len(events)
+    by_type: dict[str, list[int]] = {}
+    for i, (type_, *_rest) in enumerate(events):
+        by_type.setdefault(type_, []).append(i)
+    for type_, indexes in by_type.items():
+        schema = _dumper(contract_for(type_, version))
+        try:
+            dumped = schema.dump([events[i][3] for i in indexes], many=True)  # python values -> JSON types
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ContractError(f"outgoing {type_} v{version} cannot be serialised: {exc}") from exc
+        errors = schema.validate(dumped, many=True)
+        if errors:
+            raise ContractError(f"outgoing {type_} v{version} violates its contract",
+                                errors[0] if len(indexes) == 1 and 0 in errors else errors)
+        for i, wire in zip(indexes, dumped, strict=True):
+            wires[i] = wire
+    occurred_at = datetime.now(UTC).isoformat()
+    out = []
+    for (type_, subject, subject_version, _data), wire in zip(events, wires, strict=True):
+        event_id = str(uuid.uuid4())
+        out.append({"id": event_id, "type": type_, "version": version, "occurred_at": occurred_at,
+                    "source": source, "subject": str(subject), "subject_version": int(subject_version),
+                    "correlation_id": correlation_id or event_id, "causation_id": causation_id, "data": wire})
+    return out
+
+
+# The correlation id of the events a registry replay re-publishes (services/registry/replay.py):
+# ``registry-replay:<run id>``. They rebuild read models and are not news.
+REPLAY_PREFIX = "registry-replay:"
+
+
+def replayed(envelope: dict) -> bool:
+    """Whether an event was re-published by a registry replay (its correlation id says so)."""
+    return str(envelope.get("correlation_id") or "").startswith(REPLAY_PREFIX)
 
 
 def parse_envelope(raw: dict) -> tuple[dict, dict]:
@@ -103,6 +125,16 @@ def parse_envelope(raw: dict) -> tuple[dict, dict]:
 
 
 _LOADERS: dict[tuple[str, int], Schema] = {}
+_DUMPERS: dict[tuple[str, int], Schema] = {}
+
+
+def _dumper(contract: Contract) -> Schema:
+    """One schema instance per contract for outgoing data (dump and validate keep no state)."""
+    key = (contract.type, contract.version)
+    schema = _DUMPERS.get(key)
+    if schema is None:
+        schema = _DUMPERS[key] = contract.schema()
+    return schema
 
 
 def _loader(contract: Contract) -> Schema:

@@ -25,6 +25,7 @@ from services.events.models import CertifiedProduct, ProducerView, ProductView
 from services.registry import replay
 from services.registry.models import Outbox as RegistryOutbox
 from services.registry.models import Producer, Product
+from shared.contracts import REPLAY_PREFIX
 
 SKIP = {"updated_at"}
 
@@ -258,7 +259,7 @@ def test_a_stale_replay_never_overwrites_a_newer_live_change(platform, api):
     r = api.call("PATCH", "registry", f"/products/{product_id}", "registry_officer", json={"name": "Nem chua Yên Mạc"})
     assert r.status_code == 200, r.text
     wait_for(lambda: catalogue(api, product_id).get("product_name") == "Nem chua Yên Mạc", message="the rename")
-    run = f"{replay.CORRELATION_PREFIX}stale-{made['id']}"
+    run = f"{REPLAY_PREFIX}stale-{made['id']}"
     with registry.transaction() as s:  # ...published after it
         assert replay._enqueue(s, stale, run, replay.TARGET_QUEUE) == 3
     applied(platform, run)

@@ -14,8 +14,7 @@ from openpyxl import Workbook
 from services.registry import imports
 from services.registry.import_schemas import parse_day_month_year
 from services.registry.imports import FileRefused
-from shared.bus.outbox import make_envelopes
-from shared.contracts import ContractError, make_envelope
+from shared.contracts import ContractError, make_envelope, make_envelopes
 
 TODAY = date(2026, 11, 29)
 HEADER = ["STT", "Mã số thuế", "Tên chủ thể", "Loại hình", "Tỉnh", "Tên sản phẩm", "Nhóm", "Phân nhóm", "Điểm",
