@@ -31,7 +31,8 @@ def offer(data: dict, known: dict) -> dict:
     """events.invitation.issued: the invitation (or, after a promotion, the same offer worded for it)."""
     return {**_base(known, data["invitation_id"]), "fair": data["fair"], "products": data["products"],
             "deadline": data["deadline"], "link": known["link"], "short_link": known["short_link"],
-            "promotion": known.get("promotion")}
+            "promotion": known.get("promotion"), "producer_province": data.get("producer_province"),
+            "producer_province_entered": data.get("producer_province_entered")}
 
 
 def reminder(data: dict, known: dict) -> dict:

@@ -35,6 +35,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, pass_c
 from jinja2.ext import Extension, InternationalizationExtension
 from jinja2.lexer import Token
 
+from shared import reference
 from shared.text import fold
 
 HERE = Path(__file__).parent
@@ -222,7 +223,8 @@ def _environment(lang: str, html: bool) -> Environment:
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.extend(static_gettext=translations(lang).gettext)
-    env.filters.update(_filters(lang), clip=clip, place=place)
+    env.filters.update(_filters(lang), clip=clip, place=place,
+                       province=lambda province, entered=None: reference.province_label(province, entered, lang))
     env.globals["language"] = lang
     return env
 

@@ -91,3 +91,16 @@ def test_a_late_notice_of_expiry_says_how_many_days_are_left(days, vi, en):
         assert "at least 30 days" not in r.text and "ít nhất 30 ngày" not in r.text
     on_time = render("certificate_expiring", "en", {**sample_context("certificate_expiring"), "days_left": 30})
     assert "at least 30 days before a certificate expires" in on_time.text and "comes late" not in on_time.text
+
+
+@pytest.mark.parametrize("name", ["invitation", "promotion"])
+def test_an_invitation_names_the_producers_province_with_its_former_name(name):
+    """A producer entered under a pre-2025 province reads both names ("Vĩnh Long (Bến Tre cũ)")."""
+    old = {"producer_province": "Vĩnh Long", "producer_province_entered": "Bến Tre"}
+    vi, en = letter(name, "vi", **old), letter(name, "en", **old)
+    assert "Chủ thể đăng ký tại: Vĩnh Long (Bến Tre cũ)" in vi.text and "Vĩnh Long (Bến Tre cũ)" in vi.html
+    assert "Producer of record in: Vĩnh Long (formerly Bến Tre)" in en.text
+    same = letter(name, "vi", producer_province="Cần Thơ", producer_province_entered="Cần Thơ")
+    assert "Chủ thể đăng ký tại: Cần Thơ\n" in same.text and "cũ)" not in same.text
+    none = letter(name, "vi", producer_province=None, producer_province_entered=None)
+    assert "Chủ thể đăng ký tại" not in none.text + none.html
