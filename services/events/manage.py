@@ -1,24 +1,43 @@
-"""Management commands of the events service (see shared/manage.py), plus:
+"""Management commands of the events service: ``python -m services.events.manage COMMAND``.
 
-- ``expire``: expire the issued invitations past their deadline (and grace) and promote from the
-  waitlists, the same sweep the worker runs every minute (idempotent);
-- ``rebuild-read-model``: empty the read model (producers, products, certified products; never
-  fairs or invitations) and the registry feed's inbox rows, so that the registry's replay
-  (``python -m services.registry.manage replay``) fills it again from events. The procedure and
-  its order are in the README ("Rebuilding the events read model").
+The database commands every service has (``migrate``, ``revision``, ``downgrade``: shared/manage.py), plus
+``expire`` and ``rebuild-read-model``; ``--help`` on any of them says what it does.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
+import click
 from sqlalchemy import delete, func, select
 
-from shared.manage import main
+from shared.manage import commands, run, runtime
 
 FEED_QUEUE = "events.registry-feed"
+
+cli = commands("events", Path(__file__).parent, help="Management commands of the events service.")
+
+
+@cli.command()
+def expire() -> None:
+    """Expire the issued invitations past their deadline (and grace) and promote from the waitlists.
+
+    The same sweep the worker runs every minute; idempotent."""
+    from .worker import run_expiry
+
+    click.echo(run_expiry(runtime()))
+
+
+@cli.command("rebuild-read-model")
+def rebuild_read_model() -> None:
+    """Empty the read model (not fairs or invitations) and the registry feed's inbox.
+
+    Then `python -m services.registry.manage replay` (run next) fills it again from events; the
+    procedure and its order are in the docs ("Rebuilding the events read model")."""
+    removed = empty_read_model(runtime())
+    click.echo(json.dumps({"removed": removed, "next": "python -m services.registry.manage replay"},
+                          ensure_ascii=False))
 
 
 def empty_read_model(runtime) -> dict:
@@ -38,32 +57,7 @@ def empty_read_model(runtime) -> dict:
     return removed
 
 
-def rebuild_command(argv: list[str]) -> int:
-    import argparse
-
-    from shared.web import runtime_of
-
+if __name__ == "__main__":
     from .app import create_app
 
-    parser = argparse.ArgumentParser(
-        prog="python -m services.events.manage rebuild-read-model",
-        description="Empty the read model (not fairs or invitations) and the registry feed's inbox, so that "
-                    "`python -m services.registry.manage replay` (run next) fills it again.")
-    parser.parse_args(argv)
-    removed = empty_read_model(runtime_of(create_app(migrate=True)))
-    print(json.dumps({"removed": removed, "next": "python -m services.registry.manage replay"}, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["expire"]:
-        from shared.web import runtime_of
-
-        from .app import create_app
-        from .worker import run_expiry
-
-        print(run_expiry(runtime_of(create_app(migrate=True))))
-        sys.exit(0)
-    if sys.argv[1:2] == ["rebuild-read-model"]:
-        sys.exit(rebuild_command(sys.argv[2:]))
-    sys.exit(main("events", Path(__file__).parent, sys.argv[1:]))
+    run(cli, create_app)
