@@ -171,7 +171,7 @@ def make_csv(rows: int, producers: int, seed: int = 3) -> bytes:
         number, day = rng.choice(decisions[current_of[p["province"]]])
         score = _score(rng)
         parts = _parts(rng, score) if day >= date(2023, 2, 24) and rng.random() < 0.5 else ("", "", "")
-        stars = (3 if score < 70 else 4 if score < 90 else 5) if rng.random() < 0.7 else ""
+        stars = (3 if score < 70 else 4) if rng.random() < 0.7 else ""  # a province decision: 4★ at 90+
         kind = rng.choices(["Mới", "Tái chứng nhận", "Nâng sao"], weights=[85, 10, 5])[0]
         writer.writerow([n, p["code"], p["name"], p["kind"], p["province"], p["address"], p["representative"],
                          p["phone"], p["email"], name, group, subgroup, score, *parts, stars, kind,
