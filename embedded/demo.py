@@ -14,10 +14,11 @@ demo is loaded: today's register is the end-2023 one, every product still curren
 from __future__ import annotations
 
 import heapq
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
+
+from shared.instants import vietnam_today
 
 PRODUCTS = ["Kẹo dừa", "Bánh tráng dừa", "Rượu dừa", "Mật hoa dừa", "Dầu dừa tinh khiết", "Bánh phồng sữa",
             "Chuối sấy dẻo", "Cacao bột", "Bưởi da xanh", "Tinh dầu bưởi", "Thạch dừa", "Chén gáo dừa",
@@ -54,7 +55,6 @@ UPGRADES = [("598/QĐ-UBND", date(2023, 3, 24), "upgrade", [i for i in UPGRADED 
             ("1873/QĐ-UBND", date(2023, 9, 8), "upgrade", [i for i in UPGRADED if i >= 90])]
 RENEW_AFTER_MONTHS = 35  # re-certified a month before the 36 months of validity run out
 MERGED_ON = date(2025, 7, 1)  # Bến Tre merged into Vĩnh Long: later decisions are Vĩnh Long's
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def four_star(i: int) -> bool:
@@ -116,7 +116,7 @@ def load_registry(runtime, today: date | None = None) -> bool:
     from services.registry import operations as ops
     from services.registry.models import Producer
 
-    today = today or datetime.now(VIETNAM).date()
+    today = today or vietnam_today()
     with runtime.transaction() as s:
         if s.scalar(select(func.count()).select_from(Producer)):
             return False

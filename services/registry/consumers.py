@@ -15,8 +15,6 @@ envelope, not the contract), which otherwise would only reach the dead-letter qu
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
@@ -24,11 +22,10 @@ from shared.bus.refusals import REFUSED
 from shared.bus.topology import REPLIES_EXCHANGE
 from shared.bus.trust import reply_key
 from shared.errors import OperationError
+from shared.instants import vietnam_today
 
 from . import operations as ops
 from .schemas import CertificationIn
-
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def on_record_certification(emit):
@@ -37,7 +34,7 @@ def on_record_certification(emit):
         try:
             fields = CertificationIn().load(data["certification"])
             with session.begin_nested():  # a refusal leaves nothing of the command behind
-                cert = ops.grant_certification(session, emit, fields, today=datetime.now(VIETNAM).date(),
+                cert = ops.grant_certification(session, emit, fields, today=vietnam_today(),
                                                actor=envelope.get("sender") or f"command {envelope['type']}")
         except ValidationError as exc:
             return _answer(session, emit, envelope, "registry.command.rejected", {**answer, "errors": _flatten(
@@ -106,7 +103,8 @@ def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def handlers(emit) -> dict:
-    """queue name -> {message type -> handler}"""
+def handlers(runtime) -> dict:
+    """queue name -> {message type -> handler} (``runtime``: the service's ServiceRuntime)."""
+    emit = runtime.emit
     return {"registry.commands": {"registry.record_certification": on_record_certification(emit),
                                   REFUSED: on_unreadable(emit)}}

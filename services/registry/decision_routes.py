@@ -4,14 +4,12 @@ URL rules and views only; the rules are in decision_ops, decisions, operations a
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.auth import require
+from shared.instants import vietnam_today
 from shared.web import runtime_of
 
 from . import decision_ops, decisions
@@ -21,11 +19,10 @@ blp = Blueprint("decisions", __name__, url_prefix="/",
                 description="Decisions (quyết định): one decision certifies, upgrades or revokes many products")
 
 STAFF = ("registry_officer", "trade_officer", "integration")
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # decisions are dated in Vietnam
 
 
 def _today():
-    return datetime.now(VIETNAM).date()
+    return vietnam_today()
 
 
 def _actor() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 from shared import reference
@@ -278,48 +277,11 @@ def check_decision_date(decision_date: date, today: date) -> None:
         raise DomainError("decision_date", "is in the future")
 
 
-@dataclass(frozen=True)
-class Province:
-    name: str          # current (post-2025) province
-    region: str
-    entered_as: str    # the name as entered (an old province keeps its name for display)
-
-
-@lru_cache(maxsize=1)
-def _provinces() -> tuple[dict, dict]:
-    data = json.loads((REFERENCE / "provinces.json").read_text(encoding="utf-8"))
-    by_fold: dict[str, tuple[str, str, str]] = {}
-    for name, info in data["provinces"].items():
-        for old in info["predecessors"]:
-            by_fold[_province_key(old)] = (name, info["region"], old)
-        by_fold[_province_key(name)] = (name, info["region"], name)
-    return by_fold, data["regions"]
-
-
-# Administrative prefixes, folded: "Tỉnh Bến Tre", "tinh ben tre", "Thành phố Cần Thơ", "TP. Huế".
-_PREFIXES = ("tinh ", "thanh pho ", "tp. ", "tp ")
-
-
-def _province_key(entered: str) -> str:
-    """The lookup key: folded, without an administrative prefix, "Bà Rịa-Vũng Tàu" as "ba ria - vung tau"."""
-    key = fold(entered.replace("–", "-").replace("—", "-").replace("-", " - "))
-    for prefix in _PREFIXES:
-        if key.startswith(prefix):
-            return key.removeprefix(prefix).strip()
-    return key
-
-
-def resolve_province(entered: str) -> Province:
-    """Current province for a name, old or new, typed with or without diacritics or a prefix; its
-    region follows the old province where the name is a pre-2025 one (shared/reference.py)."""
-    from shared import reference
-
+def resolve_province(entered: str) -> reference.Province:
+    """``shared.reference.resolve_province`` (the one resolution of every service), refusing an unknown
+    name as a DomainError on ``province``."""
     try:
-        hit = reference.resolve_province(entered)
+        return reference.resolve_province(entered)
     except reference.UnknownName:
         raise DomainError("province", f"unknown province {entered!r}") from None
-    return Province(name=hit.name, region=hit.region, entered_as=hit.entered_as)
 
-
-def regions() -> dict[str, str]:
-    return dict(_provinces()[1])

@@ -4,18 +4,15 @@ provinces with their pre-2025 predecessors and regions (``shared/reference.py``,
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from shared import reference
 from shared.auth import require
+from shared.instants import vietnam_today
 
 blp = Blueprint("reference", __name__, url_prefix="/", description="Reference data: procedure and provinces")
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 READERS = ("registry_officer", "trade_officer", "integration", "producer")
 
 
@@ -48,7 +45,7 @@ class ProvinceOut(Schema):
 
 
 def _procedure_out(procedure: reference.Procedure) -> dict:
-    today = datetime.now(VIETNAM).date()
+    today = vietnam_today()
     return {"code": procedure.code, "title": procedure.title, "decision_date": procedure.decision_date,
             "effective_from": procedure.effective_from, "effective_to": procedure.effective_to,
             "in_force": procedure.in_force_on(today),

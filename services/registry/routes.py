@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import wraps
-from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, g, request, stream_with_context
+from flask import Response, g, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
@@ -16,8 +14,9 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from shared.auth import own_producer_only, require
 from shared.errors import NotFound
+from shared.instants import vietnam_today
 from shared.limits import body_limit
-from shared.web import runtime_of
+from shared.web import rt
 
 from . import domain, imports, programme, queries
 from . import operations as ops
@@ -57,14 +56,6 @@ class _Blueprint(Blueprint):
 blp = _Blueprint("registry", __name__, url_prefix="/", description="Producers, products and OCOP certifications")
 
 READERS = ("registry_officer", "trade_officer", "integration", "producer")
-# Decisions are dated in Vietnam: at 01:00 there it is still yesterday in UTC.
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def rt():
-    return runtime_of(current_app)
-
-
 def _actor() -> str:
     return g.principal.get("sub") or g.principal["role"]
 
@@ -177,7 +168,7 @@ class Certifications(MethodView):
         product for national evaluation (its potential 5★ flag set). The decision (authority, number,
         date) is recorded the first time a certificate names it; later ones attach to it."""
         with rt().transaction() as s:
-            return ops.grant_certification(s, rt().emit, data, today=datetime.now(VIETNAM).date(), actor=_actor())
+            return ops.grant_certification(s, rt().emit, data, today=vietnam_today(), actor=_actor())
 
 
 @blp.route("/certifications/<cert_id>")
@@ -213,7 +204,7 @@ class RevokeCertification(MethodView):
         The revoke decision is recorded (or, by authority, number and date, matched); to revoke every
         certificate of a decision at once: POST /decisions/{id}/revoke."""
         with rt().transaction() as s:
-            return ops.revoke_certification(s, rt().emit, cert_id, data, today=datetime.now(VIETNAM).date(),
+            return ops.revoke_certification(s, rt().emit, cert_id, data, today=vietnam_today(),
                                             actor=_actor())
 
 
@@ -225,14 +216,14 @@ class Progress(MethodView):
     def get(self, query):
         """A year's progress against the programme targets: new certifications, re-certifications,
         upgrades and community-tourism products, counted by decision date."""
-        year = query.get("year") or datetime.now(VIETNAM).year
+        year = query.get("year") or vietnam_today().year
         with rt().transaction() as s:
             return programme.progress(s, year)
 
 
 def _criteria_out(version: domain.CriteriaVersion) -> dict:
     return {"code": version.code, "title": version.title, "effective_from": version.effective_from,
-            "effective_to": version.effective_to, "in_force": version.in_force_on(datetime.now(VIETNAM).date()),
+            "effective_to": version.effective_to, "in_force": version.in_force_on(vietnam_today()),
             "parts": version.parts, "bands": {str(stars): minimum for minimum, stars in version.bands},
             "groups": [{"code": g.code, "name": g.name, "name_en": g.name_en,
                         "subgroups": [{"code": c, "name": n, "name_en": e} for c, (n, e) in g.subgroups.items()]}
@@ -297,4 +288,4 @@ class Imports(MethodView):
         who = g.principal.get("sub") or g.principal["role"]
         with rt().transaction() as s:
             return imports.run_import(s, rt().emit, content, upload.filename or "", apply=not data["dry_run"],
-                                      decision=decision, today=datetime.now(VIETNAM).date(), applied_by=who)
+                                      decision=decision, today=vietnam_today(), applied_by=who)

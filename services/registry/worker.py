@@ -5,21 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
+from shared.instants import vietnam_today
 from shared.worker import bus_loops, run_forever
 
 from . import operations as ops
 from .consumers import handlers
 
 log = logging.getLogger("ocop.registry.sweep")
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 SWEEP_INTERVAL = 3600.0  # hourly: idempotent, so running more often than daily costs nothing
 
 
 def run_sweep(runtime) -> dict:
     with runtime.transaction() as session:
-        return ops.sweep(session, runtime.emit, datetime.now(VIETNAM).date(), datetime.now(UTC))
+        return ops.sweep(session, runtime.emit, vietnam_today(), datetime.now(UTC))
 
 
 def sweep_loop(runtime):
@@ -37,7 +36,7 @@ def sweep_loop(runtime):
 
 
 def loops(runtime):
-    return bus_loops(runtime, handlers(runtime.emit)) + [("registry-sweep", sweep_loop(runtime))]
+    return bus_loops(runtime, handlers(runtime)) + [("registry-sweep", sweep_loop(runtime))]
 
 
 def main():

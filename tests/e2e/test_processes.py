@@ -261,13 +261,13 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
         handled = dict(db.execute("SELECT event_type, count(*) FROM inbox WHERE consumer = 'events.registry-feed' "
                                   "GROUP BY event_type").fetchall())
     from collections import Counter
-    from datetime import datetime
 
     from embedded import demo
+    from shared.instants import vietnam_today
 
     # the register's history: each decision's certificates (new, re-certified, upgraded), and the 16
     # products whose "potential 5★" flag a provincial 90+ set
-    listed = Counter(d["kind"] for d in demo.decisions(datetime.now(demo.VIETNAM).date()) for _ in d["scores"])
+    listed = Counter(d["kind"] for d in demo.decisions(vietnam_today()) for _ in d["scores"])
     assert listed["certify"] == 200
     assert handled == {"registry.producer.registered": 76, "registry.product.registered": 200,
                        "registry.certification.granted": 200, "registry.certification.renewed": listed["recertify"],

@@ -149,7 +149,7 @@ def test_a_vouched_integration_is_answered_even_for_a_command_it_garbled(platfor
 
     rt = platform.runtimes["registry"]
     consumer = IdempotentConsumer(queue_spec("registry.commands"), rt.session_factory, rt.inbox,
-                                  handlers(rt.emit)["registry.commands"], rt.settings.broker_url,
+                                  handlers(rt)["registry.commands"], rt.settings.broker_url,
                                   trust=Trust(check_users=True))
     meta = {"user_id": "council-app", "exchange": "ocop.commands", "routing_key": "registry.record_certification",
             "deliveries": 1}
