@@ -36,6 +36,7 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -331,8 +332,8 @@ def pipeline(n: int, broker_url: str, registry_url: str, events_url: str, prefet
     bench_trust = Trust(users={s: user or s for s in SERVICES}, check_users=user is not None)
     reg_engine, ev_engine = make_engine(registry_url), make_engine(events_url)
     reg_sf, ev_sf = make_session_factory(reg_engine), make_session_factory(ev_engine)
-    consumer = IdempotentConsumer(feed_spec(), ev_sf, EventsInbox,
-                                  handlers(Emitter("events", EventsOutbox))["events.registry-feed"],
+    runtime = SimpleNamespace(emit=Emitter("events", EventsOutbox))  # what the handlers use of a runtime
+    consumer = IdempotentConsumer(feed_spec(), ev_sf, EventsInbox, handlers(runtime)["events.registry-feed"],
                                   broker_url, prefetch=prefetch, trust=bench_trust)
     relay = (RelayProcess if relay_mode == "process" else RelayThread)(registry_url, broker_url, batch_size)
     stop, ready = threading.Event(), threading.Event()

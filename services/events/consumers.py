@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared import context, revocation
+from shared import revocation
+from shared.context import caused_by
+from shared.contracts import replayed
 from shared.errors import OperationError
 
 from . import operations as ops
 from .models import RevokedToken
 
-# The correlation id of the events a registry replay re-publishes (services/registry/replay.py):
-# they rebuild the read model and are not news, so they top up no fair.
-REPLAY_PREFIX = "registry-replay:"
-
-
-def replayed(envelope: dict) -> bool:
-    return str(envelope.get("correlation_id") or "").startswith(REPLAY_PREFIX)
-
 
 def on_certification_granted(emit):
-    """The read model row, then a top-up of fairs still inviting with room (not for a replay)."""
+    """The read model row, then a top-up of fairs still inviting with room (not for a replay: a
+    registry replay rebuilds the read model, it is not news)."""
 
     def handle(session, envelope, data):
         ops.apply_certification(session, envelope, data)
@@ -36,12 +31,8 @@ def on_certification_granted(emit):
         if not fairs:  # the common case: nothing to top up, one query for the whole batch
             return
         for envelope, data in batch:
-            tokens = (context.correlation_id.set(envelope["correlation_id"]), context.causation_id.set(envelope["id"]))
-            try:
+            with caused_by(envelope):
                 ops.top_up(session, emit, [data["product_id"]], fairs=fairs)
-            finally:
-                context.correlation_id.reset(tokens[0])
-                context.causation_id.reset(tokens[1])
 
     handle.many = many
     return handle
@@ -72,8 +63,9 @@ def on_invitation_answered(emit, clock=lambda: datetime.now(UTC)):
     return handle
 
 
-def handlers(emit) -> dict:
-    """queue name -> {event type -> handler}"""
+def handlers(runtime) -> dict:
+    """queue name -> {event type -> handler} (``runtime``: the service's ServiceRuntime)."""
+    emit = runtime.emit
     ended = on_certificate_ended(emit)
     granted = on_certification_granted(emit)
     return {

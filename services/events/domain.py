@@ -5,7 +5,8 @@ unit-tested alone. Matching (eligibility, score, selection, waitlist) is in ``ma
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+
+from shared.instants import VIETNAM  # deadlines end at the end of a day in Vietnam
 
 KINDS = ("trade_fair", "exhibition", "showcase_point")
 # A showcase-and-sale point (Decision 950/QĐ-BCT: airports, stations, rest stops, tourist areas) is a
@@ -16,7 +17,6 @@ LONG_RUNNING = frozenset({"showcase_point"})
 # airports, stations, highway rest stops, hotels, craft villages, trade centres (optional on a fair).
 VENUE_KINDS = ("tourist_site", "airport", "station", "highway_rest_stop", "hotel", "craft_village", "trade_centre")
 MAX_DAYS = {"trade_fair": 31, "exhibition": 62, "showcase_point": 3 * 366}
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # deadlines end at the end of a day in Vietnam
 END_OF_DAY = time(23, 59, 59)
 ORGANISER_KINDS = ("trade_department", "trade_promotion_centre", "ministry", "peoples_committee", "other")
 

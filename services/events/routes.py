@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app, g, jsonify
+from flask import g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.auth import own_producer_only, require
 from shared.errors import NotFound
-from shared.web import runtime_of
+from shared.web import rt
 
 from . import operations as ops
 from . import outputs
@@ -35,10 +35,6 @@ from .schemas import (
 
 blp = Blueprint("events", __name__, url_prefix="/", description="Fairs, matching and invitations")
 STAFF = ("trade_officer", "integration")
-
-
-def rt():
-    return runtime_of(current_app)
 
 
 def _producer() -> bool:

@@ -51,7 +51,7 @@ def expiry_loop(runtime):
 
 
 def loops(runtime):
-    return bus_loops(runtime, handlers(runtime.emit)) + [("events-expiry", expiry_loop(runtime))]
+    return bus_loops(runtime, handlers(runtime)) + [("events-expiry", expiry_loop(runtime))]
 
 
 def main():

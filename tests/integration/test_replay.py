@@ -117,7 +117,7 @@ def settled(platform) -> None:
     is the registry's state before it is compared)."""
     from services.events.consumers import handlers
 
-    types = sorted(handlers(None)["events.registry-feed"])
+    types = sorted(handlers(platform.runtimes["events"])["events.registry-feed"])
     with platform.runtimes["registry"].session_factory() as s:
         ids = set(s.scalars(select(RegistryOutbox.id).where(RegistryOutbox.type.in_(types),
                                                              RegistryOutbox.exchange != "")))
