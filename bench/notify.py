@@ -182,12 +182,12 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
 
 def _warm_up() -> None:
     """Templates compiled and catalogues read, as in a worker that has run a while."""
-    from services.notifications import operations as ops
     from services.notifications import rendering
+    from services.notifications.previews import preview_context
     from shared.contracts import parse_envelope, sample
 
     _, data = parse_envelope(sample(EVENT, 1))
-    ctx = ops.preview_context("invitation", data, "x", "http://127.0.0.1")
+    ctx = preview_context("invitation", data, "x", "http://127.0.0.1")
     for lang in ("vi", "en"):
         rendering.render("invitation", lang, ctx, sms_link=ctx["short_link"], calendar_uid="x")
 

@@ -46,6 +46,17 @@ class Settings:
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 600.0
     http_timeout_seconds: float = 10.0
+    # notifications: the senders (deliveries claimed at once, how long a claim holds, email senders
+    # per worker process), reminders (days before the deadline, as written: "3,1", "none"; how often
+    # the worker looks) and the webhook target policy (as written; parsed by webhook_targets)
+    send_batch: int = 50
+    send_lease_seconds: float = 120.0
+    email_connections: int = 3
+    reminder_days: str = ""
+    reminder_interval_seconds: float = 60.0
+    webhook_allow_http: str = ""
+    webhook_allowed_networks: str = ""
+    webhook_ports: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -97,6 +108,14 @@ def load(service: str) -> Settings:
         retry_base_seconds=float(_env("OCOP_RETRY_BASE_SECONDS", "2")),
         retry_max_seconds=float(_env("OCOP_RETRY_MAX_SECONDS", "600")),
         http_timeout_seconds=float(_env("OCOP_HTTP_TIMEOUT_SECONDS", "10")),
+        send_batch=int(_env("OCOP_SEND_BATCH", "50")),
+        send_lease_seconds=float(_env("OCOP_SEND_LEASE_SECONDS", "120")),
+        email_connections=int(_env("OCOP_EMAIL_CONNECTIONS", "3")),
+        reminder_days=_env("OCOP_REMINDER_DAYS", ""),
+        reminder_interval_seconds=float(_env("OCOP_REMINDER_INTERVAL_SECONDS", "60")),
+        webhook_allow_http=_env("OCOP_WEBHOOK_ALLOW_HTTP", ""),
+        webhook_allowed_networks=_env("OCOP_WEBHOOK_ALLOWED_NETWORKS", ""),
+        webhook_ports=_env("OCOP_WEBHOOK_PORTS", ""),
     )
 
 

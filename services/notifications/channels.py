@@ -13,9 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
 from email.header import Header
-from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
@@ -153,11 +151,6 @@ def email_bytes(delivery, to_name: str, to_addr: str, mail_from: str, date: date
     if any(_BARE_BREAK.search(v) for _, v in head):  # a last guard: no value of ours may end the header early
         raise ValueError("a header value carries a line break")
     return "".join(f"{k}: {v}\r\n" for k, v in head).encode("ascii") + body
-
-
-def build_email(delivery, to_name: str, to_addr: str, mail_from: str) -> EmailMessage:
-    """``email_bytes`` parsed into an EmailMessage (for reading it, e.g. in tests)."""
-    return message_from_bytes(email_bytes(delivery, to_name, to_addr, mail_from), policy=policy.default)
 
 
 def message_id(delivery_id: str) -> str:

@@ -25,7 +25,7 @@ class MessageKind:
 
     name: str
     event_type: str
-    audience: str  # who receives it, resolved by operations.AUDIENCES (e.g. "producer": data.producer_id)
+    audience: str  # who receives it, resolved by reactions.AUDIENCES (e.g. "producer": data.producer_id)
     calendar: bool = False  # attach an iCalendar file of the fair (the invitation's entry, kept up to date)
     answer_link: bool = False  # carries the signed, single-purpose answer link
     # Messages of one topic are sent at most once per producer and subject (ref_id), whichever event
@@ -49,10 +49,10 @@ MESSAGES: dict[str, MessageKind] = {m.name: m for m in (
     MessageKind("certificate_expired", "registry.certification.expired", "producer"),
 )}
 
-# Event type -> the message sent for it (operations.CONTEXTS may pick a variant, e.g. the
+# Event type -> the message sent for it (reactions.CONTEXTS may pick a variant, e.g. the
 # promotion, or nobody: a withdrawal caused by the fair's cancellation is told by the cancellation).
 # A new reaction is one MessageKind, one line here, a template folder and a field function in
-# operations.FIELDS; an audience other than "producer" or "fair" is one function in operations.AUDIENCES.
+# fields.FIELDS; an audience other than "producer" or "fair" is one function in reactions.AUDIENCES.
 REACTIONS: dict[str, str] = {
     "events.invitation.issued": "invitation",
     "events.invitation.withdrawn": "withdrawn",
@@ -180,7 +180,10 @@ def parse_offsets(value: str | None, default: tuple[int, ...] = (3, 1)) -> tuple
         return default
     if value.strip().lower() in ("0", "none", "off"):
         return ()
-    out = sorted({int(v) for v in value.replace(" ", "").split(",") if v}, reverse=True)
+    try:
+        out = sorted({int(v) for v in value.replace(" ", "").split(",") if v}, reverse=True)
+    except ValueError:
+        out = [0]  # not a list of days: refused below, naming the variable
     if any(d < 1 or d > 60 for d in out):
         raise ValueError(f"OCOP_REMINDER_DAYS={value!r}: days between 1 and 60, e.g. 3,1")
     return tuple(out)
@@ -309,6 +312,12 @@ def fit_sms(render: Callable[[int | None], str], link: str, mode: str, max_segme
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     """Delay before the next attempt after ``attempts`` failed ones: base, 2 base, 4 base, ... cap."""
     return min(base * 2 ** max(attempts - 1, 0), cap)
+
+
+def next_attempt_at(now: datetime, attempts: int, retry_after: float | None, base: float, cap: float) -> datetime:
+    """When a failed delivery (a message or a webhook's) is tried again: ``backoff_seconds`` after
+    ``attempts`` failed ones, or later if the receiver asked (Retry-After)."""
+    return now + timedelta(seconds=max(backoff_seconds(attempts, base, cap), retry_after or 0))
 
 
 class RateLimit:

@@ -1,7 +1,7 @@
 """A message's template fields: one pure function per message, from the event's data and what the
 service knows beyond it (``known``: the recipient's name, the answer links, the invitation as the
 producer knows it, a promotion, the days left). The consumer's context builders
-(operations.CONTEXTS) look ``known`` up in the database; previews build it from golden samples
+(reactions.CONTEXTS) look ``known`` up in the database; previews build it from golden samples
 (``preview_known``). No Flask, no SQLAlchemy, no I/O."""
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ class Delivery(Base):
     # "sending": a sender committed its claim; until this moment passes no other sender takes it
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # committed just before the message goes to the provider: a claim that ran out with this set is
-    # in doubt (the provider may have it), without it the message never left (operations.claim)
+    # in doubt (the provider may have it), without it the message never left (delivery_queue.claim)
     handed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

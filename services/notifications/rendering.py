@@ -114,7 +114,7 @@ def _calendar_blocks(lang: str, name: str):
 
 
 def fair_calendar(language: str | None, invitation: dict) -> str:
-    """The calendar file of an accepted invitation (``operations.view_dict``), as the confirmation
+    """The calendar file of an accepted invitation (``views.view_dict``), as the confirmation
     carries it: same UID (the invitation's), a SEQUENCE from now so it replaces what was sent."""
     lang = language_of(language)
     ctx = {"fair": invitation["fair"], "products": invitation["products"], "booths": invitation["booths"]}

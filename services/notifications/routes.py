@@ -8,21 +8,18 @@ from http import HTTPStatus
 from flask import current_app, redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from jinja2 import UndefinedError
-from marshmallow import EXCLUDE, ValidationError
-from sqlalchemy import select
+from marshmallow import ValidationError
 
 from shared import pages
 from shared.auth import own_producer_only, require
-from shared.contracts import contract_for, sample
 from shared.errors import Conflict, NotFound
 from shared.web import runtime_of
 
-from . import domain, links, rendering
-from . import operations as ops
+from . import answers, previews, queries, recipients, redrive, rendering
 from .channels import producer_channels
+from .emitter import FanOutEmitter
 from .i18n import LANGUAGES
-from .models import Delivery, InvitationView, Recipient
+from .models import Delivery
 from .rendering import render_page
 from .schemas import (
     AnswerForm,
@@ -37,6 +34,7 @@ from .schemas import (
     UnreachableOut,
     UnreachableQuery,
 )
+from .views import view_dict
 
 blp = Blueprint("notifications", __name__, url_prefix="/", description="Deliveries and producers' answers")
 blp.after_request(pages.secure)  # the answer page's headers (CSP, no framing, no referrer, no-store)
@@ -94,39 +92,12 @@ class _Refusal(Exception):
         self.page = page
 
 
-def _open(session, token: str):
-    """The link's claims, the invitation as its producer knows it, the page's language and whether
-    it was answered through this link; a refusal page when the link cannot be used."""
+def _open(session, token: str) -> answers.OpenLink:
+    """The link opened (answers.open_link), or a refusal page."""
     try:
-        claims = links.read_token(rt().settings.secret_key, token)
-    except links.LinkError as exc:
-        known = exc.claims and session.get(Recipient, exc.claims.get("prod"))
-        lang = _asked_language() or (known.language if known else None)
-        raise _Refusal(_page("link_expired" if exc.kind == "expired" else exc.kind, lang)) from exc
-    recipient = session.get(Recipient, claims["prod"])
-    lang = _asked_language() or (recipient.language if recipient else None)
-    view = session.get(InvitationView, claims["inv"])
-    if view is None:
-        raise _Refusal(_page("unknown", lang))
-    if view.producer_id != claims["prod"]:  # signed for another producer than the invitation's
-        raise _Refusal(_page("not_yours", lang))
-    answered = session.get(ops.Answer, claims["inv"]) is not None
-    return claims, view, lang, answered
-
-
-def _state_of(view, answered: bool) -> dict:
-    """What the page says about the invitation now (see templates/page.html)."""
-    state = "answered" if view.status == "issued" and answered else view.status
-    out = {"now_state": "open" if state == "issued" else state, "inv": ops.view_dict(view),
-           "booths": view.booths or ([view.booth] if view.booth else [])}
-    if state == "refused":
-        out["cause"], out["detail"] = domain.refusal_cause(view.verdict or "")
-    elif state == "withdrawn":
-        cause, detail = domain.withdrawal_cause(view.verdict or "")
-        # the code the event carried; what the words name only when they say the same
-        out["cause"] = view.withdrawn_cause or cause
-        out["detail"] = detail if cause == out["cause"] else None
-    return out
+        return answers.open_link(session, rt().settings.secret_key, token, _asked_language())
+    except answers.LinkRefused as refused:
+        raise _Refusal(_page(refused.state, refused.language)) from refused
 
 
 @blp.route("/r/<token>")
@@ -137,10 +108,10 @@ class AnswerPage(MethodView):
         """The page a producer opens from an invitation (in the producer's language; ``?lang=vi|en``)."""
         with rt().transaction() as s:
             try:
-                _, view, lang, answered = _open(s, token)
+                link = _open(s, token)
             except _Refusal as refusal:
                 return refusal.page
-            state = _state_of(view, answered)
+            lang, state = link.language, answers.page_state(link.view, link.answered)
             return _page(state["now_state"], lang, form=state["now_state"] == "open", **state,
                          refresh=_refresh(token, _waited()) if state["now_state"] == "answered" else None,
                          calendar_url=f"{token}/calendar.ics" if state["now_state"] == "accepted" else None)
@@ -155,8 +126,9 @@ class AnswerPage(MethodView):
             return _page("foreign_form", _asked_language())
         try:
             with rt().transaction() as s:
-                claims, view, lang, answered = _open(s, token)
-                state = _state_of(view, answered)
+                link = _open(s, token)
+                claims, view, lang, answered = link.claims, link.view, link.language, link.answered
+                state = answers.page_state(view, answered)
                 try:
                     form = AnswerForm().load({k: v for k, v in request.form.items() if k in ("answer", "note")})
                 except ValidationError as exc:
@@ -167,12 +139,12 @@ class AnswerPage(MethodView):
                     raise _Refusal(_page("reused", lang, **state))
                 if view.status != "issued":
                     raise _Refusal(_page("closed", lang, **state))
-                ops.record_answer(s, ops.FanOutEmitter(rt().emit), claims, form["answer"], form["note"] or None)
+                answers.record_answer(s, FanOutEmitter(rt().emit), claims, form["answer"], form["note"] or None)
         except _Refusal as refusal:
             return refusal.page
         except Conflict:  # answered at the same moment through another request
             with rt().transaction() as s:
-                return _page("reused", lang, **_state_of(ops.get_view(s, claims["inv"]), True))
+                return _page("reused", lang, **answers.page_state(queries.get_view(s, claims["inv"]), True))
         return _page("thanks", lang, inv=state["inv"], answer=form["answer"], refresh=_refresh(token, 0))
 
 
@@ -186,12 +158,13 @@ class AnswerCalendar(MethodView):
         attachment is: its UID, a later SEQUENCE), linked from the answer page once accepted."""
         with rt().transaction() as s:
             try:
-                _, view, lang, answered = _open(s, token)
+                link = _open(s, token)
             except _Refusal as refusal:
                 return refusal.page
+            view, lang = link.view, link.language
             if view.status != "accepted":
-                return _page("closed", lang, **_state_of(view, answered))
-            content = rendering.fair_calendar(lang, ops.view_dict(view))
+                return _page("closed", lang, **answers.page_state(view, link.answered))
+            content = rendering.fair_calendar(lang, view_dict(view))
         return content, 200, {"Content-Type": "text/calendar; charset=utf-8; method=PUBLISH",
                               "Content-Disposition": f'attachment; filename="{rendering.slug(view.fair["name"])}.ics"'}
 
@@ -204,7 +177,7 @@ class ShortLinkPage(MethodView):
         """The short link an SMS carries: leads to the invitation's signed answer link."""
         try:
             with rt().transaction() as s:
-                token = ops.resolve_short_link(s, code)
+                token = queries.resolve_short_link(s, code)
         except NotFound:
             return _page("unknown", _asked_language())
         query = f"?lang={request.args['lang']}" if _asked_language() else ""
@@ -218,12 +191,8 @@ class Deliveries(MethodView):
     @blp.response(200, DeliveryOut(many=True))
     def get(self, query):
         """The delivery log: one row per message and channel, its status, attempts and last error."""
-        q = select(Delivery).order_by(Delivery.created_at.desc()).limit(500)
-        for name in ("producer_id", "status", "channel", "ref_id"):
-            if name in query:
-                q = q.where(getattr(Delivery, name) == query[name])
         with rt().transaction() as s:
-            return list(s.scalars(q))
+            return queries.deliveries(s, query)
 
 
 @blp.route("/deliveries/<delivery_id>/retry")
@@ -233,17 +202,11 @@ class DeliveryRetry(MethodView):
     def post(self, delivery_id):
         """Re-drive a parked delivery: it is queued again, with a fresh count of attempts."""
         with rt().transaction() as s:
-            return ops.redrive(s, delivery_id)
+            return redrive.redrive(s, Delivery, delivery_id)
 
 
-def _recipient_out(row: Recipient) -> dict:
-    adapters = producer_channels(rt().settings)
-    problems = ops.channel_problems(row, adapters)
-    contacts = {"email": domain.mask_email(row.email), "sms": domain.mask_phone(domain.mobile_number(row.phone))}
-    return {"producer_id": row.producer_id, "name": row.name, "language": row.language,
-            "channels": {c: {"contact": contacts[c], "consent": getattr(row, f"consent_{c}"),
-                             "opted_out": getattr(row, f"opt_out_{c}"), "usable": problems[c] is None,
-                             "problem": problems[c]} for c in domain.PRODUCER_CHANNELS}}
+def _recipient_out(row) -> dict:
+    return queries.reachability(row, producer_channels(rt().settings))
 
 
 @blp.route("/recipients/<producer_id>")
@@ -254,7 +217,7 @@ class RecipientResource(MethodView):
         """How a producer is reached: per channel, the masked contact, consent, opt-out, usable or why not."""
         own_producer_only(producer_id)
         with rt().transaction() as s:
-            return _recipient_out(ops.get_recipient(s, producer_id))
+            return _recipient_out(queries.get_recipient(s, producer_id))
 
 
 @blp.route("/recipients/<producer_id>/channels")
@@ -266,7 +229,7 @@ class RecipientChannels(MethodView):
         """A producer's channel choices: ``{"sms": false}`` opts out of SMS, ``true`` opts back in."""
         own_producer_only(producer_id)
         with rt().transaction() as s:
-            return _recipient_out(ops.set_channels(s, producer_id, choices))
+            return _recipient_out(recipients.set_channels(s, producer_id, choices))
 
 
 @blp.route("/unreachable")
@@ -276,50 +239,18 @@ class Unreachable(MethodView):
     @blp.response(200, UnreachableOut(many=True))
     def get(self, query):
         """Producers a message could not reach (no usable channel), with why, and the messages."""
-        q = select(Delivery).where(Delivery.status == "undeliverable").order_by(Delivery.created_at)
-        if "since" in query:
-            q = q.where(Delivery.created_at >= query["since"])
-        adapters = producer_channels(rt().settings)
-        out: dict[str, dict] = {}
         with rt().transaction() as s:
-            for d in s.scalars(q.limit(5000)):
-                entry = out.get(d.producer_id)
-                if entry is None:
-                    row = s.get(Recipient, d.producer_id)
-                    entry = out[d.producer_id] = {
-                        "producer_id": d.producer_id, "name": row.name if row else None, "messages": [],
-                        "problems": ops.channel_problems(row, adapters) if row else {}}
-                entry["messages"].append({"delivery_id": d.id, "template": d.template,
-                                          "cause_event_id": d.cause_event_id, "ref_id": d.ref_id,
-                                          "reasons": d.last_error, "created_at": d.created_at})
-        return list(out.values())
+            return queries.unreachable(s, producer_channels(rt().settings), query.get("since"))
 
 
 # ---- previews ---------------------------------------------------------------------------------------
-def _kind(name: str) -> domain.MessageKind:
-    kind = domain.MESSAGES.get(name)
-    if kind is None:
-        abort(404, message=f"no template {name!r}; templates: {', '.join(sorted(domain.MESSAGES))}")
-    return kind
-
-
-def _preview(kind: domain.MessageKind, language: str, data: dict | None, recipient_name: str) -> dict:
-    schema = contract_for(kind.event_type, 1).schema(unknown=EXCLUDE)
+def _preview(name: str, language: str, data: dict | None, recipient_name: str) -> dict:
     try:
-        loaded = schema.load(data if data is not None else sample(kind.event_type, 1)["data"])
-    except ValidationError as exc:
-        abort(422, message=f"data does not satisfy {kind.event_type}; see errors",
-              errors={"json": {"data": exc.messages}})
-    s = rt().settings
-    ctx = ops.preview_context(kind.name, loaded, recipient_name, s.public_base_url)
-    try:
-        out = rendering.render(kind.name, language, ctx, sms_link=ctx.get("short_link"), sms_mode=s.sms_mode,
-                               sms_max_segments=s.sms_max_segments, calendar_uid=ctx.get("ref_id") or "preview")
-    except UndefinedError as exc:
-        abort(422, message="the template needs a field the data lacks", errors={"json": {"data": [str(exc)]}})
-    return {"template": kind.name, "event_type": kind.event_type, "language": out.language, "subject": out.subject,
-            "text": out.text, "html": out.html, "sms": out.sms.__dict__,
-            "attachments": [a.as_dict() for a in out.attachments]}
+        return previews.preview(previews.template(name), language, data, recipient_name, rt().settings)
+    except previews.UnknownTemplate as exc:
+        abort(404, message=str(exc))
+    except previews.PreviewRefused as exc:
+        abort(422, message=str(exc), errors={"json": {"data": exc.errors}})
 
 
 @blp.route("/previews")
@@ -328,8 +259,7 @@ class Previews(MethodView):
     @blp.response(200, TemplateOut(many=True))
     def get(self):
         """The message templates, the event each answers and who receives it."""
-        return [{"name": k.name, "event_type": k.event_type, "audience": k.audience, "calendar": k.calendar,
-                 "answer_link": k.answer_link, "languages": list(LANGUAGES)} for k in domain.MESSAGES.values()]
+        return previews.templates()
 
 
 @blp.route("/previews/<name>")
@@ -339,11 +269,11 @@ class Preview(MethodView):
     @blp.response(200, PreviewOut)
     def get(self, query, name):
         """A template rendered for its sample data (the event's golden sample) in vi or en."""
-        return _preview(_kind(name), query["language"], None, PreviewIn().load({})["recipient_name"])
+        return _preview(name, query["language"], None, PreviewIn().load({})["recipient_name"])
 
     @require("trade_officer", "registry_officer")
     @blp.arguments(PreviewIn)
     @blp.response(200, PreviewOut)
     def post(self, body, name):
         """A template rendered for the given event data (checked against the event's contract)."""
-        return _preview(_kind(name), body["language"], body["data"], body["recipient_name"])
+        return _preview(name, body["language"], body["data"], body["recipient_name"])

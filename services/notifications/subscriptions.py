@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Invalid, NotFound
 
 from . import webhook_targets
 from .models import WebhookDelivery, WebhookSubscription
-from .operations import subscribable_types
+from .redrive import redrive
+from .webhooks import subscribable_types
 
 ADMIN = None  # what an admin's ``owner`` argument is: every subscription
 
@@ -112,12 +113,6 @@ def delivery_log(session: Session, subscription_id: str, owner: str | None,
 
 
 def redrive_webhook(session: Session, subscription_id: str, delivery_id: str, owner: str | None) -> WebhookDelivery:
+    """A parked delivery of one of the owner's subscriptions queued again (redrive.redrive)."""
     get_subscription(session, subscription_id, owner)
-    row = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    if row is None or row.subscription_id != subscription_id:
-        raise NotFound("no such webhook delivery", field="delivery_id")
-    if row.status != "parked":
-        raise Conflict(f"only a parked delivery can be re-driven (this one is {row.status})", field="status")
-    row.status, row.attempts, row.next_attempt_at = "queued", 0, datetime.now(UTC)
-    session.flush()
-    return row
+    return redrive(session, WebhookDelivery, delivery_id, subscription_id)

@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 from shared.auth import require
 from shared.web import runtime_of
 
-from . import operations as ops
 from . import subscriptions as subs
 from .schemas import (
     EventTypesOut,
@@ -23,6 +22,7 @@ from .schemas import (
     WebhookSecretOut,
 )
 from .webhook_targets import policy_for
+from .webhooks import subscribable_types
 
 blp = Blueprint("webhooks", __name__, url_prefix="/",
                 description="Webhook subscriptions of integrating services, each visible to its owner and admins")
@@ -42,7 +42,7 @@ class WebhookEventTypes(MethodView):
     @blp.response(200, EventTypesOut)
     def get(self):
         """The event types a webhook subscription can follow."""
-        return {"event_types": ops.subscribable_types()}
+        return {"event_types": subscribable_types()}
 
 
 @blp.route("/webhooks")

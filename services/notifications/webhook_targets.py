@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import os
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -65,12 +64,6 @@ class TargetPolicy:
                 raise ValueError(f"OCOP_WEBHOOK_PORTS={ports!r}: a comma-separated list of ports, or 'any'") from None
         return cls(allow_http=flag in ("1", "true", "yes"), allowed_networks=nets, ports=allowed_ports)
 
-    @classmethod
-    def from_env(cls) -> TargetPolicy:
-        env = os.environ
-        return _parsed(env.get("OCOP_WEBHOOK_ALLOW_HTTP", ""), env.get("OCOP_WEBHOOK_ALLOWED_NETWORKS", ""),
-                       env.get("OCOP_WEBHOOK_PORTS", ""))
-
     def explicitly_allowed(self, ip: Address) -> bool:
         """In OCOP_WEBHOOK_ALLOWED_NETWORKS, itself or the IPv4 address its IPv6 form carries."""
         inner = _embedded_ipv4(ip) if ip.version == 6 else None
@@ -83,10 +76,13 @@ def _parsed(allow_http: str, networks: str, ports: str) -> TargetPolicy:
 
 
 def policy_for(settings) -> TargetPolicy:
-    """The settings' policy when a test put one in ``settings.extra["webhook_policy"]``, else the
-    environment's."""
+    """The settings' policy when a test put one in ``settings.extra["webhook_policy"]``, else the one
+    ``OCOP_WEBHOOK_ALLOW_HTTP``, ``OCOP_WEBHOOK_ALLOWED_NETWORKS`` and ``OCOP_WEBHOOK_PORTS`` say
+    (read into Settings at start)."""
     policy = settings.extra.get("webhook_policy")
-    return policy if policy is not None else TargetPolicy.from_env()
+    if policy is not None:
+        return policy
+    return _parsed(settings.webhook_allow_http, settings.webhook_allowed_networks, settings.webhook_ports)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

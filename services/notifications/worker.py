@@ -4,7 +4,6 @@ for webhooks."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -13,9 +12,12 @@ from datetime import UTC, datetime, timedelta
 from shared.worker import bus_loops, run_forever
 
 from . import domain
-from . import operations as ops
 from .channels import ChannelError, WebhookChannel, message_id, producer_channels
 from .consumers import handlers
+from .delivery_queue import SENT_EVENT, Job, Sent, claim, record_outcome, record_sent, renew_claims
+from .emitter import FanOutEmitter
+from .reminders import queue_reminders, reminder_offsets
+from .webhooks import due_webhook_deliveries, send_webhook
 
 log = logging.getLogger("ocop.notifications.sender")
 
@@ -24,7 +26,7 @@ class ChannelSender:
     """Sends one channel's due deliveries: claims a batch (committed), hands each message to the
     provider over one kept-open connection, and commits each outcome as soon as the provider
     answered, so a crash repeats at most the message whose answer was in flight (see
-    operations.claim). No faster than the channel's rate limit (a rate-limited channel claims one
+    delivery_queue). No faster than the channel's rate limit (a rate-limited channel claims one
     message at a time).
 
     ``lookup(channel, delivery_id) -> bool`` asks the provider whether it has a message already
@@ -39,12 +41,12 @@ class ChannelSender:
         self.adapter = self.adapters[channel]
         self.poll_interval = poll_interval
         self.limiter = limiter or domain.RateLimit(runtime.settings.channel_rates.get(channel, 0))
-        self.emit = ops.FanOutEmitter(runtime.emit)
-        self.batch = batch or int(os.environ.get("OCOP_SEND_BATCH", "50"))
+        self.emit = FanOutEmitter(runtime.emit)
+        self.batch = batch or runtime.settings.send_batch
         # how long a claim holds before another sender may take its deliveries; renewed for the
         # rest of the batch every quarter of it, so it need only outlast one message (SMTP and
         # HTTP timeouts: 10 s an exchange) plus a quarter
-        self.lease = float(os.environ.get("OCOP_SEND_LEASE_SECONDS", "120"))
+        self.lease = runtime.settings.send_lease_seconds
         self.lookup = lookup
         # the only sender process of its database: claims made before it started are orphans
         self.orphaned_before = datetime.now(UTC) + timedelta(seconds=self.lease) if sole_sender else None
@@ -55,18 +57,18 @@ class ChannelSender:
         if not self.limiter.ready():
             return 0
         with self.rt.transaction() as session:
-            jobs, settled = ops.claim(session, self.channel, 1 if self.limiter.rate > 0 else self.batch, self.lease,
+            jobs, settled = claim(session, self.channel, 1 if self.limiter.rate > 0 else self.batch, self.lease,
                                       self.adapters, orphaned_before=self.orphaned_before)
             if jobs:
                 self.emit.snapshot(session)  # the webhook subscriptions, once for the batch
         if not jobs:
             return settled
         renewed = time.monotonic()
-        with self.rt.engine.connect() as conn, _outcomes_without_fsync(conn) as driver:  # the batch's outcomes
+        with self.rt.engine.connect() as conn, _outcomes_without_fsync(conn) as autocommit:  # the batch's outcomes
             i = 0
             while i < len(jobs):
                 if time.monotonic() - renewed > self.lease / 4:  # the rest of the batch keeps its claim
-                    jobs = jobs[:i] + ops.renew_claims(conn, driver, jobs[i:], self.lease)
+                    jobs = jobs[:i] + renew_claims(conn, jobs[i:], self.lease)
                     renewed = time.monotonic()
                     if i >= len(jobs):
                         break
@@ -76,22 +78,22 @@ class ChannelSender:
                 outcome = self._attempt(job)
                 following = jobs[i] if i < len(jobs) else None
                 # one transaction: this outcome, and the next message handed
-                if isinstance(outcome, ops.Sent) and not self.emit.follows("notifications.delivery.sent"):
-                    if driver is not None:  # PostgreSQL: one statement, its own transaction
-                        ops.record_sent_pg(driver, self.emit, job, outcome, following)
+                if isinstance(outcome, Sent) and not self.emit.follows(SENT_EVENT):
+                    if autocommit:  # PostgreSQL: one statement, its own transaction
+                        record_sent(conn, self.emit, job, outcome, following)
                         continue
                     with conn.begin():
-                        ops.record_sent(conn, self.emit, job, outcome, following)
+                        record_sent(conn, self.emit, job, outcome, following)
                 else:
                     with self.rt.transaction() as session:
-                        ops.record_outcome(session, self.emit, job, outcome, self.rt.settings, following)
+                        record_outcome(session, self.emit, job, outcome, self.rt.settings, following)
         return len(jobs) + settled
 
-    def _attempt(self, job: ops.Job):
+    def _attempt(self, job: Job):
         if job.in_doubt and self.lookup is not None and self.lookup(self.channel, job.id):
-            return ops.Sent(message_id(job.id) if self.channel == "email" else None, found=True)
+            return Sent(message_id(job.id) if self.channel == "email" else None, found=True)
         try:
-            return ops.Sent(self.adapter.send(job, job.recipient))
+            return Sent(self.adapter.send(job, job.recipient))
         except ChannelError as exc:
             return exc
 
@@ -116,16 +118,20 @@ def _outcomes_without_fsync(conn):
     the WAL flush (synchronous_commit off, for this connection while it records a batch): a worker
     killed after a commit loses nothing (the database has it), only a crash of the database itself
     could lose the last fraction of a second of outcomes, whose deliveries are then sent again (at
-    least once, as always). The claim before them is committed durably. Elsewhere: None."""
+    least once, as always). The claim before them is committed durably. Yields whether it did.
+
+    PostgreSQL only, so run in CI on PostgreSQL (the real-mode tier, .ci/run) by every sender test,
+    e.g. tests/integration/test_notifications_queue.py and
+    test_notifications_guarantees.py::test_a_batch_longer_than_the_lease_keeps_its_claim."""
     if conn.dialect.name != "postgresql":
-        yield None
+        yield False
         return
     conn.commit()  # no transaction open: autocommit can be switched on
     driver = conn.connection.driver_connection
     driver.autocommit = True
     driver.execute("SET synchronous_commit TO off")
     try:
-        yield driver
+        yield True
     finally:
         try:
             driver.execute("RESET synchronous_commit")  # the pooled connection goes back as it came
@@ -151,28 +157,28 @@ class WebhookSender(ChannelSender):
         if not self.limiter.ready():
             return 0
         with self.rt.transaction() as session:
-            due = ops.due_webhook_deliveries(session, limit=1)
+            due = due_webhook_deliveries(session, limit=1)
             for delivery in due:
                 self.limiter.take()
-                ops.send_webhook(session, delivery, self.adapter, self.rt.settings)
+                send_webhook(session, delivery, self.adapter, self.rt.settings)
             return len(due)
 
 
 class Reminders:
-    """Queues the reminders due before invitations' deadlines (operations.queue_reminders), every
-    ``interval`` seconds (``OCOP_REMINDER_INTERVAL_SECONDS``, 60). Any number of workers may run it:
-    each reminder is queued once."""
+    """Queues the reminders due before invitations' deadlines (reminders.queue_reminders), every
+    ``interval`` seconds (``Settings.reminder_interval_seconds``, 60). Any number of workers may run
+    it: each reminder is queued once. A wrong ``OCOP_REMINDER_DAYS`` stops it at start."""
 
     def __init__(self, runtime, interval: float | None = None):
         self.rt = runtime
-        self.interval = interval if interval is not None else float(os.environ.get("OCOP_REMINDER_INTERVAL_SECONDS",
-                                                                                   "60"))
+        self.interval = interval if interval is not None else runtime.settings.reminder_interval_seconds
+        self.offsets = reminder_offsets(runtime.settings)
         self.adapters = producer_channels(runtime.settings)
-        self.emit = ops.FanOutEmitter(runtime.emit)
+        self.emit = FanOutEmitter(runtime.emit)
 
     def run_once(self, now: datetime | None = None) -> int:
         with self.rt.transaction() as session:
-            return ops.queue_reminders(session, self.emit, self.rt.settings, self.adapters, now)
+            return queue_reminders(session, self.emit, self.rt.settings, self.adapters, now, self.offsets)
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -186,7 +192,7 @@ class Reminders:
 
 
 def senders(runtime, lookup=None, sole_sender: bool = False) -> list[ChannelSender]:
-    """The channel senders: email over ``OCOP_EMAIL_CONNECTIONS`` (3) SMTP connections at once (each
+    """The channel senders: email over ``Settings.email_connections`` (3) SMTP connections at once (each
     its own sender: while one waits for the server or the database, another sends; three kept two
     worker replicas' CPU busiest in bench/notify.py, where two left it idle waiting for replies),
     one for SMS (rate-limited), one for webhooks."""
@@ -194,7 +200,7 @@ def senders(runtime, lookup=None, sole_sender: bool = False) -> list[ChannelSend
     out = []
     for channel in domain.PRODUCER_CHANNELS:
         if configured[channel].configured:
-            count = int(os.environ.get("OCOP_EMAIL_CONNECTIONS", "3")) if channel == "email" else 1
+            count = runtime.settings.email_connections if channel == "email" else 1
             out += [ChannelSender(runtime, channel, lookup=lookup, sole_sender=sole_sender) for _ in range(count)]
     return out + [WebhookSender(runtime)]
 

@@ -13,7 +13,7 @@ from test_notifications_sms import notifier_factory  # noqa: F401 - fixture
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from services.notifications import operations as ops
+from services.notifications.models import Answer
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def n(notifier_factory):  # noqa: F811
 
 def answers(n) -> int:
     with n.rt.transaction() as s:
-        return s.query(ops.Answer).count()
+        return s.query(Answer).count()
 
 
 def test_a_producer_accepts_through_the_page_under_its_policy(n, page, shot):

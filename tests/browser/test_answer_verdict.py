@@ -10,7 +10,7 @@ from icalendar import Calendar
 from test_notifications_answers import about
 from test_notifications_sms import notifier_factory  # noqa: F401 - fixture
 
-from services.notifications import operations as ops
+from services.notifications.models import Answer
 
 LONG_FAIR = "Hội chợ OCOP và đặc sản vùng miền Thành phố Hồ Chí Minh 2025"
 
@@ -54,7 +54,7 @@ def test_the_verdict_appears_without_a_reload_and_gives_the_next_steps(n, page, 
     assert page.locator('meta[http-equiv="refresh"]').count() == 1
     shot(page, "answer-waiting")
     with n.rt.transaction() as s:
-        assert s.query(ops.Answer).count() == 1
+        assert s.query(Answer).count() == 1
     # the organiser's verdict comes back through the queue; the test does not touch the page
     assert n.deliver(about("events.invitation.accepted", inv, booth=17, booths=[17])) == "handled"
     page.wait_for_selector("text=gian hàng số 17", timeout=30_000)  # the page refreshed itself

@@ -33,7 +33,7 @@ import requests
 from e2e.deployment import PYTHON, SECRET, Client, SmtpServer, all_sent, process_env, wait_emails
 from support import SERVICES, platform_env, real_mode, wait_for
 
-from services.notifications.operations import FOUND, INTERRUPTED
+from services.notifications.delivery_queue import FOUND, INTERRUPTED
 
 pytestmark = pytest.mark.skipif(real_mode(), reason="embedded default only (the real broker has tests/faults/"
                                                     "test_real_broker.py)")

@@ -11,7 +11,7 @@ import pytest
 from test_notifications_answers import invited
 from test_notifications_sms import notifier_factory  # noqa: F401 - fixture
 
-from services.notifications import operations as ops
+from services.notifications.models import Answer
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def assert_page_headers(r) -> None:
 
 def answers(n) -> int:
     with n.rt.transaction() as s:
-        return s.query(ops.Answer).count()
+        return s.query(Answer).count()
 
 
 def test_every_answer_page_carries_the_headers_of_a_public_page(n):

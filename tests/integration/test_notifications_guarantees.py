@@ -204,9 +204,9 @@ def test_producer_with_no_usable_channel_is_reported(notifier_factory):  # noqa:
 
 
 def test_the_same_event_twice_gives_one_message_per_channel(notifier_factory, gateway, smtp):  # noqa: F811
-    from services.notifications import operations as ops
     from services.notifications.channels import producer_channels
     from services.notifications.consumers import handlers  # noqa: F401
+    from services.notifications.reactions import react
     from shared.contracts import parse_envelope
 
     n = notifier_factory(**sms_settings(gateway), smtp_port=smtp.port)
@@ -216,7 +216,7 @@ def test_the_same_event_twice_gives_one_message_per_channel(notifier_factory, ga
     # and even past the inbox (a handler run again on its own): still one row per channel
     envelope, data = parse_envelope(inv)
     with n.rt.transaction() as s:
-        again = ops.react(s, n.rt.emit, envelope, data, n.settings, producer_channels(n.settings))
+        again = react(s, n.rt.emit, envelope, data, n.settings, producer_channels(n.settings))
     assert sorted(d.channel for d in again) == ["email", "sms"]
     rows = n.deliveries(cause_event_id=inv["id"])
     assert sorted(r.channel for r in rows) == ["email", "sms"]
@@ -268,8 +268,7 @@ def test_a_batch_longer_than_the_lease_keeps_its_claim(notifier_factory, smtp, m
 
     from services.notifications.worker import ChannelSender
 
-    monkeypatch.setenv("OCOP_SEND_LEASE_SECONDS", "0.6")
-    n = notifier_factory(smtp_port=smtp.port)
+    n = notifier_factory(smtp_port=smtp.port, send_lease_seconds=0.6)
     slow = ChannelSender(n.rt, "email", limiter=domain.RateLimit(0))
     other = ChannelSender(n.rt, "email", limiter=domain.RateLimit(0))
     for i in range(6):

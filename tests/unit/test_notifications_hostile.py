@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 
 from services.notifications import domain, i18n
-from services.notifications.operations import preview_context
+from services.notifications.previews import preview_context
 from services.notifications.rendering import render, render_page
 from shared.contracts import parse_envelope, sample
 

@@ -28,7 +28,7 @@ NAME = "Hợp tác xã Kẹo dừa Thanh Long"
 def sample_context(name: str) -> dict:
     kind = domain.MESSAGES[name]
     _, data = parse_envelope(sample(kind.event_type, 1))
-    from services.notifications.operations import preview_context
+    from services.notifications.previews import preview_context
 
     ctx = preview_context(name, data, NAME, "http://127.0.0.1:8003")
     return {**ctx, **({"link": LINK, "short_link": SHORT} if ctx.get("link") else {})}

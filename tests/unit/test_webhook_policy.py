@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from services.notifications.webhook_targets import TargetPolicy, TargetRefused, address_refusal, check_url
+from services.notifications.webhook_targets import TargetPolicy, TargetRefused, address_refusal, check_url, policy_for
 
 DEFAULT = TargetPolicy()
 
@@ -105,10 +105,13 @@ def test_a_wrong_setting_names_its_variable(kwargs, variable):
 
 
 def test_the_environment_sets_the_policy(monkeypatch):
+    """Read into Settings at start (shared/config.py), parsed by policy_for."""
+    from shared.config import load
+
     monkeypatch.setenv("OCOP_WEBHOOK_ALLOW_HTTP", "1")
     monkeypatch.setenv("OCOP_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
-    policy = TargetPolicy.from_env()
+    policy = policy_for(load("notifications"))
     assert policy.allow_http and policy.allowed_networks == (ipaddress.ip_network("127.0.0.0/8"),)
     monkeypatch.delenv("OCOP_WEBHOOK_ALLOW_HTTP")
     monkeypatch.delenv("OCOP_WEBHOOK_ALLOWED_NETWORKS")
-    assert TargetPolicy.from_env() == DEFAULT
+    assert policy_for(load("notifications")) == DEFAULT
