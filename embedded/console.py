@@ -9,8 +9,6 @@ is shown under a sandboxing policy (no script, a unique origin)."""
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask, abort, g, render_template_string, request
 
 from shared import config, pages
@@ -48,7 +46,7 @@ MAIL = """<!doctype html><meta charset="utf-8"><p><a href="/">← console</a></p
 
 def allowed_hosts(port: int) -> frozenset[str]:
     """The Host values the console answers: loopback names with its port, and OCOP_CONSOLE_HOSTS."""
-    extra = {h.strip().lower() for h in os.environ.get("OCOP_CONSOLE_HOSTS", "").split(",") if h.strip()}
+    extra = {h.strip().lower() for h in config.env("OCOP_CONSOLE_HOSTS").split(",") if h.strip()}
     return frozenset({f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", *extra})
 
 

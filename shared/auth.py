@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import secrets
 import sys
 import time
@@ -35,7 +34,7 @@ import jwt
 from flask import current_app, g, request
 from flask_smorest import abort
 
-from . import keys
+from . import config, keys
 
 ROLES = ("registry_officer", "trade_officer", "producer", "integration", "admin")
 ALGORITHM = "HS256"
@@ -51,7 +50,7 @@ class TokenError(Exception):
 
 
 def default_ttl() -> int:
-    raw = os.environ.get(TTL_VARIABLE, "").strip()
+    raw = config.env(TTL_VARIABLE)
     ttl = int(raw) if raw else DEFAULT_TTL
     if not 60 <= ttl <= MAX_TTL:
         raise ValueError(f"{TTL_VARIABLE}={raw}: must be between 60 and {MAX_TTL} seconds")

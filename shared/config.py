@@ -202,3 +202,26 @@ DEFAULT_PORTS = {"console": 8000, "registry": 8001, "events": 8002, "notificatio
 def port(name: str) -> int:
     """HTTP port of a service (the same in the embedded default and as separate processes)."""
     return int(_env(f"OCOP_{name.upper()}_PORT", str(DEFAULT_PORTS[name])))
+
+
+# ---- settings read where they are used ----------------------------------------------------------
+# This module is the only one that reads the environment (tests/unit/test_settings.py holds the code
+# to that). Most settings are Settings fields, read once when a process starts; the few below are read
+# each time they are used, through these two functions: the limits a request or an import checks
+# (shared/limits.py, services/registry/import_files.py), the per-purpose key overrides
+# (shared/keys.py), the token lifetime of python -m shared.auth, the log level, the worker's metrics
+# port, the broker users consumers believe (shared/bus/trust.py) and the embedded host's own
+# switches. Every variable either way is in the configuration table (docs/operations.md).
+def env(name: str, default: str = "") -> str:
+    """One variable, stripped of spaces; ``default`` when it is unset or blank."""
+    return _env(name, default)
+
+
+def positive(name: str, default: int) -> int:
+    """A whole number of at least 1 (``_`` allowed between digits: 16_777_216), else ``default``."""
+    value = _env(name, "").replace("_", "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)

@@ -14,11 +14,12 @@ rotation takes effect without a restart where the caller does not cache the key 
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from . import config
 
 # purpose -> (the variable that may override the master secret for it, the service it is bound to)
 PURPOSES: dict[str, tuple[str, str]] = {
@@ -33,13 +34,13 @@ _SALT = b"ocop-keys-v1"
 def key(purpose: str, master: str) -> bytes:
     """The 256-bit key of ``purpose``: from its override variable if set, else from ``master``."""
     variable, _ = PURPOSES[purpose]
-    override = os.environ.get(variable, "").strip()
+    override = config.env(variable)
     return _derive(override or master, purpose)
 
 
 def overrides() -> dict[str, str]:
     """The override variables that are set: {variable: value} (checked for strength at start-up)."""
-    return {v: os.environ[v].strip() for v, _ in PURPOSES.values() if os.environ.get(v, "").strip()}
+    return {v: config.env(v) for v, _ in PURPOSES.values() if config.env(v)}
 
 
 @lru_cache(maxsize=64)

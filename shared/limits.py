@@ -17,11 +17,12 @@ limit then replaces the body limit for that endpoint only.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from . import config
 
 MIB = 1024 * 1024
 MULTIPART_FIELD_BYTES = 500_000
@@ -30,16 +31,7 @@ DEFAULTS = {"OCOP_MAX_BODY_BYTES": MIB, "OCOP_MAX_FORM_BYTES": 64 * 1024, "OCOP_
 
 def setting(name: str) -> int:
     """A limit from the environment (a positive whole number of bytes or parts), else its default."""
-    value = os.environ.get(name, "").strip().replace("_", "")
-    if not value:
-        return DEFAULTS[name]
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name} must be at least 1, not {number}")
-    return number
+    return config.positive(name, DEFAULTS[name])
 
 
 def body_limit(limit: Callable[[], int]):

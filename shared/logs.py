@@ -11,14 +11,13 @@ Cookie headers are never logged.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 
 from gunicorn.glogging import Logger as _GunicornBase
 from pythonjsonlogger.json import JsonFormatter
 
-from . import context
+from . import config, context
 
 REDACTED = "[redacted]"
 # the signed answer link and its short code (first path segment "r"), and query values that are credentials
@@ -88,7 +87,7 @@ def setup(service: str) -> None:
     handler.addFilter(_ContextFilter())
     handler.addFilter(_RedactFilter())
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("OCOP_LOG_LEVEL", "INFO"))
+    root.setLevel(config.env("OCOP_LOG_LEVEL", "INFO"))
     logging.getLogger("amqp").setLevel(logging.WARNING)
     logging.getLogger("kombu").setLevel(logging.WARNING)
     root._ocop_configured = True

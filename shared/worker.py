@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
 
+from . import config
 from .bus.consumer import IdempotentConsumer
 from .bus.outbox import Relay
 from .bus.publisher import Publisher
@@ -79,7 +79,7 @@ def run_forever(loops: list[tuple[str, Loop]]) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    port = os.environ.get("OCOP_WORKER_METRICS_PORT")
+    port = config.env("OCOP_WORKER_METRICS_PORT")
     if port:
         from prometheus_client import start_http_server
 

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 
+from shared import config
 from shared.worker import bus_loops, run_forever
 
 from . import operations as ops
@@ -20,7 +20,7 @@ EXPIRY_INTERVAL = 60.0
 def grace() -> timedelta:
     """How long after its deadline an invitation waits before it expires: an answer given through the
     signed link just before the deadline may still be on its way through the queue."""
-    return timedelta(seconds=float(os.environ.get("OCOP_EXPIRY_GRACE_SECONDS", "600")))
+    return timedelta(seconds=float(config.env("OCOP_EXPIRY_GRACE_SECONDS", "600")))
 
 
 def run_expiry(runtime, now: datetime | None = None) -> dict:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 import warnings
 import zipfile
 from dataclasses import dataclass
 
+from shared import config
 from shared.errors import OperationError
 from shared.text import fold, nfc
 
@@ -32,12 +32,7 @@ DEFAULTS = {
 
 
 def _setting(name: str) -> int:
-    value = os.environ.get(name, "").strip().replace("_", "")
-    if not value:
-        return DEFAULTS[name]
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
-    return int(value)
+    return config.positive(name, DEFAULTS[name])  # read when an import starts
 
 
 def max_bytes() -> int:

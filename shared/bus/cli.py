@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import socket
@@ -45,12 +44,9 @@ class CliError(Exception):
 
 # ---- commands -------------------------------------------------------------------------------
 def broker_url() -> str:
-    url = os.environ.get("OCOP_BROKER_URL", "").strip()
-    if url:
-        return url
     from .. import config
 
-    return config.load("registry").broker_url
+    return config.env("OCOP_BROKER_URL") or config.load("registry").broker_url
 
 
 def _main_queue(name: str) -> topology.QueueSpec:

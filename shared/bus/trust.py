@@ -17,7 +17,6 @@ The embedded broker has no users: there only the first check applies.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -57,10 +56,12 @@ class Trust:
     check_users: bool = True  # False on the embedded broker
 
     @classmethod
-    def from_env(cls, broker_url: str, environ=os.environ) -> Trust:
+    def from_env(cls, broker_url: str) -> Trust:
+        from .. import config
+
         users = {s: s for s in SERVICES}
-        users.update(_pairs(environ.get("OCOP_BROKER_USERS", "")))
-        operators = frozenset(u.strip() for u in environ.get("OCOP_BROKER_OPERATORS", "admin").split(",") if u.strip())
+        users.update(_pairs(config.env("OCOP_BROKER_USERS")))
+        operators = frozenset(u.strip() for u in config.env("OCOP_BROKER_OPERATORS", "admin").split(",") if u.strip())
         return cls(users, operators, is_amqp(broker_url))
 
     def refusal(self, envelope: dict, contract_source: str, exchange: str | None, routing_key: str | None,
