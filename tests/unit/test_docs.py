@@ -73,8 +73,9 @@ def test_a_documented_python_command_exists(page, module, args):
 
 
 def _check(module: str, args: list[str]) -> str | None:
-    if module.endswith(".manage"):
-        return _check_click(importlib.import_module(module).cli, args)
+    group = getattr(importlib.import_module(module), "cli", None) if module.endswith(".manage") else None
+    if isinstance(group, click.Group):
+        return _check_click(group, args)
     if module == "shared.bus.cli":
         return _check_argparse(importlib.import_module(module).parser(), args)
     if module == "shared.auth":
