@@ -10,11 +10,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Invalid
 from shared.text import fold, nfc
 
 from . import decisions, domain
 from .models import Certification, Producer, Product
+from .queries import get_certification, get_producer, get_product
 
 
 def _domain(fn, *args):
@@ -83,9 +84,7 @@ def _snapshot(row) -> dict:
 
 def update_producer(session: Session, emit, producer_id: str, changes: dict) -> Producer:
     """Change a producer's details (not its code); emits the full new state when anything changed."""
-    producer = session.get(Producer, producer_id, with_for_update=True)
-    if producer is None:
-        raise NotFound(f"no producer {producer_id}", field="producer_id")
+    producer = get_producer(session, producer_id, lock=True)
     before = _snapshot(producer)
     if "province" in changes:
         province = _domain(domain.resolve_province, changes.pop("province"))
@@ -106,13 +105,6 @@ def update_producer(session: Session, emit, producer_id: str, changes: dict) -> 
     if any(before[key if key != "producer_kind" else "kind"] != value for key, value in copy.items()):
         session.execute(update(Product).where(Product.producer_id == producer.id).values(**copy))
     emit(session, "registry.producer.updated", producer.id, producer.version, producer_event(producer))
-    return producer
-
-
-def get_producer(session: Session, producer_id: str) -> Producer:
-    producer = session.get(Producer, producer_id)
-    if producer is None:
-        raise NotFound(f"no producer {producer_id}", field="producer_id")
     return producer
 
 
@@ -163,9 +155,7 @@ def product_event(p: Product) -> dict:
 
 def update_product(session: Session, emit, product_id: str, changes: dict) -> Product:
     """Change a product's details (not its producer); emits the full new state when anything changed."""
-    product = session.get(Product, product_id, with_for_update=True)
-    if product is None:
-        raise NotFound(f"no product {product_id}", field="product_id")
+    product = get_product(session, product_id, lock=True)
     before = _snapshot(product)
     if "group" in changes or "subgroup" in changes:
         group = changes.pop("group", product.group)
@@ -187,13 +177,6 @@ def update_product(session: Session, emit, product_id: str, changes: dict) -> Pr
     return product
 
 
-def get_product(session: Session, product_id: str) -> Product:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound(f"no product {product_id}", field="product_id")
-    return product
-
-
 def current_certification(session: Session, product_id: str) -> Certification | None:
     return session.scalar(select(Certification).where(Certification.product_id == product_id,
                                                       Certification.status == "current"))
@@ -202,9 +185,7 @@ def current_certification(session: Session, product_id: str) -> Certification | 
 def grant_certification(session: Session, emit, data: dict, today: date, actor: str = "system") -> Certification:
     """Record one certificate of a decision (found by authority, number and date, or recorded now)."""
     # Lock the product row: two concurrent grants for one product serialise here.
-    product = session.get(Product, data["product_id"], with_for_update=True)
-    if product is None:
-        raise NotFound(f"no product {data['product_id']}", field="product_id")
+    product = get_product(session, data["product_id"], lock=True)
     found = decisions.find(session, data["issued_by"], data["decision_number"], data["decision_date"])
     level = data.get("level") or (found.level if found is not None else "province")
     fields = certification_fields({**data, "level": level}, today)
@@ -283,13 +264,6 @@ def certification_event(cert: Certification, product: Product, producer: Produce
             "valid_until": cert.valid_until, "potential_five_star": product.potential_five_star,
             "level": cert.level, "proposed_for_national_evaluation": bool(cert.proposed_for_national),
             "decision": decisions.ref(decision) if decision is not None else None}
-
-
-def get_certification(session: Session, cert_id: str) -> Certification:
-    cert = session.get(Certification, cert_id)
-    if cert is None:
-        raise NotFound(f"no certification {cert_id}", field="certification_id")
-    return cert
 
 
 def _ref(cert: Certification, product: Product, producer: Producer) -> dict:

@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from shared import reference
+from shared.errors import NotFound
 from shared.text import fold
 
 from .models import Certification, Producer, Product
@@ -308,3 +309,24 @@ def export_csv(session: Session, filters: dict, sort: str):
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+# ---- one record by its id ------------------------------------------------------------------------
+def get_producer(session: Session, producer_id: str, lock: bool = False) -> Producer:
+    return _one(session, Producer, producer_id, "producer", "producer_id", lock)
+
+
+def get_product(session: Session, product_id: str, lock: bool = False) -> Product:
+    """``lock``: FOR UPDATE, as a change or a grant takes it (two grants for a product serialise)."""
+    return _one(session, Product, product_id, "product", "product_id", lock)
+
+
+def get_certification(session: Session, cert_id: str) -> Certification:
+    return _one(session, Certification, cert_id, "certification", "certification_id", False)
+
+
+def _one(session: Session, model, key: str, what: str, field: str, lock: bool):
+    row = session.get(model, key, with_for_update=True if lock else None)
+    if row is None:
+        raise NotFound(f"no {what} {key}", field=field)
+    return row

@@ -79,7 +79,7 @@ class ProducerById(MethodView):
         """A producer's record; a producer may read only its own."""
         own_producer_only(producer_id)
         with rt().transaction() as s:
-            return ops.get_producer(s, producer_id)
+            return queries.get_producer(s, producer_id)
 
     @require("registry_officer")
     @blp.arguments(ProducerPatch)
@@ -143,7 +143,7 @@ class ProductById(MethodView):
     def get(self, product_id):
         """A product; a producer may read only its own products."""
         with rt().transaction() as s:
-            product = ops.get_product(s, product_id)
+            product = queries.get_product(s, product_id)
             own_producer_only(product.producer_id)
             return product
 
@@ -178,8 +178,8 @@ class CertificationById(MethodView):
     def get(self, cert_id):
         """A certification with its stars, level, validity and status; a producer may read only its own."""
         with rt().transaction() as s:
-            cert = ops.get_certification(s, cert_id)
-            own_producer_only(ops.get_product(s, cert.product_id).producer_id)
+            cert = queries.get_certification(s, cert_id)
+            own_producer_only(queries.get_product(s, cert.product_id).producer_id)
             return cert
 
 
