@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, Invalid, OperationError
+from shared.errors import Conflict, Invalid, OperationError, nest
 
 from . import decisions, domain
 from . import operations as ops
@@ -30,13 +30,8 @@ class CertificatesRefused(Invalid):
         self.problems = problems
 
     def errors(self):
-        listed: dict[str, dict] = {}
-        for index, (field, message) in sorted(self.problems.items()):
-            node: dict | list = [message]
-            for part in reversed(field.split(".")):
-                node = {part: node}
-            listed[str(index)] = node
-        return {"json": {"certificates": listed}}
+        listed = {str(index): nest(field, [message]) for index, (field, message) in sorted(self.problems.items())}
+        return {self.location: {"certificates": listed}}
 
 
 def create_decision(session: Session, emit, data: dict, today: date, actor: str) -> Decision:

@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.db import new_id, utcnow
+from shared.db import batches, new_id, utcnow
 from shared.errors import Conflict, Invalid, OperationError
 from shared.text import fold
 
@@ -65,7 +65,6 @@ __all__ = ["COLUMNS", "MAX_COLUMNS", "MAX_ERRORS", "CERT_KINDS", "PRODUCER_KINDS
            "as_stars", "as_whole_number", "check_decision", "check_rows", "fold", "header_key", "map_columns",
            "max_bytes", "read_table", "run_import"]
 
-IN_CHUNK = 500  # ids per IN (...) lookup: far below SQLite's and PostgreSQL's parameter limits
 LOCK_KEY = 0x0C0B1A  # PostgreSQL advisory lock: one apply at a time
 
 
@@ -89,11 +88,6 @@ class RowsRefused(Invalid):
 
 
 # ---- against the register --------------------------------------------------------------------
-def _chunks(items: list, size: int = IN_CHUNK):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 def _same_decision(cert: dict, row: dict) -> bool:
     return (fold(cert["decision_number"]) == fold(row["decision_number"]) and cert["decision_date"] ==
             row["decision_date"] and fold(cert["issued_by"]) == fold(row["issued_by"]))
@@ -220,7 +214,7 @@ class Resolver:
     def _producers(self, codes: list[str]) -> dict[str, dict]:
         P = Producer
         out = {}
-        for chunk in _chunks(codes):
+        for chunk in batches(codes):
             for r in self.session.execute(select(P.id, P.code, P.name, P.kind, P.province, P.province_entered, P.region)
                                           .where(P.code.in_(chunk))).mappings():
                 out[r["code"]] = dict(r)
@@ -229,7 +223,7 @@ class Resolver:
     def _products(self, producer_ids: list[str]) -> dict[tuple[str, str], dict]:
         P = Product
         out: dict[tuple[str, str], dict] = {}
-        for chunk in _chunks(producer_ids):
+        for chunk in batches(producer_ids):
             for r in self._select(select(P.id, P.producer_id, P.name, P.name_folded, P.group, P.subgroup,
                                          P.potential_five_star, P.version).where(P.producer_id.in_(chunk))):
                 key = (r["producer_id"], r["name_folded"])
@@ -242,7 +236,7 @@ class Resolver:
     def _certifications(self, product_ids: list[str]) -> dict[str, list[dict]]:
         C = Certification
         out: dict[str, list[dict]] = {}
-        for chunk in _chunks(product_ids):
+        for chunk in batches(product_ids):
             for r in self._select(select(C.id, C.product_id, C.kind, C.score, C.stars, C.status, C.issued_by,
                                          C.decision_number, C.decision_date).where(C.product_id.in_(chunk))):
                 out.setdefault(r["product_id"], []).append(dict(r))
