@@ -245,11 +245,6 @@ def levels_in_force(day: date) -> dict[str, tuple[int, ...]]:
     return procedure_on(day).levels()
 
 
-def may_certify(level: str, stars: int, day: date) -> bool:
-    """Whether a decision of ``level`` dated ``day`` may certify ``stars``."""
-    return stars in levels_in_force(day).get(level, ())
-
-
 def certifying_levels(stars: int, day: date) -> tuple[str, ...]:
     """The levels that may certify ``stars`` on a day, lowest first."""
     return tuple(level for level, certifies in levels_in_force(day).items() if stars in certifies)
