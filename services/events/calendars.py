@@ -24,17 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from icalendar.prop import vDDDTypes, vText
 
+from shared.instants import VIETNAM
 from shared.text import one_line
 
 PRODID = "-//OCOP trade promotion//events//VI"
 UID_DOMAIN = "events.ocop.local"
-TIMEZONE = "Asia/Ho_Chi_Minh"
-VIETNAM = ZoneInfo(TIMEZONE)
+TIMEZONE = VIETNAM.key  # "Asia/Ho_Chi_Minh"
 
 KIND_NAMES = {"trade_fair": "Hội chợ thương mại", "exhibition": "Triển lãm",
               "showcase_point": "Điểm giới thiệu và bán sản phẩm OCOP"}

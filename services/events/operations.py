@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from shared import reference
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.instants import vietnam_today
 from shared.text import nfc
 
 from . import domain, matching, selection
 from .models import CertifiedProduct, Fair, Invitation, ProducerView, ProductView
 
 OPEN_INVITATION = ("issued", "waitlisted", "accepted")
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 HISTORY_DAYS = 365
 
 
@@ -33,21 +32,11 @@ def aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-class FieldInvalid(Invalid):
-    """Invalid naming a nested field ("rules.subgroups") the way marshmallow nests its errors."""
-
-    def errors(self):
-        node: dict = {self.field.split(".")[-1]: [self.message]}
-        for part in reversed(self.field.split(".")[:-1]):
-            node = {part: node}
-        return {"json": node}
-
-
 def _rule(fn, *args):
     try:
         return fn(*args)
     except domain.RuleError as exc:
-        raise FieldInvalid(exc.message, field=exc.field) from exc
+        raise Invalid(exc.message, field=exc.field) from exc  # a dotted field nests as marshmallow nests it
 
 
 # ---- read model -----------------------------------------------------------------------------
@@ -402,7 +391,7 @@ def close_fair(session: Session, emit, fair_id: str, now: datetime | None = None
 def hold_fair(session: Session, emit, fair_id: str, today: date | None = None) -> Fair:
     fair = get_fair(session, fair_id, lock=True)
     _rule(domain.check_transition, fair.status, "held")
-    _rule(domain.check_can_hold, fair.starts_on, today or datetime.now(VIETNAM).date())
+    _rule(domain.check_can_hold, fair.starts_on, today or vietnam_today())
     previous = _transition(session, fair, "held")
     emit(session, "events.fair.held", fair.id, fair.version, {**fair_state(fair), "previous_status": previous})
     return fair

@@ -3,12 +3,12 @@ URL rules and views only (``outputs.py`` does the reading)."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from shared.auth import own_producer_only, require
-from shared.web import runtime_of
+from shared.web import rt
 
 from . import calendars, outputs
 from . import operations as ops
@@ -27,10 +27,6 @@ STAFF = ("trade_officer", "integration")
 ICS = "text/calendar; charset=utf-8"
 _CALENDAR_DOC = {"200": {"description": "an iCalendar (RFC 5545) file",
                          "content": {"text/calendar": {"schema": {"type": "string"}}}}}
-
-
-def rt():
-    return runtime_of(current_app)
 
 
 def feed_secret() -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from shared import csvsafe, reference
 from shared.contracts.events import PRODUCER_KINDS, REGIONS
 from shared.errors import Invalid, NotFound
+from shared.instants import VIETNAM, vietnam_today
 
 from . import calendars, domain, figures
 from .models import CertifiedProduct, Fair, Invitation, ProducerView, ProductView
@@ -171,8 +172,7 @@ def _participant_rows(fair: Fair, inv: Invitation, producer: ProducerView | None
 class QueryInvalid(Invalid):
     """A query parameter refused by the operation, named where the schema's errors name it."""
 
-    def errors(self):
-        return {"query": {self.field: [self.message]}}
+    location = "query"
 
 
 def _producer_attribute(column, fallback):
@@ -189,7 +189,7 @@ def programme_figures(session: Session, year: int | None = None, start: date | N
     """Figures of the fairs starting in a period (announced, not cancelled) and of their
     invitations; ``provinces``/``regions`` narrow the producer side (breakdowns, totals of
     invitations, fairness) to producers from there. See ``figures`` for the definitions."""
-    today = today or datetime.now(calendars.VIETNAM).date()
+    today = today or vietnam_today()
     try:
         start, end = figures.period(year, start, end, today)
     except domain.RuleError as exc:
@@ -269,7 +269,7 @@ def _eligible(session: Session, start: date, end: date, provinces: list[str], re
     began (the read model keeps when a row last changed, not the revocation's date)."""
     cp = CertifiedProduct
     low, high = figures.certified_window(start, end)
-    began = datetime.combine(start, datetime.min.time(), calendars.VIETNAM).astimezone(UTC)
+    began = datetime.combine(start, datetime.min.time(), VIETNAM).astimezone(UTC)
     q = select(cp.producer_id).distinct().where(cp.valid_until >= low, cp.valid_until <= high,
                                                 or_(cp.status != "revoked", cp.updated_at >= began))
     wanted = []

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.auth import require
-from shared.web import runtime_of
+from shared.web import rt
 
 from . import season_operations as sops
 from .season_schemas import SeasonIn, SeasonOut
 
 blp = Blueprint("seasons", __name__, url_prefix="/", description="Season planning: a season of fairs matched at once")
-
-
-def rt():
-    return runtime_of(current_app)
 
 
 @blp.route("/seasons/preview")

@@ -16,9 +16,10 @@ three times as long as the same rows from the driver (bench/match.py), and build
 
 from __future__ import annotations
 
-from sqlalchemy import String, and_, any_, bindparam, case, literal, null, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, case, literal, null, or_, select
 from sqlalchemy.orm import Session
+
+from shared.db import among
 
 from . import matching
 from .models import CertifiedProduct, ProducerView, ProductView
@@ -41,14 +42,6 @@ def fetch(session: Session, stmt) -> list[tuple]:
     with conn.connection.cursor() as cursor:
         cursor.execute(compiled.string, compiled.params)
         return cursor.fetchall()
-
-
-def _among(session: Session, column, values: list[str]):
-    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter however many values
-    (thousands of bound parameters cost more to render and parse than the query to run)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(f"{column.key}_values", list(values), type_=ARRAY(String)))
-    return column.in_(values)
 
 
 def _rule_filters(r: matching.Rules, group, subgroup, province, region, kind) -> list:
@@ -102,9 +95,9 @@ def _admitted_uncertified(r: matching.Rules, *columns):
 
 def _narrowed(session: Session, q, producer, product, producer_ids, product_ids):
     if producer_ids is not None:
-        q = q.where(_among(session, producer, producer_ids))
+        q = q.where(among(session, producer, producer_ids))
     if product_ids is not None:
-        q = q.where(_among(session, product, product_ids))
+        q = q.where(among(session, product, product_ids))
     return q
 
 
@@ -167,12 +160,12 @@ def details(session: Session, t: matching.FairTerms | None = None):
             product_ids = [i for i in product_ids if i not in found]
         for start in range(0, len(product_ids), 5000):
             ids = product_ids[start:start + 5000]
-            for row in fetch(session, select(*_FULL).where(_among(session, CertifiedProduct.product_id, ids))):
+            for row in fetch(session, select(*_FULL).where(among(session, CertifiedProduct.product_id, ids))):
                 found[row[0]] = matching.Candidate(*row)
             rest = [i for i in ids if i not in found]
             if rest:
                 u = _uncertified_query(matching.Rules(), *_UNCERTIFIED)
-                for c in _uncertified_candidates(session, u.where(_among(session, ProductView.product_id, rest))):
+                for c in _uncertified_candidates(session, u.where(among(session, ProductView.product_id, rest))):
                     found[c.product_id] = c
         return found
 

@@ -30,12 +30,6 @@ PENDING: dict[str, set[str]] = {
     "services/notifications/emitter.py": {"envelope"},
     "services/notifications/offers.py": {"context"},
     "services/notifications/domain.py": {"backoff"},
-    "services/events/operations.py": {"zone", "errors"},
-    "services/events/calendars.py": {"zone"},
-    "services/events/output_routes.py": {"rt"},
-    "services/events/season_routes.py": {"rt"},
-    "services/events/outputs.py": {"errors"},
-    "services/events/selection.py": {"in-list"},
     "shared/manage.py": {"zone"},  # R4's click CLI, under way
 }
 HOMES = {  # concept -> the one module that may implement it
