@@ -5,12 +5,13 @@ Every event received is also fanned out to the webhook subscriptions that follow
 from __future__ import annotations
 
 from shared import revocation
+from shared.context import caused_by
 
 from . import domain
 from .channels import producer_channels
 from .emitter import FanOutEmitter
 from .models import RevokedToken
-from .offers import caused_by, react_many
+from .offers import react_many
 from .reactions import react
 from .recipients import upsert_recipient
 from .views import RECORDS

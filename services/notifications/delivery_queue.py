@@ -214,11 +214,11 @@ def record_outcome(session: Session, emit, job: Job, outcome: Sent | ChannelErro
     notifications.delivery.failed. Returns the new status (None: the claim was lost, e.g. it ran
     out and another sender took the delivery and records its own)."""
     if isinstance(outcome, Sent):
-        row = record_sent(session.connection(), emit, job, outcome, next_job)
-        if row is None:
+        envelope = record_sent(session.connection(), emit, job, outcome, next_job)
+        if envelope is None:
             return None
         if emit.follows(SENT_EVENT):
-            fan_out(session, json.loads(row["payload"]), emit.subscriptions)
+            fan_out(session, envelope, emit.subscriptions)
         return "sent"
     if next_job is not None:
         hand(session.connection(), next_job)
@@ -237,7 +237,7 @@ def record_sent(conn, emit, job: Job, outcome: Sent, next_job: Job | None = None
     """The one way a sent delivery is recorded, only if its claim still holds: ``next_job`` handed,
     this one sent, and its notifications.delivery.sent in the outbox, in ``conn``'s transaction
     (or, on PostgreSQL with the driver in autocommit, as one statement of its own). Returns the
-    outbox row (None: the claim was lost). No webhook fan-out (``record_outcome`` adds it). The
+    event's envelope (None: the claim was lost). No webhook fan-out (``record_outcome`` adds it). The
     relay is not woken for it: it takes these in batches at its next poll.
 
     Every message takes this path, kept short: the sender's connection is held for its batch (a
@@ -247,32 +247,30 @@ def record_sent(conn, emit, job: Job, outcome: Sent, next_job: Job | None = None
     inc = 0 if outcome.found else 1
     data = {"delivery_id": job.id, "channel": job.channel, "template": job.template, "producer_id": job.producer_id,
             "cause_event_id": job.cause_event_id}
-    row = emit.outbox_values(SENT_EVENT, job.id, job.attempts + inc, data)
     # p_: no parameter may be named like a column (SQLAlchemy would add it to an UPDATE's SET)
     params = {"p_now": now, "p_next_id": next_job.id if next_job else None,
               "p_next_claim": next_job.claimed_until if next_job else None, "p_ref": outcome.ref, "p_inc": inc,
               "p_note": (FOUND if outcome.found else INTERRUPTED) if job.in_doubt else None, "p_id": job.id,
               "p_claim": job.claimed_until}
     if conn.dialect.name == "postgresql":
+        row = emit.row(SENT_EVENT, job.id, job.attempts + inc, data)
         # Straight to the driver (psycopg): half the CPU of going through SQLAlchemy's text() on the
         # hottest path. PostgreSQL only, so run in CI on PostgreSQL (the real-mode tier, .ci/run) by
         # tests/integration/test_notifications_queue.py (every test: sent, lost claim, in doubt,
         # webhook fan-out) and test_notifications_guarantees.py::test_smtp_refuses_then_accepts_exactly_one_email.
         cursor = conn.connection.driver_connection.cursor()
-        cursor.execute(_sent_pg(emit.outbox_table.name), {
+        cursor.execute(_sent_pg(emit.table.name), {
             **params, "o_id": row["id"], "o_exchange": row["exchange"], "o_key": row["routing_key"],
             "o_type": row["type"], "o_correlation": row["correlation_id"], "o_payload": row["payload"]})
-        done = cursor.fetchone() is not None
+        envelope = json.loads(row["payload"]) if cursor.fetchone() is not None else None
     else:
         if next_job is not None:
             conn.execute(_HAND, params)
         done = conn.execute(_SENT, params).first() is not None
-        if done:
-            conn.execute(emit.outbox_insert, [row])
-    if not done:
+        envelope = emit.insert(conn, SENT_EVENT, job.id, job.attempts + inc, data) if done else None
+    if envelope is None:
         log.warning("claim lost before the outcome was recorded", extra={"delivery_id": job.id})
-        return None
-    return row
+    return envelope
 
 
 @cache

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shared.retry import backoff_seconds
+
 # ---- which event becomes which message ---------------------------------------------------------
 PRODUCER_CHANNELS = ("email", "sms")  # how a producer is reached; webhooks serve integrating services
 
@@ -309,13 +311,8 @@ def fit_sms(render: Callable[[int | None], str], link: str, mode: str, max_segme
 
 
 # ---- retries, rate limits -----------------------------------------------------------------------
-def backoff_seconds(attempts: int, base: float, cap: float) -> float:
-    """Delay before the next attempt after ``attempts`` failed ones: base, 2 base, 4 base, ... cap."""
-    return min(base * 2 ** max(attempts - 1, 0), cap)
-
-
 def next_attempt_at(now: datetime, attempts: int, retry_after: float | None, base: float, cap: float) -> datetime:
-    """When a failed delivery (a message or a webhook's) is tried again: ``backoff_seconds`` after
+    """When a failed delivery (a message or a webhook's) is tried again: ``backoff_seconds`` (shared.retry) after
     ``attempts`` failed ones, or later if the receiver asked (Retry-After)."""
     return now + timedelta(seconds=max(backoff_seconds(attempts, base, cap), retry_after or 0))
 

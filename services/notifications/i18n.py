@@ -22,7 +22,6 @@ import sys
 from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -36,6 +35,7 @@ from jinja2.ext import Extension, InternationalizationExtension
 from jinja2.lexer import Token
 
 from shared import reference
+from shared.instants import VIETNAM
 from shared.text import fold
 
 HERE = Path(__file__).parent
@@ -44,7 +44,6 @@ CATALOGUES = HERE / "translations"
 DOMAIN = "messages"
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # fairs are in Vietnam: times are shown in Vietnam's time
 # (Babel date patterns per language: what a producer reads, not CLDR's longest form.)
 DATE = {"vi": "dd/MM/yyyy", "en": "d MMMM yyyy"}
 SHORT_DATE = {"vi": "dd/MM", "en": "d MMM"}
@@ -98,11 +97,11 @@ def _filters(lang: str) -> dict:
 
     @lru_cache(maxsize=4096)
     def fmt_datetime(value) -> str:
-        return format_datetime(_as_datetime(value), DATETIME[lang], tzinfo=VN_TZ, locale=locale)
+        return format_datetime(_as_datetime(value), DATETIME[lang], tzinfo=VIETNAM, locale=locale)
 
     @lru_cache(maxsize=4096)
     def fmt_short_datetime(value) -> str:
-        return format_datetime(_as_datetime(value), SHORT_DATETIME[lang], tzinfo=VN_TZ, locale=locale)
+        return format_datetime(_as_datetime(value), SHORT_DATETIME[lang], tzinfo=VIETNAM, locale=locale)
 
     @lru_cache(maxsize=1024)
     def money(value) -> str:

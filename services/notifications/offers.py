@@ -5,13 +5,12 @@ same outcome as reactions.react one by one. Flush, emit into the outbox, never c
 from __future__ import annotations
 
 import secrets
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
-from shared import context
+from shared.context import caused_by
 from shared.db import among
 
 from . import domain, links
@@ -22,18 +21,6 @@ from .views import as_datetime, aware, issued_row, record_issued
 
 ISSUED = "events.invitation.issued"
 OFFERS = tuple(m.name for m in domain.MESSAGES.values() if m.topic == "offer")
-
-
-@contextmanager
-def caused_by(envelope: dict):
-    """Events emitted meanwhile carry this envelope's correlation id and it as their cause (the
-    consumer sets them per message, but not inside a handler given a whole batch)."""
-    tokens = (context.correlation_id.set(envelope["correlation_id"]), context.causation_id.set(envelope["id"]))
-    try:
-        yield
-    finally:
-        context.correlation_id.reset(tokens[0])
-        context.causation_id.reset(tokens[1])
 
 
 def react_many(session: Session, emit, batch: list[tuple[dict, dict]], settings, adapters: dict) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import current_app, redirect, request
+from flask import redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from shared import pages
 from shared.auth import own_producer_only, require
 from shared.errors import Conflict, NotFound
-from shared.web import runtime_of
+from shared.web import rt
 
 from . import answers, previews, queries, recipients, redrive, rendering
 from .channels import producer_channels
@@ -51,10 +51,6 @@ _JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Err
 PAGE_RESPONSES = {str(code): {"description": HTTPStatus(code).phrase,
                               "content": {**_HTML, **_JSON_ERROR} if code == 404 else _HTML}
                   for code in sorted(set(PAGE_STATUS.values()))}
-
-
-def rt():
-    return runtime_of(current_app)
 
 
 def _page(state: str, language: str | None, **ctx):

@@ -4,12 +4,12 @@ target policy (README, "Webhooks for integrating services") is refused with 422 
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.auth import require
-from shared.web import runtime_of
+from shared.web import rt
 
 from . import subscriptions as subs
 from .schemas import (
@@ -26,10 +26,6 @@ from .webhooks import subscribable_types
 
 blp = Blueprint("webhooks", __name__, url_prefix="/",
                 description="Webhook subscriptions of integrating services, each visible to its owner and admins")
-
-
-def rt():
-    return runtime_of(current_app)
 
 
 def _owner() -> str | None:
