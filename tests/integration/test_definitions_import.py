@@ -2,12 +2,15 @@
 their job and nothing more.
 
 Runs only when OCOP_BROKER_URL is an amqp:// URL and ``rabbitmqctl`` can reach that broker (it
-is on PATH and the broker is on this machine). Everything happens in the vhost ``ocop``, which
-no other test uses (they use ``/``); the import only adds or updates definitions.
+is on PATH and the broker is on this machine). The definitions go to ``rabbitmqctl`` on standard
+input (where the checkout lives does not matter: the broker's own process never reads the file),
+with their vhost ``ocop`` renamed to one of this run's own, deleted afterwards; users are global, so
+the import sets the development passwords of the file's users, as deploying it does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,9 +34,35 @@ pytestmark = pytest.mark.skipif(
     reason="needs OCOP_BROKER_URL=amqp://... on this machine and rabbitmqctl")
 
 
+VHOST = f"ocop_defs_{os.environ.get('OCOP_TEST_TAG', '')}{os.getpid()}"
+
+
+def _definitions() -> dict:
+    """The file's definitions, in this run's vhost."""
+    definitions = json.loads(DEFINITIONS.read_text(encoding="utf-8"))
+    for key, items in definitions.items():
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict):
+                    for field in ("vhost", "name") if key == "vhosts" else ("vhost",):
+                        if item.get(field) == "ocop":
+                            item[field] = VHOST
+    return definitions
+
+
+def _ctl(*args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(["rabbitmqctl", "-q", *args], input=stdin, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr or result.stdout
+    return result.stdout
+
+
+def _listed(*args: str) -> list[dict]:
+    return json.loads(_ctl(*args, "--formatter", "json") or "[]")
+
+
 def _url(user: str) -> str:
     parts = urlsplit(BROKER_URL)
-    return f"amqp://{user}:{user}-dev-password@{parts.hostname}:{parts.port or 5672}/ocop"
+    return f"amqp://{user}:{user}-dev-password@{parts.hostname}:{parts.port or 5672}/{VHOST}"
 
 
 def _connect(user: str, **options) -> Connection:
@@ -52,11 +81,55 @@ def _can_connect(user: str) -> bool:
 
 @pytest.fixture(scope="module")
 def imported():
-    result = subprocess.run(["rabbitmqctl", "import_definitions", str(DEFINITIONS)], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr or result.stdout
-    wait_for(lambda: _can_connect("registry") and _can_connect("integration-example"), timeout=60,
-             message="the imported users to be able to log in to vhost ocop")
+    # no file argument: the CLI reads standard input (3.10's CLI takes "-" for a file name)
+    _ctl("import_definitions", "--format", "json", stdin=json.dumps(_definitions()))
+    try:
+        wait_for(lambda: _can_connect("registry") and _can_connect("integration-example"), timeout=60,
+                 message=f"the imported users to be able to log in to vhost {VHOST}")
+        yield _definitions()
+    finally:
+        _ctl("delete_vhost", VHOST)
+
+
+def _differences(defined: dict) -> list[str]:
+    """What the broker holds that differs from the definitions (empty once the import is done)."""
+    def tags(value):
+        return sorted(value.split(",") if isinstance(value, str) else value)
+
+    users = {u["user"]: tags(u["tags"]) for u in _listed("list_users")}
+    queues = {(q["name"], q["type"], q["durable"])
+              for q in _listed("list_queues", "-p", VHOST, "name", "type", "durable")}
+    exchanges = {(e["name"], e["type"], e["durable"])
+                 for e in _listed("list_exchanges", "-p", VHOST, "name", "type", "durable")}
+    bindings = {(b["source_name"], b["destination_name"], b["routing_key"])
+                for b in _listed("list_bindings", "-p", VHOST, "source_name", "destination_name", "routing_key")}
+    policies = {p["name"]: (p["pattern"], p["apply-to"], json.loads(p["definition"]), p["priority"])
+                for p in _listed("list_policies", "-p", VHOST)}
+    permissions = {p["user"]: (p["configure"], p["write"], p["read"]) for p in _listed("list_permissions", "-p", VHOST)}
+    topics = {(t["user"], t["exchange"], t["write"], t["read"]) for t in _listed("list_topic_permissions", "-p", VHOST)}
+    checks = {
+        "users": {u["name"]: tags(u["tags"]) for u in defined["users"]}.items() <= users.items(),
+        "queues": queues == {(q["name"], q["arguments"]["x-queue-type"], q["durable"]) for q in defined["queues"]},
+        "exchanges": {(e["name"], e["type"], e["durable"]) for e in defined["exchanges"]} <= exchanges,
+        "bindings": {(b["source"], b["destination"], b["routing_key"]) for b in defined["bindings"]} <= bindings,
+        "policies": policies == {p["name"]: (p["pattern"], p["apply-to"], p["definition"], p["priority"])
+                                 for p in defined["policies"]},
+        "permissions": permissions == {p["user"]: (p["configure"], p["write"], p["read"])
+                                       for p in defined["permissions"]},
+        "topic permissions": topics == {(t["user"], t["exchange"], t["write"], t["read"])
+                                        for t in defined["topic_permissions"]},
+    }
+    return [name for name, same in checks.items() if not same]
+
+
+def test_the_broker_holds_what_the_definitions_define(imported):
+    """Users, queues, exchanges, bindings, policies and (topic) permissions, as the file has them (the
+    import is asynchronous: wait until they are all there, then compare)."""
+    assert len(imported["queues"]) > 10 and len(imported["policies"]) >= 4 and imported["topic_permissions"]
+    try:
+        wait_for(lambda: not _differences(imported), timeout=60, interval=0.5, message="the definitions imported")
+    finally:
+        assert _differences(imported) == []
 
 
 def _queue_depth(conn: Connection, queue: str) -> int:
