@@ -15,12 +15,11 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup, ScriptInfo
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from .instants import VIETNAM
 
 
 def commands(service: str, service_dir: Path, help: str) -> AppGroup:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from shared.manage import VIETNAM, Moment, commands, fail, print_json, run, runtime
+from shared.instants import vietnam_today
+from shared.manage import Moment, commands, fail, print_json, run, runtime
 
 from .replay import CHUNK
 
@@ -59,7 +60,7 @@ def import_(file: Path, apply: bool, **options) -> None:
     try:
         with rt.transaction() as session:
             report = imports.run_import(session, rt.emit, content, file.name, apply=apply, decision=form,
-                                        today=datetime.now(VIETNAM).date(), applied_by=f"cli:{getpass.getuser()}")
+                                        today=vietnam_today(), applied_by=f"cli:{getpass.getuser()}")
     except imports.RowsRefused as exc:
         fail(ImportReportOut().dump({**exc.report, "message": exc.message}), 1)
     except OperationError as exc:
