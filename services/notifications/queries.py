@@ -44,11 +44,17 @@ def unreachable(session: Session, adapters: dict, since=None, limit: int = 5000)
     return list(out.values())
 
 
-def get_recipient(session: Session, producer_id: str) -> Recipient:
-    row = session.get(Recipient, producer_id)
+def _one(session: Session, model, key: str, missing: str, field: str):
+    """The ``model`` row of primary key ``key``, or NotFound naming ``field``."""
+    row = session.get(model, key)
     if row is None:
-        raise NotFound("no such recipient (the registry has not announced this producer)", field="producer_id")
+        raise NotFound(missing, field=field)
     return row
+
+
+def get_recipient(session: Session, producer_id: str) -> Recipient:
+    return _one(session, Recipient, producer_id, "no such recipient (the registry has not announced this producer)",
+                "producer_id")
 
 
 def reachability(row: Recipient, adapters: dict) -> dict:
@@ -62,14 +68,9 @@ def reachability(row: Recipient, adapters: dict) -> dict:
 
 
 def get_view(session: Session, invitation_id: str) -> InvitationView:
-    view = session.get(InvitationView, invitation_id)
-    if view is None:
-        raise NotFound("no such invitation", field="invitation_id")
-    return view
+    return _one(session, InvitationView, invitation_id, "no such invitation", "invitation_id")
 
 
 def resolve_short_link(session: Session, code: str) -> str:
-    row = session.get(ShortLink, code)
-    if row is None:
-        raise NotFound("no such link", field="code")
-    return row.token
+    """The signed answer link a short link (an SMS's) stands for."""
+    return _one(session, ShortLink, code, "no such link", "code").token
