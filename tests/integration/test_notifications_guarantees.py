@@ -14,7 +14,7 @@ from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from support import free_port
+from support import free_port, wait_for
 from test_notifications_sms import Receiver, gateway, notifier_factory, sms_settings  # noqa: F401 - fixtures
 
 from services.notifications import domain
@@ -226,7 +226,24 @@ def test_the_same_event_twice_gives_one_message_per_channel(notifier_factory, ga
 
 
 STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-PII = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+?84|0)\s?\d{2,3}[\s.]?\d{3}[\s.]?\d{3,4}")
+# an email address, or a phone number as the code writes one (E.164 "+84912345999", or national
+# "0912 345 999", "0275 3822 999", "0912.345.999"), standing alone: never digits inside an identifier
+PII = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?<![\w+])(?:\+84|0)\d{2,3}[\s.]?\d{3,4}[\s.]?\d{3,4}(?![\w])")
+IDENTIFIER = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # UUIDs
+                        r"|\b(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I)  # hex ids
+
+
+def personal_data(text: str) -> list[str]:
+    """Email addresses and phone numbers in a log text, its identifiers (UUIDs, hex ids) left out."""
+    return PII.findall(IDENTIFIER.sub(" ", text))
+
+
+def test_the_personal_data_check_finds_contacts_and_not_identifiers():
+    line = ("delivery 0b1c2d3e-4f50-4617-8aa9-7658740aa014 881252dd-1f0e-4a3b-9c2d-0e1f2a3b4c5d failed, "
+            "message 7658740aa014881252 job 0912345999abc")
+    assert personal_data(line) == []
+    for contact in ("htx.log1@example.vn", "+84912345999", "0912 345 999", "0275 3822 999", "0912.345.999"):
+        assert personal_data(f"refused <{contact}>: no such user") == [contact], contact
 
 
 def test_no_email_address_or_phone_number_in_the_logs(notifier_factory, gateway, smtp, caplog):  # noqa: F811
@@ -256,49 +273,47 @@ def test_no_email_address_or_phone_number_in_the_logs(notifier_factory, gateway,
     assert any(r.name.startswith("ocop.notifications") for r in records)  # the failures were logged ...
     for record in records:  # ... and no record carries an address, in its message or its extra fields
         text = record.getMessage() + " " + " ".join(str(v) for k, v in vars(record).items() if k not in STANDARD)
-        assert not PII.search(text), (record.name, text)
-    assert all(not PII.search(d.last_error or "") for d in n.deliveries())
+        assert personal_data(text) == [], (record.name, text)
+    assert all(personal_data(d.last_error or "") == [] for d in n.deliveries())
 
 
 def test_a_batch_longer_than_the_lease_keeps_its_claim(notifier_factory, smtp, monkeypatch):  # noqa: F811
-    """A sender renews the claim on the rest of its batch as it goes: with a lease shorter than the
-    batch takes (six messages of 0.25 s against 0.6 s), another sender polling all along finds
-    nothing to take, and each message leaves once, in one attempt."""
-    import time
+    """A sender renews the claim on the rest of its batch as it goes: once the claim as first taken
+    has run out (the second message is still being sent), another sender finds nothing to take, and
+    each message leaves once, in one attempt. Each step waits on a condition, never a guessed time:
+    the first message lasts until the sender is due to renew (most of the lease), the second until the
+    first claim has run out; then the other sender looks."""
+    from datetime import UTC, datetime, timedelta
 
     from services.notifications.worker import ChannelSender
 
-    n = notifier_factory(smtp_port=smtp.port, send_lease_seconds=0.6)
+    lease = 2.0
+    n = notifier_factory(smtp_port=smtp.port, send_lease_seconds=lease)
     slow = ChannelSender(n.rt, "email", limiter=domain.RateLimit(0))
     other = ChannelSender(n.rt, "email", limiter=domain.RateLimit(0))
     for i in range(6):
         n.deliver(n.invitation(n.producer(email=f"htx.lease{i}@example.vn", sms=False)["producer_id"]))
     real_send = slow.adapter.send
+    sent, taken = [], []
 
     def send_slowly(job, recipient):
-        claimed.set()  # the slow sender holds the batch: the other may start looking
-        time.sleep(0.25)
+        sent.append(job)
+        first_claim = sent[0].claimed_until
+        if len(sent) == 1:  # past a quarter of the lease, so the sender renews before the next message
+            wait_for(lambda: datetime.now(UTC) > first_claim - timedelta(seconds=lease * 0.1), timeout=10,
+                     message="most of the lease gone")
+        elif len(sent) == 2:  # the claim as first taken has run out: without renewal, the rest is up for grabs
+            wait_for(lambda: datetime.now(UTC) > first_claim, timeout=10, message="the first claim run out")
+            taken.append(other.run_once())
         return real_send(job, recipient)
 
     slow.adapter.send = send_slowly
-    taken, stop, claimed = [], threading.Event(), threading.Event()
-
-    def poll():
-        claimed.wait(10)
-        while not stop.is_set():
-            taken.append(other.run_once())
-            time.sleep(0.05)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
     try:
         assert slow.run_once() == 6
     finally:
-        stop.set()
-        poller.join()
         slow.adapter.close()
         other.adapter.close()
+    assert taken == [0]  # the other sender looked when the first claim had run out, and found nothing
     rows = n.deliveries(channel="email")
-    assert sum(taken) == 0 and len(taken) > 10
     assert sorted(m["X-OCOP-Delivery"] for m in smtp.received) == sorted(d.id for d in rows)
     assert [(d.status, d.attempts, d.last_error) for d in rows] == [("sent", 1, None)] * 6
