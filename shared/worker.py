@@ -37,6 +37,33 @@ def bus_loops(runtime: ServiceRuntime, handler_table: dict[str, dict]) -> list[t
     return loops
 
 
+def every(interval: float, run: Callable[[], dict], log: logging.Logger, said: str, failed: str,
+          worth_saying: Callable[[dict], bool] = lambda result: any(result.values())) -> Loop:
+    """A periodic loop: ``run()`` every ``interval`` seconds until stopped; its result logged as ``said``
+    when ``worth_saying`` (a sweep that found nothing says nothing); a failure (the database down)
+    logged as ``failed`` and tried again next round."""
+
+    def loop(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                result = run()
+                if worth_saying(result):
+                    log.info(said, extra=result)
+            except Exception:  # database down: try again next round
+                log.exception(failed)
+            stop.wait(interval)
+
+    return loop
+
+
+def main(create_app, loops: Callable[..., list[tuple[str, Loop]]]) -> None:
+    """``python -m services.<svc>.worker``: the service's app (migrated), its runtime's loops run until
+    SIGTERM."""
+    from .web import runtime_of
+
+    run_forever(loops(runtime_of(create_app(migrate=True))))
+
+
 def start(loops: list[tuple[str, Loop]], stop: threading.Event) -> list[threading.Thread]:
     threads = []
     for name, loop in loops:

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 
 from shared import config
-from shared.worker import bus_loops, run_forever
+from shared.worker import bus_loops, every
+from shared.worker import main as worker_main
 
 from . import operations as ops
 from .consumers import handlers
@@ -37,17 +37,8 @@ def run_expiry(runtime, now: datetime | None = None) -> dict:
 
 
 def expiry_loop(runtime):
-    def loop(stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                result = run_expiry(runtime)
-                if result["expired"]:
-                    log.info("invitations expired", extra=result)
-            except Exception:  # database down: try again next round
-                log.exception("expiry sweep failed")
-            stop.wait(EXPIRY_INTERVAL)
-
-    return loop
+    return every(EXPIRY_INTERVAL, lambda: run_expiry(runtime), log, "invitations expired", "expiry sweep failed",
+                 worth_saying=lambda result: result["expired"])
 
 
 def loops(runtime):
@@ -55,11 +46,9 @@ def loops(runtime):
 
 
 def main():
-    from shared.web import runtime_of
-
     from .app import create_app
 
-    run_forever(loops(runtime_of(create_app(migrate=True))))
+    worker_main(create_app, loops)
 
 
 if __name__ == "__main__":

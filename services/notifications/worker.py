@@ -9,7 +9,8 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from shared.worker import bus_loops, run_forever
+from shared.worker import bus_loops, every
+from shared.worker import main as worker_main
 
 from . import domain
 from .channels import ChannelError, WebhookChannel, message_id, producer_channels
@@ -181,14 +182,8 @@ class Reminders:
             return queue_reminders(session, self.emit, self.rt.settings, self.adapters, now, self.offsets)
 
     def run_forever(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                queued = self.run_once()
-                if queued:
-                    log.info("reminders queued", extra={"queued": queued})
-            except Exception:  # database down: try again next round
-                log.exception("reminder sweep failed")
-            stop.wait(self.interval)
+        every(self.interval, lambda: {"queued": self.run_once()}, log, "reminders queued",
+              "reminder sweep failed")(stop)
 
 
 def senders(runtime, lookup=None, sole_sender: bool = False) -> list[ChannelSender]:
@@ -214,11 +209,9 @@ def loops(runtime, lookup=None, sole_sender: bool = False):
 
 
 def main():
-    from shared.web import runtime_of
-
     from .app import create_app
 
-    run_forever(loops(runtime_of(create_app(migrate=True))))
+    worker_main(create_app, loops)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 
 from shared.instants import vietnam_today
-from shared.worker import bus_loops, run_forever
+from shared.worker import bus_loops, every
+from shared.worker import main as worker_main
 
 from . import operations as ops
 from .consumers import handlers
@@ -22,17 +22,7 @@ def run_sweep(runtime) -> dict:
 
 
 def sweep_loop(runtime):
-    def loop(stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                result = run_sweep(runtime)
-                if any(result.values()):
-                    log.info("certificate sweep", extra=result)
-            except Exception:  # database down: try again next round
-                log.exception("certificate sweep failed")
-            stop.wait(SWEEP_INTERVAL)
-
-    return loop
+    return every(SWEEP_INTERVAL, lambda: run_sweep(runtime), log, "certificate sweep", "certificate sweep failed")
 
 
 def loops(runtime):
@@ -40,11 +30,9 @@ def loops(runtime):
 
 
 def main():
-    from shared.web import runtime_of
-
     from .app import create_app
 
-    run_forever(loops(runtime_of(create_app(migrate=True))))
+    worker_main(create_app, loops)
 
 
 if __name__ == "__main__":

@@ -198,3 +198,26 @@ def test_the_pending_list_names_existing_files():
     """A file that moved or went leaves the list (so the list only shrinks as the moves land)."""
     gone = [rel for rel in PENDING if not Path(ROOT / rel).is_file()]
     assert gone == []
+
+
+def test_every_runs_a_sweep_until_stopped_says_only_what_is_worth_saying_and_survives_a_failure(caplog):
+    import logging
+    import threading
+
+    from shared.worker import every
+
+    stop, results = threading.Event(), iter([{"expired": 0}, RuntimeError("database down"), {"expired": 2}])
+
+    def run():
+        result = next(results)
+        if isinstance(result, Exception):
+            raise result
+        if result["expired"]:
+            stop.set()
+        return result
+
+    log = logging.getLogger("ocop.test.every")
+    with caplog.at_level(logging.INFO, logger="ocop.test.every"):
+        every(0.001, run, log, "invitations expired", "expiry sweep failed")(stop)
+    assert [(r.getMessage(), getattr(r, "expired", None)) for r in caplog.records] == [
+        ("expiry sweep failed", None), ("invitations expired", 2)]
