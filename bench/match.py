@@ -14,7 +14,7 @@ Timed, in alternating order over ``--rounds`` rounds, each in its own transactio
 - select (the baseline): the eligible rows, with every column a candidate has, by the same SQL
   filter matching uses, fetched into Python as tuples through the driver's cursor (the fastest
   way this stack reads rows);
-- match: what publishing the fair computes before it writes anything: ``operations.preview``
+- match: what publishing the fair computes before it writes anything: ``standings.preview``
   (the rows matching reads, the producers' last 12 months, who is busy at an overlapping fair,
   the ranking, the selection) and then every decision walked and the pick of each producer to
   invite or waitlist built with its products, parts and reasons, as ``_start_inviting`` does.
@@ -58,31 +58,29 @@ def national_fair(today: date) -> dict:
 
 
 def create_fair(factory, body: dict) -> str:
-    from services.events import operations as ops
+    from services.events import fairs
     from services.events.schemas import FairIn
 
     with factory() as s, s.begin():
-        return ops.create_fair(s, FairIn().load(body)).id
+        return fairs.create_fair(s, FairIn().load(body)).id
 
 
 def select_eligible(factory, fair_id: str) -> int:
     """The baseline: the eligible rows, every candidate column, same filter, through the driver."""
     from sqlalchemy import select
 
-    from services.events import operations as ops
-    from services.events import selection
+    from services.events import queries, selection, standings
 
     with factory() as s, s.begin():
-        t = ops.terms(ops.get_fair(s, fair_id))
+        t = standings.terms(queries.get_fair(s, fair_id))
         return len(selection.fetch(s, select(*selection._FULL).where(*selection.certified_filter(t))))
 
 
 def match(factory, fair_id: str, now: datetime, parts: dict | None = None) -> tuple[Counter, int]:
     """Publishing's matching, short of writing: preview, then every decision walked and the picks
     to invite or waitlist built (products, parts, reasons). ``parts``: filled with the time of
-    each step of ``operations.preview`` and of the picks."""
-    from services.events import matching, selection
-    from services.events import operations as ops
+    each step of ``standings.preview`` and of the picks."""
+    from services.events import matching, queries, selection, standings
 
     clock = [time.perf_counter()]
 
@@ -91,14 +89,14 @@ def match(factory, fair_id: str, now: datetime, parts: dict | None = None) -> tu
             parts[name], clock[0] = time.perf_counter() - clock[0], time.perf_counter()
 
     with factory() as s, s.begin():
-        fair = ops.get_fair(s, fair_id)
+        fair = queries.get_fair(s, fair_id)
         if parts is None:
-            decisions = ops.preview(s, fair, now)
-        else:  # the same steps as operations.preview, one by one
-            t = ops.terms(fair)
+            decisions = standings.preview(s, fair, now)
+        else:  # the same steps as standings.preview, one by one
+            t = standings.terms(fair)
             rows = selection.rows(s, t)
             lap("rows")
-            history, busy = ops.history(s, fair, now), ops.busy(s, fair)
+            history, busy = standings.history(s, fair, now), standings.busy(s, fair)
             lap("history_busy")
             ranking = matching.rank_rows(rows, t, history, busy, selection.details(s))
             lap("ranking")

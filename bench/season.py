@@ -13,7 +13,7 @@ showcase points (4★, far regions favoured); many overlap.
 Timed, each in a fresh process of its own (``python -m bench.season --child ...``) so that its
 peak memory is its own:
 
-- season: ``season_operations.preview`` of the 100 fairs, as ``POST /seasons/preview`` does it
+- season: ``season.queries.preview`` of the 100 fairs, as ``POST /seasons/preview`` does it
   (standings, the plan, picks for the first 100 choices of each fair, the spread of the plan and
   of greedy matching): wall time, and the process's peak resident memory (VmHWM, target at most
   1 GiB); with ``--traced``, once more under ``tracemalloc`` for the peak of Python allocations
@@ -100,11 +100,11 @@ def season_fairs(n: int, seed: int, today: date) -> list[dict]:
 
 
 def create_fairs(factory, bodies: list[dict]) -> list[str]:
-    from services.events import operations as ops
+    from services.events import fairs
     from services.events.schemas import FairIn
 
     with factory() as s, s.begin():
-        return [ops.create_fair(s, FairIn().load(body)).id for body in bodies]
+        return [fairs.create_fair(s, FairIn().load(body)).id for body in bodies]
 
 
 # ---- the timed work, each in a process of its own --------------------------------------------------
@@ -130,8 +130,8 @@ def _child(url: str, what: str, traced: bool) -> dict:
     factory = make_session_factory(engine)
     from sqlalchemy import select
 
-    from services.events import operations as ops
-    from services.events import season_operations as sops
+    from services.events import queries, standings
+    from services.events.season import queries as sops
     from services.events.models import Fair
 
     with factory() as s:
@@ -151,7 +151,7 @@ def _child(url: str, what: str, traced: bool) -> dict:
         else:  # each fair alone, as publishing it would match it
             invited = 0
             for fair_id in ids:
-                decisions = ops.preview(s, ops.get_fair(s, fair_id), now)
+                decisions = standings.preview(s, queries.get_fair(s, fair_id), now)
                 chosen = [d.pick for d in decisions if d.outcome in ("issue", "waitlist")]
                 invited += sum(1 for d in decisions.walked if d == "issue")
                 del decisions, chosen

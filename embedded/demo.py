@@ -213,11 +213,11 @@ def fairs(today: date) -> list[dict]:
 
 
 def load_events(runtime) -> list[str]:
-    from services.events import operations as ops
+    from services.events import fairs as fair_ops
     from services.events.models import Fair
     from services.events.schemas import FairIn
 
     with runtime.transaction() as s:
         if s.scalar(select(func.count()).select_from(Fair)):
             return [f.id for f in s.scalars(select(Fair))]
-        return [ops.create_fair(s, FairIn().load(fair)).id for fair in fairs(date.today())]
+        return [fair_ops.create_fair(s, FairIn().load(fair)).id for fair in fairs(date.today())]

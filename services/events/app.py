@@ -7,9 +7,9 @@ from pathlib import Path
 from shared.web import create_service_app
 
 from .models import Inbox, Outbox
-from .output_routes import blp as outputs_blp
+from .outputs.routes import blp as outputs_blp
 from .routes import blp
-from .season_routes import blp as season_blp
+from .season.routes import blp as season_blp
 
 SERVICE_DIR = Path(__file__).parent
 

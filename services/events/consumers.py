@@ -9,7 +9,7 @@ from shared.context import caused_by
 from shared.contracts import replayed
 from shared.errors import OperationError
 
-from . import operations as ops
+from . import invitations, read_model, top_ups
 from .models import RevokedToken
 
 
@@ -18,21 +18,21 @@ def on_certification_granted(emit):
     registry replay rebuilds the read model, it is not news)."""
 
     def handle(session, envelope, data):
-        ops.apply_certification(session, envelope, data)
+        read_model.apply_certification(session, envelope, data)
         if not replayed(envelope):
-            ops.top_up(session, emit, [data["product_id"]])
+            top_ups.top_up(session, emit, [data["product_id"]])
 
     def many(session, batch):
-        ops.apply_certifications(session, batch)  # one round trip for the batch
+        read_model.apply_certifications(session, batch)  # one round trip for the batch
         batch = [(envelope, data) for envelope, data in batch if not replayed(envelope)]
         if not batch:
             return
-        fairs = ops.fairs_open_to_top_up(session, datetime.now(UTC))
+        fairs = top_ups.fairs_open_to_top_up(session, datetime.now(UTC))
         if not fairs:  # the common case: nothing to top up, one query for the whole batch
             return
         for envelope, data in batch:
             with caused_by(envelope):
-                ops.top_up(session, emit, [data["product_id"]], fairs=fairs)
+                top_ups.top_up(session, emit, [data["product_id"]], fairs=fairs)
 
     handle.many = many
     return handle
@@ -40,7 +40,7 @@ def on_certification_granted(emit):
 
 def on_certificate_ended(emit):
     def handle(session, envelope, data):
-        ops.certificate_ended(session, emit, envelope, data)
+        invitations.certificate_ended(session, emit, envelope, data)
 
     return handle
 
@@ -52,7 +52,7 @@ def on_invitation_answered(emit, clock=lambda: datetime.now(UTC)):
         received = clock()
         try:
             with session.begin_nested():
-                ops.answer_invitation(session, emit, data["invitation_id"], data["producer_id"], data["answer"],
+                invitations.answer_invitation(session, emit, data["invitation_id"], data["producer_id"], data["answer"],
                                       data.get("note"), min(data["answered_at"], received), received_at=received)
         except OperationError as exc:
             # The producer gets the events service's verdict instead of silence.
@@ -75,10 +75,10 @@ def handlers(runtime) -> dict:
                                  "registry.certification.upgraded": granted,
                                  "registry.certification.revoked": ended,
                                  "registry.certification.expired": ended,
-                                 "registry.producer.registered": ops.apply_producer,
-                                 "registry.producer.updated": ops.apply_producer,
-                                 "registry.product.registered": ops.apply_product,
-                                 "registry.product.updated": ops.apply_product,
+                                 "registry.producer.registered": read_model.apply_producer,
+                                 "registry.producer.updated": read_model.apply_producer,
+                                 "registry.product.registered": read_model.apply_product,
+                                 "registry.product.updated": read_model.apply_product,
                                  revocation.EVENT_TYPE: revocation.handler(RevokedToken)},
         "events.responses": {"notifications.invitation.answered": on_invitation_answered(emit)},
     }

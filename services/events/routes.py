@@ -9,12 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.auth import own_producer_only, require
-from shared.errors import NotFound
 from shared.web import rt
 
-from . import operations as ops
-from . import outputs
-from .models import CertifiedProduct
+from . import explain, fairs, invitations, queries, standings
 from .schemas import (
     AnswerIn,
     CancelIn,
@@ -41,11 +38,6 @@ def _producer() -> bool:
     return g.principal.get("role") == "producer"
 
 
-def _with_clashes(session, fair):
-    fair.clashes = ops.venue_clashes(session, fair)
-    return fair
-
-
 @blp.route("/fairs")
 class Fairs(MethodView):
     @require(*STAFF, "producer")
@@ -57,10 +49,9 @@ class Fairs(MethodView):
         subsidy, budget or rules)."""
         with rt().transaction() as s:
             if _producer():
-                fairs = [f for f in outputs.public_fairs(s, kind=args["kind"])
-                         if args["status"] is None or f.status == args["status"]]
-                return jsonify(FairPublicOut(many=True).dump(fairs))
-            return ops.list_fairs(s, args["status"], args["kind"])
+                return jsonify(FairPublicOut(many=True).dump(queries.public_fairs(s, kind=args["kind"],
+                                                                                  status=args["status"])))
+            return queries.list_fairs(s, args["status"], args["kind"])
 
     @require("trade_officer")
     @blp.arguments(FairIn)
@@ -68,7 +59,7 @@ class Fairs(MethodView):
     def post(self, data):
         """Create a fair (draft) with its eligibility rules; `clashes` lists other fairs at the same venue."""
         with rt().transaction() as s:
-            return _with_clashes(s, ops.create_fair(s, data))
+            return queries.with_clashes(s, fairs.create_fair(s, data))
 
 
 @blp.route("/fairs/<fair_id>")
@@ -80,10 +71,8 @@ class FairById(MethodView):
         only (404 for a draft), with its public fields (FairPublicOut)."""
         with rt().transaction() as s:
             if _producer():
-                if not outputs.is_public(s, fair_id):
-                    raise NotFound(f"no fair {fair_id}", field="fair_id")
-                return jsonify(FairPublicOut().dump(ops.get_fair(s, fair_id)))
-            return _with_clashes(s, ops.get_fair(s, fair_id))
+                return jsonify(FairPublicOut().dump(queries.public_fair(s, fair_id)))
+            return queries.with_clashes(s, queries.get_fair(s, fair_id))
 
     @require("trade_officer")
     @blp.arguments(FairPatch(partial=True))
@@ -92,7 +81,7 @@ class FairById(MethodView):
         """Change a draft or published fair (rules merge key by key); while inviting, only its name,
         organiser, venue, capacity, subsidy and budget. More capacity while inviting promotes from the waitlist."""
         with rt().transaction() as s:
-            return _with_clashes(s, ops.update_fair(s, rt().emit, fair_id, changes))
+            return queries.with_clashes(s, fairs.update_fair(s, rt().emit, fair_id, changes))
 
 
 @blp.route("/fairs/<fair_id>/publish")
@@ -104,7 +93,7 @@ class PublishFair(MethodView):
         """Publish the fair and (unless `invite=false`) start inviting: match products, invite the best
         producers, waitlist the next ones."""
         with rt().transaction() as s:
-            return ops.publish_fair(s, rt().emit, fair_id, invite=args["invite"])
+            return fairs.publish_fair(s, rt().emit, fair_id, invite=args["invite"])
 
 
 @blp.route("/fairs/<fair_id>/invite")
@@ -114,7 +103,7 @@ class InviteFair(MethodView):
     def post(self, fair_id):
         """A published fair starts inviting: match, invite, waitlist."""
         with rt().transaction() as s:
-            return ops.start_inviting(s, rt().emit, fair_id)
+            return fairs.start_inviting(s, rt().emit, fair_id)
 
 
 @blp.route("/fairs/<fair_id>/close")
@@ -124,7 +113,7 @@ class CloseFair(MethodView):
     def post(self, fair_id):
         """Stop inviting: unanswered invitations expire, the waitlist stays as it is."""
         with rt().transaction() as s:
-            return ops.close_fair(s, rt().emit, fair_id)
+            return fairs.close_fair(s, rt().emit, fair_id)
 
 
 @blp.route("/fairs/<fair_id>/hold")
@@ -134,7 +123,7 @@ class HoldFair(MethodView):
     def post(self, fair_id):
         """Record that a closed fair took place (from its first day)."""
         with rt().transaction() as s:
-            return ops.hold_fair(s, rt().emit, fair_id)
+            return fairs.hold_fair(s, rt().emit, fair_id)
 
 
 @blp.route("/fairs/<fair_id>/cancel")
@@ -145,7 +134,7 @@ class CancelFair(MethodView):
     def post(self, data, fair_id):
         """Cancel a fair in any open state; every open invitation is withdrawn."""
         with rt().transaction() as s:
-            return ops.cancel_fair(s, rt().emit, fair_id, data["reason"])
+            return fairs.cancel_fair(s, rt().emit, fair_id, data["reason"])
 
 
 @blp.route("/fairs/<fair_id>/preview")
@@ -157,7 +146,7 @@ class PreviewFair(MethodView):
         """The ranking as it stands: who would be invited, waitlisted or fall below the cut, with score
         parts and reasons (the first `limit` producers). Nothing is sent."""
         with rt().transaction() as s:
-            return ops.preview(s, ops.get_fair(s, fair_id))[: args["limit"]]
+            return standings.preview(s, queries.get_fair(s, fair_id))[: args["limit"]]
 
 
 @blp.route("/fairs/<fair_id>/explain/<product_id>")
@@ -168,7 +157,7 @@ class ExplainProduct(MethodView):
         """Why a product was or was not chosen for the fair: the rules it fails, or its rank and score
         against the cut."""
         with rt().transaction() as s:
-            return ops.explain(s, fair_id, product_id)
+            return explain.explain(s, fair_id, product_id)
 
 
 @blp.route("/fairs/<fair_id>/invitations")
@@ -179,7 +168,7 @@ class FairInvitations(MethodView):
     def get(self, args, fair_id):
         """The fair's invitations in rank order (filter by status)."""
         with rt().transaction() as s:
-            return ops.list_invitations(s, fair_id, args["status"])
+            return queries.list_invitations(s, fair_id, args["status"])
 
 
 @blp.route("/invitations/<invitation_id>")
@@ -189,7 +178,7 @@ class InvitationById(MethodView):
     def get(self, invitation_id):
         """An invitation with its products, score parts and reasons; a producer may read only its own."""
         with rt().transaction() as s:
-            inv = ops.get_invitation(s, invitation_id)
+            inv = queries.get_invitation(s, invitation_id)
             own_producer_only(inv.producer_id)
             return inv
 
@@ -202,8 +191,8 @@ class AnswerInvitation(MethodView):
     def post(self, data, invitation_id):
         """A producer accepts or declines its own invitation (the signed email link is the other way)."""
         with rt().transaction() as s:
-            return ops.answer_invitation(s, rt().emit, invitation_id, g.principal.get("sub") or "", data["answer"],
-                                         data["note"], datetime.now(UTC))
+            return invitations.answer_invitation(s, rt().emit, invitation_id, g.principal.get("sub") or "",
+                                                 data["answer"], data["note"], datetime.now(UTC))
 
 
 @blp.route("/invitations/<invitation_id>/withdraw")
@@ -214,7 +203,7 @@ class WithdrawInvitation(MethodView):
     def post(self, data, invitation_id):
         """The organiser takes an invitation back (booths it held are freed); the next waitlisted moves up."""
         with rt().transaction() as s:
-            return ops.withdraw_invitation(s, rt().emit, invitation_id, data["reason"])
+            return invitations.withdraw_invitation(s, rt().emit, invitation_id, data["reason"])
 
 
 @blp.route("/catalogue/<product_id>")
@@ -224,7 +213,4 @@ class CatalogueProduct(MethodView):
     def get(self, product_id):
         """A certified product as the events service knows it (its read model, built from registry events)."""
         with rt().transaction() as s:
-            row = s.get(CertifiedProduct, product_id)
-            if row is None:
-                raise NotFound(f"no certified product {product_id} in the read model", field="product_id")
-            return row
+            return queries.certified_product(s, product_id)

@@ -10,7 +10,7 @@ from shared import config
 from shared.worker import bus_loops, every
 from shared.worker import main as worker_main
 
-from . import operations as ops
+from . import invitations, queries
 from .consumers import handlers
 
 log = logging.getLogger("ocop.events.expiry")
@@ -28,11 +28,11 @@ def run_expiry(runtime, now: datetime | None = None) -> dict:
     now = now or datetime.now(UTC)
     cutoff = now - grace()
     with runtime.transaction() as session:
-        fairs = ops.overdue_fairs(session, cutoff)
+        fairs = queries.overdue_fairs(session, cutoff)
     expired = 0
     for fair_id in fairs:
         with runtime.transaction() as session:
-            expired += ops.expire_overdue(session, runtime.emit, fair_id, cutoff, now)
+            expired += invitations.expire_overdue(session, runtime.emit, fair_id, cutoff, now)
     return {"fairs": len(fairs), "expired": expired}
 
 

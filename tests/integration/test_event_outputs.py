@@ -19,7 +19,7 @@ from events_support import answer, by_producer, create_fair, get_fair, invitatio
 from icalendar import Calendar
 from support import wait_for
 
-from services.events import figures
+from services.events.outputs import figures
 
 
 def feed(api, params=None, **kw):
@@ -67,10 +67,10 @@ def test_public_feed_lists_announced_fairs_and_marks_cancelled_ones(api):
     publish(api, announced["id"], invite=False)
 
     entries = vevents(feed(api))  # no token: calendar apps subscribe by URL
-    uid = f"fair-{fair['id']}@events.ocop.local"
-    assert uid in entries and f"fair-{announced['id']}@events.ocop.local" in entries
-    assert f"fair-{draft['id']}@events.ocop.local" not in entries
-    assert f"fair-{dropped['id']}@events.ocop.local" not in entries  # cancelled as a draft: never public
+    uid = f"fair-{fair['id']}@ocop.local"
+    assert uid in entries and f"fair-{announced['id']}@ocop.local" in entries
+    assert f"fair-{draft['id']}@ocop.local" not in entries
+    assert f"fair-{dropped['id']}@ocop.local" not in entries  # cancelled as a draft: never public
     event = entries[uid]
     assert str(event["summary"]) == "Hội chợ Nông sản OCOP vùng cao Lào Cai"
     assert str(event["location"]) == "Quảng trường Nguyễn Tri Phương, Cần Thơ"
@@ -91,7 +91,7 @@ def test_public_feed_lists_announced_fairs_and_marks_cancelled_ones(api):
     assert "Mưa lũ" in str(gone["description"])
 
     only = vevents(feed(api, {"kind": "exhibition"}))
-    assert f"fair-{announced['id']}@events.ocop.local" in only and uid not in only
+    assert f"fair-{announced['id']}@ocop.local" in only and uid not in only
     refused(feed(api, {"region": "atlantis"}), 422, "region")
 
 
@@ -107,7 +107,7 @@ def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
 
     entries = vevents(producer_feed(api, a["id"], "producer", sub=a["id"]))
     [(uid, event)] = entries.items()
-    assert uid == f"booth-{mine[a['id']]['id']}@events.ocop.local"
+    assert uid == f"booth-{mine[a['id']]['id']}@ocop.local"
     assert str(event["summary"]) == "Phiên chợ OCOP Sa Pa — chợ tình Bắc Hà"
     assert (str(event["status"]), str(event["transp"])) == ("CONFIRMED", "OPAQUE")
     booth = by_producer(api, fair["id"])[a["id"]]["booth"]

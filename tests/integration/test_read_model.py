@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from services.events import operations as ops
+from services.events import read_model as ops
 from services.events.models import CertifiedProduct
 
 

@@ -9,7 +9,7 @@ import pytest
 from icalendar import Calendar
 from icalendar.prop import vDDDTypes
 
-from services.events import calendars, figures
+from services.events.outputs import calendars, figures
 from services.events.domain import RuleError
 
 
@@ -103,7 +103,7 @@ def test_public_feed_entry_all_day_with_vietnamese_text_and_location():
     cal = Calendar.from_ical(calendars.fairs_feed([_fair()]))
     assert str(cal["x-wr-timezone"]) == "Asia/Ho_Chi_Minh"
     [event] = cal.walk("VEVENT")
-    assert str(event["uid"]) == "fair-f1@events.ocop.local"
+    assert str(event["uid"]) == "fair-f1@ocop.local"
     assert str(event["summary"]) == "Hội chợ OCOP Đồng bằng sông Cửu Long 2026"
     assert str(event["location"]) == "Công viên sông Hậu, Cần Thơ"
     assert event["dtstart"].dt == date(2026, 7, 1) and event["dtend"].dt == date(2026, 7, 6)  # exclusive
@@ -135,7 +135,7 @@ def test_producer_feed_confirms_accepted_and_cancels_the_rest():
     cal = Calendar.from_ical(calendars.producer_feed("Hợp tác xã Dừa Xanh", [going, withdrawn, off]))
     assert str(cal["x-wr-calname"]) == "Lịch hội chợ OCOP — Hợp tác xã Dừa Xanh"
     first, second, third = cal.walk("VEVENT")
-    assert str(first["uid"]) == "booth-i1@events.ocop.local" and first["sequence"] == 3 + 2
+    assert str(first["uid"]) == "booth-i1@ocop.local" and first["sequence"] == 3 + 2
     assert (str(first["status"]), str(first["transp"])) == ("CONFIRMED", "OPAQUE")
     assert "Gian hàng số: 17, 18" in str(first["description"])
     assert str(second["status"]) == "CANCELLED" and "revoked" in str(second["description"])

@@ -23,6 +23,13 @@ PROVINCES = {"mekong_delta": "Vĩnh Long", "southeast": "Đồng Nai", "red_rive
 
 
 # ---- the implementation before issue 4's benchmark, kept as the reference --------------------
+def product_points(c: Candidate, ends_on: date) -> tuple[float, float]:
+    if c.status != "current" or c.valid_until is None:  # as ``row_of``
+        return 0.0, 0.0
+    days = max(0, min((c.valid_until - ends_on).days, matching.FRESHNESS_HORIZON_DAYS))
+    return c.stars * matching.STAR_POINTS, round(days / matching.FRESHNESS_HORIZON_DAYS * matching.FRESHNESS_POINTS, 3)
+
+
 def reference_rank(candidates, fair, history=None, busy=None):
     history, busy, rules = history or {}, busy or {}, fair.rules
     ok = matching.eligibility(fair)
@@ -30,7 +37,7 @@ def reference_rank(candidates, fair, history=None, busy=None):
     for c in candidates:
         if c.producer_id in busy or not ok(c):
             continue
-        stars, fresh = matching._product_points(c, fair.ends_on)
+        stars, fresh = product_points(c, fair.ends_on)
         by_producer.setdefault(c.producer_id, []).append((stars + fresh, stars, fresh, c))
     limit = rules.max_products_per_producer
     for scored in by_producer.values():

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 from icalendar import Calendar
 
-from services.events import calendars
+from services.events.outputs import calendars
 from services.notifications import ics
 from shared import csvsafe
 

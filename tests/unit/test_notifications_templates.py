@@ -285,11 +285,11 @@ def test_a_long_producer_name_is_whole_in_the_to_header(name):
 
 @pytest.mark.parametrize("extra", range(0, 80, 7))
 def test_calendar_lines_fold_at_75_octets_without_splitting_a_character(extra):
-    from services.notifications import ics
+    from shared import ical
 
     value = "Hội chợ " + "ế" * extra + " Đồng bằng sông Cửu Long; a, b \\ c\nd" + "x" * (extra % 5)
-    line = "SUMMARY:" + ics.text(value)
-    folded = ics.fold(line)
+    line = "SUMMARY:" + ical.text(value)
+    folded = ical.fold(line)
     assert folded.endswith("\r\n") and all(len(part.encode()) <= 75 for part in folded[:-2].split("\r\n"))
     assert folded[:-2].replace("\r\n ", "") == line  # unfolding gives the line back, character for character
     cal = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20250101T000000Z\r\n"

@@ -15,7 +15,7 @@ import jwt
 import pytest
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
-from services.events import calendars
+from services.events.outputs import calendars
 from services.notifications import links
 from shared import auth, config, keys, logs
 

@@ -1,5 +1,5 @@
-"""iCalendar (RFC 5545) feeds of fairs, built with the ``icalendar`` library. Plain Python: the
-rows come from ``outputs.py``, the HTTP side from ``output_routes.py``.
+"""iCalendar (RFC 5545) feeds of fairs, written by the one writer (``shared/ical.py``: its UID,
+time-zone and TEXT rules). Plain Python: the rows come from ``queries``, the HTTP side from ``routes``.
 
 Two feeds, one VEVENT per fair:
 
@@ -10,12 +10,11 @@ Two feeds, one VEVENT per fair:
   had accepted and is no longer going to (its invitation withdrawn, or the fair cancelled):
   ``CANCELLED``.
 
-Entries are all-day (``DTSTART``/``DTEND`` as dates, DTEND exclusive: a fair on 1-5 July ends on
-6 July), so they sit on the same days whatever the calendar's own time zone. The one instant an
-entry carries, the invitation deadline, is given in Asia/Ho_Chi_Minh (``TZID``, with its
-``VTIMEZONE``), and the calendar says ``X-WR-TIMEZONE:Asia/Ho_Chi_Minh``.
+Entries are all-day, so they sit on the same days whatever the calendar's own time zone. The one
+instant an entry carries, the invitation deadline, is given in Asia/Ho_Chi_Minh (``TZID``, with its
+``VTIMEZONE``).
 
-UIDs are stable (``fair-<id>@…`` in the public feed, ``booth-<invitation id>@…`` in a producer's:
+UID keys are stable (``fair-<id>`` in the public feed, ``booth-<invitation id>`` in a producer's:
 different entries, since a producer may subscribe to both). ``SEQUENCE`` only ever grows and grows
 with every change: the fair's version (and, in a producer's calendar, plus its invitation's).
 """
@@ -25,15 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from icalendar import Calendar, Event
-from icalendar.prop import vDDDTypes, vText
-
-from shared.instants import VIETNAM
+from shared import ical
+from shared.instants import VIETNAM, utc
 from shared.text import one_line
 
 PRODID = "-//OCOP trade promotion//events//VI"
-UID_DOMAIN = "events.ocop.local"
-TIMEZONE = VIETNAM.key  # "Asia/Ho_Chi_Minh"
 
 KIND_NAMES = {"trade_fair": "Hội chợ thương mại", "exhibition": "Triển lãm",
               "showcase_point": "Điểm giới thiệu và bán sản phẩm OCOP"}
@@ -73,53 +68,19 @@ class BoothEntry:
     fair: FairEntry
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _calendar(name: str, description: str) -> Calendar:
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    # X- properties are written as they are unless given as TEXT: escaped like SUMMARY, on one line
-    cal.add("x-wr-calname", vText(one_line(name)))
-    cal.add("x-wr-caldesc", vText(one_line(description)))
-    cal.add("x-wr-timezone", TIMEZONE)
-    # How often a subscribed calendar should look again (a hint; clients choose).
-    cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", "PT6H")
-    return cal
-
-
-def _event(uid: str, fair: FairEntry, sequence: int, status: str, lines: list[str], busy: bool,
-           stamp: datetime) -> Event:
-    event = Event()
-    event.add("uid", f"{uid}@{UID_DOMAIN}")
-    # No METHOD-less iTIP here: DTSTAMP is when the entry last changed in our store.
-    event.add("dtstamp", _utc(fair.updated_at) or _utc(fair.created_at) or stamp)
-    if fair.created_at is not None:
-        event.add("created", _utc(fair.created_at))
-    if fair.updated_at is not None:
-        event.add("last-modified", _utc(fair.updated_at))
-    event.add("sequence", sequence)
-    event.add("dtstart", fair.starts_on)
-    event.add("dtend", fair.ends_on + timedelta(days=1))  # all-day: the end is exclusive
-    event.add("summary", one_line(fair.name))
-    event.add("location", one_line(f"{fair.venue}, {fair.host_province}"))
-    event.add("categories", [one_line(KIND_NAMES.get(fair.kind, fair.kind))])
-    event.add("status", status)
-    event.add("transp", "OPAQUE" if busy else "TRANSPARENT")
+def _entry(key: str, fair: FairEntry, sequence: int, status: str, lines: list[str], busy: bool,
+           stamp: datetime) -> ical.Entry:
+    local = ()
     if fair.invitation_deadline is not None and fair.status in ("published", "inviting"):
-        # A DATE-TIME with TZID (an X- property is untyped otherwise): VTIMEZONE added by _finish.
-        event.add("x-ocop-invitation-deadline", vDDDTypes(_utc(fair.invitation_deadline).astimezone(VIETNAM)))
-    # every line of data on one line (icalendar escapes the line breaks between them, but lets a
-    # lone CR or another control character through, which calendar programs read as a line break)
-    event.add("description", "\n".join(one_line(line) for line in lines))
-    return event
+        local = (("x-ocop-invitation-deadline", fair.invitation_deadline),)  # in Vietnam time, with its TZID
+    # every line of data on one line (the writer keeps the line breaks between them)
+    return ical.Entry(key=key, summary=one_line(fair.name), first_day=fair.starts_on, last_day=fair.ends_on,
+                      # DTSTAMP: when the entry last changed in our store
+                      stamp=fair.updated_at or fair.created_at or stamp, sequence=sequence,
+                      description="\n".join(one_line(line) for line in lines),
+                      location=one_line(f"{fair.venue}, {fair.host_province}"), status=status, busy=busy,
+                      created=fair.created_at, modified=fair.updated_at,
+                      categories=(KIND_NAMES.get(fair.kind, fair.kind),), local=local)
 
 
 def _about(fair: FairEntry) -> list[str]:
@@ -128,34 +89,34 @@ def _about(fair: FairEntry) -> list[str]:
              f"Thời gian: {fair.starts_on:%d/%m/%Y} – {fair.ends_on:%d/%m/%Y}",
              f"Địa điểm: {fair.venue}, {fair.host_province}"]
     if fair.invitation_deadline is not None and fair.status in ("published", "inviting"):
-        local = _utc(fair.invitation_deadline).astimezone(VIETNAM)
+        local = utc(fair.invitation_deadline).astimezone(VIETNAM)
         lines.append(f"Hạn đăng ký/trả lời lời mời: {local:%H:%M %d/%m/%Y} (giờ Việt Nam)")
     if fair.status == "cancelled":
         lines.append("Hội chợ đã bị hủy" + (f": {fair.cancel_reason}" if fair.cancel_reason else "."))
     return lines
 
 
-def _finish(cal: Calendar) -> bytes:
-    cal.add_missing_timezones()  # a VTIMEZONE for every TZID used (the deadlines')
-    return cal.to_ical()
+def _feed(name: str, description: str, entries: list[ical.Entry]) -> bytes:
+    # a subscribed calendar should look again every 6 hours (a hint; clients choose)
+    return ical.calendar(entries, prodid=PRODID, name=name, description=description,
+                         refresh=timedelta(hours=6)).encode()
 
 
 def fairs_feed(fairs: list[FairEntry], now: datetime | None = None, name: str = "Hội chợ, triển lãm OCOP") \
         -> bytes:
     """The public feed: one entry per announced fair, cancelled ones marked CANCELLED."""
     now = now or datetime.now(UTC)
-    cal = _calendar(name, "Các hội chợ, triển lãm và điểm giới thiệu sản phẩm OCOP đã công bố")
-    for fair in fairs:
-        status = "CANCELLED" if fair.status == "cancelled" else "CONFIRMED"
-        cal.add_component(_event(f"fair-{fair.id}", fair, fair.version, status, _about(fair), False, now))
-    return _finish(cal)
+    return _feed(name, "Các hội chợ, triển lãm và điểm giới thiệu sản phẩm OCOP đã công bố",
+                 [_entry(f"fair-{fair.id}", fair, fair.version,
+                         "CANCELLED" if fair.status == "cancelled" else "CONFIRMED", _about(fair), False, now)
+                  for fair in fairs])
 
 
 def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: datetime | None = None) -> bytes:
     """A producer's calendar: the fairs it accepted, and those it will no longer attend (CANCELLED)."""
     now = now or datetime.now(UTC)
     title = f"Lịch hội chợ OCOP — {producer_name}" if producer_name else "Lịch hội chợ OCOP"
-    cal = _calendar(title, "Các hội chợ đã nhận lời tham gia")
+    entries = []
     for entry in booths:
         fair = entry.fair
         going = entry.status == "accepted" and fair.status != "cancelled"
@@ -165,9 +126,9 @@ def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: date
             lines.append(f"Gian hàng số: {numbers}" if numbers else "Đã nhận lời tham gia")
         elif fair.status != "cancelled":
             lines.append("Không còn tham gia" + (f": {entry.status_reason}" if entry.status_reason else "."))
-        cal.add_component(_event(f"booth-{entry.invitation_id}", fair, fair.version + entry.version,
-                                 "CONFIRMED" if going else "CANCELLED", lines, going, now))
-    return _finish(cal)
+        entries.append(_entry(f"booth-{entry.invitation_id}", fair, fair.version + entry.version,
+                              "CONFIRMED" if going else "CANCELLED", lines, going, now))
+    return _feed(title, "Các hội chợ đã nhận lời tham gia", entries)
 
 
 # ---- signed feed links ------------------------------------------------------------------------
@@ -176,7 +137,7 @@ def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: date
 # calendar-link key (shared.keys: derived from OCOP_CALENDAR_SECRET if set, else OCOP_SECRET_KEY,
 # for the events service only), never the API tokens' key. It does not expire (calendars poll for
 # years); rotating OCOP_CALENDAR_SECRET revokes every link at once and nothing else. ``secret``
-# below is that master material (output_routes.feed_secret).
+# below is that master material (routes.feed_secret).
 FEED_SALT = "ocop-calendar-feed"
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from .domain import RuleError
+from ..domain import RuleError
 
 
 def ratio(part: float, whole: float, digits: int = 4) -> float | None:

@@ -1,6 +1,6 @@
 """What the events service gives out, read side only: calendar feeds of fairs, the participants'
 export of a fair, and the programme figures of a period. Reads, never writes; the pure parts are
-``calendars.py`` (iCalendar) and ``figures.py`` (Gini and the rest).
+``calendars`` (iCalendar) and ``figures`` (Gini and the rest).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, case, exists, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from shared import csvsafe, reference
@@ -17,11 +17,11 @@ from shared.contracts.events import PRODUCER_KINDS, REGIONS
 from shared.errors import Invalid, NotFound
 from shared.instants import VIETNAM, vietnam_today
 
-from . import calendars, domain, figures
-from .models import CertifiedProduct, Fair, Invitation, ProducerView, ProductView
+from .. import domain
+from ..models import CertifiedProduct, Fair, Invitation, ProducerView, ProductView
+from ..queries import PUBLIC, public_fairs
+from . import calendars, figures
 
-# Announced and not withdrawn from view; a cancelled fair is listed too once it had been announced.
-PUBLIC = ("published", "inviting", "closed", "held")
 # Fairs counted in the programme figures: announced and not cancelled.
 COUNTED = PUBLIC
 
@@ -33,28 +33,6 @@ def _entry(fair: Fair) -> calendars.FairEntry:
                                status=fair.status, version=fair.version,
                                invitation_deadline=fair.invitation_deadline, cancel_reason=fair.cancel_reason,
                                created_at=fair.created_at, updated_at=fair.updated_at)
-
-
-def _public():
-    """A fair anyone may see: announced. A cancelled fair stays public if it had been announced
-    (``published_at``; before that column, having invitations says so): a draft cancelled was
-    never public."""
-    announced = or_(Fair.published_at.is_not(None), exists().where(Invitation.fair_id == Fair.id))
-    return or_(Fair.status.in_(PUBLIC), and_(Fair.status == "cancelled", announced))
-
-
-def is_public(session: Session, fair_id: str) -> bool:
-    return session.scalar(select(Fair.id).where(Fair.id == fair_id, _public())) is not None
-
-
-def public_fairs(session: Session, region: str | None = None, kind: str | None = None) -> list[Fair]:
-    """Every announced fair, soonest first (cancelled ones too, once announced)."""
-    q = select(Fair).where(_public()).order_by(Fair.starts_on, Fair.name, Fair.id)
-    if region:
-        q = q.where(Fair.region == region)
-    if kind:
-        q = q.where(Fair.kind == kind)
-    return list(session.scalars(q))
 
 
 def fairs_calendar(session: Session, region: str | None = None, kind: str | None = None) -> bytes:

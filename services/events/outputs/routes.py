@@ -1,5 +1,5 @@
 """Events-service HTTP outputs: calendar feeds, the participants' export, the programme figures.
-URL rules and views only (``outputs.py`` does the reading)."""
+URL rules and views only (``queries`` does the reading)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from flask_smorest import Blueprint, abort
 from shared.auth import own_producer_only, require
 from shared.web import rt
 
-from . import calendars, outputs
-from . import operations as ops
-from .output_schemas import (
+from ..queries import get_fair
+from . import calendars, queries
+from .schemas import (
     FeedArgs,
     FeedLinkOut,
     FiguresArgs,
@@ -49,7 +49,7 @@ class FairsCalendar(MethodView):
         """Public iCalendar feed of the announced fairs (no token: calendar apps subscribe by URL). A
         cancelled fair stays in it with STATUS:CANCELLED, so subscribed calendars drop it."""
         with rt().transaction() as s:
-            return _calendar(outputs.fairs_calendar(s, args["region"], args["kind"]), "ocop-fairs.ics")
+            return _calendar(queries.fairs_calendar(s, args["region"], args["kind"]), "ocop-fairs.ics")
 
 
 @blp.route("/calendars/producers/<producer_id>.ics")
@@ -69,7 +69,7 @@ class ProducerCalendar(MethodView):
             require(*STAFF, "producer")(lambda: None)()
             own_producer_only(producer_id)
         with rt().transaction() as s:
-            return _calendar(outputs.producer_calendar(s, producer_id), f"ocop-{producer_id}.ics")
+            return _calendar(queries.producer_calendar(s, producer_id), f"ocop-{producer_id}.ics")
 
 
 @blp.route("/calendars/producers/<producer_id>/calendar-link")
@@ -81,7 +81,7 @@ class ProducerCalendarLink(MethodView):
         itself, or staff)."""
         own_producer_only(producer_id)
         with rt().transaction() as s:
-            if not outputs.producer_known(s, producer_id):
+            if not queries.producer_known(s, producer_id):
                 abort(404, message=f"the events service knows no producer {producer_id}")
         url = (f"{request.host_url.rstrip('/')}/calendars/producers/{producer_id}.ics"
                f"?token={calendars.feed_token(feed_secret(), producer_id)}")
@@ -100,14 +100,14 @@ class FairParticipants(MethodView):
         invited, waitlisted...), their products, stars, province, region, contacts and subsidy."""
         session = rt().session_factory()
         try:
-            fair = ops.get_fair(session, fair_id)
+            fair = get_fair(session, fair_id)
         except Exception:
             session.close()
             raise
 
         def stream():
             try:
-                yield from outputs.participants_csv(session, fair, args["status"])
+                yield from queries.participants_csv(session, fair, args["status"])
             finally:
                 session.close()
 
@@ -125,5 +125,5 @@ class ProgrammeFigures(MethodView):
         region, province, group and producer kind; fill rate and subsidy against budget per fair and
         overall; fairness (share of eligible producers invited, Gini, top-10% share)."""
         with rt().transaction() as s:
-            return outputs.programme_figures(s, args["year"], args["from_"], args["to"], args["province"],
+            return queries.programme_figures(s, args["year"], args["from_"], args["to"], args["province"],
                                              args["region"])

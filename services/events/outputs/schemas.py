@@ -9,8 +9,8 @@ from webargs.fields import DelimitedList
 from shared.contracts.events import FAIR_KINDS, INVITATION_STATUSES, REGIONS
 from shared.fields import Line
 
+from ..schemas import ProvinceName
 from .figures import FIRST_YEAR, LAST_YEAR
-from .schemas import ProvinceName
 
 
 def _unique(values):

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 
-from .matching import Decision, FairTerms, Load, Pick, Ranking, hold_reason, overlaps, select
+from ..matching import Decision, FairTerms, Load, Pick, Ranking, hold_reason, overlaps, select
 
 
 @dataclass(frozen=True, slots=True)

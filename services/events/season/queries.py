@@ -1,6 +1,5 @@
-"""Season planning on the read model: the season's fairs, their standings, the plan (``season.py``)
-and its report; applying a plan publishes every fair and starts it inviting in one transaction,
-with the events of publishing each fair alone. Flush and emit, never commit.
+"""Season planning on the read model: the season's fairs, their standings, the plan (``planning``)
+and its report. Reads only (applying a plan: ``operations``).
 
 Built for a hundred fairs over 200,000 products (bench/season.py): each fair's standing is ranked
 on the rows its rules admit and packed (``Ranking.compact``: about 18 bytes a place, producer ids
@@ -18,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from shared.errors import Invalid
 
-from . import matching, season, selection
-from . import operations as ops
-from .models import CertifiedProduct, Fair, Invitation, ProducerView
+from .. import matching, selection
+from ..models import CertifiedProduct, Fair, Invitation, ProducerView
+from ..standings import busy, history, terms
+from . import planning as season
 
 PLANNABLE = ("draft", "published")
 METHOD = ("Fairs take turns in date order. In each round every fair with room invites one producer: among "
@@ -70,19 +70,19 @@ class Season:
 
 def plan(session: Session, fairs: list[Fair], now: datetime, limit: int | None = None) -> Season:
     """Plan the season; build the picks of the first ``limit`` choices of each fair (all: None)."""
-    history = ops.history(session, fairs[0], now)  # the same for all: a fair to plan has no invitations
+    past = history(session, fairs[0], now)  # the same for all: a fair to plan has no invitations
     details, names = selection.details(session), {}
-    terms, rankings = {}, {}
+    fair_terms, rankings = {}, {}
     for fair in fairs:
-        t = terms[fair.id] = ops.terms(fair)
-        ranking = matching.rank_rows(selection.rows(session, t), t, history, ops.busy(session, fair), details)
+        t = fair_terms[fair.id] = terms(fair)
+        ranking = matching.rank_rows(selection.rows(session, t), t, past, busy(session, fair), details)
         ranking.compact(names)
         rankings[fair.id] = ranking
-    p = season.plan(list(terms.values()), rankings)
+    p = season.plan(list(fair_terms.values()), rankings)
     picks = {}
     for fair_id, choices in p.choices.items():
         chosen = {c.producer_id: c.place for c in choices[:limit]}
-        rows = selection.rows(session, terms[fair_id], producer_ids=sorted(chosen)) if chosen else []
+        rows = selection.rows(session, fair_terms[fair_id], producer_ids=sorted(chosen)) if chosen else []
         picks[fair_id] = rankings[fair_id].picks_for(rows, chosen)
     order = {t.fair_id: n for n, t in enumerate(p.fairs)}
     return Season(sorted(fairs, key=lambda f: order[f.id]), p, picks, homes(session, p.eligible))
@@ -106,26 +106,6 @@ def preview(session: Session, fair_ids: list[str] | None = None, starts_from: da
     now = now or datetime.now(UTC)
     s = plan(session, season_fairs(session, fair_ids, starts_from, starts_until), now, limit)
     return describe(session, s, limit, applied=False)
-
-
-def apply(session: Session, emit, fair_ids: list[str] | None = None, starts_from: date | None = None,
-          starts_until: date | None = None, limit: int = 100, now: datetime | None = None) -> dict:
-    """Plan the season and act on it: each fair, in season order, published if a draft
-    (``events.fair.published``) and inviting (``events.fair.inviting``, ``events.invitation.issued``
-    for each invitation; the waitlist silently), as publishing it alone would, in one transaction."""
-    now = now or datetime.now(UTC)
-    fairs = season_fairs(session, fair_ids, starts_from, starts_until, lock=True)
-    for fair in fairs:
-        if ops.aware(fair.invitation_deadline) <= now:
-            raise Invalid(f"the invitation deadline of {fair.name} ({fair.id}) has passed "
-                          f"({ops.aware(fair.invitation_deadline).isoformat()})", field="fair_ids")
-    s = plan(session, fairs, now)
-    for fair in s.fairs:
-        decided = season.decisions(s.plan, fair.id, s.picks[fair.id])
-        if fair.status == "draft":
-            ops.publish_fair(session, emit, fair.id, invite=False, now=now)
-        ops.start_inviting(session, emit, fair.id, now, decided)
-    return describe(session, s, limit, applied=True, reasons_added=True)
 
 
 def describe(session: Session, s: Season, limit: int, applied: bool, reasons_added: bool = False) -> dict:

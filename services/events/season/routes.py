@@ -1,4 +1,4 @@
-"""Season planning over HTTP: URL rules and views only (see season_operations)."""
+"""Season planning over HTTP: URL rules and views only (``queries`` plans, ``operations`` acts)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 from shared.auth import require
 from shared.web import rt
 
-from . import season_operations as sops
-from .season_schemas import SeasonIn, SeasonOut
+from . import operations, queries
+from .schemas import SeasonIn, SeasonOut
 
 blp = Blueprint("seasons", __name__, url_prefix="/", description="Season planning: a season of fairs matched at once")
 
@@ -23,7 +23,7 @@ class SeasonPreview(MethodView):
         """Plan a season of fairs at once, spreading invitations across producers and regions: who each
         fair would invite and waitlist, and the spread against matching each fair alone. Nothing is sent."""
         with rt().transaction() as s:
-            return sops.preview(s, **data)
+            return queries.preview(s, **data)
 
 
 @blp.route("/seasons/apply")
@@ -35,4 +35,4 @@ class SeasonApply(MethodView):
         """Plan the season and act on it in one transaction: every fair published (if a draft) and inviting,
         with the plan's invitations and waitlists and the events of publishing each fair alone."""
         with rt().transaction() as s:
-            return sops.apply(s, rt().emit, **data)
+            return operations.apply(s, rt().emit, **data)

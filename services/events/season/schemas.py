@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shared.fields import Line, bounded_list
 
-from .schemas import _unique
+from ..schemas import _unique
 
 
 class SeasonIn(Schema):
