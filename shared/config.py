@@ -57,6 +57,8 @@ class Settings:
     webhook_allow_http: str = ""
     webhook_allowed_networks: str = ""
     webhook_ports: str = ""
+    # events: how long after its deadline an unanswered invitation waits before the worker expires it
+    expiry_grace_seconds: float = 600.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -116,6 +118,7 @@ def load(service: str) -> Settings:
         webhook_allow_http=_env("OCOP_WEBHOOK_ALLOW_HTTP", ""),
         webhook_allowed_networks=_env("OCOP_WEBHOOK_ALLOWED_NETWORKS", ""),
         webhook_ports=_env("OCOP_WEBHOOK_PORTS", ""),
+        expiry_grace_seconds=float(_env("OCOP_EXPIRY_GRACE_SECONDS", "600")),
     )
 
 

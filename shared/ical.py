@@ -96,7 +96,7 @@ def fold(line: str) -> str:
         end = min(start + limit, len(raw))
         while end < len(raw) and (raw[end] & 0xC0) == 0x80:  # a continuation byte: step back
             end -= 1
-        if end < len(raw) and raw[end - 1] == 0x5C and end - 1 > start:  # a backslash: to the next line
+        while end < len(raw) and raw[end - 1] == 0x5C and end - 1 > start:  # backslashes: to the next line
             end -= 1
         out.append(raw[start:end].decode("utf-8"))
         start, limit = end, 74  # continuation lines begin with the space

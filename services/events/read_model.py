@@ -26,7 +26,9 @@ def apply_certification(session: Session, envelope: dict, data: dict) -> bool:
     if conn.dialect.name == "postgresql":
         # On the DBAPI cursor of the session's connection (so in its transaction): SQLAlchemy's
         # execution layer took more CPU than psycopg and the round trip together. psycopg
-        # adapts these values (str, int, date, aware datetime) natively.
+        # adapts these values (str, int, date, aware datetime) natively. PostgreSQL only, so run
+        # by the real mode of the tests (.ci/run runs it in CI): tests/integration/test_read_model.py
+        # (stale, replayed and out-of-order events, the producer overlay), test_replay.py.
         with conn.connection.cursor() as cursor:
             cursor.execute(_UPSERT_PG, values)
             applied = cursor.fetchone() is not None
@@ -49,7 +51,9 @@ def _certification_values(envelope: dict, data: dict) -> dict:
 
 def apply_certifications(session: Session, batch: list[tuple[dict, dict]]) -> None:
     """``apply_certification`` for a batch of events, in order, in one round trip on PostgreSQL
-    (psycopg pipelines ``executemany``). Same statement, so the same stale-version rule."""
+    (psycopg pipelines ``executemany``). Same statement, so the same stale-version rule. The
+    PostgreSQL path is run in CI by the real mode of tests/integration/test_read_model.py
+    (test_batch_applies_in_order_and_drops_stale) and by every consumer batch of the registry feed."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         for envelope, data in batch:

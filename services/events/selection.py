@@ -34,7 +34,9 @@ _FULL = (CertifiedProduct.product_id, CertifiedProduct.product_name, CertifiedPr
 def fetch(session: Session, stmt) -> list[tuple]:
     """All rows of ``stmt`` as plain tuples: on PostgreSQL through the driver's cursor on the
     session's connection (so in its transaction), elsewhere through SQLAlchemy (SQLite needs its
-    type processing for dates)."""
+    type processing for dates). The driver path is PostgreSQL's only, so run by the real mode of the
+    tests (.ci/run runs it in CI): tests/integration/test_eligibility.py holds it to the pure rule on
+    random fairs and catalogues, test_season.py and test_fairs.py read rankings through it."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return [tuple(row) for row in conn.execute(stmt)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from shared import config
 from shared.worker import bus_loops, every
 from shared.worker import main as worker_main
 
@@ -17,16 +16,17 @@ log = logging.getLogger("ocop.events.expiry")
 EXPIRY_INTERVAL = 60.0
 
 
-def grace() -> timedelta:
-    """How long after its deadline an invitation waits before it expires: an answer given through the
-    signed link just before the deadline may still be on its way through the queue."""
-    return timedelta(seconds=float(config.env("OCOP_EXPIRY_GRACE_SECONDS", "600")))
+def grace(settings) -> timedelta:
+    """How long after its deadline an invitation waits before it expires (``OCOP_EXPIRY_GRACE_SECONDS``):
+    an answer given through the signed link just before the deadline may still be on its way through
+    the queue."""
+    return timedelta(seconds=settings.expiry_grace_seconds)
 
 
 def run_expiry(runtime, now: datetime | None = None) -> dict:
     """Expire overdue invitations, one fair per transaction (each locks its fair). Idempotent."""
     now = now or datetime.now(UTC)
-    cutoff = now - grace()
+    cutoff = now - grace(runtime.settings)
     with runtime.transaction() as session:
         fairs = queries.overdue_fairs(session, cutoff)
     expired = 0
