@@ -30,11 +30,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
-CERTIFIED_COLUMNS = ["product_id", "product_name", "producer_id", "producer_name", "producer_kind", "group",
-                     "province", "region", "stars", "certification_id", "valid_until", "status", "subgroup",
-                     "potential_five_star", "source_version", "updated_at"]
-PRODUCT_COLUMNS = ["product_id", "producer_id", "name", "group", "subgroup", "potential_five_star", "source_version",
-                   "updated_at"]
+CERTIFIED_COLUMNS = [
+    "product_id",
+    "product_name",
+    "producer_id",
+    "producer_name",
+    "producer_kind",
+    "group",
+    "province",
+    "region",
+    "stars",
+    "certification_id",
+    "valid_until",
+    "status",
+    "subgroup",
+    "potential_five_star",
+    "source_version",
+    "updated_at",
+]
+PRODUCT_COLUMNS = [
+    "product_id",
+    "producer_id",
+    "name",
+    "group",
+    "subgroup",
+    "potential_five_star",
+    "source_version",
+    "updated_at",
+]
 PRODUCER_COLUMNS = ["producer_id", "name", "kind", "province", "region", "source_version", "updated_at"]
 
 
@@ -117,8 +140,26 @@ def generate(n_products: int, n_producers: int, seed: int, today: date):
             valid_until, status = today - timedelta(days=rnd.randint(1, 365)), "expired"
         elif r < 0.05:
             status = "revoked"
-        certified.append((product_id, name, owner[0], owner[1], owner[2], group, owner[3], owner[4], stars,
-                          str(uuid.uuid4()), valid_until, status, subgroup, potential, 3, now))
+        certified.append(
+            (
+                product_id,
+                name,
+                owner[0],
+                owner[1],
+                owner[2],
+                group,
+                owner[3],
+                owner[4],
+                stars,
+                str(uuid.uuid4()),
+                valid_until,
+                status,
+                subgroup,
+                potential,
+                3,
+                now,
+            )
+        )
     return producers, products, certified
 
 
@@ -128,9 +169,11 @@ def load(url: str, producers, products, certified) -> None:
 
     with psycopg.connect(dsn(url)) as conn:
         with conn.cursor() as cur:
-            for table, columns, rows in (("producers", PRODUCER_COLUMNS, producers),
-                                         ("products", PRODUCT_COLUMNS, products),
-                                         ("certified_products", CERTIFIED_COLUMNS, certified)):
+            for table, columns, rows in (
+                ("producers", PRODUCER_COLUMNS, producers),
+                ("products", PRODUCT_COLUMNS, products),
+                ("certified_products", CERTIFIED_COLUMNS, certified),
+            ):
                 names = ", ".join(f'"{c}"' for c in columns)
                 with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                     for row in rows:
@@ -149,8 +192,16 @@ def analyse(url: str) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def history(session_factory, producer_ids: list[str], today: date, seed: int, past_fairs: int = 60,
-            past_invitations: int = 250, busy_fairs: int = 20, busy_accepted: int = 150) -> None:
+def history(
+    session_factory,
+    producer_ids: list[str],
+    today: date,
+    seed: int,
+    past_fairs: int = 60,
+    past_invitations: int = 250,
+    busy_fairs: int = 20,
+    busy_accepted: int = 150,
+) -> None:
     """A year of fairs and invitations: the fairness part and double booking have data to read.
 
     ``past_fairs`` held fairs over the last 12 months with about ``past_invitations`` invitations
@@ -164,26 +215,59 @@ def history(session_factory, producer_ids: list[str], today: date, seed: int, pa
 
     def fair(n: int, starts: date, status: str) -> str:
         fid = str(uuid.uuid4())
-        fairs.append({"id": fid, "name": f"Hội chợ OCOP {n}", "kind": "trade_fair", "organiser": "Sở Công Thương",
-                      "organiser_kind": "trade_department", "host_province": "Hà Nội", "region": "red_river_delta",
-                      "venue": f"Trung tâm Triển lãm {n}", "starts_on": starts, "ends_on": starts + timedelta(days=4),
-                      "capacity": 400, "booths_assigned": 0, "invitation_deadline": datetime.combine(
-                          starts, datetime.min.time(), UTC), "response_days": 14, "subsidy_per_booth": 0,
-                      "rules": {}, "status": status, "version": 3, "created_at": now})
+        fairs.append(
+            {
+                "id": fid,
+                "name": f"Hội chợ OCOP {n}",
+                "kind": "trade_fair",
+                "organiser": "Sở Công Thương",
+                "organiser_kind": "trade_department",
+                "host_province": "Hà Nội",
+                "region": "red_river_delta",
+                "venue": f"Trung tâm Triển lãm {n}",
+                "starts_on": starts,
+                "ends_on": starts + timedelta(days=4),
+                "capacity": 400,
+                "booths_assigned": 0,
+                "invitation_deadline": datetime.combine(starts, datetime.min.time(), UTC),
+                "response_days": 14,
+                "subsidy_per_booth": 0,
+                "rules": {},
+                "status": status,
+                "version": 3,
+                "created_at": now,
+            }
+        )
         return fid
 
     def invite(fid: str, producer: str, status: str, created: datetime, rank: int) -> None:
-        invitations.append({"id": str(uuid.uuid4()), "fair_id": fid, "producer_id": producer, "products": [],
-                            "status": status, "group": 1, "booth_count": 1, "rank": rank, "score": 50.0,
-                            "score_parts": {}, "reasons": [], "deadline": created + timedelta(days=14),
-                            "issued_at": created, "version": 2, "created_at": created})
+        invitations.append(
+            {
+                "id": str(uuid.uuid4()),
+                "fair_id": fid,
+                "producer_id": producer,
+                "products": [],
+                "status": status,
+                "group": 1,
+                "booth_count": 1,
+                "rank": rank,
+                "score": 50.0,
+                "score_parts": {},
+                "reasons": [],
+                "deadline": created + timedelta(days=14),
+                "issued_at": created,
+                "version": 2,
+                "created_at": created,
+            }
+        )
 
     for n in range(past_fairs):
         starts = today - timedelta(days=rnd.randint(20, 350))
         fid = fair(n, starts, "held")
         created = datetime.combine(starts - timedelta(days=30), datetime.min.time(), UTC)
-        for rank, producer in enumerate(rnd.sample(producer_ids, rnd.randint(past_invitations // 2,
-                                                                              past_invitations * 3 // 2)), 1):
+        for rank, producer in enumerate(
+            rnd.sample(producer_ids, rnd.randint(past_invitations // 2, past_invitations * 3 // 2)), 1
+        ):
             r = rnd.random()
             invite(fid, producer, "accepted" if r < 0.6 else "declined" if r < 0.85 else "expired", created, rank)
     for n in range(busy_fairs):
@@ -195,7 +279,7 @@ def history(session_factory, producer_ids: list[str], today: date, seed: int, pa
     with session_factory() as s, s.begin():
         s.execute(Fair.__table__.insert(), fairs)
         for k in range(0, len(invitations), 5000):
-            s.execute(Invitation.__table__.insert(), invitations[k:k + 5000])
+            s.execute(Invitation.__table__.insert(), invitations[k : k + 5000])
 
 
 def build(base_url: str, name: str, n_products: int, n_producers: int, seed: int, bench: str):
@@ -216,7 +300,10 @@ def build(base_url: str, name: str, n_products: int, n_producers: int, seed: int
     ids = [p[0] for p in producers]
     history(factory, ids, today, seed)
     analyse(url)
-    log(bench, f"{name}: {len(certified)} certified products of {len(producers)} producers, "
-               f"{len(products) - len(certified)} never certified, a year of history; set up in "
-               f"{time.monotonic() - started:.0f}s (untimed)")
+    log(
+        bench,
+        f"{name}: {len(certified)} certified products of {len(producers)} producers, "
+        f"{len(products) - len(certified)} never certified, a year of history; set up in "
+        f"{time.monotonic() - started:.0f}s (untimed)",
+    )
     return url, engine, factory, ids

@@ -35,36 +35,184 @@ from pathlib import Path
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/ocop_bench_import"
 TABLES = ("producers", "products", "certifications", "outbox")
 
-SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
-            "Dương", "Lý", "Đinh", "Lâm", "Trương", "Mai"]
+SURNAMES = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+    "Đinh",
+    "Lâm",
+    "Trương",
+    "Mai",
+]
 MIDDLES = ["Văn", "Thị", "Hữu", "Minh", "Thanh", "Ngọc", "Đức", "Thu", "Quốc", "Kim", "Xuân", "Hồng"]
-GIVEN = ["An", "Bình", "Cường", "Dũng", "Hà", "Hạnh", "Hòa", "Hùng", "Hương", "Lan", "Linh", "Long", "Mai", "Nam",
-         "Phúc", "Quang", "Tâm", "Thảo", "Trang", "Tuấn", "Yến", "Sơn", "Nhung", "Khoa", "Lộc", "Hiếu", "Oanh", "Vy"]
-PLACES = ["Tân Phú", "Hòa Bình", "An Nhơn", "Phước Long", "Mỹ Thạnh", "Thanh Long", "Bình Minh", "Đông Hòa",
-          "Vĩnh Hưng", "Long Hải", "Tam Nông", "Chợ Lách", "Cái Bè", "Mộc Châu", "Sa Pa", "Tân Cương", "Bảo Lộc",
-          "Buôn Đôn", "Cù Lao Dung", "Thới Bình", "Hòa Vang", "Điện Bàn", "Quỳnh Lưu", "Nga Sơn", "Ý Yên",
-          "Kim Sơn", "Lục Ngạn", "Hoài Đức", "Bát Tràng", "Vạn Phúc", "Phú Quốc", "Cần Giờ", "Trảng Bàng",
-          "Đức Trọng", "Krông Pắc", "Sơn Tịnh", "Ninh Hòa", "Hương Sơn", "Đồng Văn", "Trùng Khánh"]
+GIVEN = [
+    "An",
+    "Bình",
+    "Cường",
+    "Dũng",
+    "Hà",
+    "Hạnh",
+    "Hòa",
+    "Hùng",
+    "Hương",
+    "Lan",
+    "Linh",
+    "Long",
+    "Mai",
+    "Nam",
+    "Phúc",
+    "Quang",
+    "Tâm",
+    "Thảo",
+    "Trang",
+    "Tuấn",
+    "Yến",
+    "Sơn",
+    "Nhung",
+    "Khoa",
+    "Lộc",
+    "Hiếu",
+    "Oanh",
+    "Vy",
+]
+PLACES = [
+    "Tân Phú",
+    "Hòa Bình",
+    "An Nhơn",
+    "Phước Long",
+    "Mỹ Thạnh",
+    "Thanh Long",
+    "Bình Minh",
+    "Đông Hòa",
+    "Vĩnh Hưng",
+    "Long Hải",
+    "Tam Nông",
+    "Chợ Lách",
+    "Cái Bè",
+    "Mộc Châu",
+    "Sa Pa",
+    "Tân Cương",
+    "Bảo Lộc",
+    "Buôn Đôn",
+    "Cù Lao Dung",
+    "Thới Bình",
+    "Hòa Vang",
+    "Điện Bàn",
+    "Quỳnh Lưu",
+    "Nga Sơn",
+    "Ý Yên",
+    "Kim Sơn",
+    "Lục Ngạn",
+    "Hoài Đức",
+    "Bát Tràng",
+    "Vạn Phúc",
+    "Phú Quốc",
+    "Cần Giờ",
+    "Trảng Bàng",
+    "Đức Trọng",
+    "Krông Pắc",
+    "Sơn Tịnh",
+    "Ninh Hòa",
+    "Hương Sơn",
+    "Đồng Văn",
+    "Trùng Khánh",
+]
 PRODUCTS = [  # (name, group, sub-group under 148/QĐ-TTg)
-    ("Kẹo dừa", 1, "1.3"), ("Bánh tráng dừa", 1, "1.3"), ("Mật ong rừng", 1, "1.3"), ("Nước mắm cá cơm", 1, "1.4"),
-    ("Chè Shan tuyết", 1, "1.5"), ("Trà xanh Tân Cương", 1, "1.5"), ("Cà phê rang xay", 1, "1.6"),
-    ("Ca cao bột", 1, "1.6"), ("Gạo ST25", 1, "1.2"), ("Bưởi da xanh", 1, "1.1"), ("Xoài cát Hòa Lộc", 1, "1.1"),
-    ("Nhãn sấy", 1, "1.2"), ("Chuối sấy dẻo", 1, "1.3"), ("Mắm tôm chua", 1, "1.4"), ("Tiêu đen", 1, "1.4"),
-    ("Bánh pía", 1, "1.3"), ("Lạp xưởng tươi", 1, "1.3"), ("Khô cá lóc", 1, "1.2"), ("Hạt điều rang muối", 1, "1.3"),
-    ("Mứt gừng", 1, "1.3"), ("Rượu Bàu Đá", 2, "2.1"), ("Rượu ngô men lá", 2, "2.1"), ("Nước cốt dừa", 2, "2.2"),
-    ("Nước ép chanh dây", 2, "2.2"), ("Tinh dầu tràm", 3, "3.3"), ("Cao dược liệu", 3, "3.1"),
-    ("Dầu gội bồ kết", 3, "3.2"), ("Trà atiso", 3, "3.3"), ("Chiếu cói", 4, "4.1"), ("Gốm sứ", 4, "4.1"),
-    ("Lụa tơ tằm", 4, "4.2"), ("Thổ cẩm", 4, "4.2"), ("Mai vàng", 5, "5.1"), ("Bonsai", 5, "5.2"),
-    ("Điểm du lịch cộng đồng", 6, "6.1")]
+    ("Kẹo dừa", 1, "1.3"),
+    ("Bánh tráng dừa", 1, "1.3"),
+    ("Mật ong rừng", 1, "1.3"),
+    ("Nước mắm cá cơm", 1, "1.4"),
+    ("Chè Shan tuyết", 1, "1.5"),
+    ("Trà xanh Tân Cương", 1, "1.5"),
+    ("Cà phê rang xay", 1, "1.6"),
+    ("Ca cao bột", 1, "1.6"),
+    ("Gạo ST25", 1, "1.2"),
+    ("Bưởi da xanh", 1, "1.1"),
+    ("Xoài cát Hòa Lộc", 1, "1.1"),
+    ("Nhãn sấy", 1, "1.2"),
+    ("Chuối sấy dẻo", 1, "1.3"),
+    ("Mắm tôm chua", 1, "1.4"),
+    ("Tiêu đen", 1, "1.4"),
+    ("Bánh pía", 1, "1.3"),
+    ("Lạp xưởng tươi", 1, "1.3"),
+    ("Khô cá lóc", 1, "1.2"),
+    ("Hạt điều rang muối", 1, "1.3"),
+    ("Mứt gừng", 1, "1.3"),
+    ("Rượu Bàu Đá", 2, "2.1"),
+    ("Rượu ngô men lá", 2, "2.1"),
+    ("Nước cốt dừa", 2, "2.2"),
+    ("Nước ép chanh dây", 2, "2.2"),
+    ("Tinh dầu tràm", 3, "3.3"),
+    ("Cao dược liệu", 3, "3.1"),
+    ("Dầu gội bồ kết", 3, "3.2"),
+    ("Trà atiso", 3, "3.3"),
+    ("Chiếu cói", 4, "4.1"),
+    ("Gốm sứ", 4, "4.1"),
+    ("Lụa tơ tằm", 4, "4.2"),
+    ("Thổ cẩm", 4, "4.2"),
+    ("Mai vàng", 5, "5.1"),
+    ("Bonsai", 5, "5.2"),
+    ("Điểm du lịch cộng đồng", 6, "6.1"),
+]
 # Food 79%, beverages 7%, herbs 4%, handicrafts 6%, ornamentals 1%, tourism 3% (one province as a proxy).
 GROUP_WEIGHTS = {1: 79, 2: 7, 3: 4, 4: 6, 5: 1, 6: 3}
-VARIANTS = ["", "loại 1", "hộp 500g", "túi 1kg", "đặc biệt", "truyền thống", "hữu cơ", "cao cấp", "chai 500ml",
-            "gói 200g", "xuất khẩu", "quà biếu"]
-KIND_WORDS = {"cooperative": "Hợp tác xã", "enterprise": "Doanh nghiệp", "household": "Hộ kinh doanh",
-              "cooperative_group": "Tổ hợp tác"}
-HEADER = ["STT", "Mã số thuế", "Tên chủ thể", "Loại hình", "Tỉnh", "Địa chỉ", "Người đại diện", "Điện thoại",
-          "Email", "Tên sản phẩm", "Nhóm", "Phân nhóm", "Điểm", "Điểm phần A", "Điểm phần B", "Điểm phần C",
-          "Số sao", "Hình thức", "Tiềm năng 5 sao", "Cơ quan cấp", "Số quyết định", "Ngày quyết định"]
+VARIANTS = [
+    "",
+    "loại 1",
+    "hộp 500g",
+    "túi 1kg",
+    "đặc biệt",
+    "truyền thống",
+    "hữu cơ",
+    "cao cấp",
+    "chai 500ml",
+    "gói 200g",
+    "xuất khẩu",
+    "quà biếu",
+]
+KIND_WORDS = {
+    "cooperative": "Hợp tác xã",
+    "enterprise": "Doanh nghiệp",
+    "household": "Hộ kinh doanh",
+    "cooperative_group": "Tổ hợp tác",
+}
+HEADER = [
+    "STT",
+    "Mã số thuế",
+    "Tên chủ thể",
+    "Loại hình",
+    "Tỉnh",
+    "Địa chỉ",
+    "Người đại diện",
+    "Điện thoại",
+    "Email",
+    "Tên sản phẩm",
+    "Nhóm",
+    "Phân nhóm",
+    "Điểm",
+    "Điểm phần A",
+    "Điểm phần B",
+    "Điểm phần C",
+    "Số sao",
+    "Hình thức",
+    "Tiềm năng 5 sao",
+    "Cơ quan cấp",
+    "Số quyết định",
+    "Ngày quyết định",
+]
 
 
 def _log(text: str) -> None:
@@ -109,10 +257,18 @@ def _producers(rng: random.Random, n: int) -> list[dict]:
             continue
         names.add((name, current))
         codes.add(code)
-        out.append({"code": code, "name": name, "kind": KIND_WORDS[kind], "province": province,
-                    "address": f"Ấp {rng.randrange(1, 12)}, xã {place}, {province}", "representative": _person(rng),
-                    "phone": f"09{rng.randrange(10**7, 10**8)}" if rng.random() < 0.7 else "",
-                    "email": f"chuthe{len(out)}@ocop.example.vn" if rng.random() < 0.5 else ""})
+        out.append(
+            {
+                "code": code,
+                "name": name,
+                "kind": KIND_WORDS[kind],
+                "province": province,
+                "address": f"Ấp {rng.randrange(1, 12)}, xã {place}, {province}",
+                "representative": _person(rng),
+                "phone": f"09{rng.randrange(10**7, 10**8)}" if rng.random() < 0.7 else "",
+                "email": f"chuthe{len(out)}@ocop.example.vn" if rng.random() < 0.5 else "",
+            }
+        )
     return out
 
 
@@ -173,10 +329,30 @@ def make_csv(rows: int, producers: int, seed: int = 3) -> bytes:
         parts = _parts(rng, score) if day >= date(2023, 2, 24) and rng.random() < 0.5 else ("", "", "")
         stars = (3 if score < 70 else 4) if rng.random() < 0.7 else ""  # a province decision: 4★ at 90+
         kind = rng.choices(["Mới", "Tái chứng nhận", "Nâng sao"], weights=[85, 10, 5])[0]
-        writer.writerow([n, p["code"], p["name"], p["kind"], p["province"], p["address"], p["representative"],
-                         p["phone"], p["email"], name, group, subgroup, score, *parts, stars, kind,
-                         "x" if stars == 4 and rng.random() < 0.1 else "", f"UBND tỉnh {current_of[p['province']]}",
-                         number, f"{day.day}/{day.month:02d}/{day.year}"])
+        writer.writerow(
+            [
+                n,
+                p["code"],
+                p["name"],
+                p["kind"],
+                p["province"],
+                p["address"],
+                p["representative"],
+                p["phone"],
+                p["email"],
+                name,
+                group,
+                subgroup,
+                score,
+                *parts,
+                stars,
+                kind,
+                "x" if stars == 4 and rng.random() < 0.1 else "",
+                f"UBND tỉnh {current_of[p['province']]}",
+                number,
+                f"{day.day}/{day.month:02d}/{day.year}",
+            ]
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -199,8 +375,9 @@ def run_import(session_factory, emitter, data: bytes, profile=None) -> tuple[flo
     if profile is not None:
         profile.enable()
     with session_factory() as session, session.begin():
-        report = imports.run_import(session, emitter, data, "ocop-2025.csv", apply=True, decision={},
-                                    today=date.today(), applied_by="bench")
+        report = imports.run_import(
+            session, emitter, data, "ocop-2025.csv", apply=True, decision={}, today=date.today(), applied_by="bench"
+        )
     if profile is not None:
         profile.disable()
     return time.perf_counter() - started, report
@@ -237,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run import", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows of the file (default 20000)")
     parser.add_argument("--producers", type=int, default=8_000, help="distinct producers (default 8000)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="rounds of import and baseline, alternating which goes first (default 4)")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="rounds of import and baseline, alternating which goes first (default 4)"
+    )
     parser.add_argument("--keep-csv", metavar="FILE", help="also write the generated CSV to FILE")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the import phases to FILE")
     args = parser.parse_args(argv)
@@ -259,8 +437,10 @@ def main(argv: list[str] | None = None) -> int:
     data = make_csv(args.rows, args.producers)
     if args.keep_csv:
         Path(args.keep_csv).write_bytes(data)
-    _log(f"database {engine.url.render_as_string(hide_password=True)}; CSV of {args.rows} rows, "
-         f"{args.producers} producers, {len(data) / 1e6:.1f} MB")
+    _log(
+        f"database {engine.url.render_as_string(hide_password=True)}; CSV of {args.rows} rows, "
+        f"{args.producers} producers, {len(data) / 1e6:.1f} MB"
+    )
     profile = None
     if args.profile:
         import cProfile
@@ -281,21 +461,32 @@ def main(argv: list[str] | None = None) -> int:
                 rows = read_back(engine)
                 expected = report["summary"]["events"]
                 if len(rows["outbox"]) != expected or len(rows["certifications"]) != args.rows:
-                    _log(f"import wrote {len(rows['outbox'])} events (expected {expected}) and "
-                         f"{len(rows['certifications'])} certifications (expected {args.rows})")
+                    _log(
+                        f"import wrote {len(rows['outbox'])} events (expected {expected}) and "
+                        f"{len(rows['certifications'])} certifications (expected {args.rows})"
+                    )
                     return 1
                 _log(f"round {r + 1}: import {took:.2f} s ({report['message']})")
             else:
                 took = bulk_insert(engine, rows)
                 baseline_time += took
-                _log(f"round {r + 1}: baseline {took:.2f} s ({sum(len(v) for v in rows.values())} rows "
-                     "into 4 tables)")
+                _log(f"round {r + 1}: baseline {took:.2f} s ({sum(len(v) for v in rows.values())} rows into 4 tables)")
     if profile is not None:
         profile.dump_stats(args.profile)
     rounds = max(1, args.rounds)
     value, baseline = rounds * args.rows / import_time, rounds * args.rows / baseline_time
-    print(json.dumps({"bench": "import", "value": round(value), "unit": "rows/s", "baseline": round(baseline),
-                      "ratio": round(value / baseline, 3)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "import",
+                "value": round(value),
+                "unit": "rows/s",
+                "baseline": round(baseline),
+                "ratio": round(value / baseline, 3),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -49,12 +49,21 @@ def _log(text: str) -> None:
 
 def national_fair(today: date) -> dict:
     starts = today + timedelta(days=60)
-    return {"name": "Hội chợ triển lãm sản phẩm OCOP toàn quốc", "kind": "trade_fair", "organiser": "Bộ Công Thương",
-            "organiser_kind": "ministry", "host_province": "Hà Nội", "region": "red_river_delta",
-            "venue": "Trung tâm Triển lãm Giảng Võ", "starts_on": starts.isoformat(),
-            "ends_on": (starts + timedelta(days=4)).isoformat(), "capacity": 220,
-            "invitation_deadline": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-            "subsidy_per_booth": 12_000_000, "rules": {"min_stars": 3, "group_quotas": {"1": 0.6}}}
+    return {
+        "name": "Hội chợ triển lãm sản phẩm OCOP toàn quốc",
+        "kind": "trade_fair",
+        "organiser": "Bộ Công Thương",
+        "organiser_kind": "ministry",
+        "host_province": "Hà Nội",
+        "region": "red_river_delta",
+        "venue": "Trung tâm Triển lãm Giảng Võ",
+        "starts_on": starts.isoformat(),
+        "ends_on": (starts + timedelta(days=4)).isoformat(),
+        "capacity": 220,
+        "invitation_deadline": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        "subsidy_per_booth": 12_000_000,
+        "rules": {"min_stars": 3, "group_quotas": {"1": 0.6}},
+    }
 
 
 def create_fair(factory, body: dict) -> str:
@@ -103,8 +112,11 @@ def match(factory, fair_id: str, now: datetime, parts: dict | None = None) -> tu
             decisions = matching.select(ranking, t)
             lap("selection")
         counts = Counter(d.outcome for d in decisions)
-        chosen = [(d.pick.producer_id, d.pick.score, len(d.pick.reasons), len(d.pick.products))
-                  for d in decisions if d.outcome in ("issue", "waitlist")]
+        chosen = [
+            (d.pick.producer_id, d.pick.score, len(d.pick.reasons), len(d.pick.products))
+            for d in decisions
+            if d.outcome in ("issue", "waitlist")
+        ]
         lap("picks")
         return counts, len(chosen)
 
@@ -129,11 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         now = datetime.now(UTC)
         eligible = select_eligible(factory, fair_id)
         counts, chosen = match(factory, fair_id, now)  # warms both paths' caches and statements
-        _log(f"{eligible} eligible rows; {sum(counts.values())} producers ranked: {counts['issue']} to invite, "
-             f"{counts['waitlist']} waitlisted, {counts['below_cut']} below the cut ({chosen} picks built)")
+        _log(
+            f"{eligible} eligible rows; {sum(counts.values())} producers ranked: {counts['issue']} to invite, "
+            f"{counts['waitlist']} waitlisted, {counts['below_cut']} below the cut ({chosen} picks built)"
+        )
         timings: dict[str, list[float]] = {"select": [], "match": []}
         for r in range(args.rounds):
-            for phase in (("select", "match") if r % 2 == 0 else ("match", "select")):
+            for phase in ("select", "match") if r % 2 == 0 else ("match", "select"):
                 clock = time.perf_counter()
                 if phase == "select":
                     select_eligible(factory, fair_id)
@@ -152,8 +166,18 @@ def main(argv: list[str] | None = None) -> int:
             profiler.dump_stats(args.profile)
             _log(f"profile of one match in {args.profile}")
         value, baseline = statistics.median(timings["match"]), statistics.median(timings["select"])
-        print(json.dumps({"bench": BENCH, "value": round(value, 3), "unit": "s", "baseline": round(baseline, 3),
-                          "ratio": round(value / baseline, 3)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": BENCH,
+                    "value": round(value, 3),
+                    "unit": "s",
+                    "baseline": round(baseline, 3),
+                    "ratio": round(value / baseline, 3),
+                }
+            ),
+            flush=True,
+        )
     finally:
         engine.dispose()
         if not args.keep:

@@ -50,8 +50,18 @@ def _log(text: str) -> None:
 
 
 def _figure(value: float, baseline: float) -> None:
-    print(json.dumps({"bench": "notify", "value": round(value), "unit": "msg/s", "baseline": round(baseline),
-                      "ratio": round(value / baseline, 3) if baseline else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "notify",
+                "value": round(value),
+                "unit": "msg/s",
+                "baseline": round(baseline),
+                "ratio": round(value / baseline, 3) if baseline else None,
+            }
+        ),
+        flush=True,
+    )
 
 
 def queue_spec():
@@ -62,9 +72,14 @@ def queue_spec():
 
 # ---- children: the SMTP server and the worker, each its own process --------------------------------
 def _child(args: list[str], env: dict | None = None) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args], cwd=str(ROOT),
-                             env={**os.environ, **(env or {})}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        cwd=str(ROOT),
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = child.stdout.readline().strip()
     if line != "ready":
         child.kill()
@@ -128,18 +143,32 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
     from shared.web import runtime_of
     from shared.worker import tune_gc
 
-    settings = replace(load("notifications"), database_url=db_url, broker_url=broker_url, smtp_port=smtp_port,
-                       smtp_host="127.0.0.1", sms_gateway_url="",
-                       secret_key="ocop-bench-notify-secret-8c3e1f7a5d9b2e4c6a0f")  # strong: required off embedded
+    settings = replace(
+        load("notifications"),
+        database_url=db_url,
+        broker_url=broker_url,
+        smtp_port=smtp_port,
+        smtp_host="127.0.0.1",
+        sms_gateway_url="",
+        secret_key="ocop-bench-notify-secret-8c3e1f7a5d9b2e4c6a0f",
+    )  # strong: required off embedded
     if prefetch is not None:
         settings = replace(settings, consumer_prefetch=prefetch)
     rt = runtime_of(create_app(settings=settings))
     rt.emit = Emitter("notifications", Outbox, exchange=EXCHANGE)  # its own events to the bench exchange
-    relay = Relay("notifications", rt.session_factory, rt.outbox, Publisher(broker_url),
-                  batch_size=settings.relay_batch_size)
-    consumer = IdempotentConsumer(queue_spec(), rt.session_factory, rt.inbox, handlers(rt)["notifications.main"],
-                                  broker_url, max_attempts=settings.max_handler_attempts,
-                                  prefetch=settings.consumer_prefetch, trust=bench_trust(broker_url))
+    relay = Relay(
+        "notifications", rt.session_factory, rt.outbox, Publisher(broker_url), batch_size=settings.relay_batch_size
+    )
+    consumer = IdempotentConsumer(
+        queue_spec(),
+        rt.session_factory,
+        rt.inbox,
+        handlers(rt)["notifications.main"],
+        broker_url,
+        max_attempts=settings.max_handler_attempts,
+        prefetch=settings.consumer_prefetch,
+        trust=bench_trust(broker_url),
+    )
     loops = [("relay", relay.run_forever), ("consumer", consumer.run)]
     loops += [(f"{s.channel}-sender-{i}", s.run_forever) for i, s in enumerate(senders(rt))]
     loops.append(("reminders", Reminders(rt).run_forever))
@@ -213,9 +242,21 @@ def seed_recipients(session_factory, n: int) -> list[str]:
     from services.notifications.models import Recipient
 
     ids = [str(uuid.uuid4()) for _ in range(n)]
-    rows = [{"producer_id": pid, "name": f"Hợp tác xã Kẹo dừa Thanh Long {i}", "email": f"htx{i:05d}@bench.ocop.vn",
-             "phone": None, "language": "en" if i % 10 == 0 else "vi", "consent_email": True, "consent_sms": False,
-             "source_version": 1, "opt_out_email": False, "opt_out_sms": False} for i, pid in enumerate(ids)]
+    rows = [
+        {
+            "producer_id": pid,
+            "name": f"Hợp tác xã Kẹo dừa Thanh Long {i}",
+            "email": f"htx{i:05d}@bench.ocop.vn",
+            "phone": None,
+            "language": "en" if i % 10 == 0 else "vi",
+            "consent_email": True,
+            "consent_sms": False,
+            "source_version": 1,
+            "opt_out_email": False,
+            "opt_out_sms": False,
+        }
+        for i, pid in enumerate(ids)
+    ]
     with session_factory() as session, session.begin():
         session.execute(insert(Recipient), rows)
     return ids
@@ -228,14 +269,27 @@ def invitations(producers: list[str], fairs: int) -> list[dict]:
     base = sample(EVENT, 1)["data"]
     schema = contract_for(EVENT, 1).schema()
     starts = date.today() + timedelta(days=60)
-    fair_list = [{**base["fair"], "fair_id": str(uuid.uuid4()), "name": f"Hội chợ OCOP và đặc sản vùng miền {k + 1}",
-                  "starts_on": (starts + timedelta(days=7 * k)).isoformat(),
-                  "ends_on": (starts + timedelta(days=7 * k + 4)).isoformat()} for k in range(fairs)]
+    fair_list = [
+        {
+            **base["fair"],
+            "fair_id": str(uuid.uuid4()),
+            "name": f"Hội chợ OCOP và đặc sản vùng miền {k + 1}",
+            "starts_on": (starts + timedelta(days=7 * k)).isoformat(),
+            "ends_on": (starts + timedelta(days=7 * k + 4)).isoformat(),
+        }
+        for k in range(fairs)
+    ]
     deadline = (datetime.now(UTC) + timedelta(days=14)).isoformat()
     out = []
     for i, pid in enumerate(producers):
-        data = {**base, "invitation_id": str(uuid.uuid4()), "producer_id": pid, "fair": fair_list[i % fairs],
-                "deadline": deadline, "rank": i // fairs + 1}
+        data = {
+            **base,
+            "invitation_id": str(uuid.uuid4()),
+            "producer_id": pid,
+            "fair": fair_list[i % fairs],
+            "deadline": deadline,
+            "rank": i // fairs + 1,
+        }
         out.append(make_envelope(EVENT, 1, "events", data["invitation_id"], 1, schema.load(data)))
     return out
 
@@ -278,11 +332,21 @@ def publish(conn, envelopes: list[dict], amqp: bool) -> None:
     producer = Producer(conn.channel())
     for env in envelopes:
         body = json.dumps(env, ensure_ascii=False)
-        producer.publish(body, exchange=EXCHANGE, routing_key=env["type"], serializer=None,
-                         content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                         message_id=env["id"], type=env["type"], correlation_id=env["correlation_id"],
-                         headers={"source": "events"}, retry=False,
-                         **({"user_id": conn.userid or "guest"} if amqp else {}))  # as the relay would
+        producer.publish(
+            body,
+            exchange=EXCHANGE,
+            routing_key=env["type"],
+            serializer=None,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=env["id"],
+            type=env["type"],
+            correlation_id=env["correlation_id"],
+            headers={"source": "events"},
+            retry=False,
+            **({"user_id": conn.userid or "guest"} if amqp else {}),
+        )  # as the relay would
     wait_until(lambda: admin.queue_size(conn, QUEUE) >= len(envelopes), timeout=120, interval=0.2)
 
 
@@ -293,8 +357,9 @@ def sent_count(session_factory) -> int:
     from services.notifications.models import Delivery
 
     with session_factory() as session:
-        return session.execute(select(func.count()).where(Delivery.channel == "email",
-                                                          Delivery.status == "sent")).scalar_one()
+        return session.execute(
+            select(func.count()).where(Delivery.channel == "email", Delivery.status == "sent")
+        ).scalar_one()
 
 
 def delivery_count(session_factory) -> int:
@@ -306,14 +371,33 @@ def delivery_count(session_factory) -> int:
         return session.execute(select(func.count()).select_from(Delivery)).scalar_one()
 
 
-def run_service(n: int, db_url: str, broker_url: str, smtp_port: int, sink, session_factory, prefetch: int | None,
-                profile: str | None, workers: int = 1) -> tuple[float, dict]:
+def run_service(
+    n: int,
+    db_url: str,
+    broker_url: str,
+    smtp_port: int,
+    sink,
+    session_factory,
+    prefetch: int | None,
+    profile: str | None,
+    workers: int = 1,
+) -> tuple[float, dict]:
     """Seconds from ``go`` until N emails are sent and received; the workers' CPU seconds (each
     process's, and each loop's thread's, summed over the workers)."""
-    children = [_child(["--worker-child", db_url, "--smtp-port", str(smtp_port),
-                        *(["--prefetch", str(prefetch)] if prefetch is not None else []),
-                        *(["--profile", f"{profile}.w{i}"] if profile else [])], {"OCOP_BROKER_URL": broker_url})
-                for i in range(workers)]
+    children = [
+        _child(
+            [
+                "--worker-child",
+                db_url,
+                "--smtp-port",
+                str(smtp_port),
+                *(["--prefetch", str(prefetch)] if prefetch is not None else []),
+                *(["--profile", f"{profile}.w{i}"] if profile else []),
+            ],
+            {"OCOP_BROKER_URL": broker_url},
+        )
+        for i in range(workers)
+    ]
     try:
         start = time.perf_counter()
         for worker in children:
@@ -332,8 +416,10 @@ def run_service(n: int, db_url: str, broker_url: str, smtp_port: int, sink, sess
                 break
             if os.environ.get("BENCH_VERBOSE") and time.perf_counter() - last_log > 1:
                 last_log = time.perf_counter()
-                _log(f"{last_log - start:5.1f}s queued {delivery_count(session_factory)}"
-                     f" sent {sent_count(session_factory)}")
+                _log(
+                    f"{last_log - start:5.1f}s queued {delivery_count(session_factory)}"
+                    f" sent {sent_count(session_factory)}"
+                )
         elapsed = time.perf_counter() - start
         _log(f"every message queued after {queued_at and round(queued_at, 2)}s, sent after {elapsed:.2f}s")
     finally:
@@ -358,8 +444,12 @@ def messages(session_factory) -> list[tuple[str, bytes]]:
 
     mail_from = load("notifications").mail_from
     with session_factory() as session:
-        q = (select(Delivery, Recipient).join(Recipient, Recipient.producer_id == Delivery.producer_id)
-             .where(Delivery.channel == "email").order_by(Delivery.created_at))
+        q = (
+            select(Delivery, Recipient)
+            .join(Recipient, Recipient.producer_id == Delivery.producer_id)
+            .where(Delivery.channel == "email")
+            .order_by(Delivery.created_at)
+        )
         rows = session.execute(q).all()
         return [(r.email, email_bytes(d, r.name, r.email, mail_from)) for d, r in rows]
 
@@ -383,10 +473,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run notify", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="invitation events (default 10000)")
     parser.add_argument("--fairs", type=int, default=40, help="fairs they are spread over (default 40)")
-    parser.add_argument("--prefetch", type=int, default=None,
-                        help="consumer prefetch (default: the service's, 200: see NOTIFICATIONS_PREFETCH)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="worker processes (replicas; default 2, as docker-compose.yml runs them)")
+    parser.add_argument(
+        "--prefetch",
+        type=int,
+        default=None,
+        help="consumer prefetch (default: the service's, 200: see NOTIFICATIONS_PREFETCH)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes (replicas; default 2, as docker-compose.yml runs them)"
+    )
     parser.add_argument("--profile", metavar="FILE", help="cProfile (CPU time) of each worker loop to FILE.w<i>.<loop>")
     parser.add_argument("--sink-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-child", metavar="DB_URL", help=argparse.SUPPRESS)
@@ -419,18 +514,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         clean_broker(conn)
         publish(conn, envelopes, is_amqp(broker_url))
-        _log(f"{args.n} {EVENT} events in {QUEUE} for {args.n} producers across {args.fairs} fairs; "
-             f"SMTP server on 127.0.0.1:{port}")
-        seconds, cpu = run_service(args.n, db_url, broker_url, port, sink, sf, args.prefetch, args.profile,
-                                   args.workers)
+        _log(
+            f"{args.n} {EVENT} events in {QUEUE} for {args.n} producers across {args.fairs} fairs; "
+            f"SMTP server on 127.0.0.1:{port}"
+        )
+        seconds, cpu = run_service(
+            args.n, db_url, broker_url, port, sink, sf, args.prefetch, args.profile, args.workers
+        )
         accepted, distinct = map(int, _ask(sink, "count").split())
         spec = queue_spec()
-        checks = {"seconds": round(seconds, 2), "sent": sent_count(sf), "accepted": accepted, "distinct": distinct,
-                  "worker_cpu_us_per_msg": {k: round(v / args.n * 1e6) for k, v in cpu.items()},
-                  **{q: admin.queue_size(conn, q) for q in (spec.name, spec.dlq, spec.parking)}}
+        checks = {
+            "seconds": round(seconds, 2),
+            "sent": sent_count(sf),
+            "accepted": accepted,
+            "distinct": distinct,
+            "worker_cpu_us_per_msg": {k: round(v / args.n * 1e6) for k, v in cpu.items()},
+            **{q: admin.queue_size(conn, q) for q in (spec.name, spec.dlq, spec.parking)},
+        }
         _log(f"checks: {checks}")
-        if checks["sent"] != args.n or accepted != args.n or distinct != args.n or checks[spec.dlq] \
-                or checks[spec.parking]:
+        if (
+            checks["sent"] != args.n
+            or accepted != args.n
+            or distinct != args.n
+            or checks[spec.dlq]
+            or checks[spec.parking]
+        ):
             _log("the service lost, repeated or refused messages")
             return 1
         mails = messages(sf)

@@ -45,8 +45,13 @@ EXCHANGE = "bench.events"
 FEED = "bench.registry-feed"
 RAW = "bench.raw-consume"
 EVENT = "registry.certification.granted"
-REGIONS = (("Vĩnh Long", "mekong_delta"), ("Hà Nội", "red_river_delta"), ("Lâm Đồng", "central_highlands"),
-           ("Quảng Ninh", "northern_midlands"), ("Khánh Hòa", "south_central_coast"))
+REGIONS = (
+    ("Vĩnh Long", "mekong_delta"),
+    ("Hà Nội", "red_river_delta"),
+    ("Lâm Đồng", "central_highlands"),
+    ("Quảng Ninh", "northern_midlands"),
+    ("Khánh Hòa", "south_central_coast"),
+)
 KINDS = ("cooperative", "enterprise", "household")
 
 
@@ -55,8 +60,18 @@ def _log(text: str) -> None:
 
 
 def _figure(value: float, baseline: float) -> None:
-    print(json.dumps({"bench": "pipeline", "value": round(value), "unit": "msg/s", "baseline": round(baseline),
-                      "ratio": round(value / baseline, 3) if baseline else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "pipeline",
+                "value": round(value),
+                "unit": "msg/s",
+                "baseline": round(baseline),
+                "ratio": round(value / baseline, 3) if baseline else None,
+            }
+        ),
+        flush=True,
+    )
 
 
 # ---- databases -------------------------------------------------------------------------------
@@ -95,14 +110,31 @@ def fill_outbox(session_factory, outbox_model, n: int) -> list[str]:
                 province, region = REGIONS[i % len(REGIONS)]
                 score = 50 + i % 50
                 stars = 3 if score < 70 else 4 if score < 90 else 5
-                emit(session, EVENT, product, 2, {
-                    "certification_id": str(uuid.uuid4()), "product_id": product,
-                    "product_name": f"Sản phẩm OCOP thử {i}", "group": 1 + i % 6, "producer_id": producer,
-                    "producer_name": f"Hợp tác xã thử {i}", "producer_kind": KINDS[i % len(KINDS)],
-                    "province": province, "region": region, "stars": stars, "score": score, "kind": "new",
-                    "issued_by": f"Ủy ban nhân dân tỉnh {province}", "decision_number": f"{i}/QĐ-UBND",
-                    "decision_date": decided, "valid_until": decided.replace(year=decided.year + 3),
-                    "potential_five_star": stars == 5})
+                emit(
+                    session,
+                    EVENT,
+                    product,
+                    2,
+                    {
+                        "certification_id": str(uuid.uuid4()),
+                        "product_id": product,
+                        "product_name": f"Sản phẩm OCOP thử {i}",
+                        "group": 1 + i % 6,
+                        "producer_id": producer,
+                        "producer_name": f"Hợp tác xã thử {i}",
+                        "producer_kind": KINDS[i % len(KINDS)],
+                        "province": province,
+                        "region": region,
+                        "stars": stars,
+                        "score": score,
+                        "kind": "new",
+                        "issued_by": f"Ủy ban nhân dân tỉnh {province}",
+                        "decision_number": f"{i}/QĐ-UBND",
+                        "decision_date": decided,
+                        "valid_until": decided.replace(year=decided.year + 3),
+                        "potential_five_star": stars == 5,
+                    },
+                )
                 products.append(product)
         done = min(n, done + 2000)
     return products
@@ -153,8 +185,13 @@ def clean_broker(conn) -> None:
 def raw_queue(conn, amqp: bool):
     from kombu import Exchange, Queue
 
-    queue = Queue(RAW, Exchange(EXCHANGE, type="topic", durable=True), routing_key="bench.raw",
-                  durable=True, queue_arguments=queue_arguments(amqp))
+    queue = Queue(
+        RAW,
+        Exchange(EXCHANGE, type="topic", durable=True),
+        routing_key="bench.raw",
+        durable=True,
+        queue_arguments=queue_arguments(amqp),
+    )
     bound = queue(conn.default_channel)
     bound.declare()
     return bound
@@ -177,9 +214,19 @@ def baseline(conn, broker_url: str, amqp: bool, bodies: list[tuple[str, str]], p
     queue = raw_queue(conn, amqp)
     producer = Producer(conn.channel())
     for message_id, body in bodies:
-        producer.publish(body, exchange="", routing_key=RAW, serializer=None, content_type="application/json",
-                         content_encoding="utf-8", delivery_mode=2, message_id=message_id, type=EVENT,
-                         headers={"source": "registry"}, retry=False)
+        producer.publish(
+            body,
+            exchange="",
+            routing_key=RAW,
+            serializer=None,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=message_id,
+            type=EVENT,
+            headers={"source": "registry"},
+            retry=False,
+        )
     depth = wait_for_depth(conn, RAW, len(bodies))
     if depth < len(bodies):
         raise RuntimeError(f"baseline queue holds {depth} of {len(bodies)} messages")
@@ -194,8 +241,9 @@ def baseline(conn, broker_url: str, amqp: bool, bodies: list[tuple[str, str]], p
         got += 1
 
     try:
-        with Consumer(consumer_conn.channel(), queues=[queue], on_message=on_message, prefetch_count=prefetch,
-                      accept=["json"]):
+        with Consumer(
+            consumer_conn.channel(), queues=[queue], on_message=on_message, prefetch_count=prefetch, accept=["json"]
+        ):
             start = time.perf_counter()
             deadline = start + 120
             while got < len(bodies) and time.perf_counter() < deadline:
@@ -220,8 +268,11 @@ def _make_relay(registry_url: str, broker_url: str, batch_size: int):
 
     engine = make_engine(registry_url)
     publisher = Publisher(broker_url)
-    return engine, publisher, Relay("registry", make_session_factory(engine), RegistryOutbox, publisher,
-                                    batch_size=batch_size)
+    return (
+        engine,
+        publisher,
+        Relay("registry", make_session_factory(engine), RegistryOutbox, publisher, batch_size=batch_size),
+    )
 
 
 class RelayThread:
@@ -265,9 +316,20 @@ class RelayProcess:
 
         env = {**os.environ, "OCOP_BROKER_URL": broker_url}
         self.child = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--relay-child", registry_url,
-             "--batch-size", str(batch_size)],
-            cwd=str(ROOT), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--relay-child",
+                registry_url,
+                "--batch-size",
+                str(batch_size),
+            ],
+            cwd=str(ROOT),
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def connect(self) -> None:
         line = self.child.stdout.readline().strip()
@@ -316,8 +378,16 @@ def relay_child(registry_url: str, broker_url: str, batch_size: int) -> int:
 
 
 # ---- the pipeline ----------------------------------------------------------------------------
-def pipeline(n: int, broker_url: str, registry_url: str, events_url: str, prefetch: int, batch_size: int,
-             relay_mode: str, profile: str | None) -> tuple[float, dict]:
+def pipeline(
+    n: int,
+    broker_url: str,
+    registry_url: str,
+    events_url: str,
+    prefetch: int,
+    batch_size: int,
+    relay_mode: str,
+    profile: str | None,
+) -> tuple[float, dict]:
     from services.events.consumers import handlers
     from services.events.models import CertifiedProduct
     from services.events.models import Inbox as EventsInbox
@@ -333,8 +403,15 @@ def pipeline(n: int, broker_url: str, registry_url: str, events_url: str, prefet
     reg_engine, ev_engine = make_engine(registry_url), make_engine(events_url)
     reg_sf, ev_sf = make_session_factory(reg_engine), make_session_factory(ev_engine)
     runtime = SimpleNamespace(emit=Emitter("events", EventsOutbox))  # what the handlers use of a runtime
-    consumer = IdempotentConsumer(feed_spec(), ev_sf, EventsInbox, handlers(runtime)["events.registry-feed"],
-                                  broker_url, prefetch=prefetch, trust=bench_trust)
+    consumer = IdempotentConsumer(
+        feed_spec(),
+        ev_sf,
+        EventsInbox,
+        handlers(runtime)["events.registry-feed"],
+        broker_url,
+        prefetch=prefetch,
+        trust=bench_trust,
+    )
     relay = (RelayProcess if relay_mode == "process" else RelayThread)(registry_url, broker_url, batch_size)
     stop, ready = threading.Event(), threading.Event()
     cpu = {}  # CPU seconds per thread: a figure that the machine's other load moves far less than time
@@ -379,10 +456,15 @@ def pipeline(n: int, broker_url: str, registry_url: str, events_url: str, prefet
     if profiler is not None:
         profiler.dump_stats(profile)
         _log(f"consumer-thread profile written to {profile} (python -m pstats {profile})")
-    checks = {"relay": relay_mode, "read_model": held, "inbox": count(ev_sf, EventsInbox),
-              "seconds": round(elapsed, 3), "relay_done_after": relayed_at and round(relayed_at, 2),
-              "read_model_then": held_then,
-              **{f"{k}_cpu_us_per_msg": round(v / n * 1e6) for k, v in sorted(cpu.items())}}
+    checks = {
+        "relay": relay_mode,
+        "read_model": held,
+        "inbox": count(ev_sf, EventsInbox),
+        "seconds": round(elapsed, 3),
+        "relay_done_after": relayed_at and round(relayed_at, 2),
+        "read_model_then": held_then,
+        **{f"{k}_cpu_us_per_msg": round(v / n * 1e6) for k, v in sorted(cpu.items())},
+    }
     reg_engine.dispose()
     ev_engine.dispose()
     if held < n:
@@ -394,11 +476,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="certification events (default 10000)")
     parser.add_argument("--prefetch", type=int, default=100, help="consumer prefetch, both sides (default 100)")
-    parser.add_argument("--batch-size", type=int, default=250,
-                        help="relay batch size (default 250, as OCOP_RELAY_BATCH)")
-    parser.add_argument("--relay", choices=("process", "thread"), default="process",
-                        help="run the relay in its own process, as deployed (default), or in a thread "
-                             "beside the consumer")
+    parser.add_argument(
+        "--batch-size", type=int, default=250, help="relay batch size (default 250, as OCOP_RELAY_BATCH)"
+    )
+    parser.add_argument(
+        "--relay",
+        choices=("process", "thread"),
+        default="process",
+        help="run the relay in its own process, as deployed (default), or in a thread beside the consumer",
+    )
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile (CPU time) of the consumer thread to FILE")
     parser.add_argument("--relay-child", metavar="REGISTRY_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -437,8 +523,9 @@ def main(argv: list[str] | None = None) -> int:
         # The baseline is taken before and after the pipeline and averaged: the machine's other
         # load drifts over a run, and one side alone would catch it at one moment only.
         raw_before = baseline(conn, broker_url, amqp, raw, args.prefetch)
-        rate, checks = pipeline(args.n, broker_url, registry_url, events_url, args.prefetch, args.batch_size,
-                                args.relay, args.profile)
+        rate, checks = pipeline(
+            args.n, broker_url, registry_url, events_url, args.prefetch, args.batch_size, args.relay, args.profile
+        )
         spec = feed_spec()
         checks.update({q: admin.queue_size(conn, q) for q in (spec.dlq, spec.parking)})
         _log(f"checks: {checks}")

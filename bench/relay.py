@@ -39,8 +39,18 @@ def _log(text: str) -> None:
 
 
 def _figure(name: str, value: float, baseline: float) -> None:
-    print(json.dumps({"bench": name, "value": round(value), "unit": "msg/s", "baseline": round(baseline),
-                      "ratio": round(value / baseline, 3) if baseline else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": name,
+                "value": round(value),
+                "unit": "msg/s",
+                "baseline": round(baseline),
+                "ratio": round(value / baseline, 3) if baseline else None,
+            }
+        ),
+        flush=True,
+    )
 
 
 # ---- database ----------------------------------------------------------------------------
@@ -73,9 +83,20 @@ def fill_outbox(session_factory, outbox_model, n: int) -> None:
         with session_factory() as session, session.begin():
             for i in range(done, min(n, done + 2000)):
                 product = str(uuid.uuid4())
-                emit(session, EVENT, product, 1, {
-                    "product_id": product, "producer_id": str(uuid.uuid4()), "name": f"Sản phẩm thử {i}",
-                    "name_en": f"Bench product {i}", "group": 1 + i % 6, "potential_five_star": False})
+                emit(
+                    session,
+                    EVENT,
+                    product,
+                    1,
+                    {
+                        "product_id": product,
+                        "producer_id": str(uuid.uuid4()),
+                        "name": f"Sản phẩm thử {i}",
+                        "name_en": f"Bench product {i}",
+                        "group": 1 + i % 6,
+                        "potential_five_star": False,
+                    },
+                )
         done = min(n, done + 2000)
 
 
@@ -103,8 +124,9 @@ def bench_topology(conn):
     from kombu import Exchange, Queue
 
     args = {"x-queue-type": "classic"} if conn.transport.driver_type == "amqp" else {}
-    queue = Queue(BENCH, Exchange(BENCH, type="topic", durable=True), routing_key="#", durable=True,
-                  queue_arguments=args)
+    queue = Queue(
+        BENCH, Exchange(BENCH, type="topic", durable=True), routing_key="#", durable=True, queue_arguments=args
+    )
     bound = queue(conn.default_channel)
     bound.declare()
     return bound
@@ -130,10 +152,20 @@ def publish_plain(conn, rows, transport_confirm: bool = False) -> float:
     producer = Producer(conn.channel())
     start = time.perf_counter()
     for r in rows:
-        producer.publish(r.payload, exchange=BENCH, routing_key=r.type, serializer=None,
-                         content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                         message_id=r.id, type=r.type, correlation_id=r.correlation_id,
-                         headers={"source": "registry"}, retry=False)
+        producer.publish(
+            r.payload,
+            exchange=BENCH,
+            routing_key=r.type,
+            serializer=None,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=r.id,
+            type=r.type,
+            correlation_id=r.correlation_id,
+            headers={"source": "registry"},
+            retry=False,
+        )
     return time.perf_counter() - start
 
 
@@ -141,14 +173,16 @@ def publish_plain(conn, rows, transport_confirm: bool = False) -> float:
 class TimedRelay:
     """One Relay (and publisher) for the whole run, as in a worker; times each drain."""
 
-    def __init__(self, session_factory, outbox_model, broker_url: str, batch_size: int, in_flight: int,
-                 profile: str | None):
+    def __init__(
+        self, session_factory, outbox_model, broker_url: str, batch_size: int, in_flight: int, profile: str | None
+    ):
         from shared.bus.outbox import Relay
         from shared.bus.publisher import Publisher
 
         self.publisher = Publisher(broker_url)
-        self.relay = Relay("registry", session_factory, outbox_model, self.publisher, batch_size=batch_size,
-                           in_flight=in_flight)
+        self.relay = Relay(
+            "registry", session_factory, outbox_model, self.publisher, batch_size=batch_size, in_flight=in_flight
+        )
         self.publisher.confirm(self.publisher.send([]))  # connected before timing, as a running relay is
         self.profile = profile
         self.profiler = None
@@ -179,15 +213,28 @@ class TimedRelay:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run relay", description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000, help="outbox rows to relay (default 20000)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="the messages go in this many rounds of baseline and relay, alternating which "
-                             "goes first, so that a neighbour's load weighs on both alike (default 4)")
-    parser.add_argument("--one-confirm", type=int, default=2_000,
-                        help="messages for the one-confirm-at-a-time line (default 2000, 0 to skip)")
-    parser.add_argument("--batch-size", type=int, default=250,
-                        help="relay batch size (default 250, as OCOP_RELAY_BATCH)")
-    parser.add_argument("--in-flight", type=int, default=2,
-                        help="relay batches awaiting confirms at once (default 2, the Relay's default)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="the messages go in this many rounds of baseline and relay, alternating which "
+        "goes first, so that a neighbour's load weighs on both alike (default 4)",
+    )
+    parser.add_argument(
+        "--one-confirm",
+        type=int,
+        default=2_000,
+        help="messages for the one-confirm-at-a-time line (default 2000, 0 to skip)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=250, help="relay batch size (default 250, as OCOP_RELAY_BATCH)"
+    )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=2,
+        help="relay batches awaiting confirms at once (default 2, the Relay's default)",
+    )
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the relay phases to FILE")
     args = parser.parse_args(argv)
 
@@ -220,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             size = args.messages // rounds + (1 if r < args.messages % rounds else 0)
             fill_outbox(session_factory, Outbox, size)  # untimed
             rows = outbox_rows(session_factory, Outbox, unsent_only=True)
-            for phase in (("baseline", "relay") if r % 2 == 0 else ("relay", "baseline")):
+            for phase in ("baseline", "relay") if r % 2 == 0 else ("relay", "baseline"):
                 if phase == "baseline":
                     baseline_time += publish_plain(conn, rows)
                 else:

@@ -64,9 +64,18 @@ def _log(text: str) -> None:
 
 
 def _figure(name: str, value: float, unit: str, baseline: float, digits: int = 0) -> None:
-    print(json.dumps({"bench": name, "value": round(value, digits) if digits else round(value), "unit": unit,
-                      "baseline": round(baseline, digits) if digits else round(baseline),
-                      "ratio": round(value / baseline, 3) if baseline else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": name,
+                "value": round(value, digits) if digits else round(value),
+                "unit": unit,
+                "baseline": round(baseline, digits) if digits else round(baseline),
+                "ratio": round(value / baseline, 3) if baseline else None,
+            }
+        ),
+        flush=True,
+    )
 
 
 # ---- the minimal baseline app (gunicorn 'bench.search:minimal_app()') ---------------------------
@@ -86,7 +95,8 @@ def minimal_app():
 # ---- a register of realistic size ---------------------------------------------------------------
 # (base name, qualifiers) per product group; "" = the base alone.
 GOODS = {
-    1: [("Kẹo dừa", ["", "lá dứa", "sầu riêng", "đậu phộng", "sữa", "ca cao", "gừng"]),
+    1: [
+        ("Kẹo dừa", ["", "lá dứa", "sầu riêng", "đậu phộng", "sữa", "ca cao", "gừng"]),
         ("Nước mắm", ["", "cá cơm", "truyền thống", "nhĩ", "cá cơm 40 độ đạm", "cá linh"]),
         ("Bánh tráng", ["", "dừa", "mè đen", "phơi sương", "nướng", "sữa"]),
         ("Mật ong", ["", "hoa nhãn", "rừng", "hoa cà phê", "bạc hà", "hoa vải"]),
@@ -117,19 +127,25 @@ GOODS = {
         ("Thịt trâu", ["gác bếp", "sấy"]),
         ("Măng", ["khô", "ớt", "le"]),
         ("Nấm", ["hương", "mèo", "rơm"]),
-        ("Ca cao", ["bột", "nguyên chất"])],
-    2: [("Rượu", ["dừa", "nếp cái", "ngô", "Bàu Đá", "Làng Vân", "sim", "chuối hột"]),
+        ("Ca cao", ["bột", "nguyên chất"]),
+    ],
+    2: [
+        ("Rượu", ["dừa", "nếp cái", "ngô", "Bàu Đá", "Làng Vân", "sim", "chuối hột"]),
         ("Nước ép", ["thanh long", "cam", "dứa"]),
         ("Rượu vang", ["sim", "nho", "dâu tằm"]),
         ("Nước uống", ["đóng chai", "thảo mộc"]),
-        ("Sữa", ["dê", "bò tươi", "bắp"])],
-    3: [("Tinh dầu", ["tràm", "sả chanh", "quế", "bưởi", "hồi"]),
+        ("Sữa", ["dê", "bò tươi", "bắp"]),
+    ],
+    3: [
+        ("Tinh dầu", ["tràm", "sả chanh", "quế", "bưởi", "hồi"]),
         ("Cao", ["atiso", "ích mẫu", "dây thìa canh"]),
         ("Nấm linh chi", ["", "đỏ", "thái lát"]),
         ("Sâm", ["Ngọc Linh", "Bố Chính", "dây"]),
         ("Xà phòng", ["thảo dược", "dầu dừa"]),
-        ("Dầu dừa", ["tinh khiết", "ép lạnh"])],
-    4: [("Nón lá", ["", "bài thơ"]),
+        ("Dầu dừa", ["tinh khiết", "ép lạnh"]),
+    ],
+    4: [
+        ("Nón lá", ["", "bài thơ"]),
         ("Chiếu cói", ["", "in hoa"]),
         ("Giỏ lục bình", ["", "đan tay"]),
         ("Gốm", ["Bát Tràng", "Chu Đậu", "Bàu Trúc"]),
@@ -137,39 +153,158 @@ GOODS = {
         ("Lụa", ["tơ tằm", "Vạn Phúc"]),
         ("Mây tre đan", ["", "xuất khẩu"]),
         ("Sản phẩm từ gáo dừa", [""]),
-        ("Tranh", ["Đông Hồ", "thêu tay"])],
-    5: [("Hoa lan", ["hồ điệp", "rừng"]),
+        ("Tranh", ["Đông Hồ", "thêu tay"]),
+    ],
+    5: [
+        ("Hoa lan", ["hồ điệp", "rừng"]),
         ("Mai vàng", ["", "bonsai"]),
         ("Cây cảnh", ["bonsai", "sứ"]),
-        ("Đào", ["Nhật Tân", "phai"])],
-    6: [("Du lịch cộng đồng", ["làng", "bản", "cồn", "miệt vườn"]),
+        ("Đào", ["Nhật Tân", "phai"]),
+    ],
+    6: [
+        ("Du lịch cộng đồng", ["làng", "bản", "cồn", "miệt vườn"]),
         ("Điểm du lịch sinh thái", ["", "vườn"]),
-        ("Homestay", ["", "nhà vườn"])],
+        ("Homestay", ["", "nhà vườn"]),
+    ],
 }
 GROUP_WEIGHTS = {1: 79, 2: 7, 3: 4, 4: 6, 5: 1, 6: 3}
-PLACES = ["Phú Quốc", "Mộc Châu", "Tân Cương", "Lý Sơn", "Ba Tri", "Chợ Lách", "Cái Bè", "Đà Lạt", "Buôn Ma Thuột",
-          "Sa Pa", "Hội An", "Bảo Lộc", "Nam Đàn", "Bắc Hà", "Cát Hải", "Phan Thiết", "Cồn Phụng", "Hòa Lộc",
-          "Đồng Văn", "Mù Cang Chải", "Tuy Phong", "Long Khánh", "Châu Đốc", "Ninh Kiều"]
-BRANDS = ["Thanh Long", "Hương Quê", "Sáu Hoa", "Tư Quý", "Minh Phát", "An Phú", "Phúc Lộc", "Bảy Thọ", "Hồng Đào",
-          "Ba Đức", "Quê Hương", "Đất Việt", "Sơn Thủy", "Hoàng Gia", "Thành Đạt", "Tâm Đức", "Việt Hương",
-          "Mười Hương", "Năm Sánh", "Út Lan", "Kim Ngân", "Hạnh Phúc", "Trường Thịnh", "Bích Ngọc", "Đồng Xanh"]
+PLACES = [
+    "Phú Quốc",
+    "Mộc Châu",
+    "Tân Cương",
+    "Lý Sơn",
+    "Ba Tri",
+    "Chợ Lách",
+    "Cái Bè",
+    "Đà Lạt",
+    "Buôn Ma Thuột",
+    "Sa Pa",
+    "Hội An",
+    "Bảo Lộc",
+    "Nam Đàn",
+    "Bắc Hà",
+    "Cát Hải",
+    "Phan Thiết",
+    "Cồn Phụng",
+    "Hòa Lộc",
+    "Đồng Văn",
+    "Mù Cang Chải",
+    "Tuy Phong",
+    "Long Khánh",
+    "Châu Đốc",
+    "Ninh Kiều",
+]
+BRANDS = [
+    "Thanh Long",
+    "Hương Quê",
+    "Sáu Hoa",
+    "Tư Quý",
+    "Minh Phát",
+    "An Phú",
+    "Phúc Lộc",
+    "Bảy Thọ",
+    "Hồng Đào",
+    "Ba Đức",
+    "Quê Hương",
+    "Đất Việt",
+    "Sơn Thủy",
+    "Hoàng Gia",
+    "Thành Đạt",
+    "Tâm Đức",
+    "Việt Hương",
+    "Mười Hương",
+    "Năm Sánh",
+    "Út Lan",
+    "Kim Ngân",
+    "Hạnh Phúc",
+    "Trường Thịnh",
+    "Bích Ngọc",
+    "Đồng Xanh",
+]
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
-GIVEN = ["Văn An", "Thị Bình", "Minh Châu", "Quốc Dũng", "Thị Hoa", "Văn Hùng", "Thị Lan", "Đức Long", "Thị Mai",
-         "Văn Nam", "Thị Ngọc", "Hữu Phước", "Thị Thu", "Văn Tài", "Thị Xuân", "Công Thành"]
+GIVEN = [
+    "Văn An",
+    "Thị Bình",
+    "Minh Châu",
+    "Quốc Dũng",
+    "Thị Hoa",
+    "Văn Hùng",
+    "Thị Lan",
+    "Đức Long",
+    "Thị Mai",
+    "Văn Nam",
+    "Thị Ngọc",
+    "Hữu Phước",
+    "Thị Thu",
+    "Văn Tài",
+    "Thị Xuân",
+    "Công Thành",
+]
 KINDS = [("cooperative", 38), ("enterprise", 24), ("household", 35), ("cooperative_group", 3)]
-KIND_PREFIX = {"cooperative": ["Hợp tác xã", "Hợp tác xã Nông nghiệp", "Hợp tác xã Dịch vụ nông nghiệp"],
-               "enterprise": ["Công ty TNHH", "Công ty Cổ phần", "Công ty TNHH Thực phẩm"],
-               "household": ["Cơ sở", "Hộ kinh doanh", "Cơ sở sản xuất"],
-               "cooperative_group": ["Tổ hợp tác"]}
-REGION_WEIGHTS = {"red_river_delta": 29, "mekong_delta": 19, "northern_midlands_mountains": 17,
-                  "north_central_coast": 21, "central_highlands": 8, "southeast": 6}
+KIND_PREFIX = {
+    "cooperative": ["Hợp tác xã", "Hợp tác xã Nông nghiệp", "Hợp tác xã Dịch vụ nông nghiệp"],
+    "enterprise": ["Công ty TNHH", "Công ty Cổ phần", "Công ty TNHH Thực phẩm"],
+    "household": ["Cơ sở", "Hộ kinh doanh", "Cơ sở sản xuất"],
+    "cooperative_group": ["Tổ hợp tác"],
+}
+REGION_WEIGHTS = {
+    "red_river_delta": 29,
+    "mekong_delta": 19,
+    "northern_midlands_mountains": 17,
+    "north_central_coast": 21,
+    "central_highlands": 8,
+    "southeast": 6,
+}
 
-PRODUCER_COLUMNS = ["id", "code", "name", "name_folded", "kind", "address", "province", "province_entered", "region",
-                    "representative", "email", "phone", "preferred_language", "consent", "version", "created_at"]
-PRODUCT_COLUMNS = ["id", "producer_id", "name", "name_folded", "name_en", "group", "subgroup", "description",
-                   "potential_five_star", "version", "created_at", "province", "region", "producer_kind"]
-CERT_COLUMNS = ["id", "product_id", "kind", "criteria_version", "score", "stars", "level", "issued_by",
-                "decision_number", "decision_date", "valid_until", "status", "created_at"]
+PRODUCER_COLUMNS = [
+    "id",
+    "code",
+    "name",
+    "name_folded",
+    "kind",
+    "address",
+    "province",
+    "province_entered",
+    "region",
+    "representative",
+    "email",
+    "phone",
+    "preferred_language",
+    "consent",
+    "version",
+    "created_at",
+]
+PRODUCT_COLUMNS = [
+    "id",
+    "producer_id",
+    "name",
+    "name_folded",
+    "name_en",
+    "group",
+    "subgroup",
+    "description",
+    "potential_five_star",
+    "version",
+    "created_at",
+    "province",
+    "region",
+    "producer_kind",
+]
+CERT_COLUMNS = [
+    "id",
+    "product_id",
+    "kind",
+    "criteria_version",
+    "score",
+    "stars",
+    "level",
+    "issued_by",
+    "decision_number",
+    "decision_date",
+    "valid_until",
+    "status",
+    "created_at",
+]
 
 
 def _provinces() -> list[tuple[str, str, list[str]]]:
@@ -230,11 +365,26 @@ def generate(n_products: int, n_producers: int, seed: int):
         kind = rnd.choices(kinds, kind_w)[0]
         good = rnd.choice(GOODS[1])[0] if rnd.random() < 0.5 else rnd.choice(["Nông sản", "Đặc sản", "Thương mại"])
         name, folded = name_of(rnd.choice(KIND_PREFIX[kind]), good, rnd.choice(BRANDS), rnd.choice(olds), n % 997 + 1)
-        producers.append((str(uuid.uuid4()), f"OCOP-{n:06d}", name, folded, kind,
-                          f"Ấp {rnd.randint(1, 12)}, xã {rnd.choice(PLACES)}, {entered}", province, entered, region,
-                          f"{rnd.choice(SURNAMES)} {rnd.choice(GIVEN)}", f"lienhe{n}@ocop.example.vn",
-                          f"09{rnd.randint(10_000_000, 99_999_999)}", "vi", "{}", 1,
-                          now - timedelta(days=rnd.randint(400, 2000))))
+        producers.append(
+            (
+                str(uuid.uuid4()),
+                f"OCOP-{n:06d}",
+                name,
+                folded,
+                kind,
+                f"Ấp {rnd.randint(1, 12)}, xã {rnd.choice(PLACES)}, {entered}",
+                province,
+                entered,
+                region,
+                f"{rnd.choice(SURNAMES)} {rnd.choice(GIVEN)}",
+                f"lienhe{n}@ocop.example.vn",
+                f"09{rnd.randint(10_000_000, 99_999_999)}",
+                "vi",
+                "{}",
+                1,
+                now - timedelta(days=rnd.randint(400, 2000)),
+            )
+        )
         homes.append((olds, entered))
 
     products, certs = [], []
@@ -253,18 +403,33 @@ def generate(n_products: int, n_producers: int, seed: int):
         r = rnd.random()
         stars = None if r < 0.04 else 3 if r < 0.77 else 4 if r < 0.995 else 5
         product_id = str(uuid.uuid4())
-        products.append((product_id, producers[owner][0], name, folded, None, group,
-                         rnd.choice(subgroups[group]), f"{name}: sản phẩm OCOP của {entered}.",
-                         stars == 4 and rnd.random() < 0.15, 2 if stars else 1, created,
-                         producers[owner][6], producers[owner][8], producers[owner][4]))
+        products.append(
+            (
+                product_id,
+                producers[owner][0],
+                name,
+                folded,
+                None,
+                group,
+                rnd.choice(subgroups[group]),
+                f"{name}: sản phẩm OCOP của {entered}.",
+                stars == 4 and rnd.random() < 0.15,
+                2 if stars else 1,
+                created,
+                producers[owner][6],
+                producers[owner][8],
+                producers[owner][4],
+            )
+        )
         if stars is None:
             continue
         decided = today - timedelta(days=rnd.randint(1, 35 * 30))
         score = rnd.randint({3: 50, 4: 70, 5: 90}[stars], {3: 69, 4: 89, 5: 100}[stars])
         if rnd.random() < 0.15:  # an earlier certificate, replaced by this one
             earlier = decided - timedelta(days=rnd.randint(200, 1000))
-            certs.append(_cert(rnd, product_id, "new", criteria, earlier, 3, rnd.randint(50, 69), "superseded",
-                               entered))
+            certs.append(
+                _cert(rnd, product_id, "new", criteria, earlier, 3, rnd.randint(50, 69), "superseded", entered)
+            )
             kind = "upgrade" if stars > 3 else "recertification"
         else:
             kind = "new"
@@ -276,9 +441,21 @@ def _cert(rnd, product_id, kind, criteria, decided, stars, score, status, provin
     code = [c for start, c in criteria if start <= decided][-1] if decided >= criteria[0][0] else criteria[0][1]
     level = "national" if stars == 5 else "province"
     issuer = "Bộ Nông nghiệp và Môi trường" if stars == 5 else f"UBND tỉnh {province}"
-    return (str(uuid.uuid4()), product_id, kind, code, score, stars, level, issuer,
-            f"{rnd.randint(100, 3999)}/QĐ-UBND", decided, _add_months(decided, 36), status,
-            datetime.combine(decided, datetime.min.time(), UTC))
+    return (
+        str(uuid.uuid4()),
+        product_id,
+        kind,
+        code,
+        score,
+        stars,
+        level,
+        issuer,
+        f"{rnd.randint(100, 3999)}/QĐ-UBND",
+        decided,
+        _add_months(decided, 36),
+        status,
+        datetime.combine(decided, datetime.min.time(), UTC),
+    )
 
 
 def load(url: str, producers, products, certs) -> None:
@@ -288,9 +465,11 @@ def load(url: str, producers, products, certs) -> None:
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn:
         with conn.cursor() as cur:
-            for table, columns, rows in (("producers", PRODUCER_COLUMNS, producers),
-                                         ("products", PRODUCT_COLUMNS, products),
-                                         ("certifications", CERT_COLUMNS, certs)):
+            for table, columns, rows in (
+                ("producers", PRODUCER_COLUMNS, producers),
+                ("products", PRODUCT_COLUMNS, products),
+                ("certifications", CERT_COLUMNS, certs),
+            ):
                 names = ", ".join(f'"{c}"' for c in columns)
                 with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                     for row in rows:
@@ -319,15 +498,38 @@ def counts(url: str) -> tuple[int, int]:
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        return (conn.execute("SELECT count(*) FROM products").fetchone()[0],
-                conn.execute("SELECT count(*) FROM producers").fetchone()[0])
+        return (
+            conn.execute("SELECT count(*) FROM products").fetchone()[0],
+            conn.execute("SELECT count(*) FROM producers").fetchone()[0],
+        )
 
 
 # ---- the mixed load ------------------------------------------------------------------------------
-SEARCHES = ["keo dua", "nuoc mam", "nuoc mam phu quoc", "tra shan tuyet", "ca phe", "mat ong", "banh trang",
-            "gao st25", "Kẹo dừa", "Nước mắm", "ruou", "hat dieu", "mien dong", "tinh dau tram", "thanh long",
-            "hop tac xa nong nghiep", "cong ty tnhh", "bu", "xoai cat hoa loc", "non la", "banh pia sau rieng",
-            "sam ngoc linh", "khong co san pham nay"]
+SEARCHES = [
+    "keo dua",
+    "nuoc mam",
+    "nuoc mam phu quoc",
+    "tra shan tuyet",
+    "ca phe",
+    "mat ong",
+    "banh trang",
+    "gao st25",
+    "Kẹo dừa",
+    "Nước mắm",
+    "ruou",
+    "hat dieu",
+    "mien dong",
+    "tinh dau tram",
+    "thanh long",
+    "hop tac xa nong nghiep",
+    "cong ty tnhh",
+    "bu",
+    "xoai cat hoa loc",
+    "non la",
+    "banh pia sau rieng",
+    "sam ngoc linh",
+    "khong co san pham nay",
+]
 
 
 def request_mix(rnd: random.Random, n: int) -> list[tuple[str, str]]:
@@ -335,8 +537,17 @@ def request_mix(rnd: random.Random, n: int) -> list[tuple[str, str]]:
     provinces = [p[0] for p in _provinces()]
     regions = list(REGION_WEIGHTS)
     kinds = [k for k, _ in KINDS]
-    mix = [("search", 30), ("search_in_province", 10), ("search_stars", 5), ("province", 15),
-           ("province_group", 10), ("stars", 8), ("region_kind", 7), ("expiring", 5), ("all", 10)]
+    mix = [
+        ("search", 30),
+        ("search_in_province", 10),
+        ("search_stars", 5),
+        ("province", 15),
+        ("province_group", 10),
+        ("stars", 8),
+        ("region_kind", 7),
+        ("expiring", 5),
+        ("all", 10),
+    ]
     names, weights = zip(*mix, strict=True)
     out = []
     for _ in range(n):
@@ -369,8 +580,9 @@ def request_mix(rnd: random.Random, n: int) -> list[tuple[str, str]]:
 
 def raw_request(path: str, port: int, token: str | None) -> bytes:
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: application/json\r\n"
-            f"Connection: close\r\n\r\n").encode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: application/json\r\nConnection: close\r\n\r\n"
+    ).encode()
 
 
 _LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
@@ -425,9 +637,14 @@ def run_phase(port: int, requests: list[bytes], clients: int, seconds: float, of
     ctx = mp.get_context("fork")
     results = ctx.Queue()
     start_at = time.monotonic() + 0.2
-    procs = [ctx.Process(target=_client, args=(port, requests, start_at, seconds,
-                                               offset + c * len(requests) // clients, results), daemon=True)
-             for c in range(clients)]
+    procs = [
+        ctx.Process(
+            target=_client,
+            args=(port, requests, start_at, seconds, offset + c * len(requests) // clients, results),
+            daemon=True,
+        )
+        for c in range(clients)
+    ]
     for p in procs:
         p.start()
     latencies, which, errors, ends = array("d"), array("l"), 0, []
@@ -465,7 +682,7 @@ def compose_gunicorn() -> list[str]:
     try:
         command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["registry-api"]["command"]
         words = shlex.split(command[-1].split("exec ", 1)[1] if isinstance(command, list) else command)
-        words = words[words.index("gunicorn") + 1:-1]  # the app is the last word
+        words = words[words.index("gunicorn") + 1 : -1]  # the app is the last word
     except (OSError, KeyError, IndexError, ValueError, yaml.YAMLError) as exc:
         _log(f"gunicorn options not read from docker-compose.yml ({exc!r}); using {' '.join(FALLBACK_GUNICORN)}")
         return list(FALLBACK_GUNICORN)
@@ -529,14 +746,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--producers", type=int, default=100_000, help="producers (default 100000)")
     parser.add_argument("--rounds", type=int, default=4, help="rounds of baseline and API phases (default 4)")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds of each phase (default 8)")
-    parser.add_argument("--clients", type=int, default=4,
-                        help="load-generating processes, one request in flight each (default 4)")
-    parser.add_argument("--workers", type=int,
-                        help="gunicorn workers of both servers (default: as docker-compose.yml, 2)")
+    parser.add_argument(
+        "--clients", type=int, default=4, help="load-generating processes, one request in flight each (default 4)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers of both servers (default: as docker-compose.yml, 2)"
+    )
     parser.add_argument("--requests", type=int, default=2_000, help="distinct API requests in the mix (default 2000)")
     parser.add_argument("--seed", type=int, default=3, help="seed of the register and of the mix (default 3)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the database if it already holds a register of this size (migrated to head)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database if it already holds a register of this size (migrated to head)",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -555,14 +777,21 @@ def main(argv: list[str] | None = None) -> int:
             url = fresh_database(pg, DATABASE, reuse=False)
             run_migrations(ROOT / "services" / "registry", url)
         rows = generate(args.products, args.producers, args.seed)
-        _log(f"generated {len(rows[1])} products, {len(rows[0])} producers, {len(rows[2])} certifications "
-             f"in {time.monotonic() - started:.1f}s")
+        _log(
+            f"generated {len(rows[1])} products, {len(rows[0])} producers, {len(rows[2])} certifications "
+            f"in {time.monotonic() - started:.1f}s"
+        )
         load(url, *rows)
         del rows
         _log(f"loaded into {DATABASE} and analysed at {time.monotonic() - started:.1f}s")
 
-    env = {**os.environ, "REGISTRY_DATABASE_URL": url, "OCOP_SECRET_KEY": SECRET, "OCOP_BROKER_URL": broker_url,
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": url,
+        "OCOP_SECRET_KEY": SECRET,
+        "OCOP_BROKER_URL": broker_url,
+        "PYTHONPATH": str(ROOT),
+    }
     api_port, minimal_port = free_port(), free_port()
     logs = Path(os.environ.get("TMPDIR", "/tmp"))
     api_log, minimal_log = logs / f"bench-search-api-{os.getpid()}.log", logs / f"bench-search-min-{os.getpid()}.log"
@@ -588,9 +817,11 @@ def main(argv: list[str] | None = None) -> int:
             if fetch(api_port, request) is None:
                 _log(f"{mix[k][1]} failed: see {api_log}")
                 return 1
-        _log(f"40 requests answered in {time.monotonic() - warm:.1f}s; setup took "
-             f"{time.monotonic() - started:.0f}s; {args.rounds} rounds of {args.seconds:g}s per phase, "
-             f"{args.clients} clients")
+        _log(
+            f"40 requests answered in {time.monotonic() - warm:.1f}s; setup took "
+            f"{time.monotonic() - started:.0f}s; {args.rounds} rounds of {args.seconds:g}s per phase, "
+            f"{args.clients} clients"
+        )
 
         totals = {"api": [0, 0.0], "minimal": [0, 0.0]}
         from array import array
@@ -598,7 +829,7 @@ def main(argv: list[str] | None = None) -> int:
         api_lat, api_which, min_lat = array("d"), array("l"), array("d")
         offset = 0
         for r in range(args.rounds):
-            for phase in (("minimal", "api") if r % 2 == 0 else ("api", "minimal")):
+            for phase in ("minimal", "api") if r % 2 == 0 else ("api", "minimal"):
                 port, requests = (api_port, api_requests) if phase == "api" else (minimal_port, minimal_requests)
                 lat, which, errors, elapsed = run_phase(port, requests, args.clients, args.seconds, offset)
                 if errors:
@@ -612,14 +843,18 @@ def main(argv: list[str] | None = None) -> int:
                     offset += len(lat)
                 else:
                     min_lat.extend(lat)
-                _log(f"round {r + 1}/{args.rounds} {phase}: {len(lat) / elapsed:.0f} req/s, "
-                     f"p50 {percentile(lat, 50) * 1000:.1f} ms")
+                _log(
+                    f"round {r + 1}/{args.rounds} {phase}: {len(lat) / elapsed:.0f} req/s, "
+                    f"p50 {percentile(lat, 50) * 1000:.1f} ms"
+                )
         by_kind: dict[str, list] = {}
         for latency, k in zip(api_lat, api_which, strict=True):
             by_kind.setdefault(mix[k][0], []).append(latency)
         for kind, values in sorted(by_kind.items(), key=lambda kv: -percentile(kv[1], 50)):
-            _log(f"  {kind:<20} n={len(values):<6} p50 {percentile(values, 50) * 1000:7.1f} ms   "
-                 f"p99 {percentile(values, 99) * 1000:7.1f} ms")
+            _log(
+                f"  {kind:<20} n={len(values):<6} p50 {percentile(values, 50) * 1000:7.1f} ms   "
+                f"p99 {percentile(values, 99) * 1000:7.1f} ms"
+            )
         api_rps = totals["api"][0] / totals["api"][1]
         minimal_rps = totals["minimal"][0] / totals["minimal"][1]
         _figure("search", api_rps, "req/s", minimal_rps)

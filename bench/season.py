@@ -45,9 +45,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "ocop_bench_season"
 BENCH = "season"
 GIB_MIB = 1024
-HOSTS = {"red_river_delta": ["Hà Nội", "Hải Phòng", "Ninh Bình"], "southeast": ["Hồ Chí Minh", "Đồng Nai"],
-         "north_central_coast": ["Đà Nẵng", "Huế", "Nghệ An"], "mekong_delta": ["Cần Thơ", "Vĩnh Long", "An Giang"],
-         "central_highlands": ["Đắk Lắk", "Lâm Đồng"], "northern_midlands_mountains": ["Thái Nguyên", "Lào Cai"]}
+HOSTS = {
+    "red_river_delta": ["Hà Nội", "Hải Phòng", "Ninh Bình"],
+    "southeast": ["Hồ Chí Minh", "Đồng Nai"],
+    "north_central_coast": ["Đà Nẵng", "Huế", "Nghệ An"],
+    "mekong_delta": ["Cần Thơ", "Vĩnh Long", "An Giang"],
+    "central_highlands": ["Đắk Lắk", "Lâm Đồng"],
+    "northern_midlands_mountains": ["Thái Nguyên", "Lào Cai"],
+}
 
 
 def _log(text: str) -> None:
@@ -63,8 +68,14 @@ def season_fairs(n: int, seed: int, today: date) -> list[dict]:
     provinces: dict[str, list[str]] = {}
     for name, region, _ in _provinces():
         provinces.setdefault(region, []).append(name)
-    mix = ["national"] * 12 + ["national_4"] * 8 + ["regional"] * 35 + ["provincial"] * 20 + ["themed"] * 15 \
+    mix = (
+        ["national"] * 12
+        + ["national_4"] * 8
+        + ["regional"] * 35
+        + ["provincial"] * 20
+        + ["themed"] * 15
         + ["showcase"] * 10
+    )
     out = []
     for k in range(n):
         kind = mix[k % len(mix)]
@@ -89,13 +100,24 @@ def season_fairs(n: int, seed: int, today: date) -> list[dict]:
         else:
             capacity, fair_kind, days = rnd.randint(30, 60), "showcase_point", rnd.randint(180, 365)
             rules.update(min_stars=4, regional_weights={"host": 0, "near": 3, "far": 8})
-        out.append({"name": f"{'Điểm giới thiệu sản phẩm OCOP' if fair_kind == 'showcase_point' else 'Hội chợ OCOP'}"
-                            f" {host} {k + 1}", "kind": fair_kind, "organiser": f"Sở Công Thương {host}",
-                    "organiser_kind": "trade_department", "host_province": host, "region": region,
-                    "venue": f"Trung tâm Hội chợ Triển lãm {host} {k % 7}", "starts_on": starts.isoformat(),
-                    "ends_on": (starts + timedelta(days=days - 1)).isoformat(), "capacity": capacity,
-                    "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
-                    "subsidy_per_booth": 8_000_000, "rules": rules})
+        out.append(
+            {
+                "name": f"{'Điểm giới thiệu sản phẩm OCOP' if fair_kind == 'showcase_point' else 'Hội chợ OCOP'}"
+                f" {host} {k + 1}",
+                "kind": fair_kind,
+                "organiser": f"Sở Công Thương {host}",
+                "organiser_kind": "trade_department",
+                "host_province": host,
+                "region": region,
+                "venue": f"Trung tâm Hội chợ Triển lãm {host} {k % 7}",
+                "starts_on": starts.isoformat(),
+                "ends_on": (starts + timedelta(days=days - 1)).isoformat(),
+                "capacity": capacity,
+                "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
+                "subsidy_per_booth": 8_000_000,
+                "rules": rules,
+            }
+        )
     return out
 
 
@@ -131,8 +153,8 @@ def _child(url: str, what: str, traced: bool) -> dict:
     from sqlalchemy import select
 
     from services.events import queries, standings
-    from services.events.season import queries as sops
     from services.events.models import Fair
+    from services.events.season import queries as sops
 
     with factory() as s:
         ids = list(s.scalars(select(Fair.id).where(Fair.status == "draft").order_by(Fair.id)))
@@ -145,9 +167,12 @@ def _child(url: str, what: str, traced: bool) -> dict:
     with factory() as s, s.begin():
         if what == "season":
             plan = sops.preview(s, fair_ids=ids, limit=100, now=now)
-            out = {"rounds": plan["rounds"], "spread": plan["spread"],
-                   "invited": sum(f["invited"] for f in plan["fairs"]),
-                   "waitlisted": sum(f["waitlisted"] for f in plan["fairs"])}
+            out = {
+                "rounds": plan["rounds"],
+                "spread": plan["spread"],
+                "invited": sum(f["invited"] for f in plan["fairs"]),
+                "waitlisted": sum(f["waitlisted"] for f in plan["fairs"]),
+            }
         else:  # each fair alone, as publishing it would match it
             invited = 0
             for fair_id in ids:
@@ -175,16 +200,28 @@ def run_child(url: str, what: str, traced: bool = False) -> dict:
 
 
 def _figure(name: str, value: float, unit: str, baseline: float) -> None:
-    print(json.dumps({"bench": name, "value": round(value, 1), "unit": unit, "baseline": round(baseline, 1),
-                      "ratio": round(value / baseline, 3) if baseline else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": name,
+                "value": round(value, 1),
+                "unit": unit,
+                "baseline": round(baseline, 1),
+                "ratio": round(value / baseline, 3) if baseline else None,
+            }
+        ),
+        flush=True,
+    )
 
 
 def _summary(label: str, s: dict) -> str:
     per = s["invitations_per_producer"]
-    return (f"{label}: {s['invitations']} invitations to {s['producers_invited']} of {s['eligible_producers']} "
-            f"eligible producers (share {s['share_invited']:.3f}), Gini {s['gini']:.3f}, most {s['most_invitations']}, "
-            f"per producer {dict(list(per.items())[:6])}, double bookings {s['double_bookings']}, "
-            f"fill min/median {s['fill'].get('min')}/{s['fill'].get('median')}")
+    return (
+        f"{label}: {s['invitations']} invitations to {s['producers_invited']} of {s['eligible_producers']} "
+        f"eligible producers (share {s['share_invited']:.3f}), Gini {s['gini']:.3f}, most {s['most_invitations']}, "
+        f"per producer {dict(list(per.items())[:6])}, double bookings {s['double_bookings']}, "
+        f"fill min/median {s['fill'].get('min')}/{s['fill'].get('median')}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fairs", type=int, default=100, help="fairs in the season (default 100)")
     parser.add_argument("--seed", type=int, default=3, help="seed of the read model and the fairs (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (default: drop it)")
-    parser.add_argument("--traced", action="store_true",
-                        help="plan once more under tracemalloc for the peak of Python allocations (slow)")
+    parser.add_argument(
+        "--traced",
+        action="store_true",
+        help="plan once more under tracemalloc for the peak of Python allocations (slow)",
+    )
     parser.add_argument("--child", choices=("season", "alone"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -211,23 +251,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ids = create_fairs(factory, season_fairs(args.fairs, args.seed, date.today()))
         engine.dispose()
-        _log(f"{len(ids)} draft fairs created; planning them as a season, then matching them one by one "
-             f"(each in a process of its own)")
+        _log(
+            f"{len(ids)} draft fairs created; planning them as a season, then matching them one by one "
+            f"(each in a process of its own)"
+        )
         plan = run_child(url, "season")
-        _log(f"season: {plan['seconds']:.1f}s, {plan['rounds']} rounds, {plan['invited']} invitations, "
-             f"{plan['waitlisted']} waitlisted; peak RSS {plan['rss_mib']:.0f} MiB "
-             f"({plan['rss_before_mib']:.0f} MiB before planning)")
+        _log(
+            f"season: {plan['seconds']:.1f}s, {plan['rounds']} rounds, {plan['invited']} invitations, "
+            f"{plan['waitlisted']} waitlisted; peak RSS {plan['rss_mib']:.0f} MiB "
+            f"({plan['rss_before_mib']:.0f} MiB before planning)"
+        )
         _log(_summary("plan  ", plan["spread"]["plan"]))
         _log(_summary("greedy", plan["spread"]["greedy"]))
         alone = run_child(url, "alone")
-        _log(f"one by one: {alone['seconds']:.1f}s, {alone['invited']} invitations; "
-             f"peak RSS {alone['rss_mib']:.0f} MiB")
+        _log(
+            f"one by one: {alone['seconds']:.1f}s, {alone['invited']} invitations; peak RSS {alone['rss_mib']:.0f} MiB"
+        )
         _figure("season", plan["seconds"], "s", alone["seconds"])
         _figure("season_memory", plan["rss_mib"], "MiB", GIB_MIB)
         if args.traced:
             traced = run_child(url, "season", traced=True)
-            _log(f"season under tracemalloc: {traced['seconds']:.1f}s, peak of Python allocations "
-                 f"{traced['traced_mib']:.0f} MiB")
+            _log(
+                f"season under tracemalloc: {traced['seconds']:.1f}s, peak of Python allocations "
+                f"{traced['traced_mib']:.0f} MiB"
+            )
             _figure("season_traced", traced["traced_mib"], "MiB", GIB_MIB)
     finally:
         engine.dispose()

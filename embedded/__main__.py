@@ -25,8 +25,10 @@ def main(argv: list[str]) -> int:
         print(f"  {name:20}: {urls[name]}   OpenAPI {urls[name]}/openapi.json")
     print(f"  SMTP sink           : 127.0.0.1:{host.runtimes['notifications'].settings.smtp_port}")
     if host.smsbox is not None:
-        print(f"  SMS sink (gateway)  : {host.runtimes['notifications'].settings.sms_gateway_url}"
-              "   (or: python -m embedded.sms)")
+        print(
+            f"  SMS sink (gateway)  : {host.runtimes['notifications'].settings.sms_gateway_url}"
+            "   (or: python -m embedded.sms)"
+        )
     print(f"  data                : {config.data_dir()}")
     print("  tokens for 12 hours (Authorization: Bearer ...; more: python -m shared.auth ROLE):")
     for role in ("registry_officer", "trade_officer"):

@@ -58,8 +58,11 @@ def create_console(host) -> Flask:
     @app.before_request
     def addressed_to_us():
         if request.headers.get("Host", "").lower() not in hosts:
-            return "Misdirected request: this console answers only at its own address.\n", 421, {
-                "Content-Type": "text/plain; charset=utf-8"}
+            return (
+                "Misdirected request: this console answers only at its own address.\n",
+                421,
+                {"Content-Type": "text/plain; charset=utf-8"},
+            )
         return None
 
     @app.after_request
@@ -67,14 +70,21 @@ def create_console(host) -> Flask:
         return pages.secure(response, **g.get("csp", {}))
 
     def tokens():
-        return {role: issue_token(secret, role, f"demo-{role}") for role in ("registry_officer", "trade_officer",
-                                                                          "integration")}
+        return {
+            role: issue_token(secret, role, f"demo-{role}")
+            for role in ("registry_officer", "trade_officer", "integration")
+        }
 
     @app.get("/")
     def index():
-        return render_template_string(PAGE, nonce=pages.nonce(), urls=host.urls(), tokens=tokens(),
-                                      mails=host.mailbox.list(50) if host.mailbox else None,
-                                      sms=host.smsbox.list(50) if host.smsbox else None)
+        return render_template_string(
+            PAGE,
+            nonce=pages.nonce(),
+            urls=host.urls(),
+            tokens=tokens(),
+            mails=host.mailbox.list(50) if host.mailbox else None,
+            sms=host.smsbox.list(50) if host.smsbox else None,
+        )
 
     @app.get("/mail")
     def mail():
@@ -93,7 +103,8 @@ def create_console(host) -> Flask:
         # The email's own HTML is shown as it is (the platform's rendering, which escapes every value),
         # under a policy that lets it style itself and nothing more: no script, a unique origin.
         g.csp = {"inline_style_attributes": True, "sandbox": True}
-        return render_template_string(MAIL, msg=msg, content=body.get_content(),
-                                      html=body.get_content_type() == "text/html")
+        return render_template_string(
+            MAIL, msg=msg, content=body.get_content(), html=body.get_content_type() == "text/html"
+        )
 
     return app

@@ -20,18 +20,53 @@ from sqlalchemy import func, select
 
 from shared.instants import vietnam_today
 
-PRODUCTS = ["Kẹo dừa", "Bánh tráng dừa", "Rượu dừa", "Mật hoa dừa", "Dầu dừa tinh khiết", "Bánh phồng sữa",
-            "Chuối sấy dẻo", "Cacao bột", "Bưởi da xanh", "Tinh dầu bưởi", "Thạch dừa", "Chén gáo dừa",
-            "Túi xách sợi dừa", "Bánh canh", "Nước mắm cá cơm", "Mứt chuối", "Chôm chôm sấy", "Trà mãng cầu"]
+PRODUCTS = [
+    "Kẹo dừa",
+    "Bánh tráng dừa",
+    "Rượu dừa",
+    "Mật hoa dừa",
+    "Dầu dừa tinh khiết",
+    "Bánh phồng sữa",
+    "Chuối sấy dẻo",
+    "Cacao bột",
+    "Bưởi da xanh",
+    "Tinh dầu bưởi",
+    "Thạch dừa",
+    "Chén gáo dừa",
+    "Túi xách sợi dừa",
+    "Bánh canh",
+    "Nước mắm cá cơm",
+    "Mứt chuối",
+    "Chôm chôm sấy",
+    "Trà mãng cầu",
+]
 KINDS = ["cooperative"] * 29 + ["enterprise"] * 18 + ["household"] * 27 + ["cooperative_group"] * 2  # 76
 PLACES = ["Chợ Lách", "Mỏ Cày", "Giồng Trôm", "Ba Tri", "Bình Đại", "Châu Thành", "Thạnh Phú"]
-KIND_NAMES = {"cooperative": "Hợp tác xã", "enterprise": "Công ty TNHH", "household": "Cơ sở",
-              "cooperative_group": "Tổ hợp tác"}
-GROUP_OF = {"Rượu dừa": 2, "Trà mãng cầu": 2, "Tinh dầu bưởi": 3, "Dầu dừa tinh khiết": 3, "Chén gáo dừa": 4,
-            "Túi xách sợi dừa": 4}
-SUBGROUP_OF = {"Rượu dừa": "2.1", "Trà mãng cầu": "2.2", "Tinh dầu bưởi": "3.3", "Dầu dừa tinh khiết": "3.3",
-               "Chén gáo dừa": "4.1", "Túi xách sợi dừa": "4.1", "Bưởi da xanh": "1.1", "Cacao bột": "1.6",
-               "Nước mắm cá cơm": "1.4"}
+KIND_NAMES = {
+    "cooperative": "Hợp tác xã",
+    "enterprise": "Công ty TNHH",
+    "household": "Cơ sở",
+    "cooperative_group": "Tổ hợp tác",
+}
+GROUP_OF = {
+    "Rượu dừa": 2,
+    "Trà mãng cầu": 2,
+    "Tinh dầu bưởi": 3,
+    "Dầu dừa tinh khiết": 3,
+    "Chén gáo dừa": 4,
+    "Túi xách sợi dừa": 4,
+}
+SUBGROUP_OF = {
+    "Rượu dừa": "2.1",
+    "Trà mãng cầu": "2.2",
+    "Tinh dầu bưởi": "3.3",
+    "Dầu dừa tinh khiết": "3.3",
+    "Chén gáo dừa": "4.1",
+    "Túi xách sợi dừa": "4.1",
+    "Bưởi da xanh": "1.1",
+    "Cacao bột": "1.6",
+    "Nước mắm cá cơm": "1.4",
+}
 KEY_PRODUCTS = {"Kẹo dừa", "Bưởi da xanh"}  # the province's key products (sản phẩm chủ lực cấp tỉnh)
 # The two community-tourism products (group 6) of 2023's targets, by their place in the register.
 TOURISM = {166: "Du lịch cộng đồng Cồn Phụng", 191: "Điểm du lịch sinh thái vườn dừa Chợ Lách"}
@@ -51,8 +86,10 @@ FIRST_DECISIONS = [  # (number, date, kind, indices): new certifications, then 2
 ]
 # 2023's 30 star upgrades (nâng hạng sao, 3★ -> 4★): products of 2021 and 2022 that reached 4★.
 UPGRADED = [i for i in range(40, 140) if 11 <= i % 20 <= 16]
-UPGRADES = [("598/QĐ-UBND", date(2023, 3, 24), "upgrade", [i for i in UPGRADED if i < 90]),
-            ("1873/QĐ-UBND", date(2023, 9, 8), "upgrade", [i for i in UPGRADED if i >= 90])]
+UPGRADES = [
+    ("598/QĐ-UBND", date(2023, 3, 24), "upgrade", [i for i in UPGRADED if i < 90]),
+    ("1873/QĐ-UBND", date(2023, 9, 8), "upgrade", [i for i in UPGRADED if i >= 90]),
+]
 RENEW_AFTER_MONTHS = 35  # re-certified a month before the 36 months of validity run out
 MERGED_ON = date(2025, 7, 1)  # Bến Tre merged into Vĩnh Long: later decisions are Vĩnh Long's
 
@@ -97,12 +134,25 @@ def decisions(today: date) -> list[dict]:
             continue
         if kind == "recertify":  # only those not re-evaluated (upgraded) since the decision renewed
             indices = [i for i in indices if last[i][0] == renewed]
-        scores = {i: last[i][1] if kind == "recertify" else
-                  52 + i % 17 if kind == NEW and i in upgraded else final_score(i, potential) for i in indices}
+        scores = {
+            i: last[i][1]
+            if kind == "recertify"
+            else 52 + i % 17
+            if kind == NEW and i in upgraded
+            else final_score(i, potential)
+            for i in indices
+        }
         if not indices:
             continue
-        out.append({"number": number or f"{day.timetuple().tm_yday * 10 + 3}/QĐ-UBND", "date": day,
-                    "issued_by": issuer(day), "kind": kind, "scores": scores})
+        out.append(
+            {
+                "number": number or f"{day.timetuple().tm_yday * 10 + 3}/QĐ-UBND",
+                "date": day,
+                "issued_by": issuer(day),
+                "kind": kind,
+                "scores": scores,
+            }
+        )
         for i in indices:
             last[i] = (day, scores[i])
         n += 1
@@ -123,30 +173,60 @@ def load_registry(runtime, today: date | None = None) -> bool:
         producers = []
         for n, kind in enumerate(KINDS, start=1):
             place = PLACES[n % len(PLACES)]
-            producers.append(ops.register_producer(s, runtime.emit, {
-                "code": f"BT-{n:03d}", "name": f"{KIND_NAMES[kind]} {PRODUCTS[n % len(PRODUCTS)]} {place} {n}",
-                "kind": kind, "province": "Bến Tre", "address": f"{place}, Bến Tre",
-                "representative": "Nguyễn Thị Hồng", "email": f"chuthe{n:03d}@demo.ocop.vn" if n % 19 else None,
-                # a mobile number where SMS is consented (the SMS sink shows those), else a Bến Tre landline
-                "phone": f"0912 {n:03d} {n:03d}" if n % 3 == 0 else f"0275 38{n:04d}",
-                "preferred_language": "en" if n == 7 else "vi",
-                "consent": {"email": True, "sms": n % 3 == 0}}))
+            producers.append(
+                ops.register_producer(
+                    s,
+                    runtime.emit,
+                    {
+                        "code": f"BT-{n:03d}",
+                        "name": f"{KIND_NAMES[kind]} {PRODUCTS[n % len(PRODUCTS)]} {place} {n}",
+                        "kind": kind,
+                        "province": "Bến Tre",
+                        "address": f"{place}, Bến Tre",
+                        "representative": "Nguyễn Thị Hồng",
+                        "email": f"chuthe{n:03d}@demo.ocop.vn" if n % 19 else None,
+                        # a mobile number where SMS is consented (the SMS sink shows those), else a Bến Tre landline
+                        "phone": f"0912 {n:03d} {n:03d}" if n % 3 == 0 else f"0275 38{n:04d}",
+                        "preferred_language": "en" if n == 7 else "vi",
+                        "consent": {"email": True, "sms": n % 3 == 0},
+                    },
+                )
+            )
         products = []
         for k in range(200):
             name = PRODUCTS[k % len(PRODUCTS)]
-            products.append(ops.register_product(s, runtime.emit, {
-                "producer_id": producers[k % len(producers)].id,
-                "name": TOURISM.get(k) or f"{name} {PLACES[k % len(PLACES)]}",
-                "group": 6 if k in TOURISM else GROUP_OF.get(name, 1),
-                "subgroup": "6.1" if k in TOURISM else SUBGROUP_OF.get(name, "1.3"),
-                # the flag comes with a provincial decision's score of 90+ (4★ proposed for national evaluation)
-                "potential_five_star": False, "provincial_key_product": k not in TOURISM and name in KEY_PRODUCTS}))
+            products.append(
+                ops.register_product(
+                    s,
+                    runtime.emit,
+                    {
+                        "producer_id": producers[k % len(producers)].id,
+                        "name": TOURISM.get(k) or f"{name} {PLACES[k % len(PLACES)]}",
+                        "group": 6 if k in TOURISM else GROUP_OF.get(name, 1),
+                        "subgroup": "6.1" if k in TOURISM else SUBGROUP_OF.get(name, "1.3"),
+                        # the flag comes with a provincial decision's score of 90+ (4★ proposed for national evaluation)
+                        "potential_five_star": False,
+                        "provincial_key_product": k not in TOURISM and name in KEY_PRODUCTS,
+                    },
+                )
+            )
         for decision in decisions(today):
-            decision_ops.create_decision(s, runtime.emit, {
-                "number": decision["number"], "date": decision["date"], "issued_by": decision["issued_by"],
-                "level": "province", "kind": decision["kind"],
-                "certificates": [{"product_id": products[i].id, "score": score}
-                                 for i, score in decision["scores"].items()]}, today, actor="demo")
+            decision_ops.create_decision(
+                s,
+                runtime.emit,
+                {
+                    "number": decision["number"],
+                    "date": decision["date"],
+                    "issued_by": decision["issued_by"],
+                    "level": "province",
+                    "kind": decision["kind"],
+                    "certificates": [
+                        {"product_id": products[i].id, "score": score} for i, score in decision["scores"].items()
+                    ],
+                },
+                today,
+                actor="demo",
+            )
     return True
 
 
@@ -165,50 +245,127 @@ def fairs(today: date) -> list[dict]:
         return f"{year}-{month:02d}-{day:02d}T17:00:00+07:00"
 
     return [
-        {"name": f"Hội chợ OCOP Thành phố Hồ Chí Minh {year}", "kind": "trade_fair",
-         "organiser": "Sở Công Thương TP. Hồ Chí Minh", "organiser_kind": "trade_department",
-         "organiser_contact": "Trần Minh Khoa", "organiser_phone": "028 3829 1234",
-         "organiser_email": "hoicho@sct-hcm.demo.ocop.vn", "host_province": "Hồ Chí Minh", "region": "southeast",
-         "venue": "Trung tâm Hội chợ và Triển lãm Sài Gòn (SECC), 799 Nguyễn Văn Linh", "venue_kind": "trade_centre",
-         "starts_on": f"{year}-03-10", "ends_on": f"{year}-03-15", "capacity": 60, "subsidy_per_booth": 12_000_000,
-         "budget": 720_000_000, "invitation_deadline": deadline(2, 20), "response_days": 14,
-         "rules": {"min_stars": 3, "max_products_per_producer": 2, "group_quotas": {"1": 0.6}}},
-        {"name": f"Phiên chợ OCOP và đặc sản Đồng bằng sông Cửu Long {year}", "kind": "trade_fair",
-         "organiser": "Trung tâm Xúc tiến thương mại Cần Thơ", "organiser_kind": "trade_promotion_centre",
-         "organiser_contact": "Lê Thị Thu Hà", "organiser_phone": "0292 3812 345",
-         "organiser_email": "xttm@cantho.demo.ocop.vn",
-         "host_province": "Cần Thơ", "region": "mekong_delta", "venue": "Công viên sông Hậu, Cần Thơ",
-         "starts_on": f"{year}-01-15", "ends_on": f"{year}-01-19", "capacity": 40, "subsidy_per_booth": 8_000_000,
-         "budget": 320_000_000, "invitation_deadline": deadline(1, 5), "response_days": 10,
-         "rules": {"min_stars": 3, "admit_uncertified": True, "groups": [1, 2], "regions": ["mekong_delta"],
-                   "group_quotas": {"1": 0.75}}},
-        {"name": "Điểm giới thiệu và bán sản phẩm OCOP – Sân bay quốc tế Đà Nẵng", "kind": "showcase_point",
-         "organiser": "Sở Công Thương Đà Nẵng", "organiser_kind": "trade_department",
-         "organiser_contact": "Phan Văn Đức", "organiser_phone": "0236 3822 456",
-         "organiser_email": "ocop@sct-danang.demo.ocop.vn", "host_province": "Đà Nẵng",
-         "region": "north_central_coast", "venue": "Nhà ga hành khách quốc nội, Sân bay quốc tế Đà Nẵng",
-         "venue_kind": "airport",
-         "starts_on": f"{year}-04-01", "ends_on": f"{year + 1}-03-31", "capacity": 30, "subsidy_per_booth": 3_000_000,
-         "invitation_deadline": deadline(3, 15), "response_days": 14,
-         "rules": {"min_stars": 4, "groups": [1, 2, 3, 4], "max_products_per_producer": 2,
-                   "valid_through_end": False, "regional_weights": {"host": 2, "near": 3, "far": 6}}},
-        {"name": f"Lễ hội OCOP toàn quốc – Hà Nội {year}", "kind": "trade_fair",
-         "organiser": "Bộ Nông nghiệp và Môi trường", "organiser_kind": "ministry",
-         "organiser_contact": "Văn phòng Điều phối nông thôn mới Trung ương", "organiser_phone": "024 3734 5678",
-         "organiser_email": "ocop@mae.demo.ocop.vn", "host_province": "Hà Nội",
-         "region": "red_river_delta", "venue": "Trung tâm Triển lãm Việt Nam, Đông Anh", "venue_kind": "trade_centre",
-         "starts_on": f"{year}-05-20", "ends_on": f"{year}-05-25", "capacity": 25, "subsidy_per_booth": 15_000_000,
-         "budget": 375_000_000, "invitation_deadline": deadline(4, 30), "response_days": 14,
-         "rules": {"min_stars": 4, "regional_weights": {"host": 6, "near": 3, "far": 6}}},
-        {"name": "Điểm giới thiệu và bán sản phẩm OCOP – Khu du lịch Cồn Phụng", "kind": "showcase_point",
-         "organiser": "Sở Công Thương Vĩnh Long", "organiser_kind": "trade_department",
-         "organiser_contact": "Võ Thị Ngọc Trâm", "organiser_phone": "0275 3822 789",
-         "organiser_email": "ocop@sct-vinhlong.demo.ocop.vn", "host_province": "Bến Tre", "region": "mekong_delta",
-         "venue": "Khu du lịch Cồn Phụng, xã Tân Thạch, Châu Thành (Bến Tre cũ)", "venue_kind": "tourist_site",
-         "starts_on": f"{year}-02-01", "ends_on": f"{year + 1}-01-31", "capacity": 20, "subsidy_per_booth": 2_000_000,
-         "invitation_deadline": deadline(1, 20), "response_days": 14,
-         "rules": {"min_stars": 3, "admit_provincial_key": True, "provinces": ["Bến Tre"], "groups": [1, 2, 3, 4],
-                   "max_products_per_producer": 1, "valid_through_end": False}},
+        {
+            "name": f"Hội chợ OCOP Thành phố Hồ Chí Minh {year}",
+            "kind": "trade_fair",
+            "organiser": "Sở Công Thương TP. Hồ Chí Minh",
+            "organiser_kind": "trade_department",
+            "organiser_contact": "Trần Minh Khoa",
+            "organiser_phone": "028 3829 1234",
+            "organiser_email": "hoicho@sct-hcm.demo.ocop.vn",
+            "host_province": "Hồ Chí Minh",
+            "region": "southeast",
+            "venue": "Trung tâm Hội chợ và Triển lãm Sài Gòn (SECC), 799 Nguyễn Văn Linh",
+            "venue_kind": "trade_centre",
+            "starts_on": f"{year}-03-10",
+            "ends_on": f"{year}-03-15",
+            "capacity": 60,
+            "subsidy_per_booth": 12_000_000,
+            "budget": 720_000_000,
+            "invitation_deadline": deadline(2, 20),
+            "response_days": 14,
+            "rules": {"min_stars": 3, "max_products_per_producer": 2, "group_quotas": {"1": 0.6}},
+        },
+        {
+            "name": f"Phiên chợ OCOP và đặc sản Đồng bằng sông Cửu Long {year}",
+            "kind": "trade_fair",
+            "organiser": "Trung tâm Xúc tiến thương mại Cần Thơ",
+            "organiser_kind": "trade_promotion_centre",
+            "organiser_contact": "Lê Thị Thu Hà",
+            "organiser_phone": "0292 3812 345",
+            "organiser_email": "xttm@cantho.demo.ocop.vn",
+            "host_province": "Cần Thơ",
+            "region": "mekong_delta",
+            "venue": "Công viên sông Hậu, Cần Thơ",
+            "starts_on": f"{year}-01-15",
+            "ends_on": f"{year}-01-19",
+            "capacity": 40,
+            "subsidy_per_booth": 8_000_000,
+            "budget": 320_000_000,
+            "invitation_deadline": deadline(1, 5),
+            "response_days": 10,
+            "rules": {
+                "min_stars": 3,
+                "admit_uncertified": True,
+                "groups": [1, 2],
+                "regions": ["mekong_delta"],
+                "group_quotas": {"1": 0.75},
+            },
+        },
+        {
+            "name": "Điểm giới thiệu và bán sản phẩm OCOP – Sân bay quốc tế Đà Nẵng",
+            "kind": "showcase_point",
+            "organiser": "Sở Công Thương Đà Nẵng",
+            "organiser_kind": "trade_department",
+            "organiser_contact": "Phan Văn Đức",
+            "organiser_phone": "0236 3822 456",
+            "organiser_email": "ocop@sct-danang.demo.ocop.vn",
+            "host_province": "Đà Nẵng",
+            "region": "north_central_coast",
+            "venue": "Nhà ga hành khách quốc nội, Sân bay quốc tế Đà Nẵng",
+            "venue_kind": "airport",
+            "starts_on": f"{year}-04-01",
+            "ends_on": f"{year + 1}-03-31",
+            "capacity": 30,
+            "subsidy_per_booth": 3_000_000,
+            "invitation_deadline": deadline(3, 15),
+            "response_days": 14,
+            "rules": {
+                "min_stars": 4,
+                "groups": [1, 2, 3, 4],
+                "max_products_per_producer": 2,
+                "valid_through_end": False,
+                "regional_weights": {"host": 2, "near": 3, "far": 6},
+            },
+        },
+        {
+            "name": f"Lễ hội OCOP toàn quốc – Hà Nội {year}",
+            "kind": "trade_fair",
+            "organiser": "Bộ Nông nghiệp và Môi trường",
+            "organiser_kind": "ministry",
+            "organiser_contact": "Văn phòng Điều phối nông thôn mới Trung ương",
+            "organiser_phone": "024 3734 5678",
+            "organiser_email": "ocop@mae.demo.ocop.vn",
+            "host_province": "Hà Nội",
+            "region": "red_river_delta",
+            "venue": "Trung tâm Triển lãm Việt Nam, Đông Anh",
+            "venue_kind": "trade_centre",
+            "starts_on": f"{year}-05-20",
+            "ends_on": f"{year}-05-25",
+            "capacity": 25,
+            "subsidy_per_booth": 15_000_000,
+            "budget": 375_000_000,
+            "invitation_deadline": deadline(4, 30),
+            "response_days": 14,
+            "rules": {"min_stars": 4, "regional_weights": {"host": 6, "near": 3, "far": 6}},
+        },
+        {
+            "name": "Điểm giới thiệu và bán sản phẩm OCOP – Khu du lịch Cồn Phụng",
+            "kind": "showcase_point",
+            "organiser": "Sở Công Thương Vĩnh Long",
+            "organiser_kind": "trade_department",
+            "organiser_contact": "Võ Thị Ngọc Trâm",
+            "organiser_phone": "0275 3822 789",
+            "organiser_email": "ocop@sct-vinhlong.demo.ocop.vn",
+            "host_province": "Bến Tre",
+            "region": "mekong_delta",
+            "venue": "Khu du lịch Cồn Phụng, xã Tân Thạch, Châu Thành (Bến Tre cũ)",
+            "venue_kind": "tourist_site",
+            "starts_on": f"{year}-02-01",
+            "ends_on": f"{year + 1}-01-31",
+            "capacity": 20,
+            "subsidy_per_booth": 2_000_000,
+            "invitation_deadline": deadline(1, 20),
+            "response_days": 14,
+            "rules": {
+                "min_stars": 3,
+                "admit_provincial_key": True,
+                "provinces": ["Bến Tre"],
+                "groups": [1, 2, 3, 4],
+                "max_products_per_producer": 1,
+                "valid_through_end": False,
+            },
+        },
     ]
 
 

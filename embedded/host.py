@@ -62,8 +62,11 @@ class Host:
             demo_data.load_events(self.runtimes["events"])
         # One process owns these databases: a delivery left "sending" by a kill is in doubt at once,
         # and this host's sinks can say whether its message arrived.
-        loops = (registry_loops(self.runtimes["registry"]) + events_loops(self.runtimes["events"])
-                 + notifications_loops(self.runtimes["notifications"], lookup=self.delivered, sole_sender=True))
+        loops = (
+            registry_loops(self.runtimes["registry"])
+            + events_loops(self.runtimes["events"])
+            + notifications_loops(self.runtimes["notifications"], lookup=self.delivered, sole_sender=True)
+        )
         self._declare_topology()
         self._threads = start(loops, self.stop)
         if http:

@@ -23,8 +23,10 @@ class Mailbox:
     def __init__(self, path: Path):
         self.path = str(path)
         with self._db() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS mail (id INTEGER PRIMARY KEY, received_at TEXT, mail_from TEXT,"
-                       " rcpt_to TEXT, subject TEXT, raw BLOB)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS mail (id INTEGER PRIMARY KEY, received_at TEXT, mail_from TEXT,"
+                " rcpt_to TEXT, subject TEXT, raw BLOB)"
+            )
             if "delivery_id" not in {row[1] for row in db.execute("PRAGMA table_info(mail)")}:
                 db.execute("ALTER TABLE mail ADD COLUMN delivery_id TEXT")  # a mailbox from before it was kept
             db.execute("CREATE INDEX IF NOT EXISTS ix_mail_delivery_id ON mail (delivery_id)")
@@ -36,9 +38,18 @@ class Mailbox:
         msg = message_from_bytes(raw, policy=policy.default)
         subject, delivery = str(msg.get("Subject", "")), msg.get("X-OCOP-Delivery")
         with _LOCK, self._db() as db:
-            db.execute("INSERT INTO mail (received_at, mail_from, rcpt_to, subject, raw, delivery_id)"
-                       " VALUES (?, ?, ?, ?, ?, ?)", (datetime.now(UTC).isoformat(), mail_from, ", ".join(rcpt),
-                                                      subject, raw, str(delivery) if delivery else None))
+            db.execute(
+                "INSERT INTO mail (received_at, mail_from, rcpt_to, subject, raw, delivery_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    datetime.now(UTC).isoformat(),
+                    mail_from,
+                    ", ".join(rcpt),
+                    subject,
+                    raw,
+                    str(delivery) if delivery else None,
+                ),
+            )
 
     def has_delivery(self, delivery_id: str) -> bool:
         """Whether the message of this delivery (its X-OCOP-Delivery header) arrived: the sender asks
@@ -48,8 +59,9 @@ class Mailbox:
 
     def list(self, limit: int = 200) -> list[tuple]:
         with self._db() as db:
-            return db.execute("SELECT id, received_at, rcpt_to, subject FROM mail ORDER BY id DESC LIMIT ?",
-                              (limit,)).fetchall()
+            return db.execute(
+                "SELECT id, received_at, rcpt_to, subject FROM mail ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
 
     def raw(self, mail_id: int) -> bytes | None:
         """The message exactly as the SMTP server received it."""

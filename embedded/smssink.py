@@ -22,9 +22,11 @@ class SmsBox:
     def __init__(self, path: Path):
         self.path = str(path)
         with self._db() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS sms (id INTEGER PRIMARY KEY, received_at TEXT, sender TEXT,"
-                       " recipient TEXT, text TEXT, encoding TEXT, segments INTEGER, reference TEXT,"
-                       " idempotency_key TEXT UNIQUE)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sms (id INTEGER PRIMARY KEY, received_at TEXT, sender TEXT,"
+                " recipient TEXT, text TEXT, encoding TEXT, segments INTEGER, reference TEXT,"
+                " idempotency_key TEXT UNIQUE)"
+            )
 
     def _db(self):
         return sqlite3.connect(self.path, timeout=30)
@@ -36,23 +38,37 @@ class SmsBox:
                 row = db.execute("SELECT id FROM sms WHERE idempotency_key = ?", (key,)).fetchone()
                 if row:
                     return row[0], False
-            cur = db.execute("INSERT INTO sms (received_at, sender, recipient, text, encoding, segments, reference,"
-                             " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (datetime.now(UTC).isoformat(), message.get("from"), message["to"], message["text"],
-                              message.get("encoding"), message.get("segments"), message.get("reference"), key))
+            cur = db.execute(
+                "INSERT INTO sms (received_at, sender, recipient, text, encoding, segments, reference,"
+                " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    datetime.now(UTC).isoformat(),
+                    message.get("from"),
+                    message["to"],
+                    message["text"],
+                    message.get("encoding"),
+                    message.get("segments"),
+                    message.get("reference"),
+                    key,
+                ),
+            )
             return cur.lastrowid, True
 
     def list(self, limit: int = 200) -> list[tuple]:
         """(id, received_at, recipient, text, segments, encoding), newest first."""
         with self._db() as db:
-            return db.execute("SELECT id, received_at, recipient, text, segments, encoding FROM sms"
-                              " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            return db.execute(
+                "SELECT id, received_at, recipient, text, segments, encoding FROM sms ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
 
     def by_reference(self, reference: str) -> list[tuple]:
         """The messages with this reference (the delivery id), as ``list`` gives them."""
         with self._db() as db:
-            return db.execute("SELECT id, received_at, recipient, text, segments, encoding FROM sms"
-                              " WHERE reference = ? ORDER BY id", (reference,)).fetchall()
+            return db.execute(
+                "SELECT id, received_at, recipient, text, segments, encoding FROM sms WHERE reference = ? ORDER BY id",
+                (reference,),
+            ).fetchall()
 
     def has_reference(self, reference: str) -> bool:
         """Whether a message with this reference (the delivery id) arrived."""

@@ -79,8 +79,13 @@ def read_token(secret: str, token: str, revoked=None) -> dict:
     """The one verify path: signature, required claims, expiry, lifetime, and the deny list
     (``revoked``: a callable jti -> bool). Raises TokenError."""
     try:
-        claims = jwt.decode(token, keys.key("api-token", secret), algorithms=[ALGORITHM], leeway=LEEWAY,
-                            options={"require": ["exp", "iat", "sub", "jti"]})
+        claims = jwt.decode(
+            token,
+            keys.key("api-token", secret),
+            algorithms=[ALGORITHM],
+            leeway=LEEWAY,
+            options={"require": ["exp", "iat", "sub", "jti"]},
+        )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc
     except jwt.InvalidTokenError as exc:
@@ -167,11 +172,18 @@ def main(argv: list[str]) -> int:  # pragma: no cover - exercised through a subp
 
     parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Print a bearer token.")
     parser.add_argument("role", choices=ROLES)
-    parser.add_argument("subject", nargs="?", help="the person or integration (the producer id for a producer); "
-                                                   "optional only on the embedded demo")
-    parser.add_argument("--ttl", type=parse_ttl, default=None,
-                        help=f"lifetime (3600, 90m, 12h, 30d); default {TTL_VARIABLE} or 12h; at most 7 days, "
-                             "90 days for an integration")
+    parser.add_argument(
+        "subject",
+        nargs="?",
+        help="the person or integration (the producer id for a producer); optional only on the embedded demo",
+    )
+    parser.add_argument(
+        "--ttl",
+        type=parse_ttl,
+        default=None,
+        help=f"lifetime (3600, 90m, 12h, 30d); default {TTL_VARIABLE} or 12h; at most 7 days, "
+        "90 days for an integration",
+    )
     args = parser.parse_args(argv)
     settings = config.load("registry")
     try:

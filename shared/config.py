@@ -103,10 +103,12 @@ def load(service: str) -> Settings:
         sms_sender=_env("SMS_SENDER", "OCOP"),
         sms_mode=_choice("SMS_MODE", "ucs2", ("ucs2", "unaccented")),
         sms_max_segments=int(_env("SMS_MAX_SEGMENTS", "4")),
-        channel_rates={c: float(_env(f"OCOP_RATE_{c.upper()}", d)) for c, d in
-                       (("email", "0"), ("sms", "10"), ("webhook", "50"))},
-        channel_attempts={c: int(_env(f"OCOP_ATTEMPTS_{c.upper()}", d)) for c, d in
-                          (("email", "6"), ("sms", "5"), ("webhook", "8"))},
+        channel_rates={
+            c: float(_env(f"OCOP_RATE_{c.upper()}", d)) for c, d in (("email", "0"), ("sms", "10"), ("webhook", "50"))
+        },
+        channel_attempts={
+            c: int(_env(f"OCOP_ATTEMPTS_{c.upper()}", d)) for c, d in (("email", "6"), ("sms", "5"), ("webhook", "8"))
+        },
         retry_base_seconds=float(_env("OCOP_RETRY_BASE_SECONDS", "2")),
         retry_max_seconds=float(_env("OCOP_RETRY_MAX_SECONDS", "600")),
         http_timeout_seconds=float(_env("OCOP_HTTP_TIMEOUT_SECONDS", "10")),
@@ -129,8 +131,9 @@ def load(service: str) -> Settings:
 SECRET_VARIABLE = "OCOP_SECRET_KEY"
 SECRET_HOWTO = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 MIN_SECRET_LENGTH = 32
-KNOWN_SECRETS = frozenset({"dev-only-secret-change-me", "change-me-in-production", "test-secret", "changeme",
-                           "secret", "demo-secret"})
+KNOWN_SECRETS = frozenset(
+    {"dev-only-secret-change-me", "change-me-in-production", "test-secret", "changeme", "secret", "demo-secret"}
+)
 DEMO_SECRET_FILE = "demo-secret.key"
 
 
@@ -163,7 +166,8 @@ def require_secret(settings: Settings) -> None:
         if problem:
             raise InsecureSecret(
                 f"{variable} {problem}: outside the embedded default every process needs a strong secret "
-                f"(at least {MIN_SECRET_LENGTH} random characters). Make one with: {SECRET_HOWTO}")
+                f"(at least {MIN_SECRET_LENGTH} random characters). Make one with: {SECRET_HOWTO}"
+            )
 
 
 def _secret(broker_url: str) -> str:

@@ -103,4 +103,4 @@ def batches(items, size: int = IN_BATCH):
     parameter limit (``among`` needs none on PostgreSQL)."""
     items = list(items)
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]

@@ -17,12 +17,12 @@ import unicodedata
 
 from marshmallow import ValidationError, fields, validate
 
-NAME = 300       # names of producers, products, fairs, organisers, venues
-LINE = 200       # any other single line (people, authorities, search terms)
+NAME = 300  # names of producers, products, fairs, organisers, venues
+LINE = 200  # any other single line (people, authorities, search terms)
 ADDRESS = 500
-CODE = 64        # ids, codes, decision numbers
-TEXT = 5000      # descriptions
-NOTE = 1000      # notes and reasons
+CODE = 64  # ids, codes, decision numbers
+TEXT = 5000  # descriptions
+NOTE = 1000  # notes and reasons
 
 _REFUSED = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 _ALLOWED = {"\u200c", "\u200d"}  # zero-width non-joiner and joiner
@@ -36,12 +36,15 @@ def _check(value: str, keep: str = "") -> None:
             continue
         category = unicodedata.category(ch)
         if category == "Cs":
-            raise ValidationError(f"Contains a lone surrogate (U+{ord(ch):04X}) at character {position}: "
-                                  "not valid Unicode text.")
+            raise ValidationError(
+                f"Contains a lone surrogate (U+{ord(ch):04X}) at character {position}: not valid Unicode text."
+            )
         if category in _REFUSED:
             what = "line break" if ch in "\r\n\u2028\u2029\x0b\x0c\x85" else "control character"
-            raise ValidationError(f"Contains a {what} (U+{ord(ch):04X}) at character {position}; "
-                                  + ("this field is one line." if what == "line break" else "remove it."))
+            raise ValidationError(
+                f"Contains a {what} (U+{ord(ch):04X}) at character {position}; "
+                + ("this field is one line." if what == "line break" else "remove it.")
+            )
 
 
 class Line(fields.String):

@@ -58,16 +58,16 @@ class Alarm:
 class Entry:
     """One VEVENT: a fair's days, all-day, from ``first_day`` to ``last_day`` (both included)."""
 
-    key: str                          # the UID's key: see ``uid``
+    key: str  # the UID's key: see ``uid``
     summary: str
     first_day: date
     last_day: date
-    stamp: datetime                   # DTSTAMP: when the entry last changed (or was written)
+    stamp: datetime  # DTSTAMP: when the entry last changed (or was written)
     sequence: int = 0
     description: str = ""
     location: str | None = None
-    status: str | None = None         # CONFIRMED, CANCELLED, or None (an offer, not yet answered)
-    busy: bool = False                # TRANSP: OPAQUE blocks the time, TRANSPARENT does not
+    status: str | None = None  # CONFIRMED, CANCELLED, or None (an offer, not yet answered)
+    busy: bool = False  # TRANSP: OPAQUE blocks the time, TRANSPARENT does not
     url: str | None = None
     created: datetime | None = None
     modified: datetime | None = None
@@ -124,10 +124,12 @@ def _event(e: Entry) -> list[str]:
         lines.append(f"CREATED:{_utc(e.created)}")
     if e.modified is not None:
         lines.append(f"LAST-MODIFIED:{_utc(e.modified)}")
-    lines += [f"SEQUENCE:{int(e.sequence)}",
-              f"DTSTART;VALUE=DATE:{e.first_day:%Y%m%d}",
-              f"DTEND;VALUE=DATE:{e.last_day + timedelta(days=1):%Y%m%d}",  # exclusive
-              f"SUMMARY:{text(e.summary)}"]
+    lines += [
+        f"SEQUENCE:{int(e.sequence)}",
+        f"DTSTART;VALUE=DATE:{e.first_day:%Y%m%d}",
+        f"DTEND;VALUE=DATE:{e.last_day + timedelta(days=1):%Y%m%d}",  # exclusive
+        f"SUMMARY:{text(e.summary)}",
+    ]
     if e.location is not None:
         lines.append(f"LOCATION:{text(e.location)}")
     if e.categories:
@@ -142,19 +144,36 @@ def _event(e: Entry) -> list[str]:
         lines.append(f"{name.upper()};TZID={TIMEZONE}:{vDatetime(local).to_ical().decode()}")
     lines.append(f"DESCRIPTION:{text(e.description)}")
     if e.alarm is not None:
-        lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{text(e.alarm.description)}",
-                  f"TRIGGER;VALUE=DATE-TIME:{_utc(e.alarm.trigger)}", "END:VALARM"]
+        lines += [
+            "BEGIN:VALARM",
+            "ACTION:DISPLAY",
+            f"DESCRIPTION:{text(e.alarm.description)}",
+            f"TRIGGER;VALUE=DATE-TIME:{_utc(e.alarm.trigger)}",
+            "END:VALARM",
+        ]
     lines.append("END:VEVENT")
     return lines
 
 
-def calendar(entries: Iterable[Entry], *, prodid: str, name: str | None = None, description: str | None = None,
-             refresh: timedelta | None = None) -> str:
+def calendar(
+    entries: Iterable[Entry],
+    *,
+    prodid: str,
+    name: str | None = None,
+    description: str | None = None,
+    refresh: timedelta | None = None,
+) -> str:
     """A VCALENDAR (METHOD:PUBLISH) of ``entries``. ``name``/``description``: a feed's title
     (X-WR-CALNAME, X-WR-CALDESC); ``refresh``: how often a subscribed calendar should look again
     (REFRESH-INTERVAL and X-PUBLISHED-TTL, a hint)."""
-    head = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{one_line(prodid)}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-            f"X-WR-TIMEZONE:{TIMEZONE}"]
+    head = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{one_line(prodid)}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-TIMEZONE:{TIMEZONE}",
+    ]
     if name is not None:
         head.append(f"X-WR-CALNAME:{text(one_line(name))}")
     if description is not None:

@@ -67,8 +67,10 @@ def limit_of_request() -> tuple[int, bool]:
 def too_large_message() -> str:
     limit = request.environ.get(LIMIT_KEY) or request.max_content_length
     if request.mimetype == "multipart/form-data":
-        return (f"the request is too large: over {limit} bytes, a form field over {MULTIPART_FIELD_BYTES} bytes "
-                f"or more than {current_app.config['MAX_FORM_PARTS']} parts")
+        return (
+            f"the request is too large: over {limit} bytes, a form field over {MULTIPART_FIELD_BYTES} bytes "
+            f"or more than {current_app.config['MAX_FORM_PARTS']} parts"
+        )
     return f"the request body is larger than the limit of {limit} bytes"
 
 
@@ -94,7 +96,7 @@ class CappedInput(io.RawIOBase):
         self._pos += len(data)
         if self._pos > self._limit:
             raise RequestEntityTooLarge()
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
 

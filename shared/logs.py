@@ -61,14 +61,30 @@ class GunicornLogger(_GunicornBase):
     """gunicorn's logger, with credentials redacted from the access log: the request line, path,
     query, referer and the environ's copies of them; no Authorization or Cookie header, no user."""
 
-    _SECRET_HEADERS = ("{authorization}i", "{cookie}i", "{http_authorization}e", "{http_cookie}e",
-                       "{proxy-authorization}i", "{http_proxy_authorization}e")
+    _SECRET_HEADERS = (
+        "{authorization}i",
+        "{cookie}i",
+        "{http_authorization}e",
+        "{http_cookie}e",
+        "{proxy-authorization}i",
+        "{http_proxy_authorization}e",
+    )
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         atoms["u"] = "-"
-        for key in ("r", "U", "q", "f", "{raw_uri}e", "{path_info}e", "{query_string}e", "{http_referer}e",
-                    "{referer}i", "{request_uri}e"):
+        for key in (
+            "r",
+            "U",
+            "q",
+            "f",
+            "{raw_uri}e",
+            "{path_info}e",
+            "{query_string}e",
+            "{http_referer}e",
+            "{referer}i",
+            "{request_uri}e",
+        ):
             if isinstance(atoms.get(key), str):
                 atoms[key] = redact(atoms[key])
         for key in self._SECRET_HEADERS:
@@ -82,8 +98,13 @@ def setup(service: str) -> None:
     if getattr(root, "_ocop_configured", False):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
-                                       static_fields={"service": service}, timestamp=False))
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
+            static_fields={"service": service},
+            timestamp=False,
+        )
+    )
     handler.addFilter(_ContextFilter())
     handler.addFilter(_RedactFilter())
     root.handlers[:] = [handler]

@@ -25,8 +25,13 @@ from .instants import VIETNAM
 def commands(service: str, service_dir: Path, help: str) -> AppGroup:
     """The service's command group with the database commands every service has."""
 
-    @click.group(cls=AppGroup, name=f"python -m services.{service}.manage", help=help,
-                 invoke_without_command=True, context_settings={"max_content_width": 110})
+    @click.group(
+        cls=AppGroup,
+        name=f"python -m services.{service}.manage",
+        help=help,
+        invoke_without_command=True,
+        context_settings={"max_content_width": 110},
+    )
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         if ctx.invoked_subcommand is None:

@@ -36,8 +36,11 @@ def errors_of(method: str, operation: dict, path_parameters: bool) -> list[int]:
         codes.append(404)
     if "requestBody" in operation:
         codes += [400, 413]
-    if writes or "requestBody" in operation or any(p.get("in") != "path" for p in operation.get("parameters", [])
-                                                   if isinstance(p, dict)):
+    if (
+        writes
+        or "requestBody" in operation
+        or any(p.get("in") != "path" for p in operation.get("parameters", []) if isinstance(p, dict))
+    ):
         codes.append(422)
     if writes:
         codes.append(409)

@@ -47,8 +47,14 @@ def policy(style_nonce: str | None, *, inline_style_attributes: bool = False, sa
         style = "'unsafe-inline'"
     else:
         style = f"'nonce-{style_nonce}'" if style_nonce else "'self'"
-    parts = ["default-src 'none'", f"style-src {style}", "img-src 'self' data:", "form-action 'self'",
-             "frame-ancestors 'none'", "base-uri 'none'"]
+    parts = [
+        "default-src 'none'",
+        f"style-src {style}",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
     if sandbox:
         parts.append("sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation")
     return "; ".join(parts)

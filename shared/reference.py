@@ -33,9 +33,9 @@ class UnknownName(ValueError):
 
 @dataclass(frozen=True)
 class Province:
-    name: str          # current (post-July-2025) province
-    region: str        # the record's region: its old province's where the name entered is a pre-2025 one
-    entered_as: str    # the name as entered, canonical spelling (an old province keeps its name)
+    name: str  # current (post-July-2025) province
+    region: str  # the record's region: its old province's where the name entered is a pre-2025 one
+    entered_as: str  # the name as entered, canonical spelling (an old province keeps its name)
 
 
 # Administrative prefixes, folded: "Tỉnh Bến Tre", "tinh ben tre", "Thành phố Cần Thơ", "TP. Huế".
@@ -67,8 +67,10 @@ def _check_provinces(data: dict) -> None:
             raise ValueError(f"provinces.json: {name}: the old {name} lay in {olds[name]}, not {info['region']}")
         straddles = set(info.get("straddles", ()))
         if (straddles != spread) if len(spread) > 1 else bool(straddles):
-            raise ValueError(f"provinces.json: {name}: straddles must list {sorted(spread)} "
-                             f"(the predecessors' regions) exactly when they differ")
+            raise ValueError(
+                f"provinces.json: {name}: straddles must list {sorted(spread)} "
+                f"(the predecessors' regions) exactly when they differ"
+            )
         for old in olds:
             if province_key(old) in seen:
                 raise ValueError(f"provinces.json: {old} has two successors")
@@ -208,17 +210,24 @@ def load_procedures(path: Path) -> tuple[Procedure, ...]:
         raise ValueError(f"{path}: levels must be among {', '.join(LEVELS)}")
     out = []
     for v in data["versions"]:
-        steps = tuple(Step(s["level"], tuple(int(n) for n in s["certifies"]), s["does"], s["does_en"])
-                      for s in v["steps"])
-        procedure = Procedure(v["code"], v["title"], date.fromisoformat(v["decision_date"]),
-                              date.fromisoformat(v["effective_from"]),
-                              date.fromisoformat(v["effective_to"]) if v["effective_to"] else None, steps)
+        steps = tuple(
+            Step(s["level"], tuple(int(n) for n in s["certifies"]), s["does"], s["does_en"]) for s in v["steps"]
+        )
+        procedure = Procedure(
+            v["code"],
+            v["title"],
+            date.fromisoformat(v["decision_date"]),
+            date.fromisoformat(v["effective_from"]),
+            date.fromisoformat(v["effective_to"]) if v["effective_to"] else None,
+            steps,
+        )
         certified = [n for step in steps for n in step.certifies]
         if any(step.level not in data["levels"] for step in steps) or len({s.level for s in steps}) != len(steps):
             raise ValueError(f"{path}: {procedure.code}: each step names a different level of {list(data['levels'])}")
         if not set(certified) <= set(STARS) or set(certified) != set(STARS):
-            raise ValueError(f"{path}: {procedure.code}: the levels must certify 3★, 4★ and 5★ between them, "
-                             "and nothing else")
+            raise ValueError(
+                f"{path}: {procedure.code}: the levels must certify 3★, 4★ and 5★ between them, and nothing else"
+            )
         out.append(procedure)
     out.sort(key=lambda p: p.effective_from)
     for earlier, later in zip(out, out[1:], strict=False):

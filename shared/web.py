@@ -32,8 +32,9 @@ from .errors import OperationError
 log = logging.getLogger("ocop.web")
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-HTTP_LATENCY = Histogram("ocop_http_request_duration_seconds", "HTTP request latency",
-                         ["service", "method", "endpoint", "status"])
+HTTP_LATENCY = Histogram(
+    "ocop_http_request_duration_seconds", "HTTP request latency", ["service", "method", "endpoint", "status"]
+)
 
 
 class ServiceRuntime:
@@ -80,8 +81,9 @@ class _BusCollector:
 
     def collect(self):
         lag = GaugeMetricFamily("ocop_outbox_lag_seconds", "Age of the oldest unsent outbox row", labels=["service"])
-        depth = GaugeMetricFamily("ocop_queue_depth", "Messages waiting in dead-letter and parking queues",
-                                  labels=["queue"])
+        depth = GaugeMetricFamily(
+            "ocop_queue_depth", "Messages waiting in dead-letter and parking queues", labels=["queue"]
+        )
         for name, rt in list(_RUNTIMES.items()):
             try:
                 with rt.session_factory() as s:
@@ -224,8 +226,9 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
         response.headers["X-Correlation-ID"] = context.correlation_id.get() or ""
         if hasattr(g, "started"):  # labels from bounded sets: a client's invented method is "other"
             method = request.method if request.method in HTTP_METHODS else "other"
-            HTTP_LATENCY.labels(runtime.service, method, request.url_rule.rule if request.url_rule else "-",
-                                response.status_code).observe(time.perf_counter() - g.started)
+            HTTP_LATENCY.labels(
+                runtime.service, method, request.url_rule.rule if request.url_rule else "-", response.status_code
+            ).observe(time.perf_counter() - g.started)
         return response
 
     @app.teardown_request
@@ -270,8 +273,16 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
         return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
 
 
-def create_service_app(service: str, service_dir: Path, outbox_model, inbox_model, blueprints, title: str,
-                       settings: Settings | None = None, migrate: bool = False) -> Flask:
+def create_service_app(
+    service: str,
+    service_dir: Path,
+    outbox_model,
+    inbox_model,
+    blueprints,
+    title: str,
+    settings: Settings | None = None,
+    migrate: bool = False,
+) -> Flask:
     """The app factory every service's ``create_app`` delegates to (same shape in all three)."""
     from flask_smorest import Api
 
@@ -288,9 +299,14 @@ def create_service_app(service: str, service_dir: Path, outbox_model, inbox_mode
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH=None,
-        API_SPEC_OPTIONS={"components": {"securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "python -m shared.auth ROLE SUBJECT"}}},
-            "security": [{"bearer": []}]},
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "description": "python -m shared.auth ROLE SUBJECT"}
+                }
+            },
+            "security": [{"bearer": []}],
+        },
     )
     runtime = ServiceRuntime(settings, service_dir, outbox_model, inbox_model)
     if migrate:

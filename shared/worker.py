@@ -27,18 +27,32 @@ Loop = Callable[[threading.Event], None]
 def bus_loops(runtime: ServiceRuntime, handler_table: dict[str, dict]) -> list[tuple[str, Loop]]:
     """The relay plus one consumer per handler group (queue) of the service."""
     s = runtime.settings
-    relay = Relay(runtime.service, runtime.session_factory, runtime.outbox, Publisher(s.broker_url),
-                  batch_size=s.relay_batch_size)
+    relay = Relay(
+        runtime.service, runtime.session_factory, runtime.outbox, Publisher(s.broker_url), batch_size=s.relay_batch_size
+    )
     loops: list[tuple[str, Loop]] = [(f"{runtime.service}-relay", relay.run_forever)]
     for queue, handlers in handler_table.items():
-        consumer = IdempotentConsumer(queue_spec(queue), runtime.session_factory, runtime.inbox, handlers,
-                                      s.broker_url, max_attempts=s.max_handler_attempts, prefetch=s.consumer_prefetch)
+        consumer = IdempotentConsumer(
+            queue_spec(queue),
+            runtime.session_factory,
+            runtime.inbox,
+            handlers,
+            s.broker_url,
+            max_attempts=s.max_handler_attempts,
+            prefetch=s.consumer_prefetch,
+        )
         loops.append((f"consumer-{queue}", consumer.run))
     return loops
 
 
-def every(interval: float, run: Callable[[], dict], log: logging.Logger, said: str, failed: str,
-          worth_saying: Callable[[dict], bool] = lambda result: any(result.values())) -> Loop:
+def every(
+    interval: float,
+    run: Callable[[], dict],
+    log: logging.Logger,
+    said: str,
+    failed: str,
+    worth_saying: Callable[[dict], bool] = lambda result: any(result.values()),
+) -> Loop:
     """A periodic loop: ``run()`` every ``interval`` seconds until stopped; its result logged as ``said``
     when ``worth_saying`` (a sweep that found nothing says nothing); a failure (the database down)
     logged as ``failed`` and tried again next round."""

@@ -15,8 +15,10 @@ def pytest_configure(config):
     import os
 
     if os.environ.get("OCOP_REQUIRE_REAL") and not real_mode():
-        raise pytest.UsageError("OCOP_REQUIRE_REAL is set but OCOP_BROKER_URL/OCOP_TEST_PG_URL do not select "
-                                "the real RabbitMQ and PostgreSQL")
+        raise pytest.UsageError(
+            "OCOP_REQUIRE_REAL is set but OCOP_BROKER_URL/OCOP_TEST_PG_URL do not select "
+            "the real RabbitMQ and PostgreSQL"
+        )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -52,7 +52,7 @@ def reset_postgres(base_url: str, names: list[str]) -> dict[str, str]:
     with psycopg.connect(base_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
         for name in names:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+            conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
     base = base_url.rsplit("/", 1)[0]
     return {name: f"{base}/{name}" for name in names}
 
@@ -96,5 +96,3 @@ def platform_env(tmp: Path, tag: str) -> dict[str, str]:
         for s in SERVICES:
             env[f"{s.upper()}_DATABASE_URL"] = f"sqlite:///{tmp / (s + '.sqlite')}"
     return env
-
-

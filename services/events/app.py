@@ -15,5 +15,13 @@ SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app("events", SERVICE_DIR, Outbox, Inbox, [blp, outputs_blp, season_blp],
-                              "OCOP fairs and invitations API", settings, migrate)
+    return create_service_app(
+        "events",
+        SERVICE_DIR,
+        Outbox,
+        Inbox,
+        [blp, outputs_blp, season_blp],
+        "OCOP fairs and invitations API",
+        settings,
+        migrate,
+    )

@@ -52,13 +52,31 @@ def on_invitation_answered(emit, clock=lambda: datetime.now(UTC)):
         received = clock()
         try:
             with session.begin_nested():
-                invitations.answer_invitation(session, emit, data["invitation_id"], data["producer_id"], data["answer"],
-                                      data.get("note"), min(data["answered_at"], received), received_at=received)
+                invitations.answer_invitation(
+                    session,
+                    emit,
+                    data["invitation_id"],
+                    data["producer_id"],
+                    data["answer"],
+                    data.get("note"),
+                    min(data["answered_at"], received),
+                    received_at=received,
+                )
         except OperationError as exc:
             # The producer gets the events service's verdict instead of silence.
-            emit(session, "events.invitation.answer_refused", data["invitation_id"], 0,
-                 {"invitation_id": data["invitation_id"], "producer_id": data["producer_id"],
-                  "answer": data["answer"], "reason": exc.message, "cause": exc.cause or "other"})
+            emit(
+                session,
+                "events.invitation.answer_refused",
+                data["invitation_id"],
+                0,
+                {
+                    "invitation_id": data["invitation_id"],
+                    "producer_id": data["producer_id"],
+                    "answer": data["answer"],
+                    "reason": exc.message,
+                    "cause": exc.cause or "other",
+                },
+            )
 
     return handle
 
@@ -70,15 +88,17 @@ def handlers(runtime) -> dict:
     granted = on_certification_granted(emit)
     return {
         # granted, renewed and upgraded carry the same fields: the new current certification
-        "events.registry-feed": {"registry.certification.granted": granted,
-                                 "registry.certification.renewed": granted,
-                                 "registry.certification.upgraded": granted,
-                                 "registry.certification.revoked": ended,
-                                 "registry.certification.expired": ended,
-                                 "registry.producer.registered": read_model.apply_producer,
-                                 "registry.producer.updated": read_model.apply_producer,
-                                 "registry.product.registered": read_model.apply_product,
-                                 "registry.product.updated": read_model.apply_product,
-                                 revocation.EVENT_TYPE: revocation.handler(RevokedToken)},
+        "events.registry-feed": {
+            "registry.certification.granted": granted,
+            "registry.certification.renewed": granted,
+            "registry.certification.upgraded": granted,
+            "registry.certification.revoked": ended,
+            "registry.certification.expired": ended,
+            "registry.producer.registered": read_model.apply_producer,
+            "registry.producer.updated": read_model.apply_producer,
+            "registry.product.registered": read_model.apply_product,
+            "registry.product.updated": read_model.apply_product,
+            revocation.EVENT_TYPE: revocation.handler(RevokedToken),
+        },
         "events.responses": {"notifications.invitation.answered": on_invitation_answered(emit)},
     }

@@ -32,9 +32,21 @@ OPEN = frozenset({"draft", "published", "inviting", "closed"})
 
 # What may change in each state (PATCH). Before invitations go out, anything; while inviting, only
 # what does not change who is eligible or the dates producers were invited for.
-EDITABLE_WHILE_INVITING = frozenset({"name", "organiser", "organiser_kind", "organiser_contact", "organiser_phone",
-                                     "organiser_email", "venue", "venue_kind", "capacity", "subsidy_per_booth",
-                                     "budget"})
+EDITABLE_WHILE_INVITING = frozenset(
+    {
+        "name",
+        "organiser",
+        "organiser_kind",
+        "organiser_contact",
+        "organiser_phone",
+        "organiser_email",
+        "venue",
+        "venue_kind",
+        "capacity",
+        "subsidy_per_booth",
+        "budget",
+    }
+)
 EDITABLE = {"draft": None, "published": None, "inviting": EDITABLE_WHILE_INVITING}  # None: every field
 
 
@@ -71,15 +83,17 @@ def check_deadline_ahead(invitation_deadline: datetime, now: datetime) -> None:
 
 def check_capacity(capacity: int, booths_assigned: int) -> None:
     if capacity < booths_assigned:
-        raise RuleError("capacity", f"{booths_assigned} booths are already assigned; capacity cannot be "
-                                    f"{capacity}")
+        raise RuleError("capacity", f"{booths_assigned} booths are already assigned; capacity cannot be {capacity}")
 
 
 def check_budget(budget: int | None, subsidy_per_booth: int, capacity: int) -> None:
     """The budget, when given, covers the subsidy of every booth."""
     if budget is not None and subsidy_per_booth * capacity > budget:
-        raise RuleError("budget", f"subsidising {capacity} booths at {subsidy_per_booth:,} đồng costs "
-                                  f"{subsidy_per_booth * capacity:,} đồng, more than the budget of {budget:,}")
+        raise RuleError(
+            "budget",
+            f"subsidising {capacity} booths at {subsidy_per_booth:,} đồng costs "
+            f"{subsidy_per_booth * capacity:,} đồng, more than the budget of {budget:,}",
+        )
 
 
 def check_editable(status: str, fields: set[str]) -> None:
@@ -89,8 +103,7 @@ def check_editable(status: str, fields: set[str]) -> None:
     if allowed is None:
         return
     for name in sorted(fields - allowed):
-        raise RuleError(name, f"cannot change {name} while the fair is {status}; only "
-                              f"{', '.join(sorted(allowed))}")
+        raise RuleError(name, f"cannot change {name} while the fair is {status}; only {', '.join(sorted(allowed))}")
 
 
 def check_rules(rules: dict) -> None:
@@ -101,12 +114,16 @@ def check_rules(rules: dict) -> None:
     for code in rules.get("subgroups") or ():
         group = int(code.split(".")[0])
         if group not in groups:
-            raise RuleError("rules.subgroups", f"sub-group {code} belongs to group {group}, which the fair does not "
-                                               f"admit (groups {sorted(groups)})")
+            raise RuleError(
+                "rules.subgroups",
+                f"sub-group {code} belongs to group {group}, which the fair does not admit (groups {sorted(groups)})",
+            )
     for group in sorted(int(g) for g in (rules.get("group_quotas") or {})):
         if group not in groups:
-            raise RuleError("rules.group_quotas", f"a quota for group {group}, which the fair does not admit "
-                                                  f"(groups {sorted(groups)})")
+            raise RuleError(
+                "rules.group_quotas",
+                f"a quota for group {group}, which the fair does not admit (groups {sorted(groups)})",
+            )
 
 
 def check_can_hold(starts_on: date, today: date) -> None:

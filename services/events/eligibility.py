@@ -49,8 +49,13 @@ def standing(c: Candidate, rules: Rules, starts_on: date, ends_on: date) -> list
 
 def _status(c: Candidate, rules: Rules) -> list[tuple[str, str]]:
     if c.status == "uncertified":
-        return [] if rules.admit_uncertified else [
-            ("admit_uncertified", "the product is not certified OCOP and the fair admits only certified products")]
+        return (
+            []
+            if rules.admit_uncertified
+            else [
+                ("admit_uncertified", "the product is not certified OCOP and the fair admits only certified products")
+            ]
+        )
     if c.status != "current":
         return [("status", f"certificate is {c.status}")]
     if c.stars < rules.min_stars:
@@ -62,11 +67,19 @@ def _validity(c: Candidate, rules: Rules, starts_on: date, ends_on: date) -> lis
     if c.status != "current" or c.valid_until is None:
         return []
     if rules.valid_through_end and c.valid_until < ends_on:
-        return [("valid_through_end", f"certificate expires {c.valid_until.isoformat()}, before the fair ends on "
-                                      f"{ends_on.isoformat()}")]
+        return [
+            (
+                "valid_through_end",
+                f"certificate expires {c.valid_until.isoformat()}, before the fair ends on {ends_on.isoformat()}",
+            )
+        ]
     if c.valid_until < starts_on:
-        return [("valid_through_end", f"certificate expires {c.valid_until.isoformat()}, before the fair starts on "
-                                      f"{starts_on.isoformat()}")]
+        return [
+            (
+                "valid_through_end",
+                f"certificate expires {c.valid_until.isoformat()}, before the fair starts on {starts_on.isoformat()}",
+            )
+        ]
     return []
 
 
@@ -82,8 +95,13 @@ def failures(c: Candidate, rules: Rules, starts_on: date, ends_on: date) -> list
     elif rules.subgroups:
         own = [code for code in rules.subgroups if code.split(".")[0] == str(c.group)]
         if own and c.subgroup not in own:
-            out.append(("subgroups", f"sub-group {c.subgroup or 'not recorded'} is not admitted "
-                                     f"(group {c.group} admits {', '.join(own)})"))
+            out.append(
+                (
+                    "subgroups",
+                    f"sub-group {c.subgroup or 'not recorded'} is not admitted "
+                    f"(group {c.group} admits {', '.join(own)})",
+                )
+            )
     area = _area_failure(c, rules)
     if area:
         out.append(area)
@@ -92,9 +110,14 @@ def failures(c: Candidate, rules: Rules, starts_on: date, ends_on: date) -> list
     if not keyed:
         out += _validity(c, rules, starts_on, ends_on)
         if rules.admit_provincial_key and standing(c, rules, starts_on, ends_on):
-            out.append(("admit_provincial_key",
-                        "a provincial key product whose certificate was revoked" if c.provincial_key else
-                        "not a provincial key product (the fair admits those whatever their stars)"))
+            out.append(
+                (
+                    "admit_provincial_key",
+                    "a provincial key product whose certificate was revoked"
+                    if c.provincial_key
+                    else "not a provincial key product (the fair admits those whatever their stars)",
+                )
+            )
     return out
 
 
@@ -105,8 +128,10 @@ def _area_failure(c: Candidate, rules: Rules) -> tuple[str, str] | None:
     if c.province in rules.provinces or c.region in rules.regions:
         return None
     if rules.provinces and rules.regions:
-        return ("provinces_or_regions", f"province {c.province} ({c.region}) is in neither the admitted provinces "
-                                        f"nor the admitted regions")
+        return (
+            "provinces_or_regions",
+            f"province {c.province} ({c.region}) is in neither the admitted provinces nor the admitted regions",
+        )
     if rules.provinces:
         return ("provinces", f"province {c.province} is not admitted")
     return ("regions", f"region {c.region} is not admitted")

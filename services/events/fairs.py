@@ -27,10 +27,27 @@ from .payloads import fair_state
 from .queries import get_fair, locked_invitations
 from .standings import ranking, rules_of, terms
 
-FAIR_FIELDS = ("name", "kind", "organiser", "organiser_kind", "host_province", "region", "venue", "venue_kind",
-               "starts_on",
-               "ends_on", "capacity", "invitation_deadline", "response_days", "subsidy_per_booth", "budget", "rules",
-               "organiser_contact", "organiser_phone", "organiser_email")
+FAIR_FIELDS = (
+    "name",
+    "kind",
+    "organiser",
+    "organiser_kind",
+    "host_province",
+    "region",
+    "venue",
+    "venue_kind",
+    "starts_on",
+    "ends_on",
+    "capacity",
+    "invitation_deadline",
+    "response_days",
+    "subsidy_per_booth",
+    "budget",
+    "rules",
+    "organiser_contact",
+    "organiser_phone",
+    "organiser_email",
+)
 
 
 def _rule(fn, *args):
@@ -73,11 +90,21 @@ def create_fair(session: Session, data: dict, now: datetime | None = None) -> Fa
     _rule(domain.check_rules, values["rules"])
     _check_fair(values, 0, now)
     _rule(domain.check_deadline_ahead, values["invitation_deadline"], now)
-    fair = Fair(**{**values, "name": nfc(values["name"]), "organiser": nfc(values["organiser"]),
-                   "organiser_contact": nfc(values["organiser_contact"]) if values["organiser_contact"] else None,
-                   "venue": nfc(values["venue"]), "host_province": province.name,
-                   "host_province_entered": province.entered_as, "response_days": values["response_days"] or 14},
-                status="draft", version=1, booths_assigned=0)
+    fair = Fair(
+        **{
+            **values,
+            "name": nfc(values["name"]),
+            "organiser": nfc(values["organiser"]),
+            "organiser_contact": nfc(values["organiser_contact"]) if values["organiser_contact"] else None,
+            "venue": nfc(values["venue"]),
+            "host_province": province.name,
+            "host_province_entered": province.entered_as,
+            "response_days": values["response_days"] or 14,
+        },
+        status="draft",
+        version=1,
+        booths_assigned=0,
+    )
     session.add(fair)
     session.flush()
     return fair
@@ -95,8 +122,9 @@ def update_fair(session: Session, emit, fair_id: str, changes: dict, now: dateti
         changes["invitation_deadline"] = _utc(changes["invitation_deadline"], "invitation_deadline")
         _rule(domain.check_deadline_ahead, changes["invitation_deadline"], now)
     if "host_province" in changes or "region" in changes:
-        province, changes["region"] = _host(changes.get("host_province", fair.host_province_entered
-                                                        or fair.host_province), changes.get("region"))
+        province, changes["region"] = _host(
+            changes.get("host_province", fair.host_province_entered or fair.host_province), changes.get("region")
+        )
         changes["host_province"] = province.name
         fair.host_province_entered = province.entered_as
     for key in ("name", "organiser", "venue", "organiser_contact"):
@@ -108,8 +136,12 @@ def update_fair(session: Session, emit, fair_id: str, changes: dict, now: dateti
         _rule(domain.check_rules, changes["rules"])
     values.update(changes)
     _check_fair(values, fair.booths_assigned, now)
-    changed = sorted(k for k in changes if getattr(fair, k) != values[k] and not (
-        k == "invitation_deadline" and utc(fair.invitation_deadline) == values[k]))
+    changed = sorted(
+        k
+        for k in changes
+        if getattr(fair, k) != values[k]
+        and not (k == "invitation_deadline" and utc(fair.invitation_deadline) == values[k])
+    )
     if not changed:
         return fair
     raised = values["capacity"] > fair.capacity
@@ -138,15 +170,21 @@ def publish_fair(session: Session, emit, fair_id: str, invite: bool = True, now:
     fair = get_fair(session, fair_id, lock=True)
     _transition(session, fair, "published")
     fair.published_at = now
-    emit(session, "events.fair.published", fair.id, fair.version,
-         {**fair_state(fair), "min_stars": rules_of(fair).min_stars})
+    emit(
+        session,
+        "events.fair.published",
+        fair.id,
+        fair.version,
+        {**fair_state(fair), "min_stars": rules_of(fair).min_stars},
+    )
     if invite:
         _start_inviting(session, emit, fair, now)
     return fair
 
 
-def start_inviting(session: Session, emit, fair_id: str, now: datetime | None = None,
-                   decisions: list[matching.Decision] | None = None) -> Fair:
+def start_inviting(
+    session: Session, emit, fair_id: str, now: datetime | None = None, decisions: list[matching.Decision] | None = None
+) -> Fair:
     """published → inviting. ``decisions``: invitations and waitlist decided elsewhere (a season
     plan, see season.operations) instead of matching this fair alone."""
     fair = get_fair(session, fair_id, lock=True)
@@ -154,8 +192,9 @@ def start_inviting(session: Session, emit, fair_id: str, now: datetime | None = 
     return fair
 
 
-def _start_inviting(session: Session, emit, fair: Fair, now: datetime,
-                    decisions: list[matching.Decision] | None = None) -> None:
+def _start_inviting(
+    session: Session, emit, fair: Fair, now: datetime, decisions: list[matching.Decision] | None = None
+) -> None:
     """published → inviting: match, invite the top candidates, waitlist the next ones."""
     _rule(domain.check_transition, fair.status, "inviting")
     _rule(domain.check_deadline_ahead, utc(fair.invitation_deadline), now)
@@ -163,9 +202,13 @@ def _start_inviting(session: Session, emit, fair: Fair, now: datetime,
         decisions = matching.select(ranking(session, fair, now), terms(fair))
     previous = _transition(session, fair, "inviting")
     counts = Counter(d.outcome for d in decisions)
-    emit(session, "events.fair.inviting", fair.id, fair.version,
-         {**fair_state(fair), "previous_status": previous, "invited": counts["issue"],
-          "waitlisted": counts["waitlist"]})
+    emit(
+        session,
+        "events.fair.inviting",
+        fair.id,
+        fair.version,
+        {**fair_state(fair), "previous_status": previous, "invited": counts["issue"], "waitlisted": counts["waitlist"]},
+    )
     for d in decisions:
         if d.outcome == "issue":
             issue(session, emit, new_invitation(fair, d.pick, d.pick.rank, "issued", None), fair, now)
@@ -203,6 +246,11 @@ def cancel_fair(session: Session, emit, fair_id: str, reason: str | None) -> Fai
         withdraw(session, emit, fair, inv, words, "fair_cancelled", reason)
     fair.cancel_reason = reason
     previous = _transition(session, fair, "cancelled")
-    emit(session, "events.fair.cancelled", fair.id, fair.version,
-         {**fair_state(fair), "previous_status": previous, "reason": reason})
+    emit(
+        session,
+        "events.fair.cancelled",
+        fair.id,
+        fair.version,
+        {**fair_state(fair), "previous_status": previous, "reason": reason},
+    )
     return fair

@@ -34,10 +34,21 @@ def _products(pick: matching.Pick) -> list[dict]:
 
 def new_invitation(fair: Fair, pick: matching.Pick, rank: int, status: str, hold: str | None) -> Invitation:
     reasons = pick.reasons + ([f"waitlisted: {hold}"] if hold else [])
-    return Invitation(fair_id=fair.id, producer_id=pick.producer_id, status=status, rank=rank, score=pick.score,
-                      score_parts=pick.parts, reasons=reasons, group=pick.group, booth_count=pick.booths,
-                      products=_products(pick), deadline=utc(fair.invitation_deadline), version=1,
-                      status_reason=hold)
+    return Invitation(
+        fair_id=fair.id,
+        producer_id=pick.producer_id,
+        status=status,
+        rank=rank,
+        score=pick.score,
+        score_parts=pick.parts,
+        reasons=reasons,
+        group=pick.group,
+        booth_count=pick.booths,
+        products=_products(pick),
+        deadline=utc(fair.invitation_deadline),
+        version=1,
+        status_reason=hold,
+    )
 
 
 def issue(session: Session, emit, inv: Invitation, fair: Fair, now: datetime) -> Invitation:
@@ -47,19 +58,34 @@ def issue(session: Session, emit, inv: Invitation, fair: Fair, now: datetime) ->
     if inv.id is None:
         session.add(inv)
     session.flush()
-    emit(session, "events.invitation.issued", inv.id, inv.version,
-         {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair": fair_summary(fair),
-          "products": inv.products, "deadline": utc(inv.deadline), "score": inv.score, "reasons": inv.reasons,
-          "rank": inv.rank, "score_parts": inv.score_parts, "booth_count": inv.booth_count,
-          **_producer_province(session, inv.producer_id)})
+    emit(
+        session,
+        "events.invitation.issued",
+        inv.id,
+        inv.version,
+        {
+            "invitation_id": inv.id,
+            "producer_id": inv.producer_id,
+            "fair": fair_summary(fair),
+            "products": inv.products,
+            "deadline": utc(inv.deadline),
+            "score": inv.score,
+            "reasons": inv.reasons,
+            "rank": inv.rank,
+            "score_parts": inv.score_parts,
+            "booth_count": inv.booth_count,
+            **_producer_province(session, inv.producer_id),
+        },
+    )
     return inv
 
 
 def _producer_province(session: Session, producer_id: str) -> dict:
     """The producer's province for the letter, both names where it keeps an old one (read model)."""
-    source = (session.get(ProducerView, producer_id)
-              or session.scalars(select(CertifiedProduct).where(CertifiedProduct.producer_id == producer_id)
-                                 .limit(1)).first())
+    source = (
+        session.get(ProducerView, producer_id)
+        or session.scalars(select(CertifiedProduct).where(CertifiedProduct.producer_id == producer_id).limit(1)).first()
+    )
     if source is None:
         return {}
     return {"producer_province": source.province, "producer_province_entered": source.province_entered}
@@ -69,12 +95,21 @@ def _lock_producer(session: Session, producer_id: str) -> None:
     """Serialise one producer's acceptances across fairs (so two overlapping fairs cannot both be
     accepted at once). PostgreSQL: a transaction-scoped advisory lock; SQLite serialises anyway."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                        {"key": f"ocop-producer:{producer_id}"})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"ocop-producer:{producer_id}"}
+        )
 
 
-def answer_invitation(session: Session, emit, invitation_id: str, producer_id: str, answer: str,
-                      note: str | None, answered_at: datetime, received_at: datetime | None = None) -> Invitation:
+def answer_invitation(
+    session: Session,
+    emit,
+    invitation_id: str,
+    producer_id: str,
+    answer: str,
+    note: str | None,
+    answered_at: datetime,
+    received_at: datetime | None = None,
+) -> Invitation:
     """Apply a producer's answer. Raises Conflict/Invalid/Forbidden when it cannot be applied.
 
     The deadline is judged by ``received_at``, when this service received the answer (the time a
@@ -91,13 +126,20 @@ def answer_invitation(session: Session, emit, invitation_id: str, producer_id: s
     if inv.status != "issued":
         what = "not offered yet: it is on the waitlist" if inv.status == "waitlisted" else f"already {inv.status}"
         cause = {"waitlisted": "waitlisted", "accepted": "already_answered", "declined": "already_answered"}.get(
-            inv.status, "closed")
+            inv.status, "closed"
+        )
         raise Conflict(f"the invitation is {what}", field="invitation_id", cause=cause)
     if (received_at or answered_at) > utc(inv.deadline):
-        raise Invalid(f"the deadline {utc(inv.deadline).isoformat()} has passed", field="answered_at",
-                      cause="deadline_passed")
-    base = {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "note": note,
-            "answered_at": answered_at}
+        raise Invalid(
+            f"the deadline {utc(inv.deadline).isoformat()} has passed", field="answered_at", cause="deadline_passed"
+        )
+    base = {
+        "invitation_id": inv.id,
+        "producer_id": inv.producer_id,
+        "fair_id": fair.id,
+        "note": note,
+        "answered_at": answered_at,
+    }
     if answer == "accept":
         _accept(session, emit, fair, inv, base)
     else:
@@ -121,19 +163,34 @@ def _accept(session: Session, emit, fair: Fair, inv: Invitation, base: dict) -> 
     refusal = matching.acceptance_refusal(t, load_of(session, fair.id), inv.group, inv.booth_count)
     if refusal:
         raise Conflict(refusal, field="invitation_id", cause="fair_full")
-    used = [b for (booths,) in session.execute(select(Invitation.booths).where(
-        Invitation.fair_id == fair.id, Invitation.status == "accepted")) for b in (booths or [])]
+    used = [
+        b
+        for (booths,) in session.execute(
+            select(Invitation.booths).where(Invitation.fair_id == fair.id, Invitation.status == "accepted")
+        )
+        for b in (booths or [])
+    ]
     inv.booths = matching.free_booths(fair.capacity, used, inv.booth_count)
     inv.booth = inv.booths[0]
     _answered(inv, "accepted", base["note"], base["answered_at"])
     fair.booths_assigned += inv.booth_count
     fair.version += 1  # its booths changed: events about them carry a newer version each time
     session.flush()
-    emit(session, "events.invitation.accepted", inv.id, inv.version, {**base, "booth": inv.booth,
-                                                                       "booths": inv.booths})
-    emit(session, "events.booth.assigned", fair.id, fair.version,
-         {"fair_id": fair.id, "invitation_id": inv.id, "producer_id": inv.producer_id, "booths": inv.booths,
-          "booths_assigned": fair.booths_assigned, "capacity": fair.capacity})
+    emit(session, "events.invitation.accepted", inv.id, inv.version, {**base, "booth": inv.booth, "booths": inv.booths})
+    emit(
+        session,
+        "events.booth.assigned",
+        fair.id,
+        fair.version,
+        {
+            "fair_id": fair.id,
+            "invitation_id": inv.id,
+            "producer_id": inv.producer_id,
+            "booths": inv.booths,
+            "booths_assigned": fair.booths_assigned,
+            "capacity": fair.capacity,
+        },
+    )
     _withdraw_unfulfillable(session, emit, fair)
 
 
@@ -147,8 +204,9 @@ def _withdraw_unfulfillable(session: Session, emit, fair: Fair) -> None:
             withdraw(session, emit, fair, inv, refusal, "fair_full")
 
 
-def withdraw(session: Session, emit, fair: Fair, inv: Invitation, reason: str, cause: str,
-              detail: str | None = None) -> None:
+def withdraw(
+    session: Session, emit, fair: Fair, inv: Invitation, reason: str, cause: str, detail: str | None = None
+) -> None:
     """``reason`` in words; ``cause`` its code (contracts.events.WITHDRAWAL_CAUSES), ``detail`` what it names."""
     previous, freed = inv.status, list(inv.booths or []) if inv.status == "accepted" else []
     if freed:
@@ -157,22 +215,45 @@ def withdraw(session: Session, emit, fair: Fair, inv: Invitation, reason: str, c
     inv.status, inv.status_reason = "withdrawn", reason
     inv.version += 1
     session.flush()
-    emit(session, "events.invitation.withdrawn", inv.id, inv.version,
-         {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "previous_status": previous,
-          "reason": reason, "booths": freed, "cause": cause, "detail": detail})
+    emit(
+        session,
+        "events.invitation.withdrawn",
+        inv.id,
+        inv.version,
+        {
+            "invitation_id": inv.id,
+            "producer_id": inv.producer_id,
+            "fair_id": fair.id,
+            "previous_status": previous,
+            "reason": reason,
+            "booths": freed,
+            "cause": cause,
+            "detail": detail,
+        },
+    )
 
 
 def expire(session: Session, emit, inv: Invitation, reason: str) -> None:
     inv.status, inv.status_reason = "expired", reason
     inv.version += 1
     session.flush()
-    emit(session, "events.invitation.expired", inv.id, inv.version,
-         {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": inv.fair_id,
-          "deadline": utc(inv.deadline)})
+    emit(
+        session,
+        "events.invitation.expired",
+        inv.id,
+        inv.version,
+        {
+            "invitation_id": inv.id,
+            "producer_id": inv.producer_id,
+            "fair_id": inv.fair_id,
+            "deadline": utc(inv.deadline),
+        },
+    )
 
 
-def withdraw_invitation(session: Session, emit, invitation_id: str, reason: str, now: datetime | None = None) \
-        -> Invitation:
+def withdraw_invitation(
+    session: Session, emit, invitation_id: str, reason: str, now: datetime | None = None
+) -> Invitation:
     """The organiser takes an invitation back (issued, waitlisted or accepted); the next waitlisted moves up."""
     inv = get_invitation(session, invitation_id)
     fair = get_fair(session, inv.fair_id, lock=True)
@@ -186,8 +267,9 @@ def withdraw_invitation(session: Session, emit, invitation_id: str, reason: str,
     return inv
 
 
-def promote(session: Session, emit, fair: Fair, cause: str, cause_invitation_id: str | None,
-             now: datetime) -> list[Invitation]:
+def promote(
+    session: Session, emit, fair: Fair, cause: str, cause_invitation_id: str | None, now: datetime
+) -> list[Invitation]:
     """Fill freed places from the waitlist, best rank first, as far as booths and quotas allow.
     When the waitlist has run dry, match again for producers beyond it (once)."""
     if fair.status != "inviting" or now >= utc(fair.invitation_deadline):
@@ -204,9 +286,21 @@ def promote(session: Session, emit, fair: Fair, cause: str, cause_invitation_id:
         inv = by_id[nxt.invitation_id]
         deadline = domain.invitation_deadline(now, fair.response_days, utc(fair.invitation_deadline))
         inv.version += 1
-        emit(session, "events.waitlist.promoted", inv.id, inv.version,
-             {"invitation_id": inv.id, "producer_id": inv.producer_id, "fair_id": fair.id, "rank": inv.rank,
-              "cause": cause, "cause_invitation_id": cause_invitation_id, "deadline": deadline})
+        emit(
+            session,
+            "events.waitlist.promoted",
+            inv.id,
+            inv.version,
+            {
+                "invitation_id": inv.id,
+                "producer_id": inv.producer_id,
+                "fair_id": fair.id,
+                "rank": inv.rank,
+                "cause": cause,
+                "cause_invitation_id": cause_invitation_id,
+                "deadline": deadline,
+            },
+        )
         inv.version += 1  # then issued, one version later: each event about it is newer than the last
         issue(session, emit, inv, fair, now)
         promoted.append(inv)
@@ -244,9 +338,11 @@ def certificate_ended(session: Session, emit, envelope: dict, data: dict) -> boo
         return False
     status = "revoked" if envelope["type"].endswith(".revoked") else "expired"
     today = datetime.now(UTC).date()
-    mine = session.scalars(select(Invitation).where(Invitation.producer_id == data["producer_id"],
-                                                    Invitation.status.in_(OPEN_INVITATION))
-                           .order_by(Invitation.fair_id))
+    mine = session.scalars(
+        select(Invitation)
+        .where(Invitation.producer_id == data["producer_id"], Invitation.status.in_(OPEN_INVITATION))
+        .order_by(Invitation.fair_id)
+    )
     affected = [inv for inv in mine if any(p["product_id"] == data["product_id"] for p in inv.products)]
     for inv in affected:
         fair = get_fair(session, inv.fair_id, lock=True)
@@ -260,8 +356,15 @@ def certificate_ended(session: Session, emit, envelope: dict, data: dict) -> boo
             session.flush()
             continue
         was_open = inv.status in ("issued", "accepted")
-        withdraw(session, emit, fair, inv, f"the certificate of {data['product_name']} was {status}",
-                  f"certificate_{status}", data["product_name"])
+        withdraw(
+            session,
+            emit,
+            fair,
+            inv,
+            f"the certificate of {data['product_name']} was {status}",
+            f"certificate_{status}",
+            data["product_name"],
+        )
         if was_open:
             promote(session, emit, fair, "withdrawn", inv.id, datetime.now(UTC))
     return True

@@ -36,8 +36,9 @@ def rebuild_read_model() -> None:
     Then `python -m services.registry.manage replay` (run next) fills it again from events; the
     procedure and its order are in the docs ("Rebuilding the events read model")."""
     removed = empty_read_model(runtime())
-    click.echo(json.dumps({"removed": removed, "next": "python -m services.registry.manage replay"},
-                          ensure_ascii=False))
+    click.echo(
+        json.dumps({"removed": removed, "next": "python -m services.registry.manage replay"}, ensure_ascii=False)
+    )
 
 
 def empty_read_model(runtime) -> dict:
@@ -47,12 +48,16 @@ def empty_read_model(runtime) -> dict:
 
     removed = {}
     with runtime.transaction() as session:
-        for name, model in (("certified_products", CertifiedProduct), ("products", ProductView),
-                            ("producers", ProducerView)):
+        for name, model in (
+            ("certified_products", CertifiedProduct),
+            ("products", ProductView),
+            ("producers", ProducerView),
+        ):
             removed[name] = session.scalar(select(func.count()).select_from(model))
             session.execute(delete(model))
-        removed["inbox_rows"] = session.scalar(select(func.count()).select_from(Inbox)
-                                               .where(Inbox.consumer == FEED_QUEUE))
+        removed["inbox_rows"] = session.scalar(
+            select(func.count()).select_from(Inbox).where(Inbox.consumer == FEED_QUEUE)
+        )
         session.execute(delete(Inbox).where(Inbox.consumer == FEED_QUEUE))
     return removed
 

@@ -129,17 +129,19 @@ class Invitation(Base):
     """One producer's place in one fair: issued, waitlisted, accepted, declined, expired or withdrawn."""
 
     __tablename__ = "invitations"
-    __table_args__ = (UniqueConstraint("fair_id", "producer_id"), Index("ix_invitations_status_deadline", "status",
-                                                                           "deadline"))
+    __table_args__ = (
+        UniqueConstraint("fair_id", "producer_id"),
+        Index("ix_invitations_status_deadline", "status", "deadline"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     fair_id: Mapped[str] = mapped_column(ForeignKey("fairs.id"), index=True)
     producer_id: Mapped[str] = mapped_column(String(36), index=True)
     products: Mapped[list] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), index=True)
     status_reason: Mapped[str | None] = mapped_column(String(500))
-    group: Mapped[int | None] = mapped_column(Integer)      # the group its booths count against (best product's)
+    group: Mapped[int | None] = mapped_column(Integer)  # the group its booths count against (best product's)
     booth_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    booths: Mapped[list | None] = mapped_column(JSON)       # booth numbers, once accepted
+    booths: Mapped[list | None] = mapped_column(JSON)  # booth numbers, once accepted
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column()
     score_parts: Mapped[dict] = mapped_column(JSON)

@@ -42,8 +42,13 @@ def with_clashes(session: Session, fair: Fair) -> Fair:
 def venue_clashes(session: Session, fair: Fair) -> list[Fair]:
     """Other open fairs at the same venue on overlapping dates. A warning, not an error: big
     exhibition centres (SECC, Giảng Võ) hold several fairs at once in different halls."""
-    q = select(Fair).where(Fair.id != fair.id, Fair.status != "cancelled", Fair.host_province == fair.host_province,
-                           Fair.starts_on <= fair.ends_on, Fair.ends_on >= fair.starts_on)
+    q = select(Fair).where(
+        Fair.id != fair.id,
+        Fair.status != "cancelled",
+        Fair.host_province == fair.host_province,
+        Fair.starts_on <= fair.ends_on,
+        Fair.ends_on >= fair.starts_on,
+    )
     return [f for f in session.scalars(q) if fold(f.venue) == fold(fair.venue)]
 
 
@@ -63,22 +68,33 @@ def list_invitations(session: Session, fair_id: str, status: str | None = None) 
 
 
 def counts(session: Session, fair_id: str) -> dict:
-    rows = session.execute(select(Invitation.status, func.count()).where(Invitation.fair_id == fair_id)
-                           .group_by(Invitation.status)).all()
+    rows = session.execute(
+        select(Invitation.status, func.count()).where(Invitation.fair_id == fair_id).group_by(Invitation.status)
+    ).all()
     return {status: n for status, n in rows}
 
 
 def locked_invitations(session: Session, fair_id: str, statuses) -> list[Invitation]:
-    return list(session.scalars(select(Invitation).where(Invitation.fair_id == fair_id,
-                                                         Invitation.status.in_(statuses))
-                                .order_by(Invitation.rank).with_for_update()))
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(Invitation.fair_id == fair_id, Invitation.status.in_(statuses))
+            .order_by(Invitation.rank)
+            .with_for_update()
+        )
+    )
 
 
 def overdue_fairs(session: Session, cutoff: datetime) -> list[str]:
     """Fairs with issued invitations whose deadline passed before ``cutoff``."""
-    return list(session.scalars(select(Invitation.fair_id).where(Invitation.status == "issued",
-                                                                 Invitation.deadline < cutoff)
-                                .group_by(Invitation.fair_id).order_by(Invitation.fair_id)))
+    return list(
+        session.scalars(
+            select(Invitation.fair_id)
+            .where(Invitation.status == "issued", Invitation.deadline < cutoff)
+            .group_by(Invitation.fair_id)
+            .order_by(Invitation.fair_id)
+        )
+    )
 
 
 def _public():
@@ -100,8 +116,9 @@ def public_fair(session: Session, fair_id: str) -> Fair:
     return get_fair(session, fair_id)
 
 
-def public_fairs(session: Session, region: str | None = None, kind: str | None = None,
-                 status: str | None = None) -> list[Fair]:
+def public_fairs(
+    session: Session, region: str | None = None, kind: str | None = None, status: str | None = None
+) -> list[Fair]:
     """Every announced fair, soonest first (cancelled ones too, once announced)."""
     q = select(Fair).where(_public()).order_by(Fair.starts_on, Fair.name, Fair.id)
     if region:

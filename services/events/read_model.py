@@ -39,14 +39,25 @@ def apply_certification(session: Session, envelope: dict, data: dict) -> bool:
 
 
 def _certification_values(envelope: dict, data: dict) -> dict:
-    return {"product_id": data["product_id"], "product_name": data["product_name"],
-            "producer_id": data["producer_id"], "producer_name": data["producer_name"],
-            "producer_kind": data["producer_kind"], "group": data["group"], "province": data["province"],
-            "province_entered": data.get("province_entered"), "region": data["region"], "stars": data["stars"],
-            "certification_id": data["certification_id"],
-            "valid_until": data["valid_until"], "status": "current", "subgroup": data.get("subgroup"),
-            "potential_five_star": data.get("potential_five_star", False),
-            "source_version": envelope["subject_version"], "updated_at": datetime.now(UTC)}
+    return {
+        "product_id": data["product_id"],
+        "product_name": data["product_name"],
+        "producer_id": data["producer_id"],
+        "producer_name": data["producer_name"],
+        "producer_kind": data["producer_kind"],
+        "group": data["group"],
+        "province": data["province"],
+        "province_entered": data.get("province_entered"),
+        "region": data["region"],
+        "stars": data["stars"],
+        "certification_id": data["certification_id"],
+        "valid_until": data["valid_until"],
+        "status": "current",
+        "subgroup": data.get("subgroup"),
+        "potential_five_star": data.get("potential_five_star", False),
+        "source_version": envelope["subject_version"],
+        "updated_at": datetime.now(UTC),
+    }
 
 
 def apply_certifications(session: Session, batch: list[tuple[dict, dict]]) -> None:
@@ -70,10 +81,17 @@ def _overlay_producers(session: Session, producer_ids: list[str]) -> None:
     read model holds its newest state and wins, whichever of the two events arrived first (events
     of two subjects are not ordered with each other). One statement for a whole batch."""
     c, p = CertifiedProduct.__table__, ProducerView.__table__
-    session.execute(c.update().where(c.c.producer_id == p.c.producer_id, c.c.producer_id.in_(producer_ids),
-                                     p.c.source_version > 1)
-                    .values(producer_name=p.c.name, producer_kind=p.c.kind, province=p.c.province,
-                            province_entered=p.c.province_entered, region=p.c.region))
+    session.execute(
+        c.update()
+        .where(c.c.producer_id == p.c.producer_id, c.c.producer_id.in_(producer_ids), p.c.source_version > 1)
+        .values(
+            producer_name=p.c.name,
+            producer_kind=p.c.kind,
+            province=p.c.province,
+            province_entered=p.c.province_entered,
+            region=p.c.region,
+        )
+    )
 
 
 _FROM_PRODUCTS = "provincial_key_product"  # a certified row's column that the products row supplies
@@ -88,17 +106,22 @@ def _certification_upsert(param) -> str:
     quoted = {n: f'"{n}"' for n in names}  # "group" is a reserved word
     values = {n: param(n) for n in names}
     # Only product events carry the provincial key designation: the products row's, when there is one.
-    values[_FROM_PRODUCTS] = (f"COALESCE((SELECT p.{_FROM_PRODUCTS} FROM {ProductView.__tablename__} p "
-                              f"WHERE p.product_id = CAST({param('product_id')} AS VARCHAR(36))), false)")
-    return (f"INSERT INTO {table.name} ({', '.join(quoted.values())}) "
-            f"VALUES ({', '.join(values.values())}) ON CONFLICT (product_id) DO UPDATE SET "
-            + ", ".join(f"{quoted[n]} = excluded.{quoted[n]}" for n in names if n != "product_id")
-            + f" WHERE {table.name}.source_version < excluded.source_version RETURNING product_id")
+    values[_FROM_PRODUCTS] = (
+        f"COALESCE((SELECT p.{_FROM_PRODUCTS} FROM {ProductView.__tablename__} p "
+        f"WHERE p.product_id = CAST({param('product_id')} AS VARCHAR(36))), false)"
+    )
+    return (
+        f"INSERT INTO {table.name} ({', '.join(quoted.values())}) "
+        f"VALUES ({', '.join(values.values())}) ON CONFLICT (product_id) DO UPDATE SET "
+        + ", ".join(f"{quoted[n]} = excluded.{quoted[n]}" for n in names if n != "product_id")
+        + f" WHERE {table.name}.source_version < excluded.source_version RETURNING product_id"
+    )
 
 
 def _typed_upsert():
     return text(_certification_upsert(lambda n: f":{n}")).bindparams(
-        *[bindparam(c.name, type_=c.type) for c in CertifiedProduct.__table__.c if c.name != _FROM_PRODUCTS])
+        *[bindparam(c.name, type_=c.type) for c in CertifiedProduct.__table__.c if c.name != _FROM_PRODUCTS]
+    )
 
 
 _UPSERT_PG = _certification_upsert(lambda n: f"%({n})s")
@@ -154,8 +177,11 @@ def apply_certification_ended(session: Session, envelope: dict, data: dict) -> b
     """A revoked or expired certificate takes the product out of matching (newer versions only)."""
     status = "revoked" if envelope["type"].endswith(".revoked") else "expired"
     row = session.get(CertifiedProduct, data["product_id"], with_for_update=True)
-    if row is None or row.source_version >= envelope["subject_version"] \
-            or row.certification_id != data["certification_id"]:
+    if (
+        row is None
+        or row.source_version >= envelope["subject_version"]
+        or row.certification_id != data["certification_id"]
+    ):
         return False
     row.status = status
     row.source_version = envelope["subject_version"]

@@ -49,8 +49,9 @@ class Fairs(MethodView):
         subsidy, budget or rules)."""
         with rt().transaction() as s:
             if _producer():
-                return jsonify(FairPublicOut(many=True).dump(queries.public_fairs(s, kind=args["kind"],
-                                                                                  status=args["status"])))
+                return jsonify(
+                    FairPublicOut(many=True).dump(queries.public_fairs(s, kind=args["kind"], status=args["status"]))
+                )
             return queries.list_fairs(s, args["status"], args["kind"])
 
     @require("trade_officer")
@@ -191,8 +192,15 @@ class AnswerInvitation(MethodView):
     def post(self, data, invitation_id):
         """A producer accepts or declines its own invitation (the signed email link is the other way)."""
         with rt().transaction() as s:
-            return invitations.answer_invitation(s, rt().emit, invitation_id, g.principal.get("sub") or "",
-                                                 data["answer"], data["note"], datetime.now(UTC))
+            return invitations.answer_invitation(
+                s,
+                rt().emit,
+                invitation_id,
+                g.principal.get("sub") or "",
+                data["answer"],
+                data["note"],
+                datetime.now(UTC),
+            )
 
 
 @blp.route("/invitations/<invitation_id>/withdraw")

@@ -72,40 +72,75 @@ class RulesIn(Schema):
     """Who a fair admits, and how it ranks them. Lists left empty admit everything."""
 
     min_stars = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=5))
-    admit_uncertified = fields.Boolean(load_default=False, metadata={
-        "description": "Also admit products never certified (\"potential OCOP\", local specialties)."})
-    admit_provincial_key = fields.Boolean(load_default=False, metadata={
-        "description": "Also admit products the province designated provincial key products (sản phẩm chủ lực "
-                       "cấp tỉnh), whatever their stars, unless their certificate was revoked: a showcase point "
-                       "(Decision 950/QĐ-BCT) admits 3★+ products or provincial key products."})
-    groups = bounded_list(fields.Integer(strict=True, validate=GROUPS), max_items=6, load_default=list,
-                          validate=_unique)
-    subgroups = bounded_list(SubgroupCode(), max_items=100, load_default=list, validate=_unique, metadata={
-        "description": "Sub-group codes (e.g. 1.3); a group with sub-groups listed admits only those."})
-    regions = bounded_list(fields.String(validate=validate.OneOf(REGIONS)), max_items=len(REGIONS), load_default=list,
-                           validate=_unique)
-    provinces = bounded_list(ProvinceName(), max_items=100, load_default=list, metadata={
-        "description": "Source provinces, old names accepted (stored as the current province). A product "
-                       "from any listed province or any listed region is admitted."})
-    producer_kinds = bounded_list(fields.String(validate=validate.OneOf(PRODUCER_KINDS)), max_items=len(PRODUCER_KINDS),
-                                 load_default=list, validate=_unique)
-    valid_through_end = fields.Boolean(load_default=True, metadata={
-        "description": "The certificate must be valid through the fair's last day (else its first)."})
+    admit_uncertified = fields.Boolean(
+        load_default=False,
+        metadata={"description": 'Also admit products never certified ("potential OCOP", local specialties).'},
+    )
+    admit_provincial_key = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Also admit products the province designated provincial key products (sản phẩm chủ lực "
+            "cấp tỉnh), whatever their stars, unless their certificate was revoked: a showcase point "
+            "(Decision 950/QĐ-BCT) admits 3★+ products or provincial key products."
+        },
+    )
+    groups = bounded_list(
+        fields.Integer(strict=True, validate=GROUPS), max_items=6, load_default=list, validate=_unique
+    )
+    subgroups = bounded_list(
+        SubgroupCode(),
+        max_items=100,
+        load_default=list,
+        validate=_unique,
+        metadata={"description": "Sub-group codes (e.g. 1.3); a group with sub-groups listed admits only those."},
+    )
+    regions = bounded_list(
+        fields.String(validate=validate.OneOf(REGIONS)), max_items=len(REGIONS), load_default=list, validate=_unique
+    )
+    provinces = bounded_list(
+        ProvinceName(),
+        max_items=100,
+        load_default=list,
+        metadata={
+            "description": "Source provinces, old names accepted (stored as the current province). A product "
+            "from any listed province or any listed region is admitted."
+        },
+    )
+    producer_kinds = bounded_list(
+        fields.String(validate=validate.OneOf(PRODUCER_KINDS)),
+        max_items=len(PRODUCER_KINDS),
+        load_default=list,
+        validate=_unique,
+    )
+    valid_through_end = fields.Boolean(
+        load_default=True,
+        metadata={"description": "The certificate must be valid through the fair's last day (else its first)."},
+    )
     max_products_per_producer = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=20))
     max_booths_per_producer = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10))
-    group_quotas = fields.Dict(keys=fields.String(validate=validate.OneOf([str(g) for g in range(1, 7)])),
-                               values=fields.Float(validate=validate.Range(min=0, max=1, min_inclusive=False)),
-                               load_default=dict, metadata={
-                                   "description": "Largest share of the booths per group, e.g. {\"1\": 0.6}."})
+    group_quotas = fields.Dict(
+        keys=fields.String(validate=validate.OneOf([str(g) for g in range(1, 7)])),
+        values=fields.Float(validate=validate.Range(min=0, max=1, min_inclusive=False)),
+        load_default=dict,
+        metadata={"description": 'Largest share of the booths per group, e.g. {"1": 0.6}.'},
+    )
     regional_weights = fields.Nested(RegionalWeightsIn, load_default=lambda: RegionalWeightsIn().load({}))
-    overbooking_percent = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=200),
-                                         metadata={"description": "Invite this much beyond capacity; booths go "
-                                                                  "first come, first served."})
-    waitlist_size = fields.Integer(load_default=None, allow_none=True, strict=True,
-                                   validate=validate.Range(min=0, max=10000),
-                                   metadata={"description": "Default: twice the capacity, at least 20."})
-    top_up = fields.Boolean(load_default=True, metadata={
-        "description": "Invite newly certified products while inviting with room."})
+    overbooking_percent = fields.Integer(
+        load_default=0,
+        strict=True,
+        validate=validate.Range(min=0, max=200),
+        metadata={"description": "Invite this much beyond capacity; booths go first come, first served."},
+    )
+    waitlist_size = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=0, max=10000),
+        metadata={"description": "Default: twice the capacity, at least 20."},
+    )
+    top_up = fields.Boolean(
+        load_default=True, metadata={"description": "Invite newly certified products while inviting with room."}
+    )
 
     @validates("provinces")
     def _provinces_once(self, value, **_):
@@ -117,30 +152,60 @@ class FairIn(Schema):
     kind = fields.String(load_default="trade_fair", validate=validate.OneOf(FAIR_KINDS))
     organiser = Line(required=True, min_length=2, max_length=NAME)
     organiser_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ORGANISER_KINDS))
-    organiser_contact = Line(load_default=None, allow_none=True, min_length=2, max_length=LINE, metadata={
-        "description": "The person producers may ask about the fair (every letter about it gives the contact)."})
-    organiser_phone = Line(load_default=None, allow_none=True, max_length=20, validate=PHONE, metadata={
-        "description": "The organiser's phone number for producers' questions."})
-    organiser_email = Email(load_default=None, allow_none=True, metadata={
-        "description": "The organiser's email address for producers' questions."})
-    host_province = KnownProvince(required=True, min_length=2, metadata={
-        "description": "Current or pre-2025 name; stored as the current province, the name entered kept."})
-    region = fields.String(required=True, validate=validate.OneOf(REGIONS), metadata={
-        "description": "The host province's region (provinces.json maps each province to one)."})
+    organiser_contact = Line(
+        load_default=None,
+        allow_none=True,
+        min_length=2,
+        max_length=LINE,
+        metadata={
+            "description": "The person producers may ask about the fair (every letter about it gives the contact)."
+        },
+    )
+    organiser_phone = Line(
+        load_default=None,
+        allow_none=True,
+        max_length=20,
+        validate=PHONE,
+        metadata={"description": "The organiser's phone number for producers' questions."},
+    )
+    organiser_email = Email(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The organiser's email address for producers' questions."},
+    )
+    host_province = KnownProvince(
+        required=True,
+        min_length=2,
+        metadata={"description": "Current or pre-2025 name; stored as the current province, the name entered kept."},
+    )
+    region = fields.String(
+        required=True,
+        validate=validate.OneOf(REGIONS),
+        metadata={"description": "The host province's region (provinces.json maps each province to one)."},
+    )
     venue = Line(required=True, min_length=2, max_length=NAME)
-    venue_kind = Line(load_default=None, allow_none=True, max_length=30, validate=validate.OneOf(VENUE_KINDS),
-                      metadata={"description": "What kind of place the venue is, above all a showcase point's "
-                                               "(Decision 950/QĐ-BCT)."})
+    venue_kind = Line(
+        load_default=None,
+        allow_none=True,
+        max_length=30,
+        validate=validate.OneOf(VENUE_KINDS),
+        metadata={
+            "description": "What kind of place the venue is, above all a showcase point's (Decision 950/QĐ-BCT)."
+        },
+    )
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2000))
     invitation_deadline = fields.AwareDateTime(required=True)
-    response_days = fields.Integer(load_default=14, strict=True, validate=validate.Range(min=1, max=90), metadata={
-        "description": "Days a producer has to answer an invitation (never past the invitation deadline)."})
+    response_days = fields.Integer(
+        load_default=14,
+        strict=True,
+        validate=validate.Range(min=1, max=90),
+        metadata={"description": "Days a producer has to answer an invitation (never past the invitation deadline)."},
+    )
     # An integer column: 2,147,483,647 đồng is far above any booth subsidy, and beyond it is a 500 on PostgreSQL.
     subsidy_per_booth = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=2_147_483_647))
-    budget = fields.Integer(load_default=None, allow_none=True, strict=True,
-                            validate=validate.Range(min=0, max=10**15))
+    budget = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=10**15))
     rules = fields.Nested(RulesIn, load_default=lambda: RulesIn().load({}))
 
 
@@ -182,12 +247,16 @@ class FairOut(FairPublicOut):
     budget = fields.Integer(allow_none=True)
     rules = fields.Dict()
     version = fields.Integer()
-    clashes = fields.Method("_clashes", metadata={
-        "description": "Other open fairs at the same venue on overlapping dates (a warning, not an error)."})
+    clashes = fields.Method(
+        "_clashes",
+        metadata={"description": "Other open fairs at the same venue on overlapping dates (a warning, not an error)."},
+    )
 
     def _clashes(self, fair):
-        return [{"fair_id": f.id, "name": f.name, "starts_on": f.starts_on.isoformat(),
-                 "ends_on": f.ends_on.isoformat()} for f in getattr(fair, "clashes", [])]
+        return [
+            {"fair_id": f.id, "name": f.name, "starts_on": f.starts_on.isoformat(), "ends_on": f.ends_on.isoformat()}
+            for f in getattr(fair, "clashes", [])
+        ]
 
 
 class FairListArgs(Schema):
@@ -196,13 +265,17 @@ class FairListArgs(Schema):
 
 
 class PublishArgs(Schema):
-    invite = fields.Boolean(load_default=True, metadata={
-        "description": "Start inviting at once (the default), or only announce the fair."})
+    invite = fields.Boolean(
+        load_default=True, metadata={"description": "Start inviting at once (the default), or only announce the fair."}
+    )
 
 
 class PreviewArgs(Schema):
-    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=100_000), metadata={
-        "description": "How many producers of the ranking to show, best first."})
+    limit = fields.Integer(
+        load_default=1000,
+        validate=validate.Range(min=1, max=100_000),
+        metadata={"description": "How many producers of the ranking to show, best first."},
+    )
 
 
 class CancelIn(Schema):
@@ -257,8 +330,9 @@ class PickOut(Schema):
     score = fields.Function(lambda d: d.pick.score)
     parts = fields.Function(lambda d: d.pick.parts)
     reasons = fields.Function(lambda d: d.pick.reasons)
-    products = fields.Function(lambda d: [{"product_id": c.product_id, "name": c.product_name, "stars": c.stars}
-                                          for c in d.pick.products])
+    products = fields.Function(
+        lambda d: [{"product_id": c.product_id, "name": c.product_name, "stars": c.stars} for c in d.pick.products]
+    )
 
 
 class FailedRuleOut(Schema):
@@ -271,8 +345,12 @@ class ExplainOut(Schema):
     product_id = fields.String()
     product_name = fields.String()
     producer_id = fields.String()
-    outcome = fields.String(metadata={"description": "chosen, ineligible, other_products_chosen, would_be_invited, "
-                                                     "would_be_waitlisted or below_cut"})
+    outcome = fields.String(
+        metadata={
+            "description": "chosen, ineligible, other_products_chosen, would_be_invited, "
+            "would_be_waitlisted or below_cut"
+        }
+    )
     message = fields.String()
     failed_rules = fields.List(fields.Nested(FailedRuleOut))
     rank = fields.Integer(allow_none=True)
@@ -292,8 +370,10 @@ class CertifiedProductOut(Schema):
     group = fields.Integer()
     subgroup = fields.String(allow_none=True)
     province = fields.String()
-    province_entered = fields.String(allow_none=True, metadata={
-        "description": "the producer's province as entered, a pre-2025 name where it keeps one"})
+    province_entered = fields.String(
+        allow_none=True,
+        metadata={"description": "the producer's province as entered, a pre-2025 name where it keeps one"},
+    )
     region = fields.String(metadata={"description": "its old province's where province_entered is a pre-2025 one"})
     stars = fields.Integer()
     potential_five_star = fields.Boolean()

@@ -24,11 +24,22 @@ from shared.db import among
 from . import matching
 from .models import CertifiedProduct, ProducerView, ProductView
 
-_FULL = (CertifiedProduct.product_id, CertifiedProduct.product_name, CertifiedProduct.producer_id,
-         CertifiedProduct.producer_name, CertifiedProduct.producer_kind, CertifiedProduct.group,
-         CertifiedProduct.province, CertifiedProduct.region, CertifiedProduct.stars, CertifiedProduct.valid_until,
-         CertifiedProduct.status, CertifiedProduct.subgroup, CertifiedProduct.potential_five_star,
-         CertifiedProduct.provincial_key_product)
+_FULL = (
+    CertifiedProduct.product_id,
+    CertifiedProduct.product_name,
+    CertifiedProduct.producer_id,
+    CertifiedProduct.producer_name,
+    CertifiedProduct.producer_kind,
+    CertifiedProduct.group,
+    CertifiedProduct.province,
+    CertifiedProduct.region,
+    CertifiedProduct.stars,
+    CertifiedProduct.valid_until,
+    CertifiedProduct.status,
+    CertifiedProduct.subgroup,
+    CertifiedProduct.potential_five_star,
+    CertifiedProduct.provincial_key_product,
+)
 
 
 def fetch(session: Session, stmt) -> list[tuple]:
@@ -69,20 +80,25 @@ def certified_filter(t: matching.FairTerms) -> list:
     """A certified product's standing (``eligibility.standing``, or a provincial key product's
     designation at a fair that admits those) and the other rules, as SQL conditions."""
     cp, r = CertifiedProduct, t.rules
-    by_certificate = [cp.status == "current", cp.stars >= r.min_stars,
-                      cp.valid_until >= (t.ends_on if r.valid_through_end else t.starts_on)]
+    by_certificate = [
+        cp.status == "current",
+        cp.stars >= r.min_stars,
+        cp.valid_until >= (t.ends_on if r.valid_through_end else t.starts_on),
+    ]
     if r.admit_provincial_key:
-        by_certificate = [or_(and_(*by_certificate), and_(cp.provincial_key_product.is_(True),
-                                                          cp.status != "revoked"))]
+        by_certificate = [or_(and_(*by_certificate), and_(cp.provincial_key_product.is_(True), cp.status != "revoked"))]
     return [*by_certificate, *_rule_filters(r, cp.group, cp.subgroup, cp.province, cp.region, cp.producer_kind)]
 
 
 def _uncertified_query(r: matching.Rules, *columns):
     """Products never certified (no row in certified_products), with their producer."""
     p, pr, cp = ProductView, ProducerView, CertifiedProduct
-    return (select(*columns).join(pr, pr.producer_id == p.producer_id)
-            .outerjoin(cp, cp.product_id == p.product_id)
-            .where(cp.product_id.is_(None), *_rule_filters(r, p.group, p.subgroup, pr.province, pr.region, pr.kind)))
+    return (
+        select(*columns)
+        .join(pr, pr.producer_id == p.producer_id)
+        .outerjoin(cp, cp.product_id == p.product_id)
+        .where(cp.product_id.is_(None), *_rule_filters(r, p.group, p.subgroup, pr.province, pr.region, pr.kind))
+    )
 
 
 def _admitted_uncertified(r: matching.Rules, *columns):
@@ -119,29 +135,69 @@ def rows(session: Session, t: matching.FairTerms, producer_ids: list[str] | None
     return out
 
 
-_UNCERTIFIED = (ProductView.product_id, ProductView.name, ProductView.producer_id, ProducerView.name,
-                ProducerView.kind, ProductView.group, ProducerView.province, ProducerView.region,
-                ProductView.subgroup, ProductView.potential_five_star, ProductView.provincial_key_product)
+_UNCERTIFIED = (
+    ProductView.product_id,
+    ProductView.name,
+    ProductView.producer_id,
+    ProducerView.name,
+    ProducerView.kind,
+    ProductView.group,
+    ProducerView.province,
+    ProducerView.region,
+    ProductView.subgroup,
+    ProductView.potential_five_star,
+    ProductView.provincial_key_product,
+)
 
 
 def _uncertified_candidates(session: Session, q) -> list[matching.Candidate]:
-    return [matching.Candidate(pid, name, producer, producer_name, kind, group, province, region, 0, None,
-                               "uncertified", subgroup, potential, key)
-            for pid, name, producer, producer_name, kind, group, province, region, subgroup, potential, key
-            in fetch(session, q)]
+    return [
+        matching.Candidate(
+            pid,
+            name,
+            producer,
+            producer_name,
+            kind,
+            group,
+            province,
+            region,
+            0,
+            None,
+            "uncertified",
+            subgroup,
+            potential,
+            key,
+        )
+        for pid, name, producer, producer_name, kind, group, province, region, subgroup, potential, key in fetch(
+            session, q
+        )
+    ]
 
 
-def candidates(session: Session, t: matching.FairTerms, producer_ids: list[str] | None = None,
-               product_ids: list[str] | None = None) -> list[matching.Candidate]:
+def candidates(
+    session: Session, t: matching.FairTerms, producer_ids: list[str] | None = None, product_ids: list[str] | None = None
+) -> list[matching.Candidate]:
     """Every product the fair admits as a full ``Candidate`` (the same selection as ``rows``),
     narrowed to some producers and/or products."""
-    out = [matching.Candidate(*row) for row in fetch(session, _narrowed(
-        session, select(*_FULL).where(*certified_filter(t)), CertifiedProduct.producer_id,
-        CertifiedProduct.product_id, producer_ids, product_ids))]
+    out = [
+        matching.Candidate(*row)
+        for row in fetch(
+            session,
+            _narrowed(
+                session,
+                select(*_FULL).where(*certified_filter(t)),
+                CertifiedProduct.producer_id,
+                CertifiedProduct.product_id,
+                producer_ids,
+                product_ids,
+            ),
+        )
+    ]
     u = _admitted_uncertified(t.rules, *_UNCERTIFIED)
     if u is not None:
-        out += _uncertified_candidates(session, _narrowed(session, u, ProductView.producer_id,
-                                                          ProductView.product_id, producer_ids, product_ids))
+        out += _uncertified_candidates(
+            session, _narrowed(session, u, ProductView.producer_id, ProductView.product_id, producer_ids, product_ids)
+        )
     return out
 
 
@@ -152,6 +208,7 @@ def details(session: Session, t: matching.FairTerms | None = None):
     """``matching.Details`` on this session: full candidates by product id, certified or not.
     With the fair's terms, a request for many products (reading a whole ranking) scans the
     fair's eligible rows once instead of looking each up."""
+
     def load(product_ids: list[str]) -> dict[str, matching.Candidate]:
         found: dict[str, matching.Candidate] = {}
         if t is not None and len(product_ids) > SCAN_ABOVE:
@@ -161,7 +218,7 @@ def details(session: Session, t: matching.FairTerms | None = None):
                     found[row[0]] = matching.Candidate(*row)
             product_ids = [i for i in product_ids if i not in found]
         for start in range(0, len(product_ids), 5000):
-            ids = product_ids[start:start + 5000]
+            ids = product_ids[start : start + 5000]
             for row in fetch(session, select(*_FULL).where(among(session, CertifiedProduct.product_id, ids))):
                 found[row[0]] = matching.Candidate(*row)
             rest = [i for i in ids if i not in found]
@@ -174,7 +231,7 @@ def details(session: Session, t: matching.FairTerms | None = None):
     return load
 
 
-def ranking(session: Session, t: matching.FairTerms, history: dict[str, matching.History],
-            busy: dict[str, str]) -> matching.Ranking:
+def ranking(
+    session: Session, t: matching.FairTerms, history: dict[str, matching.History], busy: dict[str, str]
+) -> matching.Ranking:
     return matching.rank_rows(rows(session, t), t, history, busy, details(session, t))
-

@@ -37,8 +37,14 @@ def run_expiry(runtime, now: datetime | None = None) -> dict:
 
 
 def expiry_loop(runtime):
-    return every(EXPIRY_INTERVAL, lambda: run_expiry(runtime), log, "invitations expired", "expiry sweep failed",
-                 worth_saying=lambda result: result["expired"])
+    return every(
+        EXPIRY_INTERVAL,
+        lambda: run_expiry(runtime),
+        log,
+        "invitations expired",
+        "expiry sweep failed",
+        worth_saying=lambda result: result["expired"],
+    )
 
 
 def loops(runtime):

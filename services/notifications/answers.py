@@ -57,8 +57,11 @@ def open_link(session: Session, secret: str, token: str, asked_language: str | N
 def page_state(view: InvitationView, answered: bool) -> dict:
     """What the page says about the invitation now (see templates/page.html)."""
     state = "answered" if view.status == "issued" and answered else view.status
-    out = {"now_state": "open" if state == "issued" else state, "inv": view_dict(view),
-           "booths": view.booths or ([view.booth] if view.booth else [])}
+    out = {
+        "now_state": "open" if state == "issued" else state,
+        "inv": view_dict(view),
+        "booths": view.booths or ([view.booth] if view.booth else []),
+    }
     if state == "refused":
         out["cause"], out["detail"] = domain.refusal_cause(view.verdict or "")
     elif state == "withdrawn":
@@ -71,15 +74,26 @@ def page_state(view: InvitationView, answered: bool) -> dict:
 
 def record_answer(session: Session, emit, claims: dict, answer: str, note: str | None) -> Answer:
     """Once per invitation: a second use of the link is a Conflict."""
-    row = Answer(invitation_id=claims["inv"], producer_id=claims["prod"], answer=answer, note=note,
-                 answered_at=datetime.now(UTC))
+    row = Answer(
+        invitation_id=claims["inv"], producer_id=claims["prod"], answer=answer, note=note, answered_at=datetime.now(UTC)
+    )
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
     except IntegrityError as exc:
         raise Conflict("this invitation has already been answered", field="invitation_id") from exc
-    emit(session, "notifications.invitation.answered", row.invitation_id, 1,
-         {"invitation_id": row.invitation_id, "producer_id": row.producer_id, "answer": answer, "note": note,
-          "answered_at": row.answered_at})
+    emit(
+        session,
+        "notifications.invitation.answered",
+        row.invitation_id,
+        1,
+        {
+            "invitation_id": row.invitation_id,
+            "producer_id": row.producer_id,
+            "answer": answer,
+            "note": note,
+            "answered_at": row.answered_at,
+        },
+    )
     return row

@@ -15,7 +15,8 @@ SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    app = create_service_app("notifications", SERVICE_DIR, Outbox, Inbox, [blp, webhooks_blp],
-                             "OCOP notifications API", settings, migrate)
+    app = create_service_app(
+        "notifications", SERVICE_DIR, Outbox, Inbox, [blp, webhooks_blp], "OCOP notifications API", settings, migrate
+    )
     policy_for(runtime_of(app).settings)  # a wrong OCOP_WEBHOOK_* value stops the service at start
     return app

@@ -23,8 +23,9 @@ from . import domain, webhook_targets
 
 
 class ChannelError(Exception):
-    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None,
-                 status: int | None = None):
+    def __init__(
+        self, message: str, permanent: bool = False, retry_after: float | None = None, status: int | None = None
+    ):
         super().__init__(domain.redact(message))
         self.permanent = permanent
         self.retry_after = retry_after
@@ -77,8 +78,9 @@ def mailbox(addr: str | None) -> str:
     """An address as it may go into a header and an SMTP command: one ``local@domain`` token, with no
     space, control character or angle bracket (a line break there would add a header or a command)."""
     if not addr or not _MAILBOX.fullmatch(addr) or not addr.isprintable():
-        raise ValueError("the email address is not one plain address (it has spaces, control characters, "
-                         "angle brackets or no @)")
+        raise ValueError(
+            "the email address is not one plain address (it has spaces, control characters, angle brackets or no @)"
+        )
     return addr
 
 
@@ -129,24 +131,35 @@ def email_bytes(delivery, to_name: str, to_addr: str, mail_from: str, date: date
     here (more than rendering it); the output is checked by parsing it back with the standard
     library (tests/unit/test_notifications_templates.py). Boundaries contain "=_", which base64
     never produces, so no part can contain them."""
-    head = [("From", _from_header(mail_from)), ("To", _address(to_name, to_addr)),
-            ("Subject", encoded_words(one_line(delivery.subject), "Subject")),
-            ("Date", format_datetime(date or datetime.now(UTC), usegmt=True)),
-            # A stable Message-ID: a message sent again after an interrupted attempt is recognisable.
-            ("Message-ID", message_id(delivery.id)), ("X-OCOP-Delivery", delivery.id),
-            ("Content-Language", delivery.language), ("MIME-Version", "1.0")]
+    head = [
+        ("From", _from_header(mail_from)),
+        ("To", _address(to_name, to_addr)),
+        ("Subject", encoded_words(one_line(delivery.subject), "Subject")),
+        ("Date", format_datetime(date or datetime.now(UTC), usegmt=True)),
+        # A stable Message-ID: a message sent again after an interrupted attempt is recognisable.
+        ("Message-ID", message_id(delivery.id)),
+        ("X-OCOP-Delivery", delivery.id),
+        ("Content-Language", delivery.language),
+        ("MIME-Version", "1.0"),
+    ]
     text = _part('text/plain; charset="utf-8"', delivery.body_text)
     if delivery.body_html:
-        body = _multipart("alternative", f"=_alt_{delivery.id}",
-                          [text, _part('text/html; charset="utf-8"', delivery.body_html)])
+        body = _multipart(
+            "alternative", f"=_alt_{delivery.id}", [text, _part('text/html; charset="utf-8"', delivery.body_html)]
+        )
     else:
         body = text
     attachments = delivery.attachments or []
     if attachments:
-        parts = [body] + [_part(f'{a["content_type"].split(";")[0]}; charset="utf-8"'
-                                + "".join(f"; {p.strip()}" for p in a["content_type"].split(";")[1:]), a["content"],
-                                (f'Content-Disposition: attachment;\r\n filename="{a["filename"]}"',))
-                          for a in attachments]
+        parts = [body] + [
+            _part(
+                f'{a["content_type"].split(";")[0]}; charset="utf-8"'
+                + "".join(f"; {p.strip()}" for p in a["content_type"].split(";")[1:]),
+                a["content"],
+                (f'Content-Disposition: attachment;\r\n filename="{a["filename"]}"',),
+            )
+            for a in attachments
+        ]
         body = _multipart("mixed", f"=_mix_{delivery.id}", parts)
     if any(_BARE_BREAK.search(v) for _, v in head):  # a last guard: no value of ours may end the header early
         raise ValueError("a header value carries a line break")
@@ -165,8 +178,7 @@ class SmtpSession:
     sent, so that one is retried at once on a fresh connection; any other failure closes the
     connection and is the caller's (a ChannelError says whether a retry can help)."""
 
-    def __init__(self, host: str, port: int, timeout: float, idle_seconds: float = 30.0,
-                 clock=time.monotonic):
+    def __init__(self, host: str, port: int, timeout: float, idle_seconds: float = 30.0, clock=time.monotonic):
         self.host, self.port, self.timeout, self.idle_seconds, self.clock = host, port, timeout, idle_seconds, clock
         self.smtp: smtplib.SMTP | None = None
         self.used_at = 0.0
@@ -253,8 +265,9 @@ class EmailChannel:
             self.session.send(self.envelope_from, recipient.email, data)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise ChannelError(f"recipient refused ({', '.join(map(str, codes))})",
-                               permanent=all(c >= 500 for c in codes)) from exc
+            raise ChannelError(
+                f"recipient refused ({', '.join(map(str, codes))})", permanent=all(c >= 500 for c in codes)
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
             raise ChannelError(f"SMTP {exc.smtp_code}: {text[:300]}", permanent=exc.smtp_code >= 500) from exc
@@ -274,9 +287,12 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
     """POST; returns (status, body) for a 2xx, raises ChannelError otherwise: 4xx other than 408
     and 429 is permanent (the request itself is wrong), anything else can be retried (Retry-After
     honoured)."""
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8",
-                                              "User-Agent": "ocop-notifications/1", **headers})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "ocop-notifications/1", **headers},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
             return response.status, response.read(65536)
@@ -284,8 +300,12 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         retry_after = _retry_after(exc.headers.get("Retry-After"))
         permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
         detail = exc.read(300).decode("utf-8", "replace") if exc.fp else ""
-        raise ChannelError(f"HTTP {exc.code} {exc.reason}: {detail}".strip(), permanent=permanent,
-                           retry_after=retry_after, status=exc.code) from exc
+        raise ChannelError(
+            f"HTTP {exc.code} {exc.reason}: {detail}".strip(),
+            permanent=permanent,
+            retry_after=retry_after,
+            status=exc.code,
+        ) from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ChannelError(f"{type(exc).__name__}: {str(reason)[:300]}") from exc
@@ -327,9 +347,17 @@ class SmsChannel:
         to = domain.mobile_number(recipient.phone)
         if not to:
             raise ChannelError("no mobile number", permanent=True)
-        body = json.dumps({"from": self.sender, "to": to, "text": delivery.body_text,
-                           "encoding": delivery.sms_encoding, "segments": delivery.sms_segments,
-                           "reference": delivery.id}, ensure_ascii=False).encode("utf-8")
+        body = json.dumps(
+            {
+                "from": self.sender,
+                "to": to,
+                "text": delivery.body_text,
+                "encoding": delivery.sms_encoding,
+                "segments": delivery.sms_segments,
+                "reference": delivery.id,
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
         _, answer = post_json(self.url, body, {**self.headers, "Idempotency-Key": delivery.id}, self.timeout)
         try:
             parsed = json.loads(answer or b"{}")
@@ -358,16 +386,27 @@ class WebhookChannel:
     def send(self, delivery, subscription) -> int:
         body = delivery.payload.encode("utf-8")
         timestamp = int(self.clock())
-        headers = {"X-OCOP-Event-Type": delivery.event_type, "X-OCOP-Event-Id": delivery.event_id,
-                   "X-OCOP-Delivery": delivery.id, "X-OCOP-Timestamp": str(timestamp),
-                   "X-OCOP-Signature": domain.sign(subscription.secret, timestamp, body)}
+        headers = {
+            "X-OCOP-Event-Type": delivery.event_type,
+            "X-OCOP-Event-Id": delivery.event_id,
+            "X-OCOP-Delivery": delivery.id,
+            "X-OCOP-Timestamp": str(timestamp),
+            "X-OCOP-Signature": domain.sign(subscription.secret, timestamp, body),
+        }
         try:
-            return webhook_targets.post(subscription.url, body, headers, self.timeout,
-                                        webhook_targets.policy_for(self.settings),
-                                        resolve=self.resolve or webhook_targets.resolve_host, context=self.context)
+            return webhook_targets.post(
+                subscription.url,
+                body,
+                headers,
+                self.timeout,
+                webhook_targets.policy_for(self.settings),
+                resolve=self.resolve or webhook_targets.resolve_host,
+                context=self.context,
+            )
         except webhook_targets.SendFailed as exc:
-            raise ChannelError(str(exc), permanent=exc.permanent, retry_after=exc.retry_after,
-                               status=exc.status) from None
+            raise ChannelError(
+                str(exc), permanent=exc.permanent, retry_after=exc.retry_after, status=exc.status
+            ) from None
 
 
 def producer_channels(settings) -> dict:

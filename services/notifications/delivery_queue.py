@@ -34,10 +34,14 @@ from .webhooks import fan_out
 log = logging.getLogger("ocop.notifications")
 
 SENT_EVENT = "notifications.delivery.sent"
-INTERRUPTED = ("its sender stopped after handing it to the provider and before recording the answer: sent again "
-               "under the same Message-ID / Idempotency-Key (a duplicate is possible)")
-FOUND = ("its sender stopped after handing it to the provider and before recording the answer: found at the "
-         "provider, not sent again")
+INTERRUPTED = (
+    "its sender stopped after handing it to the provider and before recording the answer: sent again "
+    "under the same Message-ID / Idempotency-Key (a duplicate is possible)"
+)
+FOUND = (
+    "its sender stopped after handing it to the provider and before recording the answer: found at the "
+    "provider, not sent again"
+)
 
 
 class Contact(NamedTuple):
@@ -77,13 +81,36 @@ class Sent:
 
 
 _D = Delivery.__table__
-_CLAIMED = (_D.c.id, _D.c.channel, _D.c.template, _D.c.language, _D.c.subject, _D.c.body_text, _D.c.body_html,
-            _D.c.attachments, _D.c.sms_encoding, _D.c.sms_segments, _D.c.status, _D.c.handed_at, _D.c.attempts,
-            _D.c.producer_id, _D.c.cause_event_id, _D.c.ref_id, _D.c.next_attempt_at)
+_CLAIMED = (
+    _D.c.id,
+    _D.c.channel,
+    _D.c.template,
+    _D.c.language,
+    _D.c.subject,
+    _D.c.body_text,
+    _D.c.body_html,
+    _D.c.attachments,
+    _D.c.sms_encoding,
+    _D.c.sms_segments,
+    _D.c.status,
+    _D.c.handed_at,
+    _D.c.attempts,
+    _D.c.producer_id,
+    _D.c.cause_event_id,
+    _D.c.ref_id,
+    _D.c.next_attempt_at,
+)
 
 
-def claim(session: Session, channel: str, limit: int, lease_seconds: float, adapters: dict,
-          now: datetime | None = None, orphaned_before: datetime | None = None) -> tuple[list[Job], int]:
+def claim(
+    session: Session,
+    channel: str,
+    limit: int,
+    lease_seconds: float,
+    adapters: dict,
+    now: datetime | None = None,
+    orphaned_before: datetime | None = None,
+) -> tuple[list[Job], int]:
     """Claim up to ``limit`` due deliveries of a channel (``FOR UPDATE SKIP LOCKED``: replicas never
     take the same one) and mark the first handed; returns the jobs and how many were settled
     without sending (opted out since, or no longer true: undeliverable, cancelled). Due: queued,
@@ -108,17 +135,35 @@ def claim(session: Session, channel: str, limit: int, lease_seconds: float, adap
             continue
         in_doubt = d.status == "sending" and d.handed_at is not None
         if in_doubt:  # the interrupted attempt counts
-            log.warning("delivery in doubt after an interrupted attempt", extra={"delivery_id": d.id,
-                                                                                "channel": d.channel})
-        jobs.append(Job(id=d.id, channel=d.channel, template=d.template, language=d.language, subject=d.subject,
-                        body_text=d.body_text, body_html=d.body_html, attachments=d.attachments,
-                        sms_encoding=d.sms_encoding, sms_segments=d.sms_segments,
-                        recipient=Contact(recipient.name, recipient.email, recipient.phone), claimed_until=until,
-                        in_doubt=in_doubt, producer_id=d.producer_id, cause_event_id=d.cause_event_id,
-                        attempts=d.attempts + (1 if in_doubt else 0)))
+            log.warning(
+                "delivery in doubt after an interrupted attempt", extra={"delivery_id": d.id, "channel": d.channel}
+            )
+        jobs.append(
+            Job(
+                id=d.id,
+                channel=d.channel,
+                template=d.template,
+                language=d.language,
+                subject=d.subject,
+                body_text=d.body_text,
+                body_html=d.body_html,
+                attachments=d.attachments,
+                sms_encoding=d.sms_encoding,
+                sms_segments=d.sms_segments,
+                recipient=Contact(recipient.name, recipient.email, recipient.phone),
+                claimed_until=until,
+                in_doubt=in_doubt,
+                producer_id=d.producer_id,
+                cause_event_id=d.cause_event_id,
+                attempts=d.attempts + (1 if in_doubt else 0),
+            )
+        )
     if jobs:
-        conn.execute(_D.update().where(among(conn, _D.c.id, [j.id for j in jobs]))
-                     .values(status="sending", claimed_until=until, handed_at=None))
+        conn.execute(
+            _D.update()
+            .where(among(conn, _D.c.id, [j.id for j in jobs]))
+            .values(status="sending", claimed_until=until, handed_at=None)
+        )
         doubted = [j.id for j in jobs if j.in_doubt]
         if doubted:
             conn.execute(_D.update().where(_D.c.id.in_(doubted)).values(attempts=_D.c.attempts + 1))
@@ -147,13 +192,20 @@ def _recipient_of(row) -> _RecipientRow | None:
 
 def _due_statement():
     arms = []
-    for status, extra in (("sending", _D.c.claimed_until <= bindparam("due_doubt")),
-                          ("failed", _D.c.next_attempt_at <= bindparam("due_now")),
-                          ("queued", _D.c.next_attempt_at <= bindparam("due_now"))):
-        arms.append(select(*_CLAIMED, *_RECIPIENT).select_from(_D.outerjoin(_R, _R.c.producer_id == _D.c.producer_id))
-                    .where(_D.c.channel == bindparam("due_channel"), _D.c.status == status, extra)
-                    .order_by(_D.c.next_attempt_at).limit(bindparam("due_limit"))
-                    .with_for_update(skip_locked=True, of=_D).cte(f"due_{status}"))
+    for status, extra in (
+        ("sending", _D.c.claimed_until <= bindparam("due_doubt")),
+        ("failed", _D.c.next_attempt_at <= bindparam("due_now")),
+        ("queued", _D.c.next_attempt_at <= bindparam("due_now")),
+    ):
+        arms.append(
+            select(*_CLAIMED, *_RECIPIENT)
+            .select_from(_D.outerjoin(_R, _R.c.producer_id == _D.c.producer_id))
+            .where(_D.c.channel == bindparam("due_channel"), _D.c.status == status, extra)
+            .order_by(_D.c.next_attempt_at)
+            .limit(bindparam("due_limit"))
+            .with_for_update(skip_locked=True, of=_D)
+            .cte(f"due_{status}")
+        )
     return union_all(*(select(arm) for arm in arms))
 
 
@@ -166,20 +218,34 @@ def _due(conn, channel: str, limit: int, now: datetime, orphaned_before: datetim
     than ``limit`` rows, in one statement (one locking CTE per status: PostgreSQL allows no FOR
     UPDATE in a UNION's arms). One query with an OR over the statuses read and sorted the whole
     backlog at every claim: 10 ms a batch with 10,000 messages waiting."""
-    rows = conn.execute(_DUE, {"due_channel": channel, "due_limit": limit, "due_now": now,
-                               "due_doubt": max(now, orphaned_before or now)}).all()
+    rows = conn.execute(
+        _DUE,
+        {"due_channel": channel, "due_limit": limit, "due_now": now, "due_doubt": max(now, orphaned_before or now)},
+    ).all()
     # rows locked beyond the limit are released when the claim commits, still due
     return sorted(rows, key=lambda r: (r.status != "sending", r.next_attempt_at))[:limit]
 
 
 # Every message runs these, so they are built once (Core, on the table: no ORM unit of work).
-_HAND = (_D.update().where(_D.c.id == bindparam("p_next_id"), _D.c.claimed_until == bindparam("p_next_claim"))
-         .values(handed_at=bindparam("p_now")))
-_SENT = (_D.update().where(_D.c.id == bindparam("p_id"), _D.c.status == "sending",
-                           _D.c.claimed_until == bindparam("p_claim"))
-         .values(status="sent", sent_at=bindparam("p_now"), provider_ref=bindparam("p_ref"), claimed_until=None,
-                 handed_at=None, attempts=_D.c.attempts + bindparam("p_inc"), last_error=bindparam("p_note"))
-         .returning(_D.c.id))
+_HAND = (
+    _D.update()
+    .where(_D.c.id == bindparam("p_next_id"), _D.c.claimed_until == bindparam("p_next_claim"))
+    .values(handed_at=bindparam("p_now"))
+)
+_SENT = (
+    _D.update()
+    .where(_D.c.id == bindparam("p_id"), _D.c.status == "sending", _D.c.claimed_until == bindparam("p_claim"))
+    .values(
+        status="sent",
+        sent_at=bindparam("p_now"),
+        provider_ref=bindparam("p_ref"),
+        claimed_until=None,
+        handed_at=None,
+        attempts=_D.c.attempts + bindparam("p_inc"),
+        last_error=bindparam("p_note"),
+    )
+    .returning(_D.c.id)
+)
 
 
 def renew_claims(conn, jobs: list[Job], lease_seconds: float, now: datetime | None = None) -> list[Job]:
@@ -192,9 +258,14 @@ def renew_claims(conn, jobs: list[Job], lease_seconds: float, now: datetime | No
         return []
     old, until = jobs[0].claimed_until, (now or datetime.now(UTC)) + timedelta(seconds=lease_seconds)
     with conn.begin():
-        kept = set(conn.scalars(_D.update().where(_D.c.id.in_([j.id for j in jobs]), _D.c.status == "sending",
-                                                  _D.c.claimed_until == old)
-                                .values(claimed_until=until).returning(_D.c.id)))
+        kept = set(
+            conn.scalars(
+                _D.update()
+                .where(_D.c.id.in_([j.id for j in jobs]), _D.c.status == "sending", _D.c.claimed_until == old)
+                .values(claimed_until=until)
+                .returning(_D.c.id)
+            )
+        )
     if len(kept) < len(jobs):
         log.warning("claims lost before renewal", extra={"lost": len(jobs) - len(kept)})
     return [replace(j, claimed_until=until) for j in jobs if j.id in kept]
@@ -206,8 +277,9 @@ def hand(conn, job: Job) -> None:
     conn.execute(_HAND, {"p_next_id": job.id, "p_next_claim": job.claimed_until, "p_now": datetime.now(UTC)})
 
 
-def record_outcome(session: Session, emit, job: Job, outcome: Sent | ChannelError, settings,
-                   next_job: Job | None = None) -> str | None:
+def record_outcome(
+    session: Session, emit, job: Job, outcome: Sent | ChannelError, settings, next_job: Job | None = None
+) -> str | None:
     """The provider's answer to one attempt (and ``next_job`` handed, in the same transaction). Sent:
     ``record_sent``, and the webhooks following notifications.delivery.sent get it. Failed: a retry
     after a backoff, or parked (attempts used up, or refused for good) with
@@ -245,13 +317,24 @@ def record_sent(conn, emit, job: Job, outcome: Sent, next_job: Job | None = None
     statement on PostgreSQL, three elsewhere."""
     now = datetime.now(UTC)
     inc = 0 if outcome.found else 1
-    data = {"delivery_id": job.id, "channel": job.channel, "template": job.template, "producer_id": job.producer_id,
-            "cause_event_id": job.cause_event_id}
+    data = {
+        "delivery_id": job.id,
+        "channel": job.channel,
+        "template": job.template,
+        "producer_id": job.producer_id,
+        "cause_event_id": job.cause_event_id,
+    }
     # p_: no parameter may be named like a column (SQLAlchemy would add it to an UPDATE's SET)
-    params = {"p_now": now, "p_next_id": next_job.id if next_job else None,
-              "p_next_claim": next_job.claimed_until if next_job else None, "p_ref": outcome.ref, "p_inc": inc,
-              "p_note": (FOUND if outcome.found else INTERRUPTED) if job.in_doubt else None, "p_id": job.id,
-              "p_claim": job.claimed_until}
+    params = {
+        "p_now": now,
+        "p_next_id": next_job.id if next_job else None,
+        "p_next_claim": next_job.claimed_until if next_job else None,
+        "p_ref": outcome.ref,
+        "p_inc": inc,
+        "p_note": (FOUND if outcome.found else INTERRUPTED) if job.in_doubt else None,
+        "p_id": job.id,
+        "p_claim": job.claimed_until,
+    }
     if conn.dialect.name == "postgresql":
         row = emit.row(SENT_EVENT, job.id, job.attempts + inc, data)
         # Straight to the driver (psycopg): half the CPU of going through SQLAlchemy's text() on the
@@ -259,9 +342,18 @@ def record_sent(conn, emit, job: Job, outcome: Sent, next_job: Job | None = None
         # tests/integration/test_notifications_queue.py (every test: sent, lost claim, in doubt,
         # webhook fan-out) and test_notifications_guarantees.py::test_smtp_refuses_then_accepts_exactly_one_email.
         cursor = conn.connection.driver_connection.cursor()
-        cursor.execute(_sent_pg(emit.table.name), {
-            **params, "o_id": row["id"], "o_exchange": row["exchange"], "o_key": row["routing_key"],
-            "o_type": row["type"], "o_correlation": row["correlation_id"], "o_payload": row["payload"]})
+        cursor.execute(
+            _sent_pg(emit.table.name),
+            {
+                **params,
+                "o_id": row["id"],
+                "o_exchange": row["exchange"],
+                "o_key": row["routing_key"],
+                "o_type": row["type"],
+                "o_correlation": row["correlation_id"],
+                "o_payload": row["payload"],
+            },
+        )
         envelope = json.loads(row["payload"]) if cursor.fetchone() is not None else None
     else:
         if next_job is not None:
@@ -294,17 +386,41 @@ def _failed(session: Session, emit, delivery, exc: ChannelError, settings) -> No
     limit = settings.channel_attempts.get(delivery.channel, 5)
     if exc.permanent or delivery.attempts >= limit:
         delivery.status = "parked"
-        log.error("delivery parked", extra={"delivery_id": delivery.id, "channel": delivery.channel,
-                                            "attempts": delivery.attempts, "permanent": exc.permanent})
-        emit(session, "notifications.delivery.failed", delivery.id, delivery.attempts,
-             {"delivery_id": delivery.id, "channel": delivery.channel, "template": delivery.template,
-              "producer_id": delivery.producer_id, "cause_event_id": delivery.cause_event_id,
-              "attempts": delivery.attempts, "error": delivery.last_error})
+        log.error(
+            "delivery parked",
+            extra={
+                "delivery_id": delivery.id,
+                "channel": delivery.channel,
+                "attempts": delivery.attempts,
+                "permanent": exc.permanent,
+            },
+        )
+        emit(
+            session,
+            "notifications.delivery.failed",
+            delivery.id,
+            delivery.attempts,
+            {
+                "delivery_id": delivery.id,
+                "channel": delivery.channel,
+                "template": delivery.template,
+                "producer_id": delivery.producer_id,
+                "cause_event_id": delivery.cause_event_id,
+                "attempts": delivery.attempts,
+                "error": delivery.last_error,
+            },
+        )
     else:
         delivery.status = "failed"
-        delivery.next_attempt_at = domain.next_attempt_at(datetime.now(UTC), delivery.attempts, exc.retry_after,
-                                                          settings.retry_base_seconds, settings.retry_max_seconds)
-        log.warning("delivery failed; will retry", extra={"delivery_id": delivery.id, "channel": delivery.channel,
-                                                          "attempt": delivery.attempts})
+        delivery.next_attempt_at = domain.next_attempt_at(
+            datetime.now(UTC),
+            delivery.attempts,
+            exc.retry_after,
+            settings.retry_base_seconds,
+            settings.retry_max_seconds,
+        )
+        log.warning(
+            "delivery failed; will retry",
+            extra={"delivery_id": delivery.id, "channel": delivery.channel, "attempt": delivery.attempts},
+        )
     session.flush()
-

@@ -35,21 +35,28 @@ class MessageKind:
     topic: str | None = None
 
 
-MESSAGES: dict[str, MessageKind] = {m.name: m for m in (
-    MessageKind("invitation", "events.invitation.issued", "producer", calendar=True, answer_link=True, topic="offer"),
-    # the same offer, worded for a producer moved up from the waitlist (events.waitlist.promoted came first)
-    MessageKind("promotion", "events.invitation.issued", "producer", calendar=True, answer_link=True, topic="offer"),
-    # before the invitation's deadline, while unanswered (worker loop, not an event: sample of the offer)
-    MessageKind("reminder", "events.invitation.issued", "producer", answer_link=True),
-    MessageKind("withdrawn", "events.invitation.withdrawn", "producer", calendar=True),
-    MessageKind("fair_updated", "events.fair.updated", "fair", calendar=True),
-    MessageKind("fair_cancelled", "events.fair.cancelled", "fair", calendar=True),
-    MessageKind("accepted", "events.invitation.accepted", "producer", calendar=True),
-    MessageKind("declined", "events.invitation.declined", "producer", calendar=True),
-    MessageKind("answer_refused", "events.invitation.answer_refused", "producer"),
-    MessageKind("certificate_expiring", "registry.certification.expiring", "producer"),
-    MessageKind("certificate_expired", "registry.certification.expired", "producer"),
-)}
+MESSAGES: dict[str, MessageKind] = {
+    m.name: m
+    for m in (
+        MessageKind(
+            "invitation", "events.invitation.issued", "producer", calendar=True, answer_link=True, topic="offer"
+        ),
+        # the same offer, worded for a producer moved up from the waitlist (events.waitlist.promoted came first)
+        MessageKind(
+            "promotion", "events.invitation.issued", "producer", calendar=True, answer_link=True, topic="offer"
+        ),
+        # before the invitation's deadline, while unanswered (worker loop, not an event: sample of the offer)
+        MessageKind("reminder", "events.invitation.issued", "producer", answer_link=True),
+        MessageKind("withdrawn", "events.invitation.withdrawn", "producer", calendar=True),
+        MessageKind("fair_updated", "events.fair.updated", "fair", calendar=True),
+        MessageKind("fair_cancelled", "events.fair.cancelled", "fair", calendar=True),
+        MessageKind("accepted", "events.invitation.accepted", "producer", calendar=True),
+        MessageKind("declined", "events.invitation.declined", "producer", calendar=True),
+        MessageKind("answer_refused", "events.invitation.answer_refused", "producer"),
+        MessageKind("certificate_expiring", "registry.certification.expiring", "producer"),
+        MessageKind("certificate_expired", "registry.certification.expired", "producer"),
+    )
+}
 
 # Event type -> the message sent for it (reactions.CONTEXTS may pick a variant, e.g. the
 # promotion, or nobody: a withdrawal caused by the fair's cancellation is told by the cancellation).
@@ -68,8 +75,18 @@ REACTIONS: dict[str, str] = {
 }
 
 # What a producer who was invited cares about when a fair changes (capacity, rules, budget: not).
-PRODUCER_FAIR_FIELDS = ("name", "venue", "host_province", "starts_on", "ends_on", "subsidy_per_booth", "organiser",
-                        "organiser_contact", "organiser_phone", "organiser_email")
+PRODUCER_FAIR_FIELDS = (
+    "name",
+    "venue",
+    "host_province",
+    "starts_on",
+    "ends_on",
+    "subsidy_per_booth",
+    "organiser",
+    "organiser_contact",
+    "organiser_phone",
+    "organiser_email",
+)
 CALENDAR_FAIR_FIELDS = ("name", "venue", "host_province", "starts_on", "ends_on")
 # Open invitations (an answer may still come) and accepted ones: who hears about a fair's changes.
 OPEN_STATUSES = ("issued", "accepted")
@@ -83,8 +100,13 @@ def fair_changes(changed: list[str], before: dict, after: dict) -> list[dict]:
     for f in wanted:
         if f in ("starts_on", "ends_on"):
             if not any(c["field"] == "dates" for c in out):
-                out.append({"field": "dates", "old": (before.get("starts_on"), before.get("ends_on")),
-                            "new": (after.get("starts_on"), after.get("ends_on"))})
+                out.append(
+                    {
+                        "field": "dates",
+                        "old": (before.get("starts_on"), before.get("ends_on")),
+                        "new": (after.get("starts_on"), after.get("ends_on")),
+                    }
+                )
             continue
         out.append({"field": f, "old": before.get(f), "new": after.get(f)})
     return out
@@ -192,8 +214,9 @@ def parse_offsets(value: str | None, default: tuple[int, ...] = (3, 1)) -> tuple
 
 
 # ---- channels ---------------------------------------------------------------------------------
-def channel_problem(channel: str, *, address: str | None, consent: bool, opted_out: bool,
-                    configured: bool) -> str | None:
+def channel_problem(
+    channel: str, *, address: str | None, consent: bool, opted_out: bool, configured: bool
+) -> str | None:
     """Why a producer cannot be reached on a channel (None: it can). Never names the address."""
     if not configured:
         return "channel not configured"
@@ -232,13 +255,28 @@ def mobile_number(phone: str | None) -> str | None:
 # GSM 03.38: the basic set costs one septet, the extension set two. Vietnamese letters with
 # diacritics are not in it: a Vietnamese text goes as UCS-2 (70 characters, 67 per part of a
 # long message) or, if the provider setting says so, without accents as GSM-7 (160, 153 per part).
-GSM7_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                 "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
 LIMITS = {"gsm7": (160, 153), "ucs2": (70, 67)}  # (single message, each part of a long one)
 SMS_MODES = ("ucs2", "unaccented")
-_ASCII_LOOKALIKES = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
-                                   "₫": "d", "đ": "d", "Đ": "D", "\u00a0": " "})
+_ASCII_LOOKALIKES = str.maketrans(
+    {
+        "–": "-",
+        "—": "-",
+        "‘": "'",
+        "’": "'",
+        "“": '"',
+        "”": '"',
+        "…": "...",
+        "₫": "d",
+        "đ": "d",
+        "Đ": "D",
+        "\u00a0": " ",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -361,8 +399,14 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, now: float | None = None,
-           tolerance: int = SIGNATURE_TOLERANCE) -> bool:
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    now: float | None = None,
+    tolerance: int = SIGNATURE_TOLERANCE,
+) -> bool:
     """What a receiver does (README has the same in a few lines): a fresh timestamp and a matching
     signature, compared in constant time."""
     try:
@@ -376,6 +420,7 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, now: float 
 
 def topic_matches(pattern: str, key: str) -> bool:
     """AMQP topic matching: ``*`` is one word, ``#`` zero or more."""
+
     def match(p: list[str], k: list[str]) -> bool:
         if not p:
             return not k
@@ -397,8 +442,7 @@ def redact(text: str | None) -> str | None:
     if text is None:
         return None
     text = _EMAIL.sub("[email]", text)
-    return _PHONE_CANDIDATE.sub(lambda m: "[phone]" if sum(ch.isdigit() for ch in m.group()) >= 9 else m.group(),
-                                text)
+    return _PHONE_CANDIDATE.sub(lambda m: "[phone]" if sum(ch.isdigit() for ch in m.group()) >= 9 else m.group(), text)
 
 
 def mask_email(address: str | None) -> str | None:
@@ -412,4 +456,3 @@ def mask_phone(number: str | None) -> str | None:
     if not number:
         return None
     return number[:3] + "*" * max(len(number) - 6, 1) + number[-3:]
-

@@ -28,8 +28,9 @@ class FanOutEmitter:
         """Whether a webhook (in the snapshot) follows this type; True when there is no snapshot."""
         return self.subscriptions is None or any(type_ in types for _, types in self.subscriptions)
 
-    def __call__(self, session: Session, type_: str, subject: str, subject_version: int, data: dict,
-                 version: int = 1) -> dict:
+    def __call__(
+        self, session: Session, type_: str, subject: str, subject_version: int, data: dict, version: int = 1
+    ) -> dict:
         envelope = self.emit(session, type_, subject, subject_version, data, version=version)
         if self.follows(type_):
             fan_out(session, envelope, self.subscriptions)

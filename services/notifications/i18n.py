@@ -115,18 +115,31 @@ def _filters(lang: str) -> dict:
         if not organiser:  # older events name no organiser: nothing to say
             return ""
         lines = [catalogue.gettext("Questions about the fair: %(organiser)s") % {"organiser": organiser}]
-        lines += [f"{catalogue.gettext(label)}: {value}"
-                  for label, value in (("Contact", person), ("Phone", phone), ("Email", email)) if value]
+        lines += [
+            f"{catalogue.gettext(label)}: {value}"
+            for label, value in (("Contact", person), ("Phone", phone), ("Email", email))
+            if value
+        ]
         return "\n".join(lines)
 
     def contact(fair) -> str:
         """Whom to ask about the fair, in plain text (the HTML templates write the same words as
         markup): the same for every letter about one fair, so it is put together once."""
-        return _contact(fair.get("organiser"), fair.get("organiser_contact"), fair.get("organiser_phone"),
-                        fair.get("organiser_email"))
+        return _contact(
+            fair.get("organiser"),
+            fair.get("organiser_contact"),
+            fair.get("organiser_phone"),
+            fair.get("organiser_email"),
+        )
 
-    return {"date": fmt_date, "short_date": fmt_short_date, "datetime": fmt_datetime,
-            "short_datetime": fmt_short_datetime, "money": money, "contact": contact}
+    return {
+        "date": fmt_date,
+        "short_date": fmt_short_date,
+        "datetime": fmt_datetime,
+        "short_datetime": fmt_short_datetime,
+        "money": money,
+        "contact": contact,
+    }
 
 
 @lru_cache(maxsize=4096)  # a fair's venue and province, in every message about it
@@ -165,9 +178,14 @@ class StaticGettext(Extension):
         window: list[Token] = []
         for token in stream:
             window.append(token)
-            if (len(window) >= 4 and window[-4].test("name:_") and window[-3].test("lparen")
-                    and window[-2].test("string") and window[-1].test("rparen")
-                    and not (len(window) >= 5 and window[-5].test("dot"))):
+            if (
+                len(window) >= 4
+                and window[-4].test("name:_")
+                and window[-3].test("lparen")
+                and window[-2].test("string")
+                and window[-1].test("rparen")
+                and not (len(window) >= 5 and window[-5].test("dot"))
+            ):
                 lineno, text = window[-4].lineno, self.environment.static_gettext(window[-2].value)
                 del window[-4:]
                 window.append(Token(lineno, "string", text))
@@ -188,8 +206,9 @@ class StaticTrans(InternationalizationExtension):
 
     def _make_node(self, singular, plural, context, variables, plural_expr, vars_referenced, num_called_num):
         if plural is not None or context is not None or not self.environment.newstyle_gettext:
-            return super()._make_node(singular, plural, context, variables, plural_expr, vars_referenced,
-                                      num_called_num)
+            return super()._make_node(
+                singular, plural, context, variables, plural_expr, vars_referenced, num_called_num
+            )
         text = nodes.MarkSafeIfAutoescape(nodes.Const(self.environment.static_gettext(singular)))
         values = nodes.Dict([nodes.Pair(nodes.Const(name), value) for name, value in variables.items()])
         return nodes.Output([nodes.Mod(text, values)])
@@ -216,14 +235,24 @@ class _TextLoader(FileSystemLoader):
 @cache
 def _environment(lang: str, html: bool) -> Environment:
     loader = FileSystemLoader(TEMPLATES) if html else _TextLoader(TEMPLATES)
-    env = Environment(loader=loader, autoescape=html, undefined=StrictUndefined,
-                      extensions=[StaticTrans, StaticGettext], trim_blocks=True,
-                      keep_trailing_newline=False, auto_reload=False)  # templates change with a restart
+    env = Environment(
+        loader=loader,
+        autoescape=html,
+        undefined=StrictUndefined,
+        extensions=[StaticTrans, StaticGettext],
+        trim_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )  # templates change with a restart
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.extend(static_gettext=translations(lang).gettext)
-    env.filters.update(_filters(lang), clip=clip, place=place,
-                       province=lambda province, entered=None: reference.province_label(province, entered, lang))
+    env.filters.update(
+        _filters(lang),
+        clip=clip,
+        place=place,
+        province=lambda province, entered=None: reference.province_label(province, entered, lang),
+    )
     env.globals["language"] = lang
     return env
 
@@ -235,7 +264,8 @@ def extract():
 
     catalog = Catalog(project="OCOP notifications", domain=DOMAIN, charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-            TEMPLATES, METHOD_MAP, options_map={"**": JINJA_EXTRACT}):
+        TEMPLATES, METHOD_MAP, options_map={"**": JINJA_EXTRACT}
+    ):
         catalog.add(message, None, [(f"templates/{filename}", lineno)], auto_comments=comments, context=context)
     return catalog
 

@@ -27,15 +27,36 @@ def _datetime(value) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def fair_event(*, uid: str, fair: dict, summary: str, description: str, url: str | None, deadline,
-               alarm_text: str, stamp: datetime | None = None, sequence: int = 0, status: str | None = None) -> str:
+def fair_event(
+    *,
+    uid: str,
+    fair: dict,
+    summary: str,
+    description: str,
+    url: str | None,
+    deadline,
+    alarm_text: str,
+    stamp: datetime | None = None,
+    sequence: int = 0,
+    status: str | None = None,
+) -> str:
     """``uid``: the entry's key (the invitation's id). ``status``: CONFIRMED (a booth is held),
     CANCELLED (the fair, the invitation or the producer's part in it is off: calendars mark or drop
     the entry), None (an offer, not yet answered)."""
     alarm = None
     if deadline is not None and alarm_text:
         alarm = ical.Alarm(_datetime(deadline) - timedelta(days=2), alarm_text)
-    entry = ical.Entry(key=uid, summary=summary, first_day=_date(fair["starts_on"]), last_day=_date(fair["ends_on"]),
-                       stamp=stamp or datetime.now(UTC), sequence=sequence, description=description,
-                       location=place(fair), status=status, url=url, alarm=alarm)
+    entry = ical.Entry(
+        key=uid,
+        summary=summary,
+        first_day=_date(fair["starts_on"]),
+        last_day=_date(fair["ends_on"]),
+        stamp=stamp or datetime.now(UTC),
+        sequence=sequence,
+        description=description,
+        location=place(fair),
+        status=status,
+        url=url,
+        alarm=alarm,
+    )
     return ical.calendar([entry], prodid=PRODID)

@@ -39,7 +39,8 @@ def _serializer(secret: str) -> URLSafeSerializer:
 
 def make_token(secret: str, invitation_id: str, producer_id: str, expires_at: datetime) -> str:
     return _serializer(secret).dumps(
-        {"inv": invitation_id, "prod": producer_id, "purpose": PURPOSE, "exp": int(expires_at.timestamp())})
+        {"inv": invitation_id, "prod": producer_id, "purpose": PURPOSE, "exp": int(expires_at.timestamp())}
+    )
 
 
 def read_token(secret: str, token: str, now: datetime | None = None) -> dict:
@@ -50,8 +51,12 @@ def read_token(secret: str, token: str, now: datetime | None = None) -> dict:
     if not isinstance(claims, dict) or claims.get("purpose") != PURPOSE:
         raise LinkError("wrong_purpose")
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool) or not isinstance(claims.get("inv"), str) \
-            or not isinstance(claims.get("prod"), str):
+    if (
+        not isinstance(exp, int | float)
+        or isinstance(exp, bool)
+        or not isinstance(claims.get("inv"), str)
+        or not isinstance(claims.get("prod"), str)
+    ):
         raise LinkError("tampered")  # genuinely signed but not a link this service makes: no expiry, no names
     if (now or datetime.now(UTC)).timestamp() > exp:
         raise LinkError("expired", claims)

@@ -17,8 +17,12 @@ cli = commands("notifications", Path(__file__).parent, help="Management commands
 
 
 @cli.command()
-@click.option("--at", type=Moment(), help="pretend it is this moment (ISO 8601 with its zone, e.g. "
-              "2025-10-28T09:00:00+07:00): to see what a given day would send")
+@click.option(
+    "--at",
+    type=Moment(),
+    help="pretend it is this moment (ISO 8601 with its zone, e.g. "
+    "2025-10-28T09:00:00+07:00): to see what a given day would send",
+)
 def remind(at: datetime | None) -> None:
     """Queue the reminders due now (OCOP_REMINDER_DAYS before invitations' deadlines).
 

@@ -41,8 +41,10 @@ class InvitationView(Base):
     apply), withdrawn, expired."""
 
     __tablename__ = "invitation_views"
-    __table_args__ = (Index("ix_invitation_views_fair_status", "fair_id", "status"),
-                      Index("ix_invitation_views_status_deadline", "status", "deadline"))
+    __table_args__ = (
+        Index("ix_invitation_views_fair_status", "fair_id", "status"),
+        Index("ix_invitation_views_status_deadline", "status", "deadline"),
+    )
     invitation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     producer_id: Mapped[str] = mapped_column(String(36), index=True)
     fair_id: Mapped[str | None] = mapped_column(String(36))
@@ -79,8 +81,10 @@ class Delivery(Base):
     true when its turn came, e.g. a reminder for an invitation answered since)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("cause_event_id", "channel", "producer_id"),
-                      Index("ix_deliveries_due", "channel", "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("cause_event_id", "channel", "producer_id"),
+        Index("ix_deliveries_due", "channel", "status", "next_attempt_at"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     cause_event_id: Mapped[str] = mapped_column(String(36))
     cause_event_type: Mapped[str | None] = mapped_column(String(120))
@@ -154,11 +158,14 @@ class WebhookDelivery(Base):
     """One event to one subscription: queued -> sent, or failed (retry due) -> ... -> parked."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("subscription_id", "event_id"),
-                      Index("ix_webhook_deliveries_due", "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     subscription_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True)
+        String(36), ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+    )
     event_id: Mapped[str] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(120))
     payload: Mapped[str] = mapped_column(Text)

@@ -39,23 +39,34 @@ def _offers(session: Session, emit, offers: list[tuple[dict, dict]], settings, a
     invitation_ids = [d["invitation_id"] for _, d in offers]
     producers = {d["producer_id"] for _, d in offers}
     conn = session.connection()  # Core and rows: these are read, never changed, here
-    recipients = {r.producer_id: r for r in conn.execute(select(*Recipient.__table__.c).where(
-        among(conn, Recipient.producer_id, producers)))}
+    recipients = {
+        r.producer_id: r
+        for r in conn.execute(select(*Recipient.__table__.c).where(among(conn, Recipient.producer_id, producers)))
+    }
     if producers - set(recipients):
         raise RecipientUnknown(f"no recipient record for {len(producers - set(recipients))} producers yet")
     # one read of the deliveries for both: this event handled already, this invitation offered already
     causes = [e["id"] for e, _ in offers]
     done, told = set(), set()
     for cause, ref, pid, template in conn.execute(
-            select(Delivery.cause_event_id, Delivery.ref_id, Delivery.producer_id, Delivery.template).where(
-                or_(among(conn, Delivery.cause_event_id, causes), among(conn, Delivery.ref_id, invitation_ids)))):
+        select(Delivery.cause_event_id, Delivery.ref_id, Delivery.producer_id, Delivery.template).where(
+            or_(among(conn, Delivery.cause_event_id, causes), among(conn, Delivery.ref_id, invitation_ids))
+        )
+    ):
         done.add(cause)
         if template in OFFERS:
             told.add((ref, pid))
-    promotions = {p.invitation_id: p for p in conn.execute(select(*Promotion.__table__.c).where(
-        among(conn, Promotion.invitation_id, invitation_ids)))}
-    shorts = dict(conn.execute(select(ShortLink.invitation_id, ShortLink.code).where(
-        among(conn, ShortLink.invitation_id, invitation_ids))).all())
+    promotions = {
+        p.invitation_id: p
+        for p in conn.execute(
+            select(*Promotion.__table__.c).where(among(conn, Promotion.invitation_id, invitation_ids))
+        )
+    }
+    shorts = dict(
+        conn.execute(
+            select(ShortLink.invitation_id, ShortLink.code).where(among(conn, ShortLink.invitation_id, invitation_ids))
+        ).all()
+    )
     rows, new_shorts, unreachable, base = [], [], [], settings.public_base_url
     for envelope, data in offers:
         inv, pid = data["invitation_id"], data["producer_id"]
@@ -67,12 +78,14 @@ def _offers(session: Session, emit, offers: list[tuple[dict, dict]], settings, a
             shorts[inv] = secrets.token_urlsafe(9)
             new_shorts.append({"code": shorts[inv], "token": token, "invitation_id": inv})
         promotion = promotions.get(inv)
-        known = {"recipient_name": recipients[pid].name, "link": f"{base}/r/{token}",
-                 "short_link": f"{base}/r/s/{shorts[inv]}",
-                 "promotion": {"cause": promotion.cause, "rank": promotion.rank} if promotion else None}
+        known = {
+            "recipient_name": recipients[pid].name,
+            "link": f"{base}/r/{token}",
+            "short_link": f"{base}/r/s/{shorts[inv]}",
+            "promotion": {"cause": promotion.cause, "rank": promotion.rank} if promotion else None,
+        }
         kind = domain.MESSAGES["promotion" if promotion else "invitation"]
-        values, gone = message_rows(envelope, kind, recipients[pid], FIELDS[kind.name](data, known), settings,
-                                    adapters)
+        values, gone = message_rows(envelope, kind, recipients[pid], FIELDS[kind.name](data, known), settings, adapters)
         rows += values
         if gone:
             unreachable.append((envelope, gone))
@@ -90,8 +103,13 @@ def _offers(session: Session, emit, offers: list[tuple[dict, dict]], settings, a
 def _record_offers(session: Session, offers: list[tuple[dict, dict]]) -> None:
     """``record_issued`` for a batch: new views in one INSERT, the (rare) known ones one by one."""
     conn = session.connection()
-    known = set(conn.scalars(select(InvitationView.invitation_id).where(
-        among(conn, InvitationView.invitation_id, [d["invitation_id"] for _, d in offers]))))
+    known = set(
+        conn.scalars(
+            select(InvitationView.invitation_id).where(
+                among(conn, InvitationView.invitation_id, [d["invitation_id"] for _, d in offers])
+            )
+        )
+    )
     fresh, seen = [], set()
     for envelope, data in offers:
         inv = data["invitation_id"]

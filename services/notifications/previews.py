@@ -28,8 +28,17 @@ class PreviewRefused(ValueError):
 
 def templates() -> list[dict]:
     """The message templates, the event each answers and who receives it."""
-    return [{"name": k.name, "event_type": k.event_type, "audience": k.audience, "calendar": k.calendar,
-             "answer_link": k.answer_link, "languages": list(LANGUAGES)} for k in domain.MESSAGES.values()]
+    return [
+        {
+            "name": k.name,
+            "event_type": k.event_type,
+            "audience": k.audience,
+            "calendar": k.calendar,
+            "answer_link": k.answer_link,
+            "languages": list(LANGUAGES),
+        }
+        for k in domain.MESSAGES.values()
+    ]
 
 
 def template(name: str) -> domain.MessageKind:
@@ -43,8 +52,12 @@ def preview_context(name: str, data: dict, recipient_name: str, public_url: str)
     """The fields a template gets for event data, without touching the database (previews): what
     the database would know comes from the golden sample of events.invitation.issued."""
     _, issued = parse_envelope(sample("events.invitation.issued", 1))
-    invitation = {"invitation_id": data.get("invitation_id") or issued["invitation_id"], "fair": issued["fair"],
-                  "products": issued["products"], "deadline": issued["deadline"]}
+    invitation = {
+        "invitation_id": data.get("invitation_id") or issued["invitation_id"],
+        "fair": issued["fair"],
+        "products": issued["products"],
+        "deadline": issued["deadline"],
+    }
     known = fields.preview_known(name, data, recipient_name, public_url, invitation, datetime.now(UTC))
     return fields.FIELDS[name](data, known)
 
@@ -59,11 +72,24 @@ def preview(kind: domain.MessageKind, language: str, data: dict | None, recipien
         raise PreviewRefused(f"data does not satisfy {kind.event_type}; see errors", exc.messages) from exc
     ctx = preview_context(kind.name, loaded, recipient_name, settings.public_base_url)
     try:
-        out = rendering.render(kind.name, language, ctx, sms_link=ctx.get("short_link"), sms_mode=settings.sms_mode,
-                               sms_max_segments=settings.sms_max_segments,
-                               calendar_uid=ctx.get("ref_id") or "preview")
+        out = rendering.render(
+            kind.name,
+            language,
+            ctx,
+            sms_link=ctx.get("short_link"),
+            sms_mode=settings.sms_mode,
+            sms_max_segments=settings.sms_max_segments,
+            calendar_uid=ctx.get("ref_id") or "preview",
+        )
     except UndefinedError as exc:
         raise PreviewRefused("the template needs a field the data lacks", [str(exc)]) from exc
-    return {"template": kind.name, "event_type": kind.event_type, "language": out.language, "subject": out.subject,
-            "text": out.text, "html": out.html, "sms": out.sms.__dict__,
-            "attachments": [a.as_dict() for a in out.attachments]}
+    return {
+        "template": kind.name,
+        "event_type": kind.event_type,
+        "language": out.language,
+        "subject": out.subject,
+        "text": out.text,
+        "html": out.html,
+        "sms": out.sms.__dict__,
+        "attachments": [a.as_dict() for a in out.attachments],
+    }

@@ -37,10 +37,21 @@ def unreachable(session: Session, adapters: dict, since=None, limit: int = 5000)
         if entry is None:
             row = session.get(Recipient, d.producer_id)
             entry = out[d.producer_id] = {
-                "producer_id": d.producer_id, "name": row.name if row else None, "messages": [],
-                "problems": channel_problems(row, adapters) if row else {}}
-        entry["messages"].append({"delivery_id": d.id, "template": d.template, "cause_event_id": d.cause_event_id,
-                                  "ref_id": d.ref_id, "reasons": d.last_error, "created_at": d.created_at})
+                "producer_id": d.producer_id,
+                "name": row.name if row else None,
+                "messages": [],
+                "problems": channel_problems(row, adapters) if row else {},
+            }
+        entry["messages"].append(
+            {
+                "delivery_id": d.id,
+                "template": d.template,
+                "cause_event_id": d.cause_event_id,
+                "ref_id": d.ref_id,
+                "reasons": d.last_error,
+                "created_at": d.created_at,
+            }
+        )
     return list(out.values())
 
 
@@ -53,18 +64,34 @@ def _one(session: Session, model, key: str, missing: str, field: str):
 
 
 def get_recipient(session: Session, producer_id: str) -> Recipient:
-    return _one(session, Recipient, producer_id, "no such recipient (the registry has not announced this producer)",
-                "producer_id")
+    return _one(
+        session,
+        Recipient,
+        producer_id,
+        "no such recipient (the registry has not announced this producer)",
+        "producer_id",
+    )
 
 
 def reachability(row: Recipient, adapters: dict) -> dict:
     """How a producer is reached: per channel, the masked contact, consent, opt-out, usable or why not."""
     problems = channel_problems(row, adapters)
     contacts = {"email": domain.mask_email(row.email), "sms": domain.mask_phone(domain.mobile_number(row.phone))}
-    return {"producer_id": row.producer_id, "name": row.name, "language": row.language,
-            "channels": {c: {"contact": contacts[c], "consent": getattr(row, f"consent_{c}"),
-                             "opted_out": getattr(row, f"opt_out_{c}"), "usable": problems[c] is None,
-                             "problem": problems[c]} for c in domain.PRODUCER_CHANNELS}}
+    return {
+        "producer_id": row.producer_id,
+        "name": row.name,
+        "language": row.language,
+        "channels": {
+            c: {
+                "contact": contacts[c],
+                "consent": getattr(row, f"consent_{c}"),
+                "opted_out": getattr(row, f"opt_out_{c}"),
+                "usable": problems[c] is None,
+                "problem": problems[c],
+            }
+            for c in domain.PRODUCER_CHANNELS
+        },
+    }
 
 
 def get_view(session: Session, invitation_id: str) -> InvitationView:

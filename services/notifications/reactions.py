@@ -49,18 +49,23 @@ def _view_of(session: Session, data: dict) -> InvitationView | None:
 
 
 def _fair_view(session: Session, data: dict, producer_id: str) -> InvitationView | None:
-    return session.scalars(select(InvitationView).where(InvitationView.fair_id == data["fair_id"],
-                                                        InvitationView.producer_id == producer_id)).first()
+    return session.scalars(
+        select(InvitationView).where(
+            InvitationView.fair_id == data["fair_id"], InvitationView.producer_id == producer_id
+        )
+    ).first()
 
 
 # Per message: what the consumer knows beyond the event's data (the template's fields come from
 # fields.FIELDS). None: nothing to send to this producer. A "message" key picks a variant.
 def _offer_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict:
     promotion = session.get(Promotion, data["invitation_id"])
-    return {"recipient_name": recipient.name,
-            **answer_links(session, settings, data["invitation_id"], data["producer_id"], data["deadline"]),
-            "promotion": {"cause": promotion.cause, "rank": promotion.rank} if promotion else None,
-            "message": "promotion" if promotion else "invitation"}
+    return {
+        "recipient_name": recipient.name,
+        **answer_links(session, settings, data["invitation_id"], data["producer_id"], data["deadline"]),
+        "promotion": {"cause": promotion.cause, "rank": promotion.rank} if promotion else None,
+        "message": "promotion" if promotion else "invitation",
+    }
 
 
 def _invitation_known(session: Session, envelope: dict, data: dict, recipient: Recipient, settings) -> dict | None:
@@ -97,10 +102,17 @@ def _certificate_known(session: Session, envelope: dict, data: dict, recipient: 
     return {"recipient_name": recipient.name}
 
 
-CONTEXTS = {"invitation": _offer_known, "withdrawn": _withdrawn_known, "fair_updated": _fair_known,
-            "fair_cancelled": _fair_known, "accepted": _invitation_known, "declined": _invitation_known,
-            "answer_refused": _invitation_known, "certificate_expiring": _certificate_known,
-            "certificate_expired": _certificate_known}
+CONTEXTS = {
+    "invitation": _offer_known,
+    "withdrawn": _withdrawn_known,
+    "fair_updated": _fair_known,
+    "fair_cancelled": _fair_known,
+    "accepted": _invitation_known,
+    "declined": _invitation_known,
+    "answer_refused": _invitation_known,
+    "certificate_expiring": _certificate_known,
+    "certificate_expired": _certificate_known,
+}
 
 
 def _producer_audience(session: Session, envelope: dict, data: dict) -> list[str]:
@@ -137,10 +149,21 @@ def react(session: Session, emit, envelope: dict, data: dict, settings, adapters
     return out
 
 
-def _message_for(session: Session, emit, envelope: dict, data: dict, kind: domain.MessageKind, producer_id: str,
-                 settings, adapters: dict) -> list[Delivery]:
-    done = list(session.scalars(select(Delivery).where(Delivery.cause_event_id == envelope["id"],
-                                                       Delivery.producer_id == producer_id)))
+def _message_for(
+    session: Session,
+    emit,
+    envelope: dict,
+    data: dict,
+    kind: domain.MessageKind,
+    producer_id: str,
+    settings,
+    adapters: dict,
+) -> list[Delivery]:
+    done = list(
+        session.scalars(
+            select(Delivery).where(Delivery.cause_event_id == envelope["id"], Delivery.producer_id == producer_id)
+        )
+    )
     if done:  # the inbox already drops a redelivered event; this holds even without it
         return done
     recipient = session.get(Recipient, producer_id)
@@ -159,12 +182,26 @@ def _message_for(session: Session, emit, envelope: dict, data: dict, kind: domai
 def _told(session: Session, topic: str, ref_id: str, producer_id: str) -> bool:
     """A message of this topic about this subject was queued for the producer already."""
     names = [m.name for m in domain.MESSAGES.values() if m.topic == topic]
-    return session.scalar(select(Delivery.id).where(Delivery.ref_id == ref_id, Delivery.producer_id == producer_id,
-                                                    Delivery.template.in_(names)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Delivery.id)
+            .where(Delivery.ref_id == ref_id, Delivery.producer_id == producer_id, Delivery.template.in_(names))
+            .limit(1)
+        )
+        is not None
+    )
 
 
-def queue_message(session: Session, emit, envelope: dict, kind: domain.MessageKind, recipient: Recipient,
-                  ctx: dict, settings, adapters: dict) -> list[Delivery]:
+def queue_message(
+    session: Session,
+    emit,
+    envelope: dict,
+    kind: domain.MessageKind,
+    recipient: Recipient,
+    ctx: dict,
+    settings,
+    adapters: dict,
+) -> list[Delivery]:
     """One delivery row per usable channel; none usable: one "undeliverable" row (channel "none")
     and a notifications.producer.unreachable event for the trade officers."""
     values, unreachable = message_rows(envelope, kind, recipient, ctx, settings, adapters)
@@ -176,36 +213,73 @@ def queue_message(session: Session, emit, envelope: dict, kind: domain.MessageKi
     return rows
 
 
-def message_rows(envelope: dict, kind: domain.MessageKind, recipient: Recipient, ctx: dict, settings,
-                 adapters: dict) -> tuple[list[dict], dict | None]:
+def message_rows(
+    envelope: dict, kind: domain.MessageKind, recipient: Recipient, ctx: dict, settings, adapters: dict
+) -> tuple[list[dict], dict | None]:
     """The delivery rows a message makes (rendered for the usable channels only), and the data of
     notifications.producer.unreachable when no channel is usable."""
     problems = channel_problems(recipient, adapters)
     usable = [c for c, problem in problems.items() if problem is None]
-    rendered = rendering.render(kind.name, recipient.language, ctx, sms_link=ctx.get("short_link") or "",
-                                sms_mode=settings.sms_mode, sms_max_segments=settings.sms_max_segments,
-                                calendar_uid=ctx.get("ref_id") or envelope["id"], email="email" in usable,
-                                sms="sms" in usable)
+    rendered = rendering.render(
+        kind.name,
+        recipient.language,
+        ctx,
+        sms_link=ctx.get("short_link") or "",
+        sms_mode=settings.sms_mode,
+        sms_max_segments=settings.sms_max_segments,
+        calendar_uid=ctx.get("ref_id") or envelope["id"],
+        email="email" in usable,
+        sms="sms" in usable,
+    )
     now = datetime.now(UTC)
-    common = {"cause_event_id": envelope["id"], "cause_event_type": envelope["type"], "ref_id": ctx.get("ref_id"),
-              "template": kind.name, "producer_id": recipient.producer_id, "language": rendered.language,
-              "subject": rendered.subject, "attempts": 0, "created_at": now, "next_attempt_at": now,
-              "body_html": None, "attachments": None, "sms_encoding": None, "sms_segments": None, "last_error": None}
+    common = {
+        "cause_event_id": envelope["id"],
+        "cause_event_type": envelope["type"],
+        "ref_id": ctx.get("ref_id"),
+        "template": kind.name,
+        "producer_id": recipient.producer_id,
+        "language": rendered.language,
+        "subject": rendered.subject,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "body_html": None,
+        "attachments": None,
+        "sms_encoding": None,
+        "sms_segments": None,
+        "last_error": None,
+    }
     if not usable:
-        row = {**common, "id": new_id(), "channel": "none", "body_text": rendered.text, "status": "undeliverable",
-               "last_error": "; ".join(f"{c}: {p}" for c, p in problems.items())}
-        return [row], {"producer_id": recipient.producer_id, "delivery_id": row["id"], "template": kind.name,
-                       "cause_event_id": envelope["id"], "cause_event_type": envelope["type"],
-                       "ref_id": ctx.get("ref_id"), "reasons": problems}
+        row = {
+            **common,
+            "id": new_id(),
+            "channel": "none",
+            "body_text": rendered.text,
+            "status": "undeliverable",
+            "last_error": "; ".join(f"{c}: {p}" for c, p in problems.items()),
+        }
+        return [row], {
+            "producer_id": recipient.producer_id,
+            "delivery_id": row["id"],
+            "template": kind.name,
+            "cause_event_id": envelope["id"],
+            "cause_event_type": envelope["type"],
+            "ref_id": ctx.get("ref_id"),
+            "reasons": problems,
+        }
     rows = []
     for channel in usable:
         row = {**common, "id": new_id(), "channel": channel, "status": "queued"}
         if channel == "email":
-            row.update(body_text=rendered.text, body_html=rendered.html,
-                       attachments=[a.as_dict() for a in rendered.attachments] or None)
+            row.update(
+                body_text=rendered.text,
+                body_html=rendered.html,
+                attachments=[a.as_dict() for a in rendered.attachments] or None,
+            )
         else:
-            row.update(body_text=rendered.sms.text, sms_encoding=rendered.sms.encoding,
-                       sms_segments=rendered.sms.segments)
+            row.update(
+                body_text=rendered.sms.text, sms_encoding=rendered.sms.encoding, sms_segments=rendered.sms.segments
+            )
         rows.append(row)
     return rows, None
 

@@ -41,9 +41,12 @@ def channel_problem(recipient, channel: str, adapters: dict) -> str | None:
     """Why ``recipient`` (a Recipient or a row of its table) cannot be reached on ``channel``, or None."""
     adapter = adapters.get(channel)
     return domain.channel_problem(
-        channel, address=adapter.address(recipient) if adapter else None,
-        consent=getattr(recipient, f"consent_{channel}"), opted_out=getattr(recipient, f"opt_out_{channel}"),
-        configured=bool(adapter and adapter.configured))
+        channel,
+        address=adapter.address(recipient) if adapter else None,
+        consent=getattr(recipient, f"consent_{channel}"),
+        opted_out=getattr(recipient, f"opt_out_{channel}"),
+        configured=bool(adapter and adapter.configured),
+    )
 
 
 def set_channels(session: Session, producer_id: str, choices: dict[str, bool]) -> Recipient:

@@ -14,8 +14,12 @@ from .models import Delivery, WebhookDelivery
 _NAMES = {Delivery: "delivery", WebhookDelivery: "webhook delivery"}
 
 
-def redrive(session: Session, model: type[Delivery] | type[WebhookDelivery], delivery_id: str,
-            subscription_id: str | None = None) -> Delivery | WebhookDelivery:
+def redrive(
+    session: Session,
+    model: type[Delivery] | type[WebhookDelivery],
+    delivery_id: str,
+    subscription_id: str | None = None,
+) -> Delivery | WebhookDelivery:
     """Queue the parked ``model`` row ``delivery_id`` again (a webhook delivery: of
     ``subscription_id``); 404 naming ``delivery_id`` if there is none, 409 naming ``status`` if it
     is not parked."""

@@ -37,15 +37,28 @@ def reminder_id(invitation_id: str, days: int) -> str:
 
 def _unanswered(session: Session, now: datetime, within_days: int) -> list[InvitationView]:
     """Open invitations, not answered through their link, whose deadline is near."""
-    q = (select(InvitationView).outerjoin(Answer, Answer.invitation_id == InvitationView.invitation_id)
-         .where(InvitationView.status == "issued", Answer.invitation_id.is_(None), InvitationView.deadline > now,
-                InvitationView.deadline <= now + timedelta(days=within_days))
-         .order_by(InvitationView.deadline, InvitationView.invitation_id))
+    q = (
+        select(InvitationView)
+        .outerjoin(Answer, Answer.invitation_id == InvitationView.invitation_id)
+        .where(
+            InvitationView.status == "issued",
+            Answer.invitation_id.is_(None),
+            InvitationView.deadline > now,
+            InvitationView.deadline <= now + timedelta(days=within_days),
+        )
+        .order_by(InvitationView.deadline, InvitationView.invitation_id)
+    )
     return list(session.scalars(q))
 
 
-def queue_reminders(session: Session, emit, settings, adapters: dict, now: datetime | None = None,
-                    offsets: tuple[int, ...] | None = None) -> int:
+def queue_reminders(
+    session: Session,
+    emit,
+    settings,
+    adapters: dict,
+    now: datetime | None = None,
+    offsets: tuple[int, ...] | None = None,
+) -> int:
     """Queue the reminders due now (domain.reminder_due) for unanswered invitations; returns how
     many were queued. Idempotent: a reminder queued once (by any worker) is not queued again."""
     now = now or datetime.now(UTC)
@@ -54,12 +67,16 @@ def queue_reminders(session: Session, emit, settings, adapters: dict, now: datet
         return 0
     due = []
     for view in _unanswered(session, now, max(offsets)):
-        days = domain.reminder_due(aware(view.deadline), aware(view.issued_at) if view.issued_at else None, now,
-                                   offsets)
+        days = domain.reminder_due(
+            aware(view.deadline), aware(view.issued_at) if view.issued_at else None, now, offsets
+        )
         if days is not None:
             due.append((view, days, reminder_id(view.invitation_id, days)))
-    queued_before = set(session.scalars(select(Delivery.cause_event_id).where(
-        among(session, Delivery.cause_event_id, [cause for *_, cause in due]))))
+    queued_before = set(
+        session.scalars(
+            select(Delivery.cause_event_id).where(among(session, Delivery.cause_event_id, [cause for *_, cause in due]))
+        )
+    )
     count = 0
     for view, days, cause in due:
         if cause not in queued_before and _queue_reminder(session, emit, settings, adapters, view, days, cause):
@@ -67,20 +84,36 @@ def queue_reminders(session: Session, emit, settings, adapters: dict, now: datet
     return count
 
 
-def _queue_reminder(session: Session, emit, settings, adapters: dict, view: InvitationView, days: int,
-                    cause: str) -> bool:
+def _queue_reminder(
+    session: Session, emit, settings, adapters: dict, view: InvitationView, days: int, cause: str
+) -> bool:
     recipient = session.get(Recipient, view.producer_id)
     if recipient is None:
         return False
-    data = {"invitation_id": view.invitation_id, "fair": view.fair, "products": view.products,
-            "deadline": aware(view.deadline)}
+    data = {
+        "invitation_id": view.invitation_id,
+        "fair": view.fair,
+        "products": view.products,
+        "deadline": aware(view.deadline),
+    }
     envelope = {"id": cause, "type": REMINDER_TYPE}
     try:
         with session.begin_nested():
-            known = {"recipient_name": recipient.name, "days_left": days,
-                     **answer_links(session, settings, view.invitation_id, view.producer_id, view.deadline)}
-            queue_message(session, emit, envelope, domain.MESSAGES["reminder"], recipient,
-                          FIELDS["reminder"](data, known), settings, adapters)
+            known = {
+                "recipient_name": recipient.name,
+                "days_left": days,
+                **answer_links(session, settings, view.invitation_id, view.producer_id, view.deadline),
+            }
+            queue_message(
+                session,
+                emit,
+                envelope,
+                domain.MESSAGES["reminder"],
+                recipient,
+                FIELDS["reminder"](data, known),
+                settings,
+                adapters,
+            )
     except IntegrityError:  # another worker queued it at the same moment
         return False
     return True

@@ -54,9 +54,18 @@ def slug(value: str, limit: int = 60) -> str:
     return re.sub(r"[^a-z0-9]+", "-", fold(value))[:limit].strip("-") or "ocop"
 
 
-def render(name: str, language: str | None, ctx: dict, *, sms_link: str | None = None, sms_mode: str = "ucs2",
-           sms_max_segments: int = 4, calendar_uid: str | None = None, email: bool = True,
-           sms: bool = True) -> Rendered:
+def render(
+    name: str,
+    language: str | None,
+    ctx: dict,
+    *,
+    sms_link: str | None = None,
+    sms_mode: str = "ucs2",
+    sms_max_segments: int = 4,
+    calendar_uid: str | None = None,
+    email: bool = True,
+    sms: bool = True,
+) -> Rendered:
     """Every part of message ``name`` for one recipient (``email=False``: no HTML or calendar file;
     ``sms=False``: no SMS; the subject and plain text always). ``ctx`` holds the template's fields
     (for the invitation: recipient, fair, products, deadline, link). Raises jinja2's
@@ -68,8 +77,12 @@ def render(name: str, language: str | None, ctx: dict, *, sms_link: str | None =
     html = _part(lang, name, "body.html", ctx).strip() + "\n" if email else ""
     short = None
     if sms:
-        short = domain.fit_sms(lambda clip: _part(lang, name, "sms.txt", {**ctx, "clip_to": clip}),
-                               sms_link if sms_link is not None else ctx.get("link") or "", sms_mode, sms_max_segments)
+        short = domain.fit_sms(
+            lambda clip: _part(lang, name, "sms.txt", {**ctx, "clip_to": clip}),
+            sms_link if sms_link is not None else ctx.get("link") or "",
+            sms_mode,
+            sms_max_segments,
+        )
     out = Rendered(name, lang, subject, text, html, short)
     calendar = ctx.get("calendar", {})  # None: this message carries no calendar file
     if email and kind.calendar and calendar is not None:
@@ -88,11 +101,17 @@ def _calendar(lang: str, name: str, ctx: dict, uid: str, options: dict) -> Attac
         return "".join(blocks[part](context)).strip() if part in blocks else ""
 
     alarm = options.get("alarm", True)
-    content = ics.fair_event(uid=uid, fair=ctx["fair"], summary=" ".join(block("summary").split()),
-                             description=_tidy(block("description")).strip(), url=ctx.get("link"),
-                             deadline=ctx.get("deadline") if alarm else None,
-                             alarm_text=" ".join(block("alarm").split()), sequence=options.get("sequence", 0),
-                             status=options.get("status"))
+    content = ics.fair_event(
+        uid=uid,
+        fair=ctx["fair"],
+        summary=" ".join(block("summary").split()),
+        description=_tidy(block("description")).strip(),
+        url=ctx.get("link"),
+        deadline=ctx.get("deadline") if alarm else None,
+        alarm_text=" ".join(block("alarm").split()),
+        sequence=options.get("sequence", 0),
+        status=options.get("status"),
+    )
     return Attachment(f"{slug(ctx['fair']['name'])}.ics", "text/calendar; method=PUBLISH", content)
 
 
@@ -127,7 +146,17 @@ def render_page(language: str | None, state: str, **ctx) -> str:
     """The producer's answer page (``templates/page.html``) in the producer's language: ``state``
     says what to show (see the template)."""
     lang = language_of(language)
-    defaults = {"inv": None, "form": False, "now_state": None, "errors": [], "booths": [], "cause": None,
-                "detail": None, "answer": None, "nonce": "",  # nonce: the response's CSP nonce (shared.pages)
-                "refresh": None, "calendar_url": None}
+    defaults = {
+        "inv": None,
+        "form": False,
+        "now_state": None,
+        "errors": [],
+        "booths": [],
+        "cause": None,
+        "detail": None,
+        "answer": None,
+        "nonce": "",  # nonce: the response's CSP nonce (shared.pages)
+        "refresh": None,
+        "calendar_url": None,
+    }
     return environment(lang, html=True).get_template("page.html").render(**{**defaults, **ctx, "state": state})

@@ -40,17 +40,27 @@ blp = Blueprint("notifications", __name__, url_prefix="/", description="Deliveri
 blp.after_request(pages.secure)  # the answer page's headers (CSP, no framing, no referrer, no-store)
 
 # Why a link opens no form, and the HTTP status of that page.
-PAGE_STATUS = {"tampered": 403, "wrong_purpose": 403, "link_expired": 410, "not_yours": 403, "unknown": 404,
-               "reused": 409, "closed": 409, "bad_form": 422, "foreign_form": 403}
+PAGE_STATUS = {
+    "tampered": 403,
+    "wrong_purpose": 403,
+    "link_expired": 410,
+    "not_yours": 403,
+    "unknown": 404,
+    "reused": 409,
+    "closed": 409,
+    "bad_form": 422,
+    "foreign_form": 403,
+}
 
 
 # The pages' statuses as the OpenAPI document lists them: each an HTML page, and a 404 also the
 # JSON error body (a path no link can have, refused before the page).
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-PAGE_RESPONSES = {str(code): {"description": HTTPStatus(code).phrase,
-                              "content": {**_HTML, **_JSON_ERROR} if code == 404 else _HTML}
-                  for code in sorted(set(PAGE_STATUS.values()))}
+PAGE_RESPONSES = {
+    str(code): {"description": HTTPStatus(code).phrase, "content": {**_HTML, **_JSON_ERROR} if code == 404 else _HTML}
+    for code in sorted(set(PAGE_STATUS.values()))
+}
 
 
 def _page(state: str, language: str | None, **ctx):
@@ -108,13 +118,20 @@ class AnswerPage(MethodView):
             except _Refusal as refusal:
                 return refusal.page
             lang, state = link.language, answers.page_state(link.view, link.answered)
-            return _page(state["now_state"], lang, form=state["now_state"] == "open", **state,
-                         refresh=_refresh(token, _waited()) if state["now_state"] == "answered" else None,
-                         calendar_url=f"{token}/calendar.ics" if state["now_state"] == "accepted" else None)
+            return _page(
+                state["now_state"],
+                lang,
+                form=state["now_state"] == "open",
+                **state,
+                refresh=_refresh(token, _waited()) if state["now_state"] == "answered" else None,
+                calendar_url=f"{token}/calendar.ics" if state["now_state"] == "accepted" else None,
+            )
 
-    @blp.doc(security=[], requestBody={"required": True,
-                                       "content": {"application/x-www-form-urlencoded": {"schema": AnswerForm}}},
-             responses={"200": {"description": "the answer was taken", "content": _HTML}, **PAGE_RESPONSES})
+    @blp.doc(
+        security=[],
+        requestBody={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": AnswerForm}}},
+        responses={"200": {"description": "the answer was taken", "content": _HTML}, **PAGE_RESPONSES},
+    )
     def post(self, token):
         """The producer's answer from that page's form (accept or decline, with a note). A form that a
         browser says was posted from another site is refused (403) and records nothing."""
@@ -129,8 +146,9 @@ class AnswerPage(MethodView):
                     form = AnswerForm().load({k: v for k, v in request.form.items() if k in ("answer", "note")})
                 except ValidationError as exc:
                     errors = [(k, v[0] if isinstance(v, list) else v) for k, v in sorted(exc.messages.items())]
-                    raise _Refusal(_page("bad_form", lang, errors=errors, form=state["now_state"] == "open",
-                                         **state)) from exc
+                    raise _Refusal(
+                        _page("bad_form", lang, errors=errors, form=state["now_state"] == "open", **state)
+                    ) from exc
                 if answered:
                     raise _Refusal(_page("reused", lang, **state))
                 if view.status != "issued":
@@ -146,9 +164,16 @@ class AnswerPage(MethodView):
 
 @blp.route("/r/<token>/calendar.ics")
 class AnswerCalendar(MethodView):
-    @blp.doc(security=[], responses={"200": {"description": "the fair's calendar entry (iCalendar)",
-                                             "content": {"text/calendar": {"schema": {"type": "string"}}}},
-                                     **PAGE_RESPONSES})
+    @blp.doc(
+        security=[],
+        responses={
+            "200": {
+                "description": "the fair's calendar entry (iCalendar)",
+                "content": {"text/calendar": {"schema": {"type": "string"}}},
+            },
+            **PAGE_RESPONSES,
+        },
+    )
     def get(self, token):
         """The fair of an accepted invitation as a calendar file (the same entry the confirmation's
         attachment is: its UID, a later SEQUENCE), linked from the answer page once accepted."""
@@ -161,14 +186,19 @@ class AnswerCalendar(MethodView):
             if view.status != "accepted":
                 return _page("closed", lang, **answers.page_state(view, link.answered))
             content = rendering.fair_calendar(lang, view_dict(view))
-        return content, 200, {"Content-Type": "text/calendar; charset=utf-8; method=PUBLISH",
-                              "Content-Disposition": f'attachment; filename="{rendering.slug(view.fair["name"])}.ics"'}
+        return (
+            content,
+            200,
+            {
+                "Content-Type": "text/calendar; charset=utf-8; method=PUBLISH",
+                "Content-Disposition": f'attachment; filename="{rendering.slug(view.fair["name"])}.ics"',
+            },
+        )
 
 
 @blp.route("/r/s/<code>")
 class ShortLinkPage(MethodView):
-    @blp.doc(security=[], responses={"302": {"description": "to the signed answer link"},
-                                     "404": PAGE_RESPONSES["404"]})
+    @blp.doc(security=[], responses={"302": {"description": "to the signed answer link"}, "404": PAGE_RESPONSES["404"]})
     def get(self, code):
         """The short link an SMS carries: leads to the invitation's signed answer link."""
         try:

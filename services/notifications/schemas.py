@@ -28,10 +28,14 @@ class DeliveryOut(Schema):
     producer_id = fields.String()
     language = fields.String()
     subject = fields.String()
-    status = fields.String(metadata={"description": "queued, sending (in the provider's hands), sent, failed (a retry "
-                                                    "is due at next_attempt_at), parked (given up; re-drive it), "
-                                                    "undeliverable (no usable channel), cancelled (no longer true "
-                                                    "when its turn came, e.g. a reminder answered since)"})
+    status = fields.String(
+        metadata={
+            "description": "queued, sending (in the provider's hands), sent, failed (a retry "
+            "is due at next_attempt_at), parked (given up; re-drive it), "
+            "undeliverable (no usable channel), cancelled (no longer true "
+            "when its turn came, e.g. a reminder answered since)"
+        }
+    )
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
     sms_encoding = fields.String(allow_none=True)
@@ -85,8 +89,11 @@ class UnreachableMessageOut(Schema):
 class UnreachableOut(Schema):
     producer_id = fields.String()
     name = fields.String(allow_none=True, metadata={"description": "null when the service knows no such recipient"})
-    problems = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
-                           metadata={"description": "why each channel cannot be used now"})
+    problems = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(allow_none=True),
+        metadata={"description": "why each channel cannot be used now"},
+    )
     messages = fields.List(fields.Nested(UnreachableMessageOut))
 
 
@@ -100,9 +107,13 @@ class PreviewQuery(Schema):
 
 class PreviewIn(Schema):
     language = fields.String(load_default="vi", validate=validate.OneOf(LANGUAGES))
-    data = fields.Dict(load_default=None, metadata={
-        "description": "the data of the template's event (e.g. events.invitation.issued), validated against its "
-                       "contract; default: the contract's golden sample"})
+    data = fields.Dict(
+        load_default=None,
+        metadata={
+            "description": "the data of the template's event (e.g. events.invitation.issued), validated against its "
+            "contract; default: the contract's golden sample"
+        },
+    )
     recipient_name = Line(load_default="Hợp tác xã Kẹo dừa Thanh Long", min_length=1, max_length=NAME)
 
 
@@ -149,19 +160,22 @@ class EventTypesOut(Schema):
 
 class WebhookIn(Schema):
     url = Url(required=True, schemes={"http", "https"}, require_tld=False)
-    event_types = fields.List(Line(min_length=3, max_length=120), required=True,
-                              validate=validate.Length(min=1, max=50),
-                              metadata={"description": "see GET /webhooks/event-types"})
-    secret = Line(min_length=24, max_length=200,
-                  metadata={"description": "the HMAC key; default: one is made and returned once"})
+    event_types = fields.List(
+        Line(min_length=3, max_length=120),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "see GET /webhooks/event-types"},
+    )
+    secret = Line(
+        min_length=24, max_length=200, metadata={"description": "the HMAC key; default: one is made and returned once"}
+    )
     description = Line(allow_none=True, max_length=300)
     active = fields.Boolean(load_default=True)
 
 
 class WebhookPatch(Schema):
     url = Url(schemes={"http", "https"}, require_tld=False)
-    event_types = fields.List(Line(min_length=3, max_length=120),
-                              validate=validate.Length(min=1, max=50))
+    event_types = fields.List(Line(min_length=3, max_length=120), validate=validate.Length(min=1, max=50))
     secret = Line(min_length=24, max_length=200)
     rotate_secret = fields.Boolean(metadata={"description": "true: a new secret is made and returned once"})
     description = Line(allow_none=True, max_length=300)
@@ -174,8 +188,12 @@ class WebhookOut(Schema):
     event_types = fields.List(fields.String())
     description = fields.String(allow_none=True)
     active = fields.Boolean()
-    owner = fields.String(metadata={"description": "who made it, '<role>:<token sub>': only they and admins see it; "
-                                                   "'legacy': made before owners were kept (admins only)"})
+    owner = fields.String(
+        metadata={
+            "description": "who made it, '<role>:<token sub>': only they and admins see it; "
+            "'legacy': made before owners were kept (admins only)"
+        }
+    )
     created_by = fields.String(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
@@ -193,9 +211,13 @@ class WebhookDeliveryOut(Schema):
     status = fields.String(metadata={"description": "queued, sent, failed (a retry is due), parked"})
     attempts = fields.Integer()
     response_status = fields.Integer(allow_none=True, metadata={"description": "the receiver's last HTTP status"})
-    last_error = fields.String(allow_none=True, metadata={
-        "description": "why the last attempt failed, in our words ('HTTP 500 Internal Server Error', 'timeout', "
-                       "'connection refused', 'refused by policy: private address'); never the receiver's answer"})
+    last_error = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "why the last attempt failed, in our words ('HTTP 500 Internal Server Error', 'timeout', "
+            "'connection refused', 'refused by policy: private address'); never the receiver's answer"
+        },
+    )
     next_attempt_at = UtcDateTime()
     created_at = UtcDateTime()
     sent_at = UtcDateTime(allow_none=True)

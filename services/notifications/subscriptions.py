@@ -35,8 +35,10 @@ def _check_event_types(event_types: list[str]) -> list[str]:
     allowed = set(subscribable_types())
     unknown = [t for t in event_types if t not in allowed]
     if unknown:
-        raise Invalid(f"not an event type a webhook can follow: {', '.join(unknown)}; one of "
-                      f"{', '.join(sorted(allowed))}", field="event_types")
+        raise Invalid(
+            f"not an event type a webhook can follow: {', '.join(unknown)}; one of {', '.join(sorted(allowed))}",
+            field="event_types",
+        )
     return sorted(set(event_types))
 
 
@@ -55,29 +57,40 @@ def list_subscriptions(session: Session, owner: str | None) -> list[WebhookSubsc
     return list(session.scalars(q))
 
 
-def create_subscription(session: Session, body: dict, owner: str, policy: webhook_targets.TargetPolicy,
-                        resolve=webhook_targets.resolve_host) -> WebhookSubscription:
-    row = WebhookSubscription(url=_check_url(body["url"], policy, resolve),
-                              event_types=_check_event_types(body["event_types"]),
-                              secret=body.get("secret") or secrets.token_urlsafe(32),
-                              description=body.get("description"), active=body.get("active", True),
-                              owner=owner, created_by=owner)
+def create_subscription(
+    session: Session, body: dict, owner: str, policy: webhook_targets.TargetPolicy, resolve=webhook_targets.resolve_host
+) -> WebhookSubscription:
+    row = WebhookSubscription(
+        url=_check_url(body["url"], policy, resolve),
+        event_types=_check_event_types(body["event_types"]),
+        secret=body.get("secret") or secrets.token_urlsafe(32),
+        description=body.get("description"),
+        active=body.get("active", True),
+        owner=owner,
+        created_by=owner,
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def get_subscription(session: Session, subscription_id: str, owner: str | None,
-                     lock: bool = False) -> WebhookSubscription:
+def get_subscription(
+    session: Session, subscription_id: str, owner: str | None, lock: bool = False
+) -> WebhookSubscription:
     row = session.get(WebhookSubscription, subscription_id, with_for_update=lock)
     if row is None or (owner is not ADMIN and row.owner != owner):
         raise NotFound("no such webhook subscription", field="subscription_id")
     return row
 
 
-def update_subscription(session: Session, subscription_id: str, body: dict, owner: str | None,
-                        policy: webhook_targets.TargetPolicy,
-                        resolve=webhook_targets.resolve_host) -> WebhookSubscription:
+def update_subscription(
+    session: Session,
+    subscription_id: str,
+    body: dict,
+    owner: str | None,
+    policy: webhook_targets.TargetPolicy,
+    resolve=webhook_targets.resolve_host,
+) -> WebhookSubscription:
     row = get_subscription(session, subscription_id, owner, lock=True)
     if "url" in body:
         row.url = _check_url(body["url"], policy, resolve)
@@ -102,11 +115,16 @@ def delete_subscription(session: Session, subscription_id: str, owner: str | Non
     session.flush()
 
 
-def delivery_log(session: Session, subscription_id: str, owner: str | None,
-                 status: str | None = None) -> list[WebhookDelivery]:
+def delivery_log(
+    session: Session, subscription_id: str, owner: str | None, status: str | None = None
+) -> list[WebhookDelivery]:
     get_subscription(session, subscription_id, owner)
-    q = (select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
-         .order_by(WebhookDelivery.created_at.desc()).limit(500))
+    q = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription_id)
+        .order_by(WebhookDelivery.created_at.desc())
+        .limit(500)
+    )
     if status is not None:
         q = q.where(WebhookDelivery.status == status)
     return list(session.scalars(q))

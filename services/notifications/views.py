@@ -26,16 +26,23 @@ def jsonable(d: dict) -> dict:
 
 
 def view_dict(view: InvitationView) -> dict:
-    return {"invitation_id": view.invitation_id, "producer_id": view.producer_id, "fair": view.fair,
-            "products": view.products, "deadline": aware(view.deadline), "status": view.status,
-            "booths": view.booths or ([view.booth] if view.booth else [])}
+    return {
+        "invitation_id": view.invitation_id,
+        "producer_id": view.producer_id,
+        "fair": view.fair,
+        "products": view.products,
+        "deadline": aware(view.deadline),
+        "status": view.status,
+        "booths": view.booths or ([view.booth] if view.booth else []),
+    }
 
 
 def record_issued(session: Session, envelope: dict, data: dict) -> None:
     view = session.get(InvitationView, data["invitation_id"], with_for_update=True)
     if view is None:
-        view = InvitationView(invitation_id=data["invitation_id"], producer_id=data["producer_id"], status="issued",
-                              fair_version=0)
+        view = InvitationView(
+            invitation_id=data["invitation_id"], producer_id=data["producer_id"], status="issued", fair_version=0
+        )
         session.add(view)
     elif view.status != "issued":
         return  # answered, withdrawn or expired already (events seen out of order): keep that
@@ -46,17 +53,31 @@ def record_issued(session: Session, envelope: dict, data: dict) -> None:
 
 def issued_row(envelope: dict, data: dict) -> dict:
     """The InvitationView row a first events.invitation.issued makes (``record_issued`` in bulk)."""
-    return {"invitation_id": data["invitation_id"], "producer_id": data["producer_id"],
-            "fair_id": data["fair"]["fair_id"], "fair": jsonable(data["fair"]), "fair_version": 0,
-            "products": data["products"], "deadline": as_datetime(data["deadline"]),
-            "issued_at": as_datetime(envelope["occurred_at"]), "status": "issued"}
+    return {
+        "invitation_id": data["invitation_id"],
+        "producer_id": data["producer_id"],
+        "fair_id": data["fair"]["fair_id"],
+        "fair": jsonable(data["fair"]),
+        "fair_version": 0,
+        "products": data["products"],
+        "deadline": as_datetime(data["deadline"]),
+        "issued_at": as_datetime(envelope["occurred_at"]),
+        "status": "issued",
+    }
 
 
 def record_promotion(session: Session, envelope: dict, data: dict) -> None:
     if session.get(Promotion, data["invitation_id"]) is None:
-        session.add(Promotion(invitation_id=data["invitation_id"], producer_id=data["producer_id"],
-                              fair_id=data["fair_id"], cause=data["cause"], rank=data["rank"],
-                              promoted_at=envelope["occurred_at"]))
+        session.add(
+            Promotion(
+                invitation_id=data["invitation_id"],
+                producer_id=data["producer_id"],
+                fair_id=data["fair_id"],
+                cause=data["cause"],
+                rank=data["rank"],
+                promoted_at=envelope["occurred_at"],
+            )
+        )
         session.flush()
 
 
@@ -85,9 +106,11 @@ def record_verdict(session: Session, envelope: dict, data: dict) -> None:
 def record_fair(session: Session, envelope: dict, data: dict) -> None:
     """A fair's new state into the invitations of it (the answer page and later messages show it);
     a cancelled fair's open invitations are withdrawn by it."""
-    views = session.scalars(select(InvitationView).where(InvitationView.fair_id == data["fair_id"],
-                                                         InvitationView.fair_version < envelope["subject_version"])
-                            .with_for_update())
+    views = session.scalars(
+        select(InvitationView)
+        .where(InvitationView.fair_id == data["fair_id"], InvitationView.fair_version < envelope["subject_version"])
+        .with_for_update()
+    )
     for view in views:
         view.fair = {**view.fair, **jsonable(fields.fair_summary(data))}
         view.fair_version = envelope["subject_version"]
@@ -98,8 +121,14 @@ def record_fair(session: Session, envelope: dict, data: dict) -> None:
 
 
 # event type -> what it changes in this service's records (after its messages: see reactions.react)
-RECORDS = {"events.invitation.issued": record_issued, "events.waitlist.promoted": record_promotion,
-           "events.invitation.accepted": record_verdict, "events.invitation.declined": record_verdict,
-           "events.invitation.answer_refused": record_verdict, "events.invitation.withdrawn": record_verdict,
-           "events.invitation.expired": record_verdict, "events.fair.updated": record_fair,
-           "events.fair.cancelled": record_fair}
+RECORDS = {
+    "events.invitation.issued": record_issued,
+    "events.waitlist.promoted": record_promotion,
+    "events.invitation.accepted": record_verdict,
+    "events.invitation.declined": record_verdict,
+    "events.invitation.answer_refused": record_verdict,
+    "events.invitation.withdrawn": record_verdict,
+    "events.invitation.expired": record_verdict,
+    "events.fair.updated": record_fair,
+    "events.fair.cancelled": record_fair,
+}

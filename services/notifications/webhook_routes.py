@@ -24,8 +24,12 @@ from .schemas import (
 from .webhook_targets import policy_for
 from .webhooks import subscribable_types
 
-blp = Blueprint("webhooks", __name__, url_prefix="/",
-                description="Webhook subscriptions of integrating services, each visible to its owner and admins")
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/",
+    description="Webhook subscriptions of integrating services, each visible to its owner and admins",
+)
 
 
 def _owner() -> str | None:

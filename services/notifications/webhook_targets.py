@@ -177,12 +177,17 @@ def check_url(url: str, policy: TargetPolicy, resolve=resolve_host) -> Target:
     for text in addresses:
         ip = ipaddress.ip_address(text.split("%", 1)[0])
         reason = address_refusal(ip, policy)
-        if reason is None and policy.ports is not None and port not in policy.ports \
-                and not policy.explicitly_allowed(ip):
+        if (
+            reason is None
+            and policy.ports is not None
+            and port not in policy.ports
+            and not policy.explicitly_allowed(ip)
+        ):
             reason = f"port {port} (allowed: {', '.join(map(str, sorted(policy.ports)))})"
         if reason is not None:
-            raise TargetRefused(reason if literal is not None or reason.startswith("port")
-                                else f"the host name resolves to a {reason}")
+            raise TargetRefused(
+                reason if literal is not None or reason.startswith("port") else f"the host name resolves to a {reason}"
+            )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(scheme, host, port, path, tuple(addresses))
 
@@ -192,8 +197,9 @@ class SendFailed(Exception):
     """A failed attempt: our own short reason, the HTTP status if there was one, whether a retry
     can help, and the receiver's Retry-After."""
 
-    def __init__(self, reason: str, status: int | None = None, permanent: bool = False,
-                 retry_after: float | None = None):
+    def __init__(
+        self, reason: str, status: int | None = None, permanent: bool = False, retry_after: float | None = None
+    ):
         super().__init__(reason)
         self.status, self.permanent, self.retry_after = status, permanent, retry_after
 
@@ -230,8 +236,15 @@ def _reason(exc: BaseException) -> tuple[str, bool]:
     return "connection failed", False
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy: TargetPolicy,
-         resolve=resolve_host, context: ssl.SSLContext | None = None) -> int:
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    policy: TargetPolicy,
+    resolve=resolve_host,
+    context: ssl.SSLContext | None = None,
+) -> int:
     """POST ``body`` to ``url`` within the policy; the 2xx status, or SendFailed. A 3xx is a
     failure (redirects are not followed), as is a 4xx other than 408/429 (both permanent)."""
     try:
@@ -239,14 +252,23 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy:
     except TargetRefused as exc:
         raise SendFailed(f"refused by policy: {exc}", permanent=True) from None
     if target.scheme == "https":
-        conn = http.client.HTTPSConnection(target.host, target.port, timeout=timeout,
-                                           context=context or _default_context())
+        conn = http.client.HTTPSConnection(
+            target.host, target.port, timeout=timeout, context=context or _default_context()
+        )
     else:
         conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
     conn._create_connection = _connector(target.addresses, target.port)
     try:
-        conn.request("POST", target.path, body=body, headers={"Content-Type": "application/json; charset=utf-8",
-                                                              "User-Agent": "ocop-notifications/1", **headers})
+        conn.request(
+            "POST",
+            target.path,
+            body=body,
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "ocop-notifications/1",
+                **headers,
+            },
+        )
         response = conn.getresponse()
         status = response.status
         retry_after = _retry_after(response.getheader("Retry-After"))

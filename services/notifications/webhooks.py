@@ -26,8 +26,14 @@ def subscribable_types() -> list[str]:
     from shared.revocation import EVENT_TYPE as TOKEN_REVOKED
 
     bindings = queue_spec("notifications.main").bindings
-    return sorted({c.type for c in CONTRACTS.values() if c.type != TOKEN_REVOKED and (
-                   c.source == "notifications" or any(domain.topic_matches(b, c.type) for b in bindings))})
+    return sorted(
+        {
+            c.type
+            for c in CONTRACTS.values()
+            if c.type != TOKEN_REVOKED
+            and (c.source == "notifications" or any(domain.topic_matches(b, c.type) for b in bindings))
+        }
+    )
 
 
 def _wire(envelope: dict) -> str:
@@ -39,24 +45,43 @@ def _wire(envelope: dict) -> str:
 
 def active_subscriptions(session: Session) -> list[tuple[str, list]]:
     """(id, event types) of the active webhook subscriptions."""
-    return list(session.execute(select(WebhookSubscription.id, WebhookSubscription.event_types)
-                                .where(WebhookSubscription.active.is_(True))).all())
+    return list(
+        session.execute(
+            select(WebhookSubscription.id, WebhookSubscription.event_types).where(WebhookSubscription.active.is_(True))
+        ).all()
+    )
 
 
 def fan_out(session: Session, envelope: dict, subscriptions: list | None = None) -> int:
     """One webhook delivery per active subscription following the event's type (once per event).
     ``subscriptions``: ``active_subscriptions`` read already (for many events in a row)."""
-    subs = [sid for sid, types in (active_subscriptions(session) if subscriptions is None else subscriptions)
-            if envelope["type"] in types]
+    subs = [
+        sid
+        for sid, types in (active_subscriptions(session) if subscriptions is None else subscriptions)
+        if envelope["type"] in types
+    ]
     if not subs:
         return 0
     payload = _wire(envelope)
-    seen = set(session.scalars(select(WebhookDelivery.subscription_id).where(
-        WebhookDelivery.event_id == envelope["id"], WebhookDelivery.subscription_id.in_(subs))))
+    seen = set(
+        session.scalars(
+            select(WebhookDelivery.subscription_id).where(
+                WebhookDelivery.event_id == envelope["id"], WebhookDelivery.subscription_id.in_(subs)
+            )
+        )
+    )
     for sid in subs:
         if sid not in seen:
-            session.add(WebhookDelivery(subscription_id=sid, event_id=envelope["id"], event_type=envelope["type"],
-                                        payload=payload, status="queued", attempts=0))
+            session.add(
+                WebhookDelivery(
+                    subscription_id=sid,
+                    event_id=envelope["id"],
+                    event_type=envelope["type"],
+                    payload=payload,
+                    status="queued",
+                    attempts=0,
+                )
+            )
     session.flush()
     return len(subs) - len(seen)
 
@@ -67,10 +92,18 @@ def fan_out_many(session: Session, envelopes: list[dict]) -> int:
 
 
 def due_webhook_deliveries(session: Session, limit: int = 1) -> list[WebhookDelivery]:
-    q = (select(WebhookDelivery).join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-         .where(WebhookDelivery.status.in_(("queued", "failed")), WebhookDelivery.next_attempt_at <= datetime.now(UTC),
-                WebhookSubscription.active.is_(True))
-         .order_by(WebhookDelivery.next_attempt_at).limit(limit).with_for_update(skip_locked=True, of=WebhookDelivery))
+    q = (
+        select(WebhookDelivery)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.status.in_(("queued", "failed")),
+            WebhookDelivery.next_attempt_at <= datetime.now(UTC),
+            WebhookSubscription.active.is_(True),
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    )
     return list(session.scalars(q))
 
 
@@ -84,14 +117,23 @@ def send_webhook(session: Session, delivery: WebhookDelivery, adapter, settings)
         delivery.last_error = str(exc)[:1000]
         if exc.permanent or delivery.attempts >= settings.channel_attempts.get("webhook", 8):
             delivery.status = "parked"
-            log.error("webhook delivery parked", extra={"webhook_delivery_id": delivery.id, "subscription_id": sub.id,
-                                                        "attempts": delivery.attempts})
+            log.error(
+                "webhook delivery parked",
+                extra={"webhook_delivery_id": delivery.id, "subscription_id": sub.id, "attempts": delivery.attempts},
+            )
         else:
             delivery.status = "failed"
-            delivery.next_attempt_at = domain.next_attempt_at(datetime.now(UTC), delivery.attempts, exc.retry_after,
-                                                              settings.retry_base_seconds, settings.retry_max_seconds)
-            log.warning("webhook delivery failed; will retry",
-                        extra={"webhook_delivery_id": delivery.id, "attempt": delivery.attempts})
+            delivery.next_attempt_at = domain.next_attempt_at(
+                datetime.now(UTC),
+                delivery.attempts,
+                exc.retry_after,
+                settings.retry_base_seconds,
+                settings.retry_max_seconds,
+            )
+            log.warning(
+                "webhook delivery failed; will retry",
+                extra={"webhook_delivery_id": delivery.id, "attempt": delivery.attempts},
+            )
         session.flush()
         return delivery.status
     delivery.status, delivery.sent_at, delivery.last_error = "sent", datetime.now(UTC), None

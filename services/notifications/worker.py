@@ -34,8 +34,16 @@ class ChannelSender:
     (the embedded sinks can say); ``sole_sender``: no other process sends from this database (the
     embedded default), so deliveries left "sending" by a crash are in doubt at once at start."""
 
-    def __init__(self, runtime, channel: str, poll_interval: float = 0.2, limiter: domain.RateLimit | None = None,
-                 batch: int | None = None, lookup=None, sole_sender: bool = False):
+    def __init__(
+        self,
+        runtime,
+        channel: str,
+        poll_interval: float = 0.2,
+        limiter: domain.RateLimit | None = None,
+        batch: int | None = None,
+        lookup=None,
+        sole_sender: bool = False,
+    ):
         self.rt = runtime
         self.channel = channel
         self.adapters = producer_channels(runtime.settings)
@@ -58,8 +66,14 @@ class ChannelSender:
         if not self.limiter.ready():
             return 0
         with self.rt.transaction() as session:
-            jobs, settled = claim(session, self.channel, 1 if self.limiter.rate > 0 else self.batch, self.lease,
-                                      self.adapters, orphaned_before=self.orphaned_before)
+            jobs, settled = claim(
+                session,
+                self.channel,
+                1 if self.limiter.rate > 0 else self.batch,
+                self.lease,
+                self.adapters,
+                orphaned_before=self.orphaned_before,
+            )
             if jobs:
                 self.emit.snapshot(session)  # the webhook subscriptions, once for the batch
         if not jobs:
@@ -182,8 +196,9 @@ class Reminders:
             return queue_reminders(session, self.emit, self.rt.settings, self.adapters, now, self.offsets)
 
     def run_forever(self, stop: threading.Event) -> None:
-        every(self.interval, lambda: {"queued": self.run_once()}, log, "reminders queued",
-              "reminder sweep failed")(stop)
+        every(self.interval, lambda: {"queued": self.run_once()}, log, "reminders queued", "reminder sweep failed")(
+            stop
+        )
 
 
 def senders(runtime, lookup=None, sole_sender: bool = False) -> list[ChannelSender]:

@@ -16,5 +16,13 @@ SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app("registry", SERVICE_DIR, Outbox, Inbox, [blp, decisions_blp, reference_blp, tokens_blp],
-                              "OCOP registry API", settings, migrate)
+    return create_service_app(
+        "registry",
+        SERVICE_DIR,
+        Outbox,
+        Inbox,
+        [blp, decisions_blp, reference_blp, tokens_blp],
+        "OCOP registry API",
+        settings,
+        migrate,
+    )

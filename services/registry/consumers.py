@@ -34,17 +34,33 @@ def on_record_certification(emit):
         try:
             fields = CertificationIn().load(data["certification"])
             with session.begin_nested():  # a refusal leaves nothing of the command behind
-                cert = ops.grant_certification(session, emit, fields, today=vietnam_today(),
-                                               actor=envelope.get("sender") or f"command {envelope['type']}")
+                cert = ops.grant_certification(
+                    session,
+                    emit,
+                    fields,
+                    today=vietnam_today(),
+                    actor=envelope.get("sender") or f"command {envelope['type']}",
+                )
         except ValidationError as exc:
-            return _answer(session, emit, envelope, "registry.command.rejected", {**answer, "errors": _flatten(
-                exc.messages)})
+            return _answer(
+                session, emit, envelope, "registry.command.rejected", {**answer, "errors": _flatten(exc.messages)}
+            )
         except OperationError as exc:
-            return _answer(session, emit, envelope, "registry.command.rejected",
-                           {**answer, "errors": {exc.field or "command": [exc.message]}})
+            return _answer(
+                session,
+                emit,
+                envelope,
+                "registry.command.rejected",
+                {**answer, "errors": {exc.field or "command": [exc.message]}},
+            )
         # The certificate attached to its decision (found by authority, number and date, or recorded now).
-        _answer(session, emit, envelope, "registry.command.accepted", {**answer, "result_id": cert.id,
-                                                                       "decision_id": cert.decision_id})
+        _answer(
+            session,
+            emit,
+            envelope,
+            "registry.command.accepted",
+            {**answer, "result_id": cert.id, "decision_id": cert.decision_id},
+        )
 
     return handle
 
@@ -53,8 +69,16 @@ def _answer(session, emit, envelope: dict, type_: str, data: dict) -> None:
     emit(session, type_, data["command_id"], 1, data)  # the event, as every answer
     sender = envelope.get("sender")
     if sender:  # and the reply to the integration that sent the command
-        emit(session, type_, data["command_id"], 1, data, exchange=REPLIES_EXCHANGE,
-             routing_key=reply_key(sender, type_), correlation_id=envelope["id"])
+        emit(
+            session,
+            type_,
+            data["command_id"],
+            1,
+            data,
+            exchange=REPLIES_EXCHANGE,
+            routing_key=reply_key(sender, type_),
+            correlation_id=envelope["id"],
+        )
 
 
 def on_unreadable(emit):
@@ -68,11 +92,22 @@ def on_unreadable(emit):
         command_id = _text(data.get("command_id")) or message_id or "unknown"
         details = refusal.get("details")
         errors = _flatten(details) if isinstance(details, dict) and details else {"command": [refusal["reason"]]}
-        reply = {"command_id": command_id, "command_type": _text(raw.get("type")) or _text(refusal.get("type"))
-                 or "unknown", "errors": errors}
+        reply = {
+            "command_id": command_id,
+            "command_type": _text(raw.get("type")) or _text(refusal.get("type")) or "unknown",
+            "errors": errors,
+        }
         type_ = "registry.command.rejected"
-        emit(session, type_, command_id, 1, reply, exchange=REPLIES_EXCHANGE, routing_key=reply_key(sender, type_),
-             correlation_id=message_id or command_id)
+        emit(
+            session,
+            type_,
+            command_id,
+            1,
+            reply,
+            exchange=REPLIES_EXCHANGE,
+            routing_key=reply_key(sender, type_),
+            correlation_id=message_id or command_id,
+        )
 
     return hook
 
@@ -106,5 +141,9 @@ def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
 def handlers(runtime) -> dict:
     """queue name -> {message type -> handler} (``runtime``: the service's ServiceRuntime)."""
     emit = runtime.emit
-    return {"registry.commands": {"registry.record_certification": on_record_certification(emit),
-                                  REFUSED: on_unreadable(emit)}}
+    return {
+        "registry.commands": {
+            "registry.record_certification": on_record_certification(emit),
+            REFUSED: on_unreadable(emit),
+        }
+    }

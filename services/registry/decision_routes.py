@@ -15,8 +15,12 @@ from shared.web import runtime_of
 from . import decision_ops, decisions
 from .decision_schemas import DecisionDetailOut, DecisionIn, DecisionPage, DecisionQuery, DecisionRevocationIn
 
-blp = Blueprint("decisions", __name__, url_prefix="/",
-                description="Decisions (quyết định): one decision certifies, upgrades or revokes many products")
+blp = Blueprint(
+    "decisions",
+    __name__,
+    url_prefix="/",
+    description="Decisions (quyết định): one decision certifies, upgrades or revokes many products",
+)
 
 STAFF = ("registry_officer", "trade_officer", "integration")
 

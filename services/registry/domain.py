@@ -39,8 +39,8 @@ class CriteriaVersion:
     code: str
     title: str
     effective_from: date
-    effective_to: date | None       # None: still in force
-    parts: dict[str, int]           # score part -> its maximum ("a": 40, ...)
+    effective_to: date | None  # None: still in force
+    parts: dict[str, int]  # score part -> its maximum ("a": 40, ...)
     # (min_score, stars), checked from the top band down
     bands: tuple[tuple[int, int], ...]
     groups: dict[int, Group]
@@ -69,12 +69,24 @@ def load_criteria(path: Path) -> dict[str, CriteriaVersion]:
     for v in data["versions"]:
         parts = {key: int(part["max"]) for key, part in v["parts"].items()}
         bands = tuple(sorted(((int(minimum), int(stars)) for stars, minimum in v["bands"].items()), reverse=True))
-        groups = {int(code): Group(int(code), g["name"], g["name_en"],
-                                   {sc: (sg["name"], sg["name_en"]) for sc, sg in g["subgroups"].items()})
-                  for code, g in v["groups"].items()}
-        version = CriteriaVersion(v["code"], v["title"], date.fromisoformat(v["effective_from"]),
-                                  date.fromisoformat(v["effective_to"]) if v["effective_to"] else None,
-                                  parts, bands, groups)
+        groups = {
+            int(code): Group(
+                int(code),
+                g["name"],
+                g["name_en"],
+                {sc: (sg["name"], sg["name_en"]) for sc, sg in g["subgroups"].items()},
+            )
+            for code, g in v["groups"].items()
+        }
+        version = CriteriaVersion(
+            v["code"],
+            v["title"],
+            date.fromisoformat(v["effective_from"]),
+            date.fromisoformat(v["effective_to"]) if v["effective_to"] else None,
+            parts,
+            bands,
+            groups,
+        )
         if sum(parts.values()) != 100 or bands[-1][0] != 0:
             raise ValueError(f"{path}: {version.code}: parts must add up to 100 and the lowest band start at 0")
         versions[version.code] = version
@@ -110,8 +122,10 @@ def criteria_for_decision(code: str | None, decision_date: date) -> CriteriaVers
         return criteria_on(decision_date)
     version = criteria(code)
     if not version.in_force_on(decision_date):
-        raise DomainError("criteria_version", f"{code} applies to decisions dated {version.period()}, "
-                                              f"not {decision_date.strftime('%d/%m/%Y')}")
+        raise DomainError(
+            "criteria_version",
+            f"{code} applies to decisions dated {version.period()}, not {decision_date.strftime('%d/%m/%Y')}",
+        )
     return version
 
 
@@ -131,8 +145,11 @@ def check_group(version: CriteriaVersion, group: int, subgroup: str | None) -> s
     """Check a product group and sub-group against a criteria version; returns the sub-group's code.
     A sub-group may be given by its code ("1.3") or its name, with or without diacritics."""
     if group not in version.groups:
-        raise DomainError("group", f"unknown product group {group}; {version.code} has groups "
-                                   f"{', '.join(str(g) for g in sorted(version.groups))}")
+        raise DomainError(
+            "group",
+            f"unknown product group {group}; {version.code} has groups "
+            f"{', '.join(str(g) for g in sorted(version.groups))}",
+        )
     if subgroup is None or not subgroup.strip():
         return None
     known = version.groups[group].subgroups
@@ -141,8 +158,9 @@ def check_group(version: CriteriaVersion, group: int, subgroup: str | None) -> s
         if wanted in (code, fold(name), fold(name_en)):
             return code
     listing = "; ".join(f"{code} {name}" for code, (name, _) in known.items())
-    raise DomainError("subgroup", f"{subgroup!r} is not a sub-group of group {group} under {version.code}; "
-                                  f"known: {listing}")
+    raise DomainError(
+        "subgroup", f"{subgroup!r} is not a sub-group of group {group} under {version.code}; known: {listing}"
+    )
 
 
 # ---- who certifies what (DOMAIN.md: "Stars and scores") -----------------------------------------
@@ -179,8 +197,11 @@ def check_level_certifies(level: str, day: date) -> None:
     procedure = procedure_on(day)
     if not procedure.levels().get(level):
         known = ", ".join(f"{lv} ({_stars_listing(st)})" for lv, st in procedure.levels().items())
-        raise DomainError("level", f"a {level} decision certifies no OCOP product under {procedure.code} "
-                                   f"(in force on {day.strftime('%d/%m/%Y')}); levels: {known}")
+        raise DomainError(
+            "level",
+            f"a {level} decision certifies no OCOP product under {procedure.code} "
+            f"(in force on {day.strftime('%d/%m/%Y')}); levels: {known}",
+        )
 
 
 def grant_for(criteria_version: str, score: int, claimed: int | None, level: str, day: date) -> Grant:
@@ -197,14 +218,23 @@ def grant_for(criteria_version: str, score: int, claimed: int | None, level: str
     stars = POTENTIAL_STARS if proposed else band
     if stars not in certifies:
         by = ", ".join(reference.certifying_levels(band, day)) or "no level"
-        raise DomainError("score", f"score {score} is {band}★, which a {level} decision does not certify under "
-                                   f"{procedure.code} (it certifies {_stars_listing(certifies)}; {band}★: {by})")
+        raise DomainError(
+            "score",
+            f"score {score} is {band}★, which a {level} decision does not certify under "
+            f"{procedure.code} (it certifies {_stars_listing(certifies)}; {band}★: {by})",
+        )
     if claimed is not None and claimed != stars:
         if proposed and claimed == FIVE_STARS:
-            raise DomainError("stars", f"only the national level certifies 5★; score {score} in a {level} decision "
-                                       f"is {stars}★, proposed for national evaluation (potential 5★)")
-        raise DomainError("stars", f"{claimed}★ disagrees with score {score}, which is {stars}★ under "
-                                   f"{criteria_version} in a {level} decision")
+            raise DomainError(
+                "stars",
+                f"only the national level certifies 5★; score {score} in a {level} decision "
+                f"is {stars}★, proposed for national evaluation (potential 5★)",
+            )
+        raise DomainError(
+            "stars",
+            f"{claimed}★ disagrees with score {score}, which is {stars}★ under "
+            f"{criteria_version} in a {level} decision",
+        )
     return Grant(stars, proposed_for_national=proposed)
 
 
@@ -212,8 +242,10 @@ def check_potential_five_star(flagged: bool, current_stars: int | None) -> None:
     """The "potential 5★" flag is for products whose current certification is 4★."""
     if flagged and current_stars != POTENTIAL_STARS:
         held = f"holds {current_stars}★" if current_stars else "has no current certification"
-        raise DomainError("potential_five_star", f"only a product whose current certification is 4★ can be "
-                                                 f"proposed for 5★; this one {held}")
+        raise DomainError(
+            "potential_five_star",
+            f"only a product whose current certification is 4★ can be proposed for 5★; this one {held}",
+        )
 
 
 def potential_after(flagged: bool, stars: int | None, proposed: bool = False) -> bool:
@@ -232,10 +264,11 @@ DECISION_KINDS = ("certify", "recertify", "upgrade", "revoke")
 DECISION_KIND_OF = {"new": "certify", "recertification": "recertify", "upgrade": "upgrade"}
 # Why a certificate is revoked (thu hồi), DOMAIN.md: "Certificate lifecycle".
 # code -> the words recorded when none are given.
-REVOCATION_REASONS = {"violation": "Vi phạm quy định (violation)",
-                      "production_stopped": "Ngừng sản xuất (production stopped)",
-                      "not_re_evaluated_36_months": "Không đánh giá lại trong 36 tháng (not re-evaluated within 36 "
-                                                    "months)"}
+REVOCATION_REASONS = {
+    "violation": "Vi phạm quy định (violation)",
+    "production_stopped": "Ngừng sản xuất (production stopped)",
+    "not_re_evaluated_36_months": "Không đánh giá lại trong 36 tháng (not re-evaluated within 36 months)",
+}
 
 
 def check_decision_carries(decision_kind: str, cert_kind: str) -> None:
@@ -284,4 +317,3 @@ def resolve_province(entered: str) -> reference.Province:
         return reference.resolve_province(entered)
     except reference.UnknownName:
         raise DomainError("province", f"unknown province {entered!r}") from None
-

@@ -21,13 +21,13 @@ from shared import config
 from shared.errors import OperationError
 from shared.text import fold, nfc
 
-MAX_COLUMNS = 60     # cells in a row, after its trailing empty ones (the known columns are 24)
-LINES_PER_ROW = 5    # lines a file may have, blank ones included, per data row it may have
+MAX_COLUMNS = 60  # cells in a row, after its trailing empty ones (the known columns are 24)
+LINES_PER_ROW = 5  # lines a file may have, blank ones included, per data row it may have
 DEFAULTS = {
-    "OCOP_IMPORT_MAX_BYTES": 16 * 1024 * 1024,           # the upload: about 60,000 rows of CSV
+    "OCOP_IMPORT_MAX_BYTES": 16 * 1024 * 1024,  # the upload: about 60,000 rows of CSV
     "OCOP_IMPORT_MAX_UNPACKED_BYTES": 32 * 1024 * 1024,  # an XLSX's parts as unpacked (20,000 rows: about 22 MB)
-    "OCOP_IMPORT_MAX_ROWS": 20_000,                      # data rows
-    "OCOP_IMPORT_MAX_SECONDS": 60,                       # reading and checking, before the register is touched
+    "OCOP_IMPORT_MAX_ROWS": 20_000,  # data rows
+    "OCOP_IMPORT_MAX_SECONDS": 60,  # reading and checking, before the register is touched
 }
 
 
@@ -52,28 +52,44 @@ class Budget:
 
     def check_time(self) -> None:
         if time.monotonic() - self.started > self.seconds:
-            raise FileRefused(f"reading and checking the file took longer than {self.seconds} s "
-                              "(OCOP_IMPORT_MAX_SECONDS); split it into smaller files", status=413)
-
+            raise FileRefused(
+                f"reading and checking the file took longer than {self.seconds} s "
+                "(OCOP_IMPORT_MAX_SECONDS); split it into smaller files",
+                status=413,
+            )
 
 
 # ---- columns ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Column:
-    name: str                    # canonical (English) name
-    vietnamese: str              # the header an OCOP office types
+    name: str  # canonical (English) name
+    vietnamese: str  # the header an OCOP office types
     aliases: tuple[str, ...] = ()
     required: bool = False
-    decision: bool = False       # may instead be given once for the whole file
+    decision: bool = False  # may instead be given once for the whole file
 
 
 COLUMNS = (
-    Column("producer_code", "Mã số thuế", ("mã số doanh nghiệp", "mã số hộ kinh doanh", "mã số đăng ký kinh doanh",
-                                           "mã chủ thể", "mst", "mã số", "code", "tax code"), required=True),
+    Column(
+        "producer_code",
+        "Mã số thuế",
+        (
+            "mã số doanh nghiệp",
+            "mã số hộ kinh doanh",
+            "mã số đăng ký kinh doanh",
+            "mã chủ thể",
+            "mst",
+            "mã số",
+            "code",
+            "tax code",
+        ),
+        required=True,
+    ),
     Column("producer_name", "Tên chủ thể", ("chủ thể", "tên chủ thể ocop", "producer"), required=True),
     Column("producer_kind", "Loại hình", ("loại hình chủ thể", "loại hình tổ chức"), required=True),
-    Column("province", "Tỉnh", ("tỉnh/thành phố", "tỉnh, thành phố", "tỉnh/tp", "tỉnh thành", "tỉnh/thành"),
-           required=True),
+    Column(
+        "province", "Tỉnh", ("tỉnh/thành phố", "tỉnh, thành phố", "tỉnh/tp", "tỉnh thành", "tỉnh/thành"), required=True
+    ),
     Column("address", "Địa chỉ", ("địa chỉ chủ thể",)),
     Column("representative", "Người đại diện", ("đại diện", "người đại diện pháp luật")),
     Column("email", "Email", ("thư điện tử", "e-mail")),
@@ -91,12 +107,15 @@ COLUMNS = (
     Column("stars", "Số sao", ("hạng sao", "xếp hạng", "hạng", "sao")),
     Column("kind", "Hình thức", ("hình thức đánh giá", "loại đánh giá", "loại chứng nhận", "certification kind")),
     Column("criteria_version", "Bộ tiêu chí", ("bộ tiêu chí áp dụng", "tiêu chí")),
-    Column("issued_by", "Cơ quan cấp", ("cơ quan ban hành", "đơn vị cấp", "cơ quan quyết định", "cấp quyết định"),
-           required=True, decision=True),
-    Column("decision_number", "Số quyết định", ("số qđ", "quyết định số", "quyết định"), required=True,
-           decision=True),
-    Column("decision_date", "Ngày quyết định", ("ngày qđ", "ngày cấp", "ngày ban hành"), required=True,
-           decision=True),
+    Column(
+        "issued_by",
+        "Cơ quan cấp",
+        ("cơ quan ban hành", "đơn vị cấp", "cơ quan quyết định", "cấp quyết định"),
+        required=True,
+        decision=True,
+    ),
+    Column("decision_number", "Số quyết định", ("số qđ", "quyết định số", "quyết định"), required=True, decision=True),
+    Column("decision_date", "Ngày quyết định", ("ngày qđ", "ngày cấp", "ngày ban hành"), required=True, decision=True),
     # The decision's level (default province): only the national level certifies 5★.
     Column("level", "Cấp công nhận", ("cấp đánh giá", "cấp phân hạng", "decision level"), decision=True),
 )
@@ -128,7 +147,6 @@ class FileRefused(OperationError):
         return {"files": self.details}
 
 
-
 # ---- reading the file ------------------------------------------------------------------------
 @dataclass
 class Table:
@@ -150,17 +168,23 @@ def read_table(data: bytes, filename: str = "", budget: Budget | None = None) ->
     if data.startswith(b"PK\x03\x04"):
         return _read_xlsx(data, budget)
     if data.startswith(b"\xd0\xcf\x11\xe0") or name.endswith(".xls"):
-        raise FileRefused("the file is an Excel 97-2003 workbook (.xls); save it as .xlsx, or as "
-                          "CSV UTF-8, and upload it again", status=415)
+        raise FileRefused(
+            "the file is an Excel 97-2003 workbook (.xls); save it as .xlsx, or as CSV UTF-8, and upload it again",
+            status=415,
+        )
     if name.endswith((".xlsx", ".xlsm")):
-        raise FileRefused(f"{filename} is named as an XLSX workbook but is not one (an XLSX file is a zip "
-                          "archive)", status=415)
+        raise FileRefused(
+            f"{filename} is named as an XLSX workbook but is not one (an XLSX file is a zip archive)", status=415
+        )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise FileRefused("the file is not UTF-8: it is UTF-16 text (Excel's \"Unicode Text\"); save it as "
-                          "\"CSV UTF-8 (Comma delimited)\" and upload it again")
+        raise FileRefused(
+            'the file is not UTF-8: it is UTF-16 text (Excel\'s "Unicode Text"); save it as '
+            '"CSV UTF-8 (Comma delimited)" and upload it again'
+        )
     if data.startswith(BINARY) or b"\x00" in data[:8192]:
-        raise FileRefused("the file is neither CSV nor XLSX; upload the decision's list as .csv (UTF-8) or "
-                          ".xlsx", status=415)
+        raise FileRefused(
+            "the file is neither CSV nor XLSX; upload the decision's list as .csv (UTF-8) or .xlsx", status=415
+        )
     return _read_csv(data, budget)
 
 
@@ -170,10 +194,12 @@ def _not_utf8(data: bytes, exc: UnicodeDecodeError, offset: int) -> FileRefused:
     line_start = data.rfind(b"\n", 0, pos) + 1
     column = len(data[line_start:pos].decode("utf-8", errors="replace")) + 1
     line_end = data.find(b"\n", pos)
-    seen = nfc(data[line_start:line_end if line_end >= 0 else None].decode("cp1258", errors="replace"))
-    message = (f"the file is not UTF-8: byte 0x{data[pos]:02X} on line {line}, column {column} is not valid "
-               f"UTF-8 (the line reads {seen[:80]!r} as Windows-1258: probably saved as Windows-1258 or "
-               "Latin-1). In Excel, save it as \"CSV UTF-8 (Comma delimited)\" and upload it again")
+    seen = nfc(data[line_start : line_end if line_end >= 0 else None].decode("cp1258", errors="replace"))
+    message = (
+        f"the file is not UTF-8: byte 0x{data[pos]:02X} on line {line}, column {column} is not valid "
+        f"UTF-8 (the line reads {seen[:80]!r} as Windows-1258: probably saved as Windows-1258 or "
+        'Latin-1). In Excel, save it as "CSV UTF-8 (Comma delimited)" and upload it again'
+    )
     return FileRefused(message, errors={"file": [message], "line": [str(line)]})
 
 
@@ -212,17 +238,22 @@ def _collect(rows, budget: Budget) -> list[tuple[int, list]]:
         if line % 500 == 0:
             budget.check_time()
         if line > budget.lines:
-            raise FileRefused(f"the file has more than {budget.lines} lines (blank ones included); a file "
-                              f"holds at most {budget.rows} rows (OCOP_IMPORT_MAX_ROWS): split it", status=413)
+            raise FileRefused(
+                f"the file has more than {budget.lines} lines (blank ones included); a file "
+                f"holds at most {budget.rows} rows (OCOP_IMPORT_MAX_ROWS): split it",
+                status=413,
+            )
         cells = list(cells)
         while cells and _blank(cells[-1]):
             cells.pop()
         if not cells or all(_blank(c) for c in cells):
             continue
         if len(cells) > MAX_COLUMNS:
-            raise FileRefused(f"line {line} has more than {MAX_COLUMNS} cells; a decision's list has at most "
-                              f"{MAX_COLUMNS} columns", status=413, errors={"file": [
-                                  f"more than {MAX_COLUMNS} columns"], "line": [str(line)]})
+            raise FileRefused(
+                f"line {line} has more than {MAX_COLUMNS} cells; a decision's list has at most {MAX_COLUMNS} columns",
+                status=413,
+                errors={"file": [f"more than {MAX_COLUMNS} columns"], "line": [str(line)]},
+            )
         records.append((line, cells))
         if len(records) > budget.rows + 2:  # a title and the header above the rows (counted exactly in _table)
             raise _too_many_rows(budget)
@@ -238,14 +269,18 @@ def _read_xlsx(data: bytes, budget: Budget) -> Table:
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # noqa: BLE001 - whatever a broken or foreign zip raises, it is no workbook
-            raise FileRefused(f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
-                              "decision's list as .xlsx or as CSV UTF-8", status=415) from None
+            raise FileRefused(
+                f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
+                "decision's list as .xlsx or as CSV UTF-8",
+                status=415,
+            ) from None
         try:
             sheet = book.worksheets[0]
             sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
             rows = sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS + 1, values_only=True)
-            records = _collect(((line, [_cell(v) for v in values]) for line, values in enumerate(rows, start=1)),
-                               budget)
+            records = _collect(
+                ((line, [_cell(v) for v in values]) for line, values in enumerate(rows, start=1)), budget
+            )
         except FileRefused:
             raise
         except Exception as exc:  # noqa: BLE001 - a sheet openpyxl cannot parse is a file error, not a 500
@@ -267,14 +302,20 @@ def _check_expansion(data: bytes, limit: int) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise FileRefused(f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
-                          "decision's list as .xlsx or as CSV UTF-8", status=415) from None
+        raise FileRefused(
+            f"the file is not a readable XLSX workbook ({type(exc).__name__}); upload the "
+            "decision's list as .xlsx or as CSV UTF-8",
+            status=415,
+        ) from None
     if len(infos) > MAX_ZIP_ENTRIES:
         raise FileRefused(f"the workbook has {len(infos)} parts, more than an XLSX workbook has", status=413)
     unpacked = sum(info.file_size for info in infos)
     if unpacked > limit:
-        raise FileRefused(f"the workbook unpacks to {unpacked} bytes, more than the limit of {limit} "
-                          "(OCOP_IMPORT_MAX_UNPACKED_BYTES); split it or save it as CSV", status=413)
+        raise FileRefused(
+            f"the workbook unpacks to {unpacked} bytes, more than the limit of {limit} "
+            "(OCOP_IMPORT_MAX_UNPACKED_BYTES); split it or save it as CSV",
+            status=413,
+        )
 
 
 def _cell(value):
@@ -299,7 +340,7 @@ def _table(fmt: str, records: list[tuple[int, list]], budget: Budget) -> Table:
     header = [("" if c is None else str(c)).strip() for c in header]
     while header and not header[-1]:
         header.pop()
-    rows = records[at + 1:]
+    rows = records[at + 1 :]
     if len(rows) > budget.rows:
         raise _too_many_rows(budget)
     return Table(fmt, header_line, header, rows)
@@ -329,13 +370,15 @@ def map_columns(header: list[str], decision: dict) -> dict[int, str]:
             mapping[i], seen[name] = name, typed
     for c in COLUMNS:
         if c.required and c.name not in seen and not (c.decision and decision.get(c.name) is not None):
-            also = f", or the form field {c.name} (--{c.name.replace('_', '-')}) for the whole file" if c.decision \
-                else ""
+            also = (
+                f", or the form field {c.name} (--{c.name.replace('_', '-')}) for the whole file" if c.decision else ""
+            )
             problems[c.name] = [f"required column missing: {c.name} ({c.vietnamese}){also}"]
     if problems:
         names = ", ".join(problems)
-        raise FileRefused(f"the file's columns are not right: {names}. Known columns: {_known()}",
-                          errors={"columns": problems})
+        raise FileRefused(
+            f"the file's columns are not right: {names}. Known columns: {_known()}", errors={"columns": problems}
+        )
     return mapping
 
 
@@ -346,4 +389,3 @@ def _short(text: str, limit: int = 80) -> str:
 
 def _known() -> str:
     return ", ".join(f"{c.name} ({c.vietnamese})" for c in COLUMNS)
-

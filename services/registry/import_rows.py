@@ -19,25 +19,59 @@ from .import_files import Budget, FileRefused, Table, header_key, map_columns
 from .import_schemas import parse_day_month_year
 from .schemas import CertificationIn, ProducerIn, ProductIn
 
-PRODUCER_KINDS = {fold(w): kind for kind, words in {
-    "cooperative": ("cooperative", "hợp tác xã", "htx"),
-    "enterprise": ("enterprise", "doanh nghiệp", "dn", "công ty", "công ty tnhh", "công ty cổ phần", "doanh nghiệp tư "
-                   "nhân"),
-    "household": ("household", "hộ kinh doanh", "hkd", "cơ sở sản xuất", "cơ sở", "hộ sản xuất", "hộ gia đình",
-                  "hộ kinh doanh, cơ sở sản xuất"),
-    "cooperative_group": ("cooperative_group", "cooperative group", "tổ hợp tác", "tht"),
-}.items() for w in words}
-CERT_KINDS = {fold(w): kind for kind, words in {
-    "new": ("new", "mới", "đánh giá mới", "cấp mới", "chứng nhận mới"),
-    "recertification": ("recertification", "re-certification", "tái chứng nhận", "đánh giá lại", "cấp lại",
-                        "công nhận lại"),
-    "upgrade": ("upgrade", "nâng sao", "nâng hạng", "nâng hạng sao"),
-}.items() for w in words}
-LEVEL_WORDS = {fold(w): level for level, words in {
-    "commune": ("commune", "xã", "cấp xã"), "district": ("district", "huyện", "cấp huyện"),
-    "province": ("province", "tỉnh", "cấp tỉnh", "thành phố", "cấp thành phố"),
-    "national": ("national", "trung ương", "cấp trung ương", "quốc gia", "cấp quốc gia"),
-}.items() for w in words}
+PRODUCER_KINDS = {
+    fold(w): kind
+    for kind, words in {
+        "cooperative": ("cooperative", "hợp tác xã", "htx"),
+        "enterprise": (
+            "enterprise",
+            "doanh nghiệp",
+            "dn",
+            "công ty",
+            "công ty tnhh",
+            "công ty cổ phần",
+            "doanh nghiệp tư nhân",
+        ),
+        "household": (
+            "household",
+            "hộ kinh doanh",
+            "hkd",
+            "cơ sở sản xuất",
+            "cơ sở",
+            "hộ sản xuất",
+            "hộ gia đình",
+            "hộ kinh doanh, cơ sở sản xuất",
+        ),
+        "cooperative_group": ("cooperative_group", "cooperative group", "tổ hợp tác", "tht"),
+    }.items()
+    for w in words
+}
+CERT_KINDS = {
+    fold(w): kind
+    for kind, words in {
+        "new": ("new", "mới", "đánh giá mới", "cấp mới", "chứng nhận mới"),
+        "recertification": (
+            "recertification",
+            "re-certification",
+            "tái chứng nhận",
+            "đánh giá lại",
+            "cấp lại",
+            "công nhận lại",
+        ),
+        "upgrade": ("upgrade", "nâng sao", "nâng hạng", "nâng hạng sao"),
+    }.items()
+    for w in words
+}
+LEVEL_WORDS = {
+    fold(w): level
+    for level, words in {
+        "commune": ("commune", "xã", "cấp xã"),
+        "district": ("district", "huyện", "cấp huyện"),
+        "province": ("province", "tỉnh", "cấp tỉnh", "thành phố", "cấp thành phố"),
+        "national": ("national", "trung ương", "cấp trung ương", "quốc gia", "cấp quốc gia"),
+    }.items()
+    for w in words
+}
 LEVEL_LISTING = "province (Tỉnh), national (Trung ương / Quốc gia), district (Huyện), commune (Xã)"
 YES = {fold(w) for w in ("x", "có", "yes", "true", "1", "đúng", "tiềm năng")}
 NO = {fold(w) for w in ("không", "no", "false", "0", "sai", "-")}
@@ -119,8 +153,10 @@ def as_criteria(value) -> str:
     return as_text(value)  # the rule (operations/domain) names the known versions
 
 
-KIND_LISTING = "cooperative (Hợp tác xã), enterprise (Doanh nghiệp), household (Hộ kinh doanh, Cơ sở sản xuất), " \
-               "cooperative_group (Tổ hợp tác)"
+KIND_LISTING = (
+    "cooperative (Hợp tác xã), enterprise (Doanh nghiệp), household (Hộ kinh doanh, Cơ sở sản xuất), "
+    "cooperative_group (Tổ hợp tác)"
+)
 CERT_KIND_LISTING = "new (Mới), recertification (Tái chứng nhận / Đánh giá lại), upgrade (Nâng sao)"
 
 CONVERT = {
@@ -128,7 +164,10 @@ CONVERT = {
     "producer_kind": lambda v: as_choice(v, PRODUCER_KINDS, "producer kind", KIND_LISTING),
     "group": as_group,
     "potential_five_star": as_bool,
-    "score": as_whole_number, "score_a": as_whole_number, "score_b": as_whole_number, "score_c": as_whole_number,
+    "score": as_whole_number,
+    "score_a": as_whole_number,
+    "score_b": as_whole_number,
+    "score_c": as_whole_number,
     "stars": as_stars,
     "kind": lambda v: as_choice(v, CERT_KINDS, "certification kind", CERT_KIND_LISTING),
     "criteria_version": as_criteria,
@@ -138,16 +177,40 @@ CONVERT = {
 }
 
 # Which column an error of the API's schemas or rules is about.
-PRODUCER_FIELDS = {"code": "producer_code", "name": "producer_name", "kind": "producer_kind", "province": "province",
-                   "address": "address", "representative": "representative", "email": "email", "phone": "phone"}
-PRODUCT_FIELDS = {"name": "product_name", "name_en": "product_name_en", "group": "group", "subgroup": "subgroup",
-                  "description": "description", "potential_five_star": "potential_five_star"}
-CERT_FIELDS = {"kind": "kind", "criteria_version": "criteria_version", "score": "score", "stars": "stars",
-               "issued_by": "issued_by", "decision_number": "decision_number", "decision_date": "decision_date",
-               "level": "level", "score_parts": "score_parts", "score_parts.a": "score_a", "score_parts.b": "score_b",
-               "score_parts.c": "score_c",
-               # the API's "already has a current certification" names the product; a row fixes it by its kind
-               "product_id": "kind"}
+PRODUCER_FIELDS = {
+    "code": "producer_code",
+    "name": "producer_name",
+    "kind": "producer_kind",
+    "province": "province",
+    "address": "address",
+    "representative": "representative",
+    "email": "email",
+    "phone": "phone",
+}
+PRODUCT_FIELDS = {
+    "name": "product_name",
+    "name_en": "product_name_en",
+    "group": "group",
+    "subgroup": "subgroup",
+    "description": "description",
+    "potential_five_star": "potential_five_star",
+}
+CERT_FIELDS = {
+    "kind": "kind",
+    "criteria_version": "criteria_version",
+    "score": "score",
+    "stars": "stars",
+    "issued_by": "issued_by",
+    "decision_number": "decision_number",
+    "decision_date": "decision_date",
+    "level": "level",
+    "score_parts": "score_parts",
+    "score_parts.a": "score_a",
+    "score_parts.b": "score_b",
+    "score_parts.c": "score_c",
+    # the API's "already has a current certification" names the product; a row fixes it by its kind
+    "product_id": "kind",
+}
 
 _PRODUCER_IN = ProducerIn()
 _PRODUCT_IN = ProductIn(exclude=("producer_id",))
@@ -165,10 +228,10 @@ class RowError:
 
 @dataclass
 class ProducerPlan:
-    line: int                       # first line that names it
-    fields: dict                    # producer_fields() of that line
+    line: int  # first line that names it
+    fields: dict  # producer_fields() of that line
     id: str | None = None
-    existing: dict | None = None    # the register's row, once matched
+    existing: dict | None = None  # the register's row, once matched
     created: bool = False
 
 
@@ -176,16 +239,17 @@ class ProducerPlan:
 class RowPlan:
     line: int
     producer: ProducerPlan
-    product: dict                   # product_fields()
-    cert: dict                      # certification_fields()
+    product: dict  # product_fields()
+    cert: dict  # certification_fields()
     product_id: str | None = None
     existing_product: dict | None = None
-    product_version: int = 0        # after this row
+    product_version: int = 0  # after this row
     cert_id: str | None = None
-    action: str = "created"         # of the certification: created or unchanged
+    action: str = "created"  # of the certification: created or unchanged
     supersedes: str | None = None
     given: frozenset = frozenset()  # the columns this row has a value in
-    decision: dict | None = None    # the decision it names (imports.Resolver: found or to create)
+    decision: dict | None = None  # the decision it names (imports.Resolver: found or to create)
+
 
 @dataclass
 class Checked:
@@ -242,8 +306,8 @@ class RowChecker:
         self.today = today
         self.producers: dict[str, ProducerPlan] = {}
         self._producer_checks: dict[tuple, tuple[dict | None, list[tuple[str, str]]]] = {}
-        self._names: dict[tuple[str, str], tuple[str, int]] = {}   # (folded name, province) -> (code, line)
-        self._products: dict[tuple[str, str], int] = {}             # (code, folded name) -> line
+        self._names: dict[tuple[str, str], tuple[str, int]] = {}  # (folded name, province) -> (code, line)
+        self._products: dict[tuple[str, str], int] = {}  # (code, folded name) -> line
 
     def check(self, line: int, cells: list, errors: list[RowError]) -> RowPlan | None:
         before = len(errors)
@@ -258,8 +322,9 @@ class RowChecker:
         except domain.DomainError as exc:
             errors.append(RowError(line, exc.field, exc.message, raw.get("potential_five_star")))
             return None
-        product["potential_five_star"] = domain.potential_after(product["potential_five_star"], cert["stars"],
-                                                                cert["proposed_for_national"])
+        product["potential_five_star"] = domain.potential_after(
+            product["potential_five_star"], cert["stars"], cert["proposed_for_national"]
+        )
         return self._within_file(line, raw, producer, product, cert, errors)
 
     def _values(self, line: int, cells: list, errors: list[RowError]) -> dict:
@@ -270,8 +335,7 @@ class RowChecker:
             name = self.columns.get(i)
             if name is None:
                 if i >= len(self.header) or not header_key(self.header[i]):
-                    errors.append(RowError(line, f"column {i + 1}", "a value under no column header",
-                                           as_text(value)))
+                    errors.append(RowError(line, f"column {i + 1}", "a value under no column header", as_text(value)))
                 continue
             try:
                 raw[name] = CONVERT.get(name, as_text)(value)
@@ -284,16 +348,18 @@ class RowChecker:
             if given is None:
                 raw[name] = typed
             elif given is not _INVALID and fold(str(given)) != fold(str(typed)):
-                errors.append(RowError(line, name, f"differs from the {name} given for the whole file ({typed})",
-                                       given))
+                errors.append(
+                    RowError(line, name, f"differs from the {name} given for the whole file ({typed})", given)
+                )
         return raw
 
     def _producer(self, line: int, raw: dict, errors: list[RowError]) -> ProducerPlan | None:
         data = {api: raw[col] for api, col in PRODUCER_FIELDS.items() if col in raw}
         key = tuple(sorted((k, str(v)) for k, v in data.items()))
         if key not in self._producer_checks:  # a producer's rows repeat its cells: check them once
-            self._producer_checks[key] = _apply_rules(_PRODUCER_IN, ops.producer_fields, data, PRODUCER_FIELDS,
-                                                      "producer_code")
+            self._producer_checks[key] = _apply_rules(
+                _PRODUCER_IN, ops.producer_fields, data, PRODUCER_FIELDS, "producer_code"
+            )
         fields, problems = self._producer_checks[key]
         errors += [RowError(line, name, message, raw.get(name)) for name, message in problems]
         if fields is None:
@@ -305,9 +371,15 @@ class RowChecker:
             mine, first = fields[api], plan.fields[api]
             if mine is not None and first is not None and mine != first:
                 column = "producer_name" if api == "name_folded" else PRODUCER_FIELDS.get(api, api)
-                errors.append(RowError(line, column, f"differs from line {plan.line} for the same producer code "
-                                                     f"{fields['code']} ({plan.fields[_shown(api)]!r})",
-                                       raw.get(column)))
+                errors.append(
+                    RowError(
+                        line,
+                        column,
+                        f"differs from line {plan.line} for the same producer code "
+                        f"{fields['code']} ({plan.fields[_shown(api)]!r})",
+                        raw.get(column),
+                    )
+                )
                 return None
         for api in ("address", "representative", "email", "phone"):
             if plan.fields[api] is None and fields[api] is not None:
@@ -321,13 +393,15 @@ class RowChecker:
         return fields
 
     def _certification(self, line: int, raw: dict, errors: list[RowError]) -> dict | None:
-        data = {api: raw[col] for api, col in CERT_FIELDS.items() if col in raw and "." not in api and
-                api != "product_id"}
+        data = {
+            api: raw[col] for api, col in CERT_FIELDS.items() if col in raw and "." not in api and api != "product_id"
+        }
         parts = {k: raw[f"score_{k}"] for k in "abc" if f"score_{k}" in raw}
         if parts:
             data["score_parts"] = parts
-        fields, problems = _apply_rules(_CERT_IN, lambda loaded: ops.certification_fields(loaded, self.today), data,
-                                        CERT_FIELDS, "score")
+        fields, problems = _apply_rules(
+            _CERT_IN, lambda loaded: ops.certification_fields(loaded, self.today), data, CERT_FIELDS, "score"
+        )
         errors += [RowError(line, name, message, raw.get(name)) for name, message in problems]
         return fields
 
@@ -336,16 +410,29 @@ class RowChecker:
         name_key = (producer.fields["name_folded"], producer.fields["province"])
         other = self._names.get(name_key)
         if other is not None and other[0] != code:
-            errors.append(RowError(line, "producer_code", f"line {other[1]} gives the producer "
-                                                          f"{producer.fields['name']!r} in {name_key[1]} the code "
-                                                          f"{other[0]}; one producer has one code",
-                                   raw.get("producer_code")))
+            errors.append(
+                RowError(
+                    line,
+                    "producer_code",
+                    f"line {other[1]} gives the producer "
+                    f"{producer.fields['name']!r} in {name_key[1]} the code "
+                    f"{other[0]}; one producer has one code",
+                    raw.get("producer_code"),
+                )
+            )
             return None
         product_key = (code, product["name_folded"])
         if product_key in self._products:
-            errors.append(RowError(line, "product_name", f"the same product of producer {code} is on line "
-                                                         f"{self._products[product_key]}; a file lists a product "
-                                                         "once", raw.get("product_name")))
+            errors.append(
+                RowError(
+                    line,
+                    "product_name",
+                    f"the same product of producer {code} is on line "
+                    f"{self._products[product_key]}; a file lists a product "
+                    "once",
+                    raw.get("product_name"),
+                )
+            )
             return None
         self._names.setdefault(name_key, (code, line))
         self._products[product_key] = line
@@ -388,4 +475,3 @@ def check_decision(decision: dict, today: date) -> None:
             domain.check_decision_date(decision["decision_date"], today)
         except domain.DomainError as exc:
             raise FileRefused(f"decision_date {exc.message}", errors={"decision_date": [exc.message]}) from None
-

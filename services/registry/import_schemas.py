@@ -41,8 +41,9 @@ def parse_day_month_year(value) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise ValueError(f"{value!r} is not a date: there is no day {day} in month {month} of {year} "
-                         "(day/month/year)") from None
+        raise ValueError(
+            f"{value!r} is not a date: there is no day {day} in month {month} of {year} (day/month/year)"
+        ) from None
 
 
 class DayMonthYear(fields.Date):
@@ -60,20 +61,40 @@ class DayMonthYear(fields.Date):
 class ImportIn(Schema):
     """The multipart body of POST /imports: the file and, optionally, the decision for the whole file."""
 
-    file = Upload(required=True, metadata={"description": "the decision's list: CSV (UTF-8, with or without BOM; "
-                                                          "comma, semicolon or tab) or XLSX (first sheet)"})
-    dry_run = fields.Boolean(load_default=True, metadata={
-        "description": "true (default): validate and report, write nothing; false: apply, all or nothing"})
-    issued_by = Line(min_length=2, max_length=200, metadata={
-        "description": "issuing authority for every row (else the column issued_by / Cơ quan cấp)"})
-    decision_number = Line(min_length=1, max_length=100, metadata={
-        "description": "decision number for every row (else the column decision_number / Số quyết định)"})
-    decision_date = DayMonthYear(metadata={
-        "description": "decision date for every row, day/month/year (20/07/2021) or ISO (else the column "
-                       "decision_date / Ngày quyết định)"})
-    level = fields.String(validate=validate.OneOf(LEVELS), metadata={
-        "description": "the decision's level for every row (else the column level / Cấp công nhận; default "
-                       "province): only the national level certifies 5★"})
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "the decision's list: CSV (UTF-8, with or without BOM; "
+            "comma, semicolon or tab) or XLSX (first sheet)"
+        },
+    )
+    dry_run = fields.Boolean(
+        load_default=True,
+        metadata={"description": "true (default): validate and report, write nothing; false: apply, all or nothing"},
+    )
+    issued_by = Line(
+        min_length=2,
+        max_length=200,
+        metadata={"description": "issuing authority for every row (else the column issued_by / Cơ quan cấp)"},
+    )
+    decision_number = Line(
+        min_length=1,
+        max_length=100,
+        metadata={"description": "decision number for every row (else the column decision_number / Số quyết định)"},
+    )
+    decision_date = DayMonthYear(
+        metadata={
+            "description": "decision date for every row, day/month/year (20/07/2021) or ISO (else the column "
+            "decision_date / Ngày quyết định)"
+        }
+    )
+    level = fields.String(
+        validate=validate.OneOf(LEVELS),
+        metadata={
+            "description": "the decision's level for every row (else the column level / Cấp công nhận; default "
+            "province): only the national level certifies 5★"
+        },
+    )
 
 
 class ImportFileOut(Schema):
@@ -81,8 +102,11 @@ class ImportFileOut(Schema):
     format = fields.String(metadata={"description": "csv or xlsx"})
     sha256 = fields.String()
     rows = fields.Integer(metadata={"description": "data rows read (blank rows skipped)"})
-    columns = fields.Dict(keys=fields.String(), values=fields.String(),
-                          metadata={"description": "header as typed → the column it was read as"})
+    columns = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "header as typed → the column it was read as"},
+    )
 
 
 class ImportErrorOut(Schema):
@@ -101,8 +125,9 @@ class CreatedMatched(Schema):
 class CertificationCounts(Schema):
     created = fields.Integer()
     unchanged = fields.Integer(metadata={"description": "already in the register from the same decision"})
-    superseded = fields.Integer(metadata={"description": "current certifications a re-certification or upgrade "
-                                                         "replaces"})
+    superseded = fields.Integer(
+        metadata={"description": "current certifications a re-certification or upgrade replaces"}
+    )
 
 
 class ImportSummaryOut(Schema):
@@ -151,15 +176,23 @@ class ImportReportOut(Schema):
     message = fields.String()
     import_id = fields.String(allow_none=True)
     file = fields.Nested(ImportFileOut)
-    summary = fields.Nested(ImportSummaryOut, metadata={"description": "what an apply creates and matches "
-                                                                        "(over the rows without errors)"})
+    summary = fields.Nested(
+        ImportSummaryOut, metadata={"description": "what an apply creates and matches (over the rows without errors)"}
+    )
     error_count = fields.Integer(metadata={"description": "errors found in all (errors lists the first 200)"})
     rows_with_errors = fields.Integer()
-    errors = fields.List(fields.Nested(ImportErrorOut), metadata={
-        "description": "the bad rows' errors, the first 200 in line order: line, field, reason (values and "
-                       "messages quoted up to 200 characters)"})
+    errors = fields.List(
+        fields.Nested(ImportErrorOut),
+        metadata={
+            "description": "the bad rows' errors, the first 200 in line order: line, field, reason (values and "
+            "messages quoted up to 200 characters)"
+        },
+    )
     rows = fields.List(fields.Nested(ImportRowOut))
-    decisions = fields.List(fields.Nested(ImportDecisionOut), metadata={
-        "description": "the decisions the file names (authority, number, date): matched or created"})
-    previous_imports = fields.List(fields.Nested(PreviousImportOut),
-                                   metadata={"description": "earlier applies of the same file (by SHA-256)"})
+    decisions = fields.List(
+        fields.Nested(ImportDecisionOut),
+        metadata={"description": "the decisions the file names (authority, number, date): matched or created"},
+    )
+    previous_imports = fields.List(
+        fields.Nested(PreviousImportOut), metadata={"description": "earlier applies of the same file (by SHA-256)"}
+    )

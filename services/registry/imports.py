@@ -60,10 +60,27 @@ from .import_rows import (
 )
 from .models import Certification, ImportRecord, Producer, Product
 
-__all__ = ["COLUMNS", "MAX_COLUMNS", "MAX_ERRORS", "CERT_KINDS", "PRODUCER_KINDS", "FileRefused", "RowsRefused",
-           "Table", "as_group",
-           "as_stars", "as_whole_number", "check_decision", "check_rows", "fold", "header_key", "map_columns",
-           "max_bytes", "read_table", "run_import"]
+__all__ = [
+    "COLUMNS",
+    "MAX_COLUMNS",
+    "MAX_ERRORS",
+    "CERT_KINDS",
+    "PRODUCER_KINDS",
+    "FileRefused",
+    "RowsRefused",
+    "Table",
+    "as_group",
+    "as_stars",
+    "as_whole_number",
+    "check_decision",
+    "check_rows",
+    "fold",
+    "header_key",
+    "map_columns",
+    "max_bytes",
+    "read_table",
+    "run_import",
+]
 
 LOCK_KEY = 0x0C0B1A  # PostgreSQL advisory lock: one apply at a time
 
@@ -74,9 +91,12 @@ class RowsRefused(Invalid):
 
     def __init__(self, report: dict):
         first = report["errors"][0]
-        super().__init__(f"{report['rows_with_errors']} of {report['file']['rows']} rows have errors; nothing was "
-                         f"imported "
-                         f"(first: line {first['line']}, {first['field']}: {first['message']})", field="file")
+        super().__init__(
+            f"{report['rows_with_errors']} of {report['file']['rows']} rows have errors; nothing was "
+            f"imported "
+            f"(first: line {first['line']}, {first['field']}: {first['message']})",
+            field="file",
+        )
         self.report = report
 
     def errors(self):
@@ -86,11 +106,13 @@ class RowsRefused(Invalid):
         return {"files": {"rows": rows}}
 
 
-
 # ---- against the register --------------------------------------------------------------------
 def _same_decision(cert: dict, row: dict) -> bool:
-    return (fold(cert["decision_number"]) == fold(row["decision_number"]) and cert["decision_date"] ==
-            row["decision_date"] and fold(cert["issued_by"]) == fold(row["issued_by"]))
+    return (
+        fold(cert["decision_number"]) == fold(row["decision_number"])
+        and cert["decision_date"] == row["decision_date"]
+        and fold(cert["issued_by"]) == fold(row["issued_by"])
+    )
 
 
 class Resolver:
@@ -132,21 +154,36 @@ class Resolver:
             key = (*domain.decision_key(spec["issued_by"], spec["number"]), spec["decision_date"])
             plan = checked.decisions.get(key)
             if plan is None:
-                found = decisions.find(self.session, spec["issued_by"], spec["number"], spec["decision_date"],
-                                       lock=self.lock)
-                plan = checked.decisions[key] = {"existing": found, "id": found.id if found else new_id(),
-                                                 "spec": spec, "line": row.line, "kinds": set(), "created": 0,
-                                                 "rows": 0}
+                found = decisions.find(
+                    self.session, spec["issued_by"], spec["number"], spec["decision_date"], lock=self.lock
+                )
+                plan = checked.decisions[key] = {
+                    "existing": found,
+                    "id": found.id if found else new_id(),
+                    "spec": spec,
+                    "line": row.line,
+                    "kinds": set(),
+                    "created": 0,
+                    "rows": 0,
+                }
             error = None
             if plan["existing"] is not None and row.action == "created":
                 try:
                     decisions.check_fits(plan["existing"], spec)
                 except OperationError as exc:
-                    error = RowError(row.line, CERT_FIELDS.get(exc.field, exc.field or "decision_number"), exc.message,
-                                     row.cert.get(exc.field))
+                    error = RowError(
+                        row.line,
+                        CERT_FIELDS.get(exc.field, exc.field or "decision_number"),
+                        exc.message,
+                        row.cert.get(exc.field),
+                    )
             elif plan["existing"] is None and spec["level"] != plan["spec"]["level"]:
-                error = RowError(row.line, "level", f"differs from line {plan['line']} for the same decision "
-                                                    f"({plan['spec']['level']})", spec["level"])
+                error = RowError(
+                    row.line,
+                    "level",
+                    f"differs from line {plan['line']} for the same decision ({plan['spec']['level']})",
+                    spec["level"],
+                )
             if error is not None:
                 checked.errors.append(error)
                 continue
@@ -164,28 +201,46 @@ class Resolver:
             row.product_id, row.product_version, row.cert_id = new_id(), 2, new_id()
             return None
         if found.get("ambiguous"):
-            return RowError(row.line, "product_name", f"matches {found['ambiguous']} products of producer "
-                                                      f"{row.producer.fields['code']}; correct them in the register "
-                                                      "first", row.product["name"])
+            return RowError(
+                row.line,
+                "product_name",
+                f"matches {found['ambiguous']} products of producer "
+                f"{row.producer.fields['code']}; correct them in the register "
+                "first",
+                row.product["name"],
+            )
         row.existing_product, row.product_id = found, found["id"]
         for api in ("group", "subgroup"):  # a matched product keeps its own
             mine = row.product[api]
             if api != "group" and api not in row.given:
                 continue
             if mine != found[api]:
-                return RowError(row.line, api, f"the registered product {found['name']!r} has {api} "
-                                                  f"{found[api]!r}, not {mine!r}; change it with PATCH /products/"
-                                                  f"{found['id']} first", mine)
+                return RowError(
+                    row.line,
+                    api,
+                    f"the registered product {found['name']!r} has {api} "
+                    f"{found[api]!r}, not {mine!r}; change it with PATCH /products/"
+                    f"{found['id']} first",
+                    mine,
+                )
         history = certs.get(found["id"], [])
         for cert in history:
             if _same_decision(cert, row.cert):
-                if (cert["score"], cert["kind"], cert["stars"]) != (row.cert["score"], row.cert["kind"],
-                                                                      row.cert["stars"]):
-                    return RowError(row.line, "score", f"the product already has a certification under decision "
-                                                       f"{cert['decision_number']} of "
-                                                       f"{cert['decision_date'].strftime('%d/%m/%Y')} with score "
-                                                       f"{cert['score']} ({cert['kind']}); a decision is recorded "
-                                                       "once", row.cert["score"])
+                if (cert["score"], cert["kind"], cert["stars"]) != (
+                    row.cert["score"],
+                    row.cert["kind"],
+                    row.cert["stars"],
+                ):
+                    return RowError(
+                        row.line,
+                        "score",
+                        f"the product already has a certification under decision "
+                        f"{cert['decision_number']} of "
+                        f"{cert['decision_date'].strftime('%d/%m/%Y')} with score "
+                        f"{cert['score']} ({cert['kind']}); a decision is recorded "
+                        "once",
+                        row.cert["score"],
+                    )
                 row.action, row.cert_id, row.product_version = "unchanged", cert["id"], found["version"]
                 return None
         current = next((c for c in history if c["status"] == "current"), None)
@@ -194,14 +249,17 @@ class Resolver:
         except OperationError as exc:
             detail = ""
             if current is not None:
-                detail = (f" (decision {current['decision_number']} of "
-                          f"{current['decision_date'].strftime('%d/%m/%Y')}, {current['stars']}★); a "
-                          "re-certification or an upgrade replaces it")
+                detail = (
+                    f" (decision {current['decision_number']} of "
+                    f"{current['decision_date'].strftime('%d/%m/%Y')}, {current['stars']}★); a "
+                    "re-certification or an upgrade replaces it"
+                )
             return RowError(row.line, CERT_FIELDS.get(exc.field, "kind"), exc.message + detail, row.cert["kind"])
         found["version"] += 1  # one row per product in a file
         if "potential_five_star" not in row.given:  # the product's own flag, as the new certificate leaves it
-            row.product["potential_five_star"] = domain.potential_after(found["potential_five_star"], row.cert["stars"],
-                                                                        row.cert["proposed_for_national"])
+            row.product["potential_five_star"] = domain.potential_after(
+                found["potential_five_star"], row.cert["stars"], row.cert["proposed_for_national"]
+            )
         row.product_version, row.cert_id = found["version"], new_id()
         row.supersedes = current["id"] if current else None
         return None
@@ -215,8 +273,9 @@ class Resolver:
         P = Producer
         out = {}
         for chunk in batches(codes):
-            for r in self.session.execute(select(P.id, P.code, P.name, P.kind, P.province, P.province_entered, P.region)
-                                          .where(P.code.in_(chunk))).mappings():
+            for r in self.session.execute(
+                select(P.id, P.code, P.name, P.kind, P.province, P.province_entered, P.region).where(P.code.in_(chunk))
+            ).mappings():
                 out[r["code"]] = dict(r)
         return out
 
@@ -224,8 +283,11 @@ class Resolver:
         P = Product
         out: dict[tuple[str, str], dict] = {}
         for chunk in batches(producer_ids):
-            for r in self._select(select(P.id, P.producer_id, P.name, P.name_folded, P.group, P.subgroup,
-                                         P.potential_five_star, P.version).where(P.producer_id.in_(chunk))):
+            for r in self._select(
+                select(
+                    P.id, P.producer_id, P.name, P.name_folded, P.group, P.subgroup, P.potential_five_star, P.version
+                ).where(P.producer_id.in_(chunk))
+            ):
                 key = (r["producer_id"], r["name_folded"])
                 if key in out:
                     out[key]["ambiguous"] = out[key].get("ambiguous", 1) + 1
@@ -237,8 +299,19 @@ class Resolver:
         C = Certification
         out: dict[str, list[dict]] = {}
         for chunk in batches(product_ids):
-            for r in self._select(select(C.id, C.product_id, C.kind, C.score, C.stars, C.status, C.issued_by,
-                                         C.decision_number, C.decision_date).where(C.product_id.in_(chunk))):
+            for r in self._select(
+                select(
+                    C.id,
+                    C.product_id,
+                    C.kind,
+                    C.score,
+                    C.stars,
+                    C.status,
+                    C.issued_by,
+                    C.decision_number,
+                    C.decision_date,
+                ).where(C.product_id.in_(chunk))
+            ):
                 out.setdefault(r["product_id"], []).append(dict(r))
         return out
 
@@ -256,8 +329,15 @@ def _new_decisions(session: Session, checked: Checked, applied_by: str) -> None:
     for plan in checked.decisions.values():
         if plan["existing"] is None and plan["created"]:
             spec = plan["spec"]
-            record = decisions.new(spec["issued_by"], spec["number"], spec["decision_date"], spec["level"],
-                                   domain.decision_kind_for(plan["kinds"]), spec["criteria_version"], applied_by)
+            record = decisions.new(
+                spec["issued_by"],
+                spec["number"],
+                spec["decision_date"],
+                spec["level"],
+                domain.decision_kind_for(plan["kinds"]),
+                spec["criteria_version"],
+                applied_by,
+            )
             record.id = plan["id"]
             plan["record"] = record
             made.append(record)
@@ -283,25 +363,47 @@ def write(session: Session, emit, checked: Checked, now: datetime, applied_by: s
             events.append(("registry.producer.registered", p.id, 1, ops.producer_event(p)))
         producer = plan.existing
         if row.existing_product is None:
-            product = _Row(row.product, id=row.product_id, producer_id=plan.id, version=2, created_at=now,
-                           **ops.producer_copy(producer))
+            product = _Row(
+                row.product,
+                id=row.product_id,
+                producer_id=plan.id,
+                version=2,
+                created_at=now,
+                **ops.producer_copy(producer),
+            )
             products.append(product)
-            events.append(("registry.product.registered", product.id, 1,
-                           ops.product_event(_Row(product, version=1))))
+            events.append(("registry.product.registered", product.id, 1, ops.product_event(_Row(product, version=1))))
         else:
-            product = _Row(row.existing_product, producer_id=plan.id,
-                           potential_five_star=row.product["potential_five_star"])
-            bumps.append({"b_id": product.id, "b_version": row.product_version,
-                          "b_potential": product.potential_five_star})
+            product = _Row(
+                row.existing_product, producer_id=plan.id, potential_five_star=row.product["potential_five_star"]
+            )
+            bumps.append(
+                {"b_id": product.id, "b_version": row.product_version, "b_potential": product.potential_five_star}
+            )
         decision = row.decision["record"]
-        cert = _Row(row.cert, id=row.cert_id, product_id=product.id, status="current", created_at=now,
-                    revoked_reason=None, revocation_decision_number=None, revocation_decision_date=None,
-                    expiring_announced_at=None, decision_id=decision.id, revocation_decision_id=None,
-                    revocation_reason_code=None)
+        cert = _Row(
+            row.cert,
+            id=row.cert_id,
+            product_id=product.id,
+            status="current",
+            created_at=now,
+            revoked_reason=None,
+            revocation_decision_number=None,
+            revocation_decision_date=None,
+            expiring_announced_at=None,
+            decision_id=decision.id,
+            revocation_decision_id=None,
+            revocation_reason_code=None,
+        )
         certs.append(cert)
-        events.append((ops.CERTIFICATION_EVENT[cert.kind], product.id, row.product_version,
-                       ops.certification_event(cert, product, _Row(producer), replaces=row.supersedes,
-                                               decision=decision)))
+        events.append(
+            (
+                ops.CERTIFICATION_EVENT[cert.kind],
+                product.id,
+                row.product_version,
+                ops.certification_event(cert, product, _Row(producer), replaces=row.supersedes, decision=decision),
+            )
+        )
     superseded = [{"b_id": r.supersedes} for r in checked.rows if r.supersedes and r.action == "created"]
     conn = session.connection()
     if producers:
@@ -313,9 +415,12 @@ def write(session: Session, emit, checked: Checked, now: datetime, applied_by: s
         conn.execute(update(C).where(C.c.id == bindparam("b_id")).values(status="superseded"), superseded)
     if bumps:
         P = Product.__table__
-        conn.execute(update(P).where(P.c.id == bindparam("b_id")).values(version=bindparam("b_version"),
-                                                                          potential_five_star=bindparam("b_potential")),
-                     bumps)
+        conn.execute(
+            update(P)
+            .where(P.c.id == bindparam("b_id"))
+            .values(version=bindparam("b_version"), potential_five_star=bindparam("b_potential")),
+            bumps,
+        )
     if certs:
         conn.execute(Certification.__table__.insert(), [_columns(Certification, c) for c in certs])
     emit.many(session, events)
@@ -328,8 +433,9 @@ def _columns(model, row: dict) -> dict:
 
 
 # ---- the whole import ------------------------------------------------------------------------
-def run_import(session: Session, emit, data: bytes, filename: str, *, apply: bool, decision: dict, today: date,
-               applied_by: str) -> dict:
+def run_import(
+    session: Session, emit, data: bytes, filename: str, *, apply: bool, decision: dict, today: date, applied_by: str
+) -> dict:
     """Check a file against the API's rules and the register; with ``apply``, write it all in the
     caller's transaction (which the caller commits) or refuse it all (RowsRefused)."""
     decision = {k: v for k, v in decision.items() if v is not None}
@@ -355,16 +461,30 @@ def run_import(session: Session, emit, data: bytes, filename: str, *, apply: boo
         now = utcnow()
         try:
             write(session, emit, checked, now, applied_by[:200])
-            record = ImportRecord(sha256=sha, filename=filename[:300], format=table.format,
-                                  applied_by=applied_by[:200], applied_at=now, rows=len(table.rows), summary=counts)
+            record = ImportRecord(
+                sha256=sha,
+                filename=filename[:300],
+                format=table.format,
+                applied_by=applied_by[:200],
+                applied_at=now,
+                rows=len(table.rows),
+                summary=counts,
+            )
             session.add(record)
             session.flush()
         except IntegrityError as exc:
             # A producer code recorded by someone else since the lookup (PostgreSQL runs requests at once).
-            raise Conflict("the register changed while the file was applied (a producer code was recorded "
-                           "meanwhile); run the import again", field="file") from exc
-        report.update(applied=True, import_id=record.id, message=_message(counts, applied=True),
-                      decisions=_decisions_report(checked, applied=True))
+            raise Conflict(
+                "the register changed while the file was applied (a producer code was recorded "
+                "meanwhile); run the import again",
+                field="file",
+            ) from exc
+        report.update(
+            applied=True,
+            import_id=record.id,
+            message=_message(counts, applied=True),
+            decisions=_decisions_report(checked, applied=True),
+        )
         _ids(report, checked)
     elif apply:
         report["message"] = "nothing to apply: every row is already in the register" + _previously(report)

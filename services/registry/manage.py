@@ -59,8 +59,16 @@ def import_(file: Path, apply: bool, **options) -> None:
     rt = runtime()
     try:
         with rt.transaction() as session:
-            report = imports.run_import(session, rt.emit, content, file.name, apply=apply, decision=form,
-                                        today=vietnam_today(), applied_by=f"cli:{getpass.getuser()}")
+            report = imports.run_import(
+                session,
+                rt.emit,
+                content,
+                file.name,
+                apply=apply,
+                decision=form,
+                today=vietnam_today(),
+                applied_by=f"cli:{getpass.getuser()}",
+            )
     except imports.RowsRefused as exc:
         fail(ImportReportOut().dump({**exc.report, "message": exc.message}), 1)
     except OperationError as exc:
@@ -71,10 +79,19 @@ def import_(file: Path, apply: bool, **options) -> None:
 
 
 @cli.command()
-@click.option("--since", type=Moment(local=True), help="only producers and products with a registry event since "
-              "then: 2026-11-01 (midnight, Vietnam time) or 2026-11-01T08:00:00+07:00")
-@click.option("--chunk", type=click.IntRange(min=1), default=CHUNK, show_default=True,
-              help="producers or products per transaction")
+@click.option(
+    "--since",
+    type=Moment(local=True),
+    help="only producers and products with a registry event since "
+    "then: 2026-11-01 (midnight, Vietnam time) or 2026-11-01T08:00:00+07:00",
+)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=CHUNK,
+    show_default=True,
+    help="producers or products per transaction",
+)
 def replay(since: datetime | None, chunk: int) -> None:
     """Re-publish the registry's current state as events for the events service's read model.
 

@@ -53,8 +53,12 @@ class Producer(Base):
     __table_args__ = (
         Index("ix_producers_province_id", "province", "id"),
         Index("ix_producers_region_kind_id", "region", "kind", "id"),
-        Index("ix_producers_name_folded_trgm", "name_folded", postgresql_using="gin",
-              postgresql_ops={"name_folded": "gin_trgm_ops"}),
+        Index(
+            "ix_producers_name_folded_trgm",
+            "name_folded",
+            postgresql_using="gin",
+            postgresql_ops={"name_folded": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -85,8 +89,12 @@ class Product(Base):
         Index("ix_products_producer_id_group", "producer_id", "group"),
         Index("ix_products_province_group", "province", "group"),
         Index("ix_products_region_producer_kind", "region", "producer_kind"),
-        Index("ix_products_name_folded_trgm", "name_folded", postgresql_using="gin",
-              postgresql_ops={"name_folded": "gin_trgm_ops"}),
+        Index(
+            "ix_products_name_folded_trgm",
+            "name_folded",
+            postgresql_using="gin",
+            postgresql_ops={"name_folded": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -107,10 +115,10 @@ class Decision(Base):
     issued_by: Mapped[str] = mapped_column(String(200))
     number_key: Mapped[str] = mapped_column(String(100))
     issued_by_key: Mapped[str] = mapped_column(String(200))
-    level: Mapped[str] = mapped_column(String(20))            # commune, province, national
-    kind: Mapped[str] = mapped_column(String(20))             # certify, recertify, upgrade, revoke
+    level: Mapped[str] = mapped_column(String(20))  # commune, province, national
+    kind: Mapped[str] = mapped_column(String(20))  # certify, recertify, upgrade, revoke
     criteria_version: Mapped[str | None] = mapped_column(String(40))
-    reason_code: Mapped[str | None] = mapped_column(String(40))   # a revoke decision's
+    reason_code: Mapped[str | None] = mapped_column(String(40))  # a revoke decision's
     reason: Mapped[str | None] = mapped_column(String(500))
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
@@ -151,10 +159,20 @@ class Certification(Base):
     expiring_announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_certifications_current", "product_id", postgresql_where=_CURRENT, sqlite_where=_CURRENT),
-        Index("ix_certifications_current_stars", text("stars DESC"), "product_id", postgresql_where=_CURRENT,
-              sqlite_where=_CURRENT),
-        Index("ix_certifications_current_valid_until", "valid_until", "product_id", postgresql_where=_CURRENT,
-              sqlite_where=_CURRENT),
+        Index(
+            "ix_certifications_current_stars",
+            text("stars DESC"),
+            "product_id",
+            postgresql_where=_CURRENT,
+            sqlite_where=_CURRENT,
+        ),
+        Index(
+            "ix_certifications_current_valid_until",
+            "valid_until",
+            "product_id",
+            postgresql_where=_CURRENT,
+            sqlite_where=_CURRENT,
+        ),
     )
 
 

@@ -35,10 +35,19 @@ def folded(name: str) -> str:
 
 
 def producer_event(p: Producer) -> dict:
-    return {"producer_id": p.id, "code": p.code, "name": p.name, "kind": p.kind, "province": p.province,
-            "province_entered": p.province_entered, "region": p.region, "email": p.email, "phone": p.phone,
-            "preferred_language": p.preferred_language,
-            "consent": {"email": bool(p.consent.get("email")), "sms": bool(p.consent.get("sms"))}}
+    return {
+        "producer_id": p.id,
+        "code": p.code,
+        "name": p.name,
+        "kind": p.kind,
+        "province": p.province,
+        "province_entered": p.province_entered,
+        "region": p.region,
+        "email": p.email,
+        "phone": p.phone,
+        "preferred_language": p.preferred_language,
+        "consent": {"email": bool(p.consent.get("email")), "sms": bool(p.consent.get("sms"))},
+    }
 
 
 def producer_code(entered: str) -> str:
@@ -54,11 +63,21 @@ def producer_fields(data: dict) -> dict:
     resolved (an old name keeps its name for display). Shared by the API and the bulk import."""
     province = _domain(domain.resolve_province, data["province"])
     name = nfc(data["name"])
-    return {"code": producer_code(data["code"]), "name": name, "name_folded": folded(name), "kind": data["kind"],
-            "address": data.get("address"), "province": province.name, "province_entered": province.entered_as,
-            "region": province.region, "representative": data.get("representative"), "email": data.get("email"),
-            "phone": data.get("phone"), "preferred_language": data["preferred_language"],
-            "consent": dict(data["consent"])}
+    return {
+        "code": producer_code(data["code"]),
+        "name": name,
+        "name_folded": folded(name),
+        "kind": data["kind"],
+        "address": data.get("address"),
+        "province": province.name,
+        "province_entered": province.entered_as,
+        "region": province.region,
+        "representative": data.get("representative"),
+        "email": data.get("email"),
+        "phone": data.get("phone"),
+        "preferred_language": data["preferred_language"],
+        "consent": dict(data["consent"]),
+    }
 
 
 def register_producer(session: Session, emit, data: dict) -> Producer:
@@ -88,8 +107,11 @@ def update_producer(session: Session, emit, producer_id: str, changes: dict) -> 
     before = _snapshot(producer)
     if "province" in changes:
         province = _domain(domain.resolve_province, changes.pop("province"))
-        producer.province, producer.province_entered, producer.region = (province.name, province.entered_as,
-                                                                         province.region)
+        producer.province, producer.province_entered, producer.region = (
+            province.name,
+            province.entered_as,
+            province.region,
+        )
     if "name" in changes:
         producer.name = nfc(changes.pop("name"))
         producer.name_folded = folded(producer.name)
@@ -124,10 +146,16 @@ def product_fields(data: dict) -> dict:
     sub-group checked, the sub-group stored as its code. Shared by the API and the bulk import."""
     subgroup = _grouping(data["group"], data.get("subgroup"))
     name = nfc(data["name"])
-    return {"name": name, "name_folded": folded(name), "name_en": data.get("name_en"), "group": data["group"],
-            "subgroup": subgroup, "description": data.get("description"),
-            "potential_five_star": data["potential_five_star"],
-            "provincial_key_product": data.get("provincial_key_product", False)}
+    return {
+        "name": name,
+        "name_folded": folded(name),
+        "name_en": data.get("name_en"),
+        "group": data["group"],
+        "subgroup": subgroup,
+        "description": data.get("description"),
+        "potential_five_star": data["potential_five_star"],
+        "provincial_key_product": data.get("provincial_key_product", False),
+    }
 
 
 def register_product(session: Session, emit, data: dict) -> Product:
@@ -148,9 +176,16 @@ def producer_copy(producer) -> dict:
 
 
 def product_event(p: Product) -> dict:
-    return {"product_id": p.id, "producer_id": p.producer_id, "name": p.name, "name_en": p.name_en,
-            "group": p.group, "subgroup": p.subgroup, "potential_five_star": p.potential_five_star,
-            "provincial_key_product": p.provincial_key_product}
+    return {
+        "product_id": p.id,
+        "producer_id": p.producer_id,
+        "name": p.name,
+        "name_en": p.name_en,
+        "group": p.group,
+        "subgroup": p.subgroup,
+        "potential_five_star": p.potential_five_star,
+        "provincial_key_product": p.provincial_key_product,
+    }
 
 
 def update_product(session: Session, emit, product_id: str, changes: dict) -> Product:
@@ -178,8 +213,9 @@ def update_product(session: Session, emit, product_id: str, changes: dict) -> Pr
 
 
 def current_certification(session: Session, product_id: str) -> Certification | None:
-    return session.scalar(select(Certification).where(Certification.product_id == product_id,
-                                                      Certification.status == "current"))
+    return session.scalar(
+        select(Certification).where(Certification.product_id == product_id, Certification.status == "current")
+    )
 
 
 def grant_certification(session: Session, emit, data: dict, today: date, actor: str = "system") -> Certification:
@@ -202,9 +238,15 @@ def grant_certification(session: Session, emit, data: dict, today: date, actor: 
     product.version += 1
     session.flush()
     producer = session.get(Producer, product.producer_id)
-    emit(session, CERTIFICATION_EVENT[cert.kind], product.id, product.version,
-         certification_event(cert, product, producer, replaces=current.id if current is not None else None,
-                             decision=decision))
+    emit(
+        session,
+        CERTIFICATION_EVENT[cert.kind],
+        product.id,
+        product.version,
+        certification_event(
+            cert, product, producer, replaces=current.id if current is not None else None, decision=decision
+        ),
+    )
     if product.potential_five_star != flagged:  # the product's own state changed too: its read models follow
         product.version += 1
         session.flush()
@@ -214,9 +256,14 @@ def grant_certification(session: Session, emit, data: dict, today: date, actor: 
 
 def decision_spec(fields: dict) -> dict:
     """The decision a certificate's columns name."""
-    return {"issued_by": fields["issued_by"], "number": fields["decision_number"],
-            "decision_date": fields["decision_date"], "kind": domain.DECISION_KIND_OF[fields["kind"]],
-            "level": fields["level"], "criteria_version": fields["criteria_version"]}
+    return {
+        "issued_by": fields["issued_by"],
+        "number": fields["decision_number"],
+        "decision_date": fields["decision_date"],
+        "kind": domain.DECISION_KIND_OF[fields["kind"]],
+        "level": fields["level"],
+        "criteria_version": fields["criteria_version"],
+    }
 
 
 def certification_fields(data: dict, today: date) -> dict:
@@ -231,10 +278,19 @@ def certification_fields(data: dict, today: date) -> dict:
     grant = _domain(domain.grant_for, version.code, data["score"], data.get("stars"), level, data["decision_date"])
     parts = data.get("score_parts")
     _domain(domain.check_score_parts, version, parts, data["score"])
-    return {"kind": data["kind"], "criteria_version": version.code, "score": data["score"], "score_parts": parts,
-            "stars": grant.stars, "level": level, "proposed_for_national": grant.proposed_for_national,
-            "issued_by": nfc(data["issued_by"]), "decision_number": nfc(data["decision_number"]),
-            "decision_date": data["decision_date"], "valid_until": domain.valid_until(data["decision_date"])}
+    return {
+        "kind": data["kind"],
+        "criteria_version": version.code,
+        "score": data["score"],
+        "score_parts": parts,
+        "stars": grant.stars,
+        "level": level,
+        "proposed_for_national": grant.proposed_for_national,
+        "issued_by": nfc(data["issued_by"]),
+        "decision_number": nfc(data["decision_number"]),
+        "decision_date": data["decision_date"],
+        "valid_until": domain.valid_until(data["decision_date"]),
+    }
 
 
 def check_replaces(fields: dict, current_stars: int | None) -> None:
@@ -243,57 +299,97 @@ def check_replaces(fields: dict, current_stars: int | None) -> None:
     if fields["kind"] == "new" and current_stars is not None:
         raise Conflict("the product already has a current certification", field="product_id")
     if fields["kind"] == "upgrade" and current_stars is not None and fields["stars"] <= current_stars:
-        raise Invalid(f"an upgrade must raise the stars; score {fields['score']} is {fields['stars']}★ and the "
-                      f"product already holds {current_stars}★", field="score")
+        raise Invalid(
+            f"an upgrade must raise the stars; score {fields['score']} is {fields['stars']}★ and the "
+            f"product already holds {current_stars}★",
+            field="score",
+        )
 
 
 # The event of each kind of evaluation: granted (new), renewed (tái chứng nhận), upgraded (nâng sao).
-CERTIFICATION_EVENT = {"new": "registry.certification.granted", "recertification": "registry.certification.renewed",
-                       "upgrade": "registry.certification.upgraded"}
+CERTIFICATION_EVENT = {
+    "new": "registry.certification.granted",
+    "recertification": "registry.certification.renewed",
+    "upgrade": "registry.certification.upgraded",
+}
 
 
-def certification_event(cert: Certification, product: Product, producer: Producer,
-                        replaces: str | None = None, decision=None) -> dict:
-    return {"certification_id": cert.id, "product_id": product.id, "product_name": product.name,
-            "group": product.group, "subgroup": product.subgroup, "replaces_certification_id": replaces,
-            "producer_id": producer.id, "producer_name": producer.name,
-            "producer_kind": producer.kind, "province": producer.province,
-            "province_entered": producer.province_entered, "region": producer.region, "stars": cert.stars,
-            "score": cert.score, "kind": cert.kind, "issued_by": cert.issued_by,
-            "decision_number": cert.decision_number, "decision_date": cert.decision_date,
-            "valid_until": cert.valid_until, "potential_five_star": product.potential_five_star,
-            "level": cert.level, "proposed_for_national_evaluation": bool(cert.proposed_for_national),
-            "decision": decisions.ref(decision) if decision is not None else None}
+def certification_event(
+    cert: Certification, product: Product, producer: Producer, replaces: str | None = None, decision=None
+) -> dict:
+    return {
+        "certification_id": cert.id,
+        "product_id": product.id,
+        "product_name": product.name,
+        "group": product.group,
+        "subgroup": product.subgroup,
+        "replaces_certification_id": replaces,
+        "producer_id": producer.id,
+        "producer_name": producer.name,
+        "producer_kind": producer.kind,
+        "province": producer.province,
+        "province_entered": producer.province_entered,
+        "region": producer.region,
+        "stars": cert.stars,
+        "score": cert.score,
+        "kind": cert.kind,
+        "issued_by": cert.issued_by,
+        "decision_number": cert.decision_number,
+        "decision_date": cert.decision_date,
+        "valid_until": cert.valid_until,
+        "potential_five_star": product.potential_five_star,
+        "level": cert.level,
+        "proposed_for_national_evaluation": bool(cert.proposed_for_national),
+        "decision": decisions.ref(decision) if decision is not None else None,
+    }
 
 
 def _ref(cert: Certification, product: Product, producer: Producer) -> dict:
-    return {"certification_id": cert.id, "product_id": product.id, "product_name": product.name,
-            "producer_id": producer.id, "producer_name": producer.name, "valid_until": cert.valid_until}
+    return {
+        "certification_id": cert.id,
+        "product_id": product.id,
+        "product_name": product.name,
+        "producer_id": producer.id,
+        "producer_name": producer.name,
+        "valid_until": cert.valid_until,
+    }
 
 
-def revoke_certification(session: Session, emit, cert_id: str, data: dict, today: date,
-                         actor: str = "system") -> Certification:
+def revoke_certification(
+    session: Session, emit, cert_id: str, data: dict, today: date, actor: str = "system"
+) -> Certification:
     """Thu hồi: a decision ends a current certification, with its reason (words, and a code when
     given); the revoke decision is recorded (found by authority, number and date, or created)."""
     cert = get_certification(session, cert_id)
     product = session.get(Product, cert.product_id, with_for_update=True)
     session.refresh(cert)
     if cert.status != "current":
-        raise Conflict(f"only a current certification can be revoked; this one is {cert.status}",
-                       field="certification_id")
+        raise Conflict(
+            f"only a current certification can be revoked; this one is {cert.status}", field="certification_id"
+        )
     _domain(domain.check_decision_date, data["decision_date"], today)
     if data["decision_date"] < cert.decision_date:
         raise Invalid("is before the certification's own decision date", field="decision_date")
-    decision = decisions.attach(session, {
-        "issued_by": data.get("issued_by") or cert.issued_by, "number": data["decision_number"],
-        "decision_date": data["decision_date"], "kind": "revoke", "level": data.get("level"),
-        "reason_code": data.get("reason_code"), "reason": data.get("reason")}, actor)
+    decision = decisions.attach(
+        session,
+        {
+            "issued_by": data.get("issued_by") or cert.issued_by,
+            "number": data["decision_number"],
+            "decision_date": data["decision_date"],
+            "kind": "revoke",
+            "level": data.get("level"),
+            "reason_code": data.get("reason_code"),
+            "reason": data.get("reason"),
+        },
+        actor,
+    )
     revoke(session, emit, cert, product, decision, data.get("reason_code"), data.get("reason"))
     return cert
 
 
-def revoke(session: Session, emit, cert: Certification, product: Product, decision, reason_code: str | None,
-           reason: str | None) -> None:
+def revoke(
+    session: Session, emit, cert: Certification, product: Product, decision, reason_code: str | None, reason: str | None
+) -> None:
     """End one current certificate by a revoke decision (its product row locked by the caller):
     one registry.certification.revoked event, and the product's "potential 5★" flag cleared."""
     cert.status = "revoked"
@@ -305,10 +401,20 @@ def revoke(session: Session, emit, cert: Certification, product: Product, decisi
     product.version += 1
     session.flush()
     producer = session.get(Producer, product.producer_id)
-    emit(session, "registry.certification.revoked", product.id, product.version,
-         {**_ref(cert, product, producer), "reason": cert.revoked_reason, "reason_code": reason_code,
-          "decision_number": cert.revocation_decision_number, "decision_date": cert.revocation_decision_date,
-          "decision": decisions.ref(decision)})
+    emit(
+        session,
+        "registry.certification.revoked",
+        product.id,
+        product.version,
+        {
+            **_ref(cert, product, producer),
+            "reason": cert.revoked_reason,
+            "reason_code": reason_code,
+            "decision_number": cert.revocation_decision_number,
+            "decision_date": cert.revocation_decision_date,
+            "decision": decisions.ref(decision),
+        },
+    )
     _clear_potential(session, emit, product)
 
 
@@ -328,28 +434,47 @@ def sweep(session: Session, emit, today: date, now: datetime) -> dict:
     """The daily sweep; idempotent. Marks current certificates past their validity expired, and
     announces once each certificate expiring within 30 days (the legal notice to the producer)."""
     expired = 0
-    for cert in session.scalars(select(Certification).where(Certification.status == "current",
-                                                            Certification.valid_until < today)
-                                .with_for_update(skip_locked=True)):
+    for cert in session.scalars(
+        select(Certification)
+        .where(Certification.status == "current", Certification.valid_until < today)
+        .with_for_update(skip_locked=True)
+    ):
         product = session.get(Product, cert.product_id, with_for_update=True)
         cert.status = "expired"
         product.version += 1
         session.flush()
-        emit(session, "registry.certification.expired", product.id, product.version,
-             _ref(cert, product, session.get(Producer, product.producer_id)))
+        emit(
+            session,
+            "registry.certification.expired",
+            product.id,
+            product.version,
+            _ref(cert, product, session.get(Producer, product.producer_id)),
+        )
         _clear_potential(session, emit, product)
         expired += 1
     announced = 0
     horizon = today + timedelta(days=NOTICE_DAYS)
-    for cert in session.scalars(select(Certification).where(Certification.status == "current",
-                                                            Certification.valid_until <= horizon,
-                                                            Certification.expiring_announced_at.is_(None))
-                                .with_for_update(skip_locked=True)):
+    for cert in session.scalars(
+        select(Certification)
+        .where(
+            Certification.status == "current",
+            Certification.valid_until <= horizon,
+            Certification.expiring_announced_at.is_(None),
+        )
+        .with_for_update(skip_locked=True)
+    ):
         product = session.get(Product, cert.product_id)
         cert.expiring_announced_at = now
         session.flush()
-        emit(session, "registry.certification.expiring", product.id, product.version,
-             {**_ref(cert, product, session.get(Producer, product.producer_id)),
-              "days_left": (cert.valid_until - today).days})
+        emit(
+            session,
+            "registry.certification.expiring",
+            product.id,
+            product.version,
+            {
+                **_ref(cert, product, session.get(Producer, product.producer_id)),
+                "days_left": (cert.valid_until - today).days,
+            },
+        )
         announced += 1
     return {"expired": expired, "expiring_announced": announced}

@@ -39,13 +39,27 @@ def progress(session: Session, year: int) -> dict:
     start, end = date(year, 1, 1), date(year, 12, 31)
     in_year = (Certification.decision_date >= start, Certification.decision_date <= end)
     achieved = dict.fromkeys(MEASURES, 0)
-    for kind, n in session.execute(select(Certification.kind, func.count()).where(*in_year)
-                                   .group_by(Certification.kind)).all():
+    for kind, n in session.execute(
+        select(Certification.kind, func.count()).where(*in_year).group_by(Certification.kind)
+    ).all():
         achieved[KIND_OF[kind]] = n
     achieved["community_tourism"] = session.scalar(
-        select(func.count()).select_from(Certification).join(Product, Product.id == Certification.product_id)
-        .where(*in_year, Certification.kind == "new", Product.group == _targets()["community_tourism_group"]))
+        select(func.count())
+        .select_from(Certification)
+        .join(Product, Product.id == Certification.product_id)
+        .where(*in_year, Certification.kind == "new", Product.group == _targets()["community_tourism_group"])
+    )
     targets = targets_for(year)
-    return {"year": year, "measures": [
-        {"measure": m, "target": targets[m], "achieved": achieved[m], "remaining": max(targets[m] - achieved[m], 0),
-         "percent": round(100 * achieved[m] / targets[m], 1) if targets[m] else None} for m in MEASURES]}
+    return {
+        "year": year,
+        "measures": [
+            {
+                "measure": m,
+                "target": targets[m],
+                "achieved": achieved[m],
+                "remaining": max(targets[m] - achieved[m], 0),
+                "percent": round(100 * achieved[m] / targets[m], 1) if targets[m] else None,
+            }
+            for m in MEASURES
+        ],
+    }

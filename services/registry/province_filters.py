@@ -40,7 +40,10 @@ def province_filters(data: dict) -> dict:
     if data.get("old_province") is not None:
         province = _resolve(data["old_province"], "old_province")
         if province.entered_as not in reference.predecessors(province.name):
-            raise ValidationError(f"{province.entered_as} is not a pre-2025 province; its predecessors are "
-                                  f"{', '.join(reference.predecessors(province.name))}", field_name="old_province")
+            raise ValidationError(
+                f"{province.entered_as} is not a pre-2025 province; its predecessors are "
+                f"{', '.join(reference.predecessors(province.name))}",
+                field_name="old_province",
+            )
         data["old_province"] = province.entered_as
     return data

@@ -42,21 +42,35 @@ SORTS = {
 # name a producer's province was entered under (a pre-2025 one) is on the producer only
 # (province_filters.py: ``province=Trà Vinh`` loads as province_entered, ``old_province`` as itself).
 PRODUCER_FILTERS: dict = {"province_entered": Producer.province_entered, "old_province": Producer.province_entered}
-PRODUCT_FILTERS = {"group": Product.group, "producer_id": Product.producer_id, "province": Product.province,
-                   "region": Product.region, "producer_kind": Product.producer_kind}
+PRODUCT_FILTERS = {
+    "group": Product.group,
+    "producer_id": Product.producer_id,
+    "province": Product.province,
+    "region": Product.region,
+    "producer_kind": Product.producer_kind,
+}
 CERTIFICATE_FILTERS = ("stars", "certified", "expiring_before")
 # At most this many matches: read them all, then sort (see _page_rows).
 FEW = 5_000
 
 # The columns of a list item, labelled as its keys.
-ITEM_COLUMNS = [Product.id.label("id"), Product.name.label("name"), Product.name_en.label("name_en"),
-                Product.group.label("group"), Product.potential_five_star.label("potential_five_star"),
-                Producer.id.label("producer_id"), Producer.name.label("producer_name"),
-                Producer.kind.label("producer_kind"), Producer.province.label("province"),
-                Producer.province_entered.label("province_entered"), Producer.region.label("region"),
-                Certification.stars.label("stars"), Certification.valid_until.label("valid_until"),
-                Certification.decision_number.label("decision_number"),
-                Certification.status.label("certification_status")]
+ITEM_COLUMNS = [
+    Product.id.label("id"),
+    Product.name.label("name"),
+    Product.name_en.label("name_en"),
+    Product.group.label("group"),
+    Product.potential_five_star.label("potential_five_star"),
+    Producer.id.label("producer_id"),
+    Producer.name.label("producer_name"),
+    Producer.kind.label("producer_kind"),
+    Producer.province.label("province"),
+    Producer.province_entered.label("province_entered"),
+    Producer.region.label("region"),
+    Certification.stars.label("stars"),
+    Certification.valid_until.label("valid_until"),
+    Certification.decision_number.label("decision_number"),
+    Certification.status.label("certification_status"),
+]
 
 
 def _current():
@@ -77,8 +91,9 @@ def _searching(filters: dict) -> bool:
 def _needs(filters: dict, sort: str | None) -> tuple[bool, bool]:
     """Whether the filters (and sort) need the producers and the current certification joined."""
     producer = any(filters.get(k) is not None for k in PRODUCER_FILTERS)
-    certificate = (any(filters.get(k) is not None for k in CERTIFICATE_FILTERS)
-                   or (sort is not None and SORTS[sort.lstrip("-")].table is Certification.__table__))
+    certificate = any(filters.get(k) is not None for k in CERTIFICATE_FILTERS) or (
+        sort is not None and SORTS[sort.lstrip("-")].table is Certification.__table__
+    )
     return producer, certificate
 
 
@@ -117,8 +132,7 @@ def _status_is(status: str):
     current = subquery(own.id).where(own.status == "current").exists()
     if status == "current":
         return current
-    latest = (subquery(own.status).order_by(own.decision_date.desc(), own.created_at.desc()).limit(1)
-              .scalar_subquery())
+    latest = subquery(own.status).order_by(own.decision_date.desc(), own.created_at.desc()).limit(1).scalar_subquery()
     return and_(~current, latest == status)
 
 
@@ -153,11 +167,17 @@ def _matches(filters: dict, sort: str | None):
     like = _pattern(filters["q"])
 
     def side(by_producer: bool):
-        q = select(Product.id.label("id"), *([key.label("key")] if product_key else []),
-                   literal(int(by_producer)).label("rank"))
+        q = select(
+            Product.id.label("id"),
+            *([key.label("key")] if product_key else []),
+            literal(int(by_producer)).label("rank"),
+        )
         if by_producer:
-            q = (q.select_from(Producer).join(Product, Product.producer_id == Producer.id)
-                 .where(Producer.name_folded.like(like, escape="/"), ~Product.name_folded.like(like, escape="/")))
+            q = (
+                q.select_from(Producer)
+                .join(Product, Product.producer_id == Producer.id)
+                .where(Producer.name_folded.like(like, escape="/"), ~Product.name_folded.like(like, escape="/"))
+            )
         else:
             q = q.select_from(Product).where(Product.name_folded.like(like, escape="/"))
             q = q.join(Producer, Producer.id == Product.producer_id) if producer else q
@@ -166,23 +186,30 @@ def _matches(filters: dict, sort: str | None):
     found = union_all(side(False), side(True)).subquery("found")
     if not certificate:
         return select(found.c.id, *([found.c.key] if product_key else []), found.c.rank)
-    q = select(found.c.id, *([found.c.key if product_key else key.label("key")] if key is not None else []),
-               found.c.rank)
-    q = q.select_from(found).outerjoin(Certification, and_(Certification.product_id == found.c.id,
-                                                           Certification.status == "current"))
+    q = select(
+        found.c.id, *([found.c.key if product_key else key.label("key")] if key is not None else []), found.c.rank
+    )
+    q = q.select_from(found).outerjoin(
+        Certification, and_(Certification.product_id == found.c.id, Certification.status == "current")
+    )
     return _where_certificate(q, filters)
 
 
 def count_products(session: Session, filters: dict) -> int:
     """How many products the filters select."""
     producer, certificate = _needs(filters, None)
-    product_level = (_searching(filters) or filters.get("potential_five_star") is not None
-                     or filters.get("status") is not None
-                     or any(filters.get(k) is not None for k in PRODUCT_FILTERS))
+    product_level = (
+        _searching(filters)
+        or filters.get("potential_five_star") is not None
+        or filters.get("status") is not None
+        or any(filters.get(k) is not None for k in PRODUCT_FILTERS)
+    )
     if certificate and not producer and not product_level and filters.get("certified") is not False:
         # Only certificate filters: count the current certifications (one per product at most).
-        q = _where_certificate(select(func.count()).select_from(Certification)
-                               .where(Certification.status == "current"), {**filters, "certified": None})
+        q = _where_certificate(
+            select(func.count()).select_from(Certification).where(Certification.status == "current"),
+            {**filters, "certified": None},
+        )
         return session.scalar(q)
     return session.scalar(select(func.count()).select_from(_matches(filters, None).subquery()))
 
@@ -191,8 +218,14 @@ def _ordered(sort: str):
     return (lambda column: column.desc()) if sort.startswith("-") else (lambda column: column.asc())
 
 
-def _page_rows(filters: dict, sort: str, offset: int | None = None, limit: int | None = None,
-               with_total: bool = False, few: bool = False):
+def _page_rows(
+    filters: dict,
+    sort: str,
+    offset: int | None = None,
+    limit: int | None = None,
+    with_total: bool = False,
+    few: bool = False,
+):
     """The list items of one page (all of them without a limit), in order.
 
     A search ranks first (product-name matches, then producer-name ones), then sorts; its rows say
@@ -205,8 +238,9 @@ def _page_rows(filters: dict, sort: str, offset: int | None = None, limit: int |
     direction = _ordered(sort)
     searching = _searching(filters)
     matched = _matches(filters, sort)
-    keys = (matched.cte("matched").prefix_with("MATERIALIZED", dialect="postgresql") if few
-            else matched.subquery("matched"))
+    keys = (
+        matched.cte("matched").prefix_with("MATERIALIZED", dialect="postgresql") if few else matched.subquery("matched")
+    )
     ids = select(keys.c.id, keys.c.key, *([keys.c.rank] if searching else []))
     if with_total:
         ids = ids.add_columns(func.count().over().label("total"))
@@ -217,9 +251,14 @@ def _page_rows(filters: dict, sort: str, offset: int | None = None, limit: int |
     columns = [*ITEM_COLUMNS, *([page.c.total] if with_total else [])]
     if searching:
         columns += [page.c.rank, Producer.name_folded.like(_pattern(filters["q"]), escape="/").label("by_producer")]
-    return (select(*columns).select_from(page).join(Product, Product.id == page.c.id)
-            .join(Producer, Producer.id == Product.producer_id).outerjoin(Certification, _current())
-            .order_by(*([page.c.rank] if searching else []), direction(page.c.key), page.c.id))
+    return (
+        select(*columns)
+        .select_from(page)
+        .join(Product, Product.id == page.c.id)
+        .join(Producer, Producer.id == Product.producer_id)
+        .outerjoin(Certification, _current())
+        .order_by(*([page.c.rank] if searching else []), direction(page.c.key), page.c.id)
+    )
 
 
 def list_products(session: Session, filters: dict, page: int, per_page: int, sort: str) -> tuple[int, list]:
@@ -241,28 +280,42 @@ def _item(row) -> dict:
     values = row._mapping
     item = {column.key: values[column.key] for column in ITEM_COLUMNS}
     if "rank" in values:  # a search: why it matched
-        item["matched"] = [why for why, hit in zip(MATCHED, (values["rank"] == 0, bool(values["by_producer"])),
-                                                   strict=True) if hit]
+        item["matched"] = [
+            why for why, hit in zip(MATCHED, (values["rank"] == 0, bool(values["by_producer"])), strict=True) if hit
+        ]
     return item
 
 
 def statistics(session: Session) -> dict:
     """Counts over current certifications: by stars, group, province, region (an old province's
     record in its old region), producer kind and the province as entered (both names where old)."""
-    base = (select(Certification.stars, Product.group, Product.potential_five_star, Producer.id.label("producer"),
-                   Producer.province, Producer.province_entered, Producer.region, Producer.kind)
-            .join(Product, Product.id == Certification.product_id).join(Producer, Producer.id == Product.producer_id)
-            .where(Certification.status == "current")).subquery()
+    base = (
+        select(
+            Certification.stars,
+            Product.group,
+            Product.potential_five_star,
+            Producer.id.label("producer"),
+            Producer.province,
+            Producer.province_entered,
+            Producer.region,
+            Producer.kind,
+        )
+        .join(Product, Product.id == Certification.product_id)
+        .join(Producer, Producer.id == Product.producer_id)
+        .where(Certification.status == "current")
+    ).subquery()
 
     def by(column) -> dict:
-        return {str(k): n for k, n in session.execute(select(column, func.count()).group_by(column)
-                                                      .order_by(column)).all()}
+        return {
+            str(k): n for k, n in session.execute(select(column, func.count()).group_by(column).order_by(column)).all()
+        }
 
     return {
         "certified_products": session.scalar(select(func.count()).select_from(base)),
         "producers": session.scalar(select(func.count(func.distinct(base.c.producer)))),
-        "potential_five_star": session.scalar(select(func.count()).select_from(base)
-                                              .where(base.c.potential_five_star.is_(True), base.c.stars == 4)),
+        "potential_five_star": session.scalar(
+            select(func.count()).select_from(base).where(base.c.potential_five_star.is_(True), base.c.stars == 4)
+        ),
         "by_stars": by(base.c.stars),
         "by_group": by(base.c.group),
         "by_province": by(base.c.province),
@@ -275,18 +328,42 @@ def statistics(session: Session) -> dict:
 def _by_old_province(session: Session, base) -> list[dict]:
     """Certified products by current province and the name entered: Bến Tre's apart from Trà Vinh's."""
     counts: dict[tuple[str, str | None], int] = {}
-    for province, entered, n in session.execute(select(base.c.province, base.c.province_entered, func.count())
-                                                .group_by(base.c.province, base.c.province_entered)).all():
+    for province, entered, n in session.execute(
+        select(base.c.province, base.c.province_entered, func.count()).group_by(
+            base.c.province, base.c.province_entered
+        )
+    ).all():
         key = (province, reference.old_name(province, entered))
         counts[key] = counts.get(key, 0) + n
-    return [{"province": province, "old_province": old, "label": reference.province_label(province, old),
-             "label_en": reference.province_label(province, old, "en"), "certified_products": n}
-            for (province, old), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
+    return [
+        {
+            "province": province,
+            "old_province": old,
+            "label": reference.province_label(province, old),
+            "label_en": reference.province_label(province, old, "en"),
+            "certified_products": n,
+        }
+        for (province, old), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+    ]
 
 
-EXPORT_COLUMNS = ["id", "name", "name_en", "group", "potential_five_star", "producer_id", "producer_name",
-                  "producer_kind", "province", "province_entered", "region", "stars", "valid_until",
-                  "decision_number", "certification_status"]
+EXPORT_COLUMNS = [
+    "id",
+    "name",
+    "name_en",
+    "group",
+    "potential_five_star",
+    "producer_id",
+    "producer_name",
+    "producer_kind",
+    "province",
+    "province_entered",
+    "region",
+    "stars",
+    "valid_until",
+    "decision_number",
+    "certification_status",
+]
 
 
 def export_csv(session: Session, filters: dict, sort: str):

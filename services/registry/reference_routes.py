@@ -18,8 +18,13 @@ READERS = ("registry_officer", "trade_officer", "integration", "producer")
 
 class StepOut(Schema):
     level = fields.String(required=True, metadata={"description": ", ".join(reference.LEVELS)})
-    certifies = fields.List(fields.Integer(), required=True, metadata={
-        "description": "the stars a decision of this level may certify; empty: the level checks or pre-evaluates"})
+    certifies = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={
+            "description": "the stars a decision of this level may certify; empty: the level checks or pre-evaluates"
+        },
+    )
     does = fields.String(required=True)
     does_en = fields.String(required=True)
 
@@ -37,20 +42,36 @@ class ProcedureOut(Schema):
 class ProvinceOut(Schema):
     name = fields.String(required=True, metadata={"description": "a current (post-July-2025) province"})
     region = fields.String(required=True)
-    predecessors = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
-        "description": "its pre-2025 provinces -> each one's own region (a record entered under an old name "
-                       "takes that region for fair rules and statistics)"})
-    straddles = fields.List(fields.String(), required=True, metadata={
-        "description": "the regions its predecessors lay in, when more than one; else empty"})
+    predecessors = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "its pre-2025 provinces -> each one's own region (a record entered under an old name "
+            "takes that region for fair rules and statistics)"
+        },
+    )
+    straddles = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "the regions its predecessors lay in, when more than one; else empty"},
+    )
 
 
 def _procedure_out(procedure: reference.Procedure) -> dict:
     today = vietnam_today()
-    return {"code": procedure.code, "title": procedure.title, "decision_date": procedure.decision_date,
-            "effective_from": procedure.effective_from, "effective_to": procedure.effective_to,
-            "in_force": procedure.in_force_on(today),
-            "steps": [{"level": s.level, "certifies": list(s.certifies), "does": s.does, "does_en": s.does_en}
-                      for s in procedure.steps]}
+    return {
+        "code": procedure.code,
+        "title": procedure.title,
+        "decision_date": procedure.decision_date,
+        "effective_from": procedure.effective_from,
+        "effective_to": procedure.effective_to,
+        "in_force": procedure.in_force_on(today),
+        "steps": [
+            {"level": s.level, "certifies": list(s.certifies), "does": s.does, "does_en": s.does_en}
+            for s in procedure.steps
+        ],
+    }
 
 
 @blp.route("/procedures")
@@ -71,5 +92,12 @@ class Provinces(MethodView):
         """The 34 current provinces with their region, their pre-2025 predecessors (each with its own
         region) and, for a merged province whose predecessors lay in two regions, those regions."""
         straddling = reference.straddling()
-        return [{"name": name, "region": region, "predecessors": reference.predecessors(name),
-                 "straddles": straddling.get(name, [])} for name, region in reference.current_provinces().items()]
+        return [
+            {
+                "name": name,
+                "region": region,
+                "predecessors": reference.predecessors(name),
+                "straddles": straddling.get(name, []),
+            }
+            for name, region in reference.current_provinces().items()
+        ]

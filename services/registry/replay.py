@@ -56,10 +56,15 @@ def changed_since(session: Session, since: datetime) -> tuple[set[str], set[str]
     (which keeps what it sent; earlier replays left out): a producer event names its producer, a
     product or certification event its product."""
     producers, products = set(), set()
-    q = (select(Outbox.type, Outbox.payload)
-         .where(Outbox.created_at >= since, Outbox.type.like("registry.%"),
-                or_(Outbox.correlation_id.is_(None), Outbox.correlation_id.not_like(f"{REPLAY_PREFIX}%")))
-         .execution_options(yield_per=2000))
+    q = (
+        select(Outbox.type, Outbox.payload)
+        .where(
+            Outbox.created_at >= since,
+            Outbox.type.like("registry.%"),
+            or_(Outbox.correlation_id.is_(None), Outbox.correlation_id.not_like(f"{REPLAY_PREFIX}%")),
+        )
+        .execution_options(yield_per=2000)
+    )
     for type_, payload in session.execute(q):
         subject = json.loads(payload)["subject"]
         if type_.startswith("registry.producer."):
@@ -81,13 +86,17 @@ def producer_events(session: Session, ids: list[str]) -> list[tuple]:
 
 
 def product_events(session: Session, ids: list[str]) -> list[tuple]:
-    products = list(session.scalars(_lock(select(Product).where(Product.id.in_(ids)).order_by(Product.id),
-                                          session)))
-    producers = {p.id: p for p in session.scalars(select(Producer).where(
-        Producer.id.in_(sorted({p.producer_id for p in products}))))}
+    products = list(session.scalars(_lock(select(Product).where(Product.id.in_(ids)).order_by(Product.id), session)))
+    producers = {
+        p.id: p
+        for p in session.scalars(select(Producer).where(Producer.id.in_(sorted({p.producer_id for p in products}))))
+    }
     certs: dict[str, list[Certification]] = {}
-    for cert in session.scalars(select(Certification).where(Certification.product_id.in_([p.id for p in products]))
-                                .order_by(Certification.created_at, Certification.decision_date, Certification.id)):
+    for cert in session.scalars(
+        select(Certification)
+        .where(Certification.product_id.in_([p.id for p in products]))
+        .order_by(Certification.created_at, Certification.decision_date, Certification.id)
+    ):
         certs.setdefault(cert.product_id, []).append(cert)
     out = []
     for product in products:
@@ -103,19 +112,33 @@ def certification_events(product: Product, producer: Producer, certs: list[Certi
     last = current or next((c for c in reversed(certs) if c.status in ENDED_EVENT), None)
     if last is None:
         return []
-    earlier = certs[:certs.index(last)]
+    earlier = certs[: certs.index(last)]
     replaces = earlier[-1].id if earlier and last.kind != "new" else None
-    granted = (ops.CERTIFICATION_EVENT[last.kind], product.id,
-               ops.certification_event(last, product, producer, replaces=replaces))
+    granted = (
+        ops.CERTIFICATION_EVENT[last.kind],
+        product.id,
+        ops.certification_event(last, product, producer, replaces=replaces),
+    )
     if last is current:
         return [(granted[0], granted[1], product.version, granted[2])]
-    ref = {"certification_id": last.id, "product_id": product.id, "product_name": product.name,
-           "producer_id": producer.id, "producer_name": producer.name, "valid_until": last.valid_until}
+    ref = {
+        "certification_id": last.id,
+        "product_id": product.id,
+        "product_name": product.name,
+        "producer_id": producer.id,
+        "producer_name": producer.name,
+        "valid_until": last.valid_until,
+    }
     if last.status == "revoked":
-        ref |= {"reason": last.revoked_reason or "", "decision_number": last.revocation_decision_number or "",
-                "decision_date": last.revocation_decision_date or last.decision_date}
-    return [(granted[0], granted[1], product.version - 1, granted[2]),
-            (ENDED_EVENT[last.status], product.id, product.version, ref)]
+        ref |= {
+            "reason": last.revoked_reason or "",
+            "decision_number": last.revocation_decision_number or "",
+            "decision_date": last.revocation_decision_date or last.decision_date,
+        }
+    return [
+        (granted[0], granted[1], product.version - 1, granted[2]),
+        (ENDED_EVENT[last.status], product.id, product.version, ref),
+    ]
 
 
 def _enqueue(session: Session, events: list[tuple], correlation_id: str, queue: str) -> int:
@@ -142,7 +165,12 @@ def replay(runtime, since: datetime | None = None, chunk: int = CHUNK, queue: st
                 _enqueue(session, events, run, queue)
             for type_, *_rest in events:
                 by_type[type_] = by_type.get(type_, 0) + 1
-    return {"producers": by_type.get("registry.producer.updated", 0),
-            "products": by_type.get("registry.product.updated", 0), "events": sum(by_type.values()),
-            "by_type": dict(sorted(by_type.items())), "queue": queue, "correlation_id": run,
-            "since": since.isoformat() if since else None}
+    return {
+        "producers": by_type.get("registry.producer.updated", 0),
+        "products": by_type.get("registry.product.updated", 0),
+        "events": sum(by_type.values()),
+        "by_type": dict(sorted(by_type.items())),
+        "queue": queue,
+        "correlation_id": run,
+        "since": since.isoformat() if since else None,
+    }

@@ -56,6 +56,8 @@ class _Blueprint(Blueprint):
 blp = _Blueprint("registry", __name__, url_prefix="/", description="Producers, products and OCOP certifications")
 
 READERS = ("registry_officer", "trade_officer", "integration", "producer")
+
+
 def _actor() -> str:
     return g.principal.get("sub") or g.principal["role"]
 
@@ -119,8 +121,14 @@ class Products(MethodView):
 class ProductsExport(MethodView):
     @require("registry_officer", "trade_officer", "integration")
     @blp.arguments(ExportQuery, location="query")
-    @blp.doc(responses={"200": {"description": "the filtered list as CSV (UTF-8 with BOM)",
-                                "content": {"text/csv": {"schema": {"type": "string"}}}}})
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the filtered list as CSV (UTF-8 with BOM)",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    )
     def get(self, query):
         """Export any filtered product list as CSV (same filters as the list)."""
         sort = query.pop("sort")
@@ -132,8 +140,11 @@ class ProductsExport(MethodView):
             finally:
                 session.close()
 
-        return Response(stream_with_context(stream()), mimetype="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="ocop-products.csv"'})
+        return Response(
+            stream_with_context(stream()),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="ocop-products.csv"'},
+        )
 
 
 @blp.route("/products/<product_id>")
@@ -204,8 +215,7 @@ class RevokeCertification(MethodView):
         The revoke decision is recorded (or, by authority, number and date, matched); to revoke every
         certificate of a decision at once: POST /decisions/{id}/revoke."""
         with rt().transaction() as s:
-            return ops.revoke_certification(s, rt().emit, cert_id, data, today=vietnam_today(),
-                                            actor=_actor())
+            return ops.revoke_certification(s, rt().emit, cert_id, data, today=vietnam_today(), actor=_actor())
 
 
 @blp.route("/statistics/progress")
@@ -222,12 +232,24 @@ class Progress(MethodView):
 
 
 def _criteria_out(version: domain.CriteriaVersion) -> dict:
-    return {"code": version.code, "title": version.title, "effective_from": version.effective_from,
-            "effective_to": version.effective_to, "in_force": version.in_force_on(vietnam_today()),
-            "parts": version.parts, "bands": {str(stars): minimum for minimum, stars in version.bands},
-            "groups": [{"code": g.code, "name": g.name, "name_en": g.name_en,
-                        "subgroups": [{"code": c, "name": n, "name_en": e} for c, (n, e) in g.subgroups.items()]}
-                       for g in version.groups.values()]}
+    return {
+        "code": version.code,
+        "title": version.title,
+        "effective_from": version.effective_from,
+        "effective_to": version.effective_to,
+        "in_force": version.in_force_on(vietnam_today()),
+        "parts": version.parts,
+        "bands": {str(stars): minimum for minimum, stars in version.bands},
+        "groups": [
+            {
+                "code": g.code,
+                "name": g.name,
+                "name_en": g.name_en,
+                "subgroups": [{"code": c, "name": n, "name_en": e} for c, (n, e) in g.subgroups.items()],
+            }
+            for g in version.groups.values()
+        ],
+    }
 
 
 @blp.route("/criteria")
@@ -258,8 +280,7 @@ def _upload_limit(view):
     def inner(*args, **kwargs):
         limit = imports.max_bytes() + 64 * 1024
         if request.content_length is not None and request.content_length > limit:
-            raise imports.FileRefused(f"the upload is larger than the limit of {imports.max_bytes()} bytes",
-                                      status=413)
+            raise imports.FileRefused(f"the upload is larger than the limit of {imports.max_bytes()} bytes", status=413)
         request.max_content_length = limit  # also bounds a body sent without Content-Length
         return view(*args, **kwargs)
 
@@ -287,5 +308,13 @@ class Imports(MethodView):
         decision = {k: data.get(k) for k in ("issued_by", "decision_number", "decision_date", "level")}
         who = g.principal.get("sub") or g.principal["role"]
         with rt().transaction() as s:
-            return imports.run_import(s, rt().emit, content, upload.filename or "", apply=not data["dry_run"],
-                                      decision=decision, today=vietnam_today(), applied_by=who)
+            return imports.run_import(
+                s,
+                rt().emit,
+                content,
+                upload.filename or "",
+                apply=not data["dry_run"],
+                decision=decision,
+                today=vietnam_today(),
+                applied_by=who,
+            )

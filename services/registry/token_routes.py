@@ -23,11 +23,21 @@ blp = Blueprint("tokens", __name__, url_prefix="/", description="Revoking API to
 
 
 class TokenRevocationIn(Schema):
-    jti = Line(required=True, min_length=1, max_length=CODE,
-               metadata={"description": "the token's id (its `jti` claim; `python -m shared.auth` prints it)"})
-    exp = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0),
-                         metadata={"description": "the token's `exp` (seconds since 1970); default: the longest "
-                                                  "a token can live from now (90 days)"})
+    jti = Line(
+        required=True,
+        min_length=1,
+        max_length=CODE,
+        metadata={"description": "the token's id (its `jti` claim; `python -m shared.auth` prints it)"},
+    )
+    exp = fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "the token's `exp` (seconds since 1970); default: the longest "
+            "a token can live from now (90 days)"
+        },
+    )
     reason = Line(required=True, min_length=1, max_length=min(NOTE, 300))
 
     @validates("exp")
@@ -45,8 +55,11 @@ class TokenRevocationOut(Schema):
 
 def revoke(session, emit, jti: str, exp: int | None, reason: str) -> dict:
     """Record a revocation and publish it (once: revoking again changes nothing)."""
-    expires_at = (datetime.fromtimestamp(exp, UTC) if exp is not None
-                  else datetime.now(UTC) + timedelta(seconds=MAX_INTEGRATION_TTL))
+    expires_at = (
+        datetime.fromtimestamp(exp, UTC)
+        if exp is not None
+        else datetime.now(UTC) + timedelta(seconds=MAX_INTEGRATION_TTL)
+    )
     new = revocation.record(session, RevokedToken, jti, expires_at, reason)
     if new:
         emit(session, revocation.EVENT_TYPE, jti, 0, {"jti": jti, "expires_at": expires_at, "reason": reason})

@@ -37,8 +37,16 @@ def peek(conn, queue: str, limit: int = 100) -> list[dict]:
 
 # Headers the broker keeps about a message's past deliveries and dead-letterings: a redriven
 # message starts afresh (a stale x-death could also trip RabbitMQ's dead-letter cycle detection).
-_BROKER_HEADERS = ("x-death", "x-delivery-count", "x-first-death-exchange", "x-first-death-queue",
-                   "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason")
+_BROKER_HEADERS = (
+    "x-death",
+    "x-delivery-count",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
 
 
 def _describe(msg) -> dict:
@@ -49,14 +57,18 @@ def _describe(msg) -> dict:
     except Exception:  # noqa: BLE001 - not JSON, or JSON too deep to read: show the text
         parsed = None
     deaths = _deaths(headers)
-    return {"message_id": (msg.properties or {}).get("message_id") or headers.get("message_id"),
-            "type": (msg.properties or {}).get("type") or headers.get("type"),
-            "reason": headers.get("x-ocop-reason") or _broker_reason(deaths),
-            "attempts": headers.get("x-ocop-attempts"),
-            "deliveries": headers.get("x-ocop-deliveries") or _broker_deliveries(deaths),
-            "sender": headers.get("x-ocop-sender") or (msg.properties or {}).get("user_id"),
-            "failed_at": headers.get("x-ocop-failed-at") or (deaths[0]["time"] if deaths else None),
-            "dead_lettered_by_broker": deaths, "headers": headers, "body": parsed if parsed else body}
+    return {
+        "message_id": (msg.properties or {}).get("message_id") or headers.get("message_id"),
+        "type": (msg.properties or {}).get("type") or headers.get("type"),
+        "reason": headers.get("x-ocop-reason") or _broker_reason(deaths),
+        "attempts": headers.get("x-ocop-attempts"),
+        "deliveries": headers.get("x-ocop-deliveries") or _broker_deliveries(deaths),
+        "sender": headers.get("x-ocop-sender") or (msg.properties or {}).get("user_id"),
+        "failed_at": headers.get("x-ocop-failed-at") or (deaths[0]["time"] if deaths else None),
+        "dead_lettered_by_broker": deaths,
+        "headers": headers,
+        "body": parsed if parsed else body,
+    }
 
 
 def _deaths(headers: dict) -> list[dict]:
@@ -68,8 +80,16 @@ def _deaths(headers: dict) -> list[dict]:
         when = death.get("time")
         if isinstance(when, datetime):
             when = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
-        out.append({"reason": death.get("reason"), "queue": death.get("queue"), "count": death.get("count"),
-                    "time": when, "exchange": death.get("exchange"), "routing_keys": death.get("routing-keys")})
+        out.append(
+            {
+                "reason": death.get("reason"),
+                "queue": death.get("queue"),
+                "count": death.get("count"),
+                "time": when,
+                "exchange": death.get("exchange"),
+                "routing_keys": death.get("routing-keys"),
+            }
+        )
     return out
 
 
@@ -79,8 +99,10 @@ def _broker_reason(deaths: list[dict]) -> str | None:
         return None
     d = deaths[0]
     if d["reason"] == "delivery_limit":
-        return (f"the broker dead-lettered it from {d['queue']}: delivered more than its delivery limit "
-                f"({DELIVERY_LIMIT}) without an acknowledgement, at {d['time']}")
+        return (
+            f"the broker dead-lettered it from {d['queue']}: delivered more than its delivery limit "
+            f"({DELIVERY_LIMIT}) without an acknowledgement, at {d['time']}"
+        )
     return f"the broker dead-lettered it from {d['queue']}: {d['reason']}, at {d['time']}"
 
 
@@ -111,8 +133,14 @@ def queue_exists(conn, queue: str) -> bool:
             pass
 
 
-def redrive(conn, from_queue: str, to_queue: str, message_id: str | None = None, limit: int = 10_000,
-            confirm_timeout: float = 10.0) -> int:
+def redrive(
+    conn,
+    from_queue: str,
+    to_queue: str,
+    message_id: str | None = None,
+    limit: int = 10_000,
+    confirm_timeout: float = 10.0,
+) -> int:
     """Move messages (all, or those with ``message_id``) back to the consumer's queue.
 
     Each message is republished to ``to_queue`` and removed from ``from_queue`` only once the
@@ -136,8 +164,9 @@ def redrive(conn, from_queue: str, to_queue: str, message_id: str | None = None,
             info = _describe(msg)
             if message_id and info["message_id"] != message_id:
                 continue  # left unacked: returns to the queue when the channel closes
-            headers = {k: v for k, v in info["headers"].items()
-                       if not k.startswith("x-ocop-") and k not in _BROKER_HEADERS}
+            headers = {
+                k: v for k, v in info["headers"].items() if not k.startswith("x-ocop-") and k not in _BROKER_HEADERS
+            }
             headers["x-ocop-redriven"] = int(info["headers"].get("x-ocop-redriven", 0)) + 1
             properties = {"delivery_mode": 2, "message_id": info["message_id"], "type": info["type"]}
             if amqp:  # re-driven under the operator's name, whom consumers trust (OCOP_BROKER_OPERATORS)
@@ -148,14 +177,29 @@ def redrive(conn, from_queue: str, to_queue: str, message_id: str | None = None,
             content_type = getattr(msg, "content_type", None) or "application/json"
             encoding = getattr(msg, "content_encoding", None) or "utf-8"
             if amqp:
-                message = pub_channel.prepare_message(msg.body, content_type=content_type, content_encoding=encoding,
-                                                      headers=headers, properties=properties)
-                pub_channel.basic_publish_confirm(message, exchange="", routing_key=to_queue, mandatory=True,
-                                                  confirm_timeout=confirm_timeout)
+                message = pub_channel.prepare_message(
+                    msg.body,
+                    content_type=content_type,
+                    content_encoding=encoding,
+                    headers=headers,
+                    properties=properties,
+                )
+                pub_channel.basic_publish_confirm(
+                    message, exchange="", routing_key=to_queue, mandatory=True, confirm_timeout=confirm_timeout
+                )
             else:
-                producer.publish(msg.body, exchange="", routing_key=to_queue, serializer=None,
-                                 content_type=content_type, content_encoding="utf-8", headers=headers,
-                                 retry=True, retry_policy={"max_retries": 3}, **properties)
+                producer.publish(
+                    msg.body,
+                    exchange="",
+                    routing_key=to_queue,
+                    serializer=None,
+                    content_type=content_type,
+                    content_encoding="utf-8",
+                    headers=headers,
+                    retry=True,
+                    retry_policy={"max_retries": 3},
+                    **properties,
+                )
             channel.basic_ack(msg.delivery_tag)  # py-amqp's basic_get gives a bare message (no .ack())
             moved += 1
     finally:

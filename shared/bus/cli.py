@@ -75,16 +75,20 @@ def cmd_setup(args) -> int:
     names = ", ".join(f"{s.name} (+.dlq, .parking)" for s in topology.QUEUES)
     print(f"declared exchanges {', '.join(ex.name for ex in topology.exchanges())} and queues {names}")
     if not amqp:
-        print("embedded broker: no policies (no delivery limit or broker dead-lettering there; the consumers "
-              "dead-letter and park messages themselves)")
+        print(
+            "embedded broker: no policies (no delivery limit or broker dead-lettering there; the consumers "
+            "dead-letter and park messages themselves)"
+        )
         return 0
     if args.skip_policies:
         print("policies skipped (--skip-policies)")
         return 0
     host = urlsplit(url).hostname
     if args.node is None and host not in ("127.0.0.1", "localhost", "::1", socket.gethostname()):
-        print(f"note: rabbitmqctl applies the policies on its own node (use --node for the broker at {host})",
-              file=sys.stderr)
+        print(
+            f"note: rabbitmqctl applies the policies on its own node (use --node for the broker at {host})",
+            file=sys.stderr,
+        )
     return _apply_policies(_vhost(url), args.node)
 
 
@@ -92,13 +96,29 @@ def _apply_policies(vhost: str, node: str | None) -> int:
     ctl = shutil.which("rabbitmqctl")
     base = ["rabbitmqctl", *(["--node", node] if node else [])]
     wanted = policies(vhost)
-    commands = {p["name"]: [*base, "set_policy", "-p", vhost, "--apply-to", "queues", "--priority",
-                            str(p["priority"]), p["name"], p["pattern"], json.dumps(p["definition"])]
-                for p in wanted}
+    commands = {
+        p["name"]: [
+            *base,
+            "set_policy",
+            "-p",
+            vhost,
+            "--apply-to",
+            "queues",
+            "--priority",
+            str(p["priority"]),
+            p["name"],
+            p["pattern"],
+            json.dumps(p["definition"]),
+        ]
+        for p in wanted
+    }
     if ctl is None:
-        print("rabbitmqctl is not on PATH: the safety-net policies were NOT applied. Either import "
-              f"{DEFINITIONS} (rabbitmq.conf: load_definitions, or `rabbitmqctl import_definitions`), which "
-              "applies them to the vhost 'ocop', or run on a broker node:", file=sys.stderr)
+        print(
+            "rabbitmqctl is not on PATH: the safety-net policies were NOT applied. Either import "
+            f"{DEFINITIONS} (rabbitmq.conf: load_definitions, or `rabbitmqctl import_definitions`), which "
+            "applies them to the vhost 'ocop', or run on a broker node:",
+            file=sys.stderr,
+        )
         for command in commands.values():
             print("  " + " ".join(shlex.quote(c) for c in command), file=sys.stderr)
         return 0
@@ -117,8 +137,12 @@ def _apply_policies(vhost: str, node: str | None) -> int:
 
 def _current_policies(ctl: str, base: list[str], vhost: str) -> dict:
     """The vhost's policies as {name: (pattern, apply-to, priority, definition)}; {} if unknown."""
-    result = subprocess.run([ctl, *base[1:], "list_policies", "-p", vhost, "-q", "--formatter", "json"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [ctl, *base[1:], "list_policies", "-p", vhost, "-q", "--formatter", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         listed = json.loads(result.stdout) if result.returncode == 0 else []
     except ValueError:
@@ -137,8 +161,10 @@ def cmd_definitions(args) -> int:
     text = render(build_definitions(previous))
     if args.check:
         if previous is None or render(previous) != text:
-            print(f"{path} is out of date with shared/bus/topology.py; run: python -m shared.bus.cli definitions "
-                  "--write", file=sys.stderr)
+            print(
+                f"{path} is out of date with shared/bus/topology.py; run: python -m shared.bus.cli definitions --write",
+                file=sys.stderr,
+            )
             return 1
         print(f"{path} matches the topology")
         return 0
@@ -170,11 +196,29 @@ def cmd_list(args) -> int:
     source = _source_queue(args.kind, spec)
     messages = _with_connection(lambda conn: admin.peek(conn, source, limit=args.limit))
     for m in messages:
-        print(json.dumps({k: m[k] for k in ("message_id", "type", "reason", "attempts", "deliveries", "sender",
-                                            "failed_at", "dead_lettered_by_broker")},
-                         ensure_ascii=False, default=str))
-    print(f"{len(messages)} message(s) in {source}" + (" (limit reached)" if len(messages) >= args.limit else ""),
-          file=sys.stderr)
+        print(
+            json.dumps(
+                {
+                    k: m[k]
+                    for k in (
+                        "message_id",
+                        "type",
+                        "reason",
+                        "attempts",
+                        "deliveries",
+                        "sender",
+                        "failed_at",
+                        "dead_lettered_by_broker",
+                    )
+                },
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+    print(
+        f"{len(messages)} message(s) in {source}" + (" (limit reached)" if len(messages) >= args.limit else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -204,8 +248,11 @@ def cmd_redrive(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m shared.bus.cli", description="OCOP broker administration",
-                                epilog="The broker is OCOP_BROKER_URL (amqp://... or embedded:///path).")
+    p = argparse.ArgumentParser(
+        prog="python -m shared.bus.cli",
+        description="OCOP broker administration",
+        epilog="The broker is OCOP_BROKER_URL (amqp://... or embedded:///path).",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     setup = sub.add_parser("setup", help="declare exchanges and queues; apply the RabbitMQ policies")
     setup.add_argument("--node", help="RabbitMQ node for rabbitmqctl (default: its own default)")
@@ -220,8 +267,11 @@ def parser() -> argparse.ArgumentParser:
     for kind, what in (("dlq", "dead-letter queue (<QUEUE>.dlq)"), ("parked", "parking-lot queue (<QUEUE>.parking)")):
         group = sub.add_parser(kind, help=f"the {what} of a main queue")
         actions = group.add_subparsers(dest="action", required=True)
-        ls = actions.add_parser("list", help="one JSON line per message: message_id, type, reason, attempts, "
-                                "deliveries, sender, failed_at, dead_lettered_by_broker (x-death)")
+        ls = actions.add_parser(
+            "list",
+            help="one JSON line per message: message_id, type, reason, attempts, "
+            "deliveries, sender, failed_at, dead_lettered_by_broker (x-death)",
+        )
         ls.add_argument("queue", metavar="QUEUE")
         ls.add_argument("--limit", type=int, default=1000)
         ls.set_defaults(func=cmd_list, kind=kind)

@@ -65,9 +65,19 @@ class Refused(Exception):
 
 
 class IdempotentConsumer(SideQueues):
-    def __init__(self, spec: QueueSpec, session_factory, inbox_model, handlers: dict[str, Handler],
-                 broker_url: str, max_attempts: int = 4, prefetch: int = 50, backoff: float = 0.2,
-                 batch_size: int | None = None, trust: Trust | None = None):
+    def __init__(
+        self,
+        spec: QueueSpec,
+        session_factory,
+        inbox_model,
+        handlers: dict[str, Handler],
+        broker_url: str,
+        max_attempts: int = 4,
+        prefetch: int = 50,
+        backoff: float = 0.2,
+        batch_size: int | None = None,
+        trust: Trust | None = None,
+    ):
         self.spec = spec
         self.name = spec.name
         self.session_factory = session_factory
@@ -88,8 +98,9 @@ class IdempotentConsumer(SideQueues):
         self._ack_multiple = is_amqp(broker_url)
 
     # ---- one message -------------------------------------------------------------------
-    def handle_raw(self, body: bytes | str, content_type: str | None, headers: dict | None,
-                   meta: dict | None = None) -> str:
+    def handle_raw(
+        self, body: bytes | str, content_type: str | None, headers: dict | None, meta: dict | None = None
+    ) -> str:
         """Process one delivery; returns the outcome. Never raises for bad messages.
 
         ``meta`` is what the broker says about the delivery (``user_id``, ``exchange``,
@@ -106,8 +117,9 @@ class IdempotentConsumer(SideQueues):
         ``(handler, envelope, data)`` to apply."""
         meta = meta or {}
         if content_type != "application/json":
-            return self._dead_letter(body, content_type, headers,
-                                     f"content type {content_type!r} is not application/json", meta=meta)
+            return self._dead_letter(
+                body, content_type, headers, f"content type {content_type!r} is not application/json", meta=meta
+            )
         try:
             raw = json.loads(body)
         except Exception as exc:  # noqa: BLE001 - ValueError, RecursionError (deep nesting), MemoryError...
@@ -118,11 +130,13 @@ class IdempotentConsumer(SideQueues):
         except ContractError as exc:
             return self._dead_letter(body, content_type, headers, exc.reason, exc.details, meta=meta)
         except Exception as exc:  # noqa: BLE001 - whatever else a hostile document makes the schemas do
-            return self._dead_letter(body, content_type, headers, f"message cannot be decoded: {_short(exc)}",
-                                     meta=meta)
+            return self._dead_letter(
+                body, content_type, headers, f"message cannot be decoded: {_short(exc)}", meta=meta
+            )
         trust = self.trust if meta else _SOURCE_ONLY  # no broker metadata: only the source can be checked
-        refusal = trust.refusal(envelope, contract.source, meta.get("exchange"), meta.get("routing_key"),
-                                meta.get("user_id"))
+        refusal = trust.refusal(
+            envelope, contract.source, meta.get("exchange"), meta.get("routing_key"), meta.get("user_id")
+        )
         if refusal:
             return self._dead_letter(body, content_type, headers, refusal, meta=meta, untrusted=True)
         envelope["sender"] = self.trust.sender(envelope, meta.get("user_id"))  # an integration to reply to
@@ -138,12 +152,18 @@ class IdempotentConsumer(SideQueues):
                     return self._apply_once(handler, envelope, data)
                 except (Refused, ContractError, ValidationError) as exc:
                     metrics.FAILED.labels(self.name, "refused").inc()
-                    return self._dead_letter(body, content_type, headers, f"refused by handler: {exc}",
-                                             meta=meta)
+                    return self._dead_letter(body, content_type, headers, f"refused by handler: {exc}", meta=meta)
                 except Exception as exc:  # transient until proven otherwise
                     metrics.FAILED.labels(self.name, "error").inc()
-                    log.warning("handler failed", extra={"consumer": self.name, "event_id": envelope["id"],
-                                                         "attempt": attempt, "error": repr(exc)})
+                    log.warning(
+                        "handler failed",
+                        extra={
+                            "consumer": self.name,
+                            "event_id": envelope["id"],
+                            "attempt": attempt,
+                            "error": repr(exc),
+                        },
+                    )
                     if attempt == self.max_attempts:
                         return self._park(body, content_type, headers, repr(exc), attempt, meta=meta)
                     time.sleep(backoff_seconds(attempt, self.backoff, 5))
@@ -193,9 +213,13 @@ class IdempotentConsumer(SideQueues):
         try:
             with self.session_factory() as session, session.begin():
                 # One multi-row INSERT through Core (the ORM's unit of work cost more than it did).
-                session.execute(insert(self.inbox.__table__), [
-                    {"consumer": self.name, "event_id": envelope["id"], "event_type": envelope["type"]}
-                    for _, _, envelope, _ in todo])
+                session.execute(
+                    insert(self.inbox.__table__),
+                    [
+                        {"consumer": self.name, "event_id": envelope["id"], "event_type": envelope["type"]}
+                        for _, _, envelope, _ in todo
+                    ],
+                )
                 handlers = {id(h) for _, h, _, _ in todo}
                 many = getattr(todo[0][1], "many", None)
                 if len(handlers) == 1 and many is not None:
@@ -208,8 +232,10 @@ class IdempotentConsumer(SideQueues):
                     with context.caused_by(envelope):
                         handler(session, envelope, data)
         except Exception as exc:  # noqa: BLE001 - a duplicate, a refusal, an error: one by one decides
-            log.info("batch not applied; applying its messages one by one",
-                     extra={"consumer": self.name, "size": len(todo), "error": repr(exc)})
+            log.info(
+                "batch not applied; applying its messages one by one",
+                extra={"consumer": self.name, "size": len(todo), "error": repr(exc)},
+            )
             return False
         metrics.HANDLED.labels(self.name).inc(len(todo))
         return True
@@ -234,9 +260,13 @@ class IdempotentConsumer(SideQueues):
             for message, delivery, earlier in zip(messages, deliveries, counts, strict=True):
                 if earlier >= POISON_DELIVERIES:
                     metrics.POISON.labels(self.spec.name).inc()
-                    self._dead_letter(*delivery[:3], f"delivered {earlier + 1} times without being acknowledged: "
-                                      f"handled on its own since its delivery {SUSPECT_DELIVERIES + 1}, it never "
-                                      "finished (it crashes its consumer)", meta=delivery[3])
+                    self._dead_letter(
+                        *delivery[:3],
+                        f"delivered {earlier + 1} times without being acknowledged: "
+                        f"handled on its own since its delivery {SUSPECT_DELIVERIES + 1}, it never "
+                        "finished (it crashes its consumer)",
+                        meta=delivery[3],
+                    )
                 else:
                     self.handle_raw(*delivery)
                 message.ack()
@@ -274,8 +304,13 @@ class IdempotentConsumer(SideQueues):
                 conn.ensure_connection(max_retries=1)
                 declare(conn, amqp, services=(self.spec.service,))
                 queue = kombu_queues(self.spec, amqp)[0]
-                with Consumer(conn.channel(), queues=[queue], on_message=self._on_message,
-                              prefetch_count=prefetch, accept=["json"]) as consumer:
+                with Consumer(
+                    conn.channel(),
+                    queues=[queue],
+                    on_message=self._on_message,
+                    prefetch_count=prefetch,
+                    accept=["json"],
+                ) as consumer:
                     backoff.reset()
                     if ready is not None:
                         ready.set()
@@ -296,8 +331,10 @@ class IdempotentConsumer(SideQueues):
                 if stop.is_set():
                     break
                 wait = backoff.next()
-                log.warning("consumer connection lost; reconnecting", extra={"consumer": self.name,
-                                                                             "error": repr(exc), "backoff": wait})
+                log.warning(
+                    "consumer connection lost; reconnecting",
+                    extra={"consumer": self.name, "error": repr(exc), "backoff": wait},
+                )
                 stop.wait(wait)
             finally:
                 try:
@@ -318,8 +355,12 @@ def _delivery(message) -> tuple:
         earlier = int(headers.get("x-delivery-count") or 0)  # RabbitMQ quorum queues: earlier deliveries
     except (TypeError, ValueError):
         earlier = 0
-    meta = {"user_id": props.get("user_id"), "exchange": info.get("exchange"),
-            "routing_key": info.get("routing_key"), "deliveries": earlier + 1}
+    meta = {
+        "user_id": props.get("user_id"),
+        "exchange": info.get("exchange"),
+        "routing_key": info.get("routing_key"),
+        "deliveries": earlier + 1,
+    }
     return message.body, message.content_type, headers, meta
 
 

@@ -46,14 +46,25 @@ def policy_name(queue: str) -> str:
 
 def policy_definition(queue: str) -> dict:
     """A message that keeps crashing its consumer goes to ``<queue>.dlq`` via the broker's DLX."""
-    return {"dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE, "dead-letter-routing-key": queue,
-            "delivery-limit": DELIVERY_LIMIT}
+    return {
+        "dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE,
+        "dead-letter-routing-key": queue,
+        "delivery-limit": DELIVERY_LIMIT,
+    }
 
 
 def policies(vhost: str) -> list[dict]:
-    return [{"vhost": vhost, "name": policy_name(spec.name), "pattern": f"^{re.escape(spec.name)}$",
-             "apply-to": "queues", "priority": 10, "definition": policy_definition(spec.name)}
-            for spec in topology.QUEUES]
+    return [
+        {
+            "vhost": vhost,
+            "name": policy_name(spec.name),
+            "pattern": f"^{re.escape(spec.name)}$",
+            "apply-to": "queues",
+            "priority": 10,
+            "definition": policy_definition(spec.name),
+        }
+        for spec in topology.QUEUES
+    ]
 
 
 def _alternation(names) -> str:
@@ -90,11 +101,17 @@ def permissions_for(user: str) -> dict:
         writes = [topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE]
         if user == REPLYING_SERVICE:
             writes += [topology.REPLIES_EXCHANGE, topology.REPLAY_EXCHANGE]
-        return {"configure": f"^{own}$", "write": f"^({own}|{_alternation(writes)})$",
-                "read": f"^({own}|{_alternation(bound)})$"}
+        return {
+            "configure": f"^{own}$",
+            "write": f"^({own}|{_alternation(writes)})$",
+            "read": f"^({own}|{_alternation(bound)})$",
+        }
     if user in INTEGRATION_USERS:  # sends commands; consumes its own ext.* queues (examples/consumer.py)
-        return {"configure": r"^ext\..+$", "write": rf"^(ext\..+|{re.escape(topology.COMMANDS_EXCHANGE)})$",
-                "read": rf"^(ext\..+|{_alternation([topology.EVENTS_EXCHANGE, topology.REPLIES_EXCHANGE])})$"}
+        return {
+            "configure": r"^ext\..+$",
+            "write": rf"^(ext\..+|{re.escape(topology.COMMANDS_EXCHANGE)})$",
+            "read": rf"^(ext\..+|{_alternation([topology.EVENTS_EXCHANGE, topology.REPLIES_EXCHANGE])})$",
+        }
     if user == ADMIN_USER:
         return {"configure": ".*", "write": ".*", "read": ".*"}
     raise KeyError(user)
@@ -104,18 +121,28 @@ def topic_permissions_for(user: str) -> list[dict]:
     """Routing keys a user may publish (write) and bind (read) on the topic exchanges."""
     if user in SERVICE_USERS:
         own = rf"^{re.escape(user)}\."
-        out = [{"exchange": topology.EVENTS_EXCHANGE, "write": own, "read": ".*"},
-               {"exchange": topology.DEAD_LETTER_EXCHANGE, "write": own, "read": own}]
+        out = [
+            {"exchange": topology.EVENTS_EXCHANGE, "write": own, "read": ".*"},
+            {"exchange": topology.DEAD_LETTER_EXCHANGE, "write": own, "read": own},
+        ]
         if user == REPLYING_SERVICE:
-            out += [{"exchange": topology.REPLIES_EXCHANGE, "write": r"^reply\.", "read": "^$"},
-                    {"exchange": topology.REPLAY_EXCHANGE, "write": own, "read": "^$"}]
+            out += [
+                {"exchange": topology.REPLIES_EXCHANGE, "write": r"^reply\.", "read": "^$"},
+                {"exchange": topology.REPLAY_EXCHANGE, "write": own, "read": "^$"},
+            ]
         return out
     if user in INTEGRATION_USERS:
-        keys = {key.split(".")[0] for spec in topology.QUEUES if spec.exchange == topology.COMMANDS_EXCHANGE
-                for key in spec.bindings}
-        return [{"exchange": topology.COMMANDS_EXCHANGE, "write": rf"^({_alternation(keys)})\.", "read": ".*"},
-                {"exchange": topology.EVENTS_EXCHANGE, "write": "^$", "read": PUBLIC_EVENTS},
-                {"exchange": topology.REPLIES_EXCHANGE, "write": "^$", "read": f"^{re.escape(reply_prefix(user))}"}]
+        keys = {
+            key.split(".")[0]
+            for spec in topology.QUEUES
+            if spec.exchange == topology.COMMANDS_EXCHANGE
+            for key in spec.bindings
+        }
+        return [
+            {"exchange": topology.COMMANDS_EXCHANGE, "write": rf"^({_alternation(keys)})\.", "read": ".*"},
+            {"exchange": topology.EVENTS_EXCHANGE, "write": "^$", "read": PUBLIC_EVENTS},
+            {"exchange": topology.REPLIES_EXCHANGE, "write": "^$", "read": f"^{re.escape(reply_prefix(user))}"},
+        ]
     return []
 
 
@@ -142,22 +169,46 @@ def build_definitions(previous: dict | None = None) -> dict:
     for name in (*SERVICE_USERS, *INTEGRATION_USERS, ADMIN_USER):
         old = old_hashes.get(name, "")
         hashed = old if old and password_matches(old, dev_password(name)) else password_hash(dev_password(name))
-        users.append({"name": name, "password_hash": hashed, "hashing_algorithm": "rabbit_password_hashing_sha256",
-                      "tags": ["administrator"] if name == ADMIN_USER else [], "limits": {}})
+        users.append(
+            {
+                "name": name,
+                "password_hash": hashed,
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"] if name == ADMIN_USER else [],
+                "limits": {},
+            }
+        )
         permissions.append({"user": name, "vhost": VHOST, **permissions_for(name)})
         topic_permissions += [{"user": name, "vhost": VHOST, **t} for t in topic_permissions_for(name)]
     queue_args = {"x-queue-type": "quorum"}  # exactly what topology.kombu_queues declares on RabbitMQ
     queues, bindings = [], []
     for spec in topology.QUEUES:
         for name in (spec.name, spec.dlq, spec.parking):
-            queues.append({"name": name, "vhost": VHOST, "durable": True, "auto_delete": False,
-                           "arguments": dict(queue_args)})
+            queues.append(
+                {"name": name, "vhost": VHOST, "durable": True, "auto_delete": False, "arguments": dict(queue_args)}
+            )
         for exchange, key in [(spec.exchange, key) for key in spec.bindings] + list(spec.also):
-            bindings.append({"source": exchange, "vhost": VHOST, "destination": spec.name,
-                             "destination_type": "queue", "routing_key": key, "arguments": {}})
+            bindings.append(
+                {
+                    "source": exchange,
+                    "vhost": VHOST,
+                    "destination": spec.name,
+                    "destination_type": "queue",
+                    "routing_key": key,
+                    "arguments": {},
+                }
+            )
         for queue, key in ((spec.dlq, spec.dlq_key), (spec.parking, spec.parking_key)):
-            bindings.append({"source": topology.DEAD_LETTER_EXCHANGE, "vhost": VHOST, "destination": queue,
-                             "destination_type": "queue", "routing_key": key, "arguments": {}})
+            bindings.append(
+                {
+                    "source": topology.DEAD_LETTER_EXCHANGE,
+                    "vhost": VHOST,
+                    "destination": queue,
+                    "destination_type": "queue",
+                    "routing_key": key,
+                    "arguments": {},
+                }
+            )
     return {
         "_comment": [
             "Generated from shared/bus/topology.py by `python -m shared.bus.cli definitions --write`;"
@@ -188,8 +239,18 @@ def build_definitions(previous: dict | None = None) -> dict:
         "global_parameters": [],
         "policies": policies(VHOST),
         "queues": queues,
-        "exchanges": [{"name": ex.name, "vhost": VHOST, "type": ex.type, "durable": True, "auto_delete": False,
-                       "internal": False, "arguments": {}} for ex in topology.exchanges()],
+        "exchanges": [
+            {
+                "name": ex.name,
+                "vhost": VHOST,
+                "type": ex.type,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+            for ex in topology.exchanges()
+        ],
         "bindings": bindings,
     }
 

@@ -44,8 +44,9 @@ def define_models(Base):
 
     class OutboxMessage(Base):
         __tablename__ = "outbox"
-        seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                         autoincrement=True)
+        seq: Mapped[int] = mapped_column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        )
         id: Mapped[str] = mapped_column(String(36), unique=True)
         exchange: Mapped[str] = mapped_column(String(100))
         routing_key: Mapped[str] = mapped_column(String(200))
@@ -55,8 +56,12 @@ def define_models(Base):
         created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
         sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
         __table_args__ = (
-            Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL"),
-                  sqlite_where=text("sent_at IS NULL")),
+            Index(
+                "ix_outbox_unsent",
+                "seq",
+                postgresql_where=text("sent_at IS NULL"),
+                sqlite_where=text("sent_at IS NULL"),
+            ),
         )
 
     class InboxMessage(Base):
@@ -82,27 +87,61 @@ class Emitter:
         """The outbox table (for Core statements)."""
         return self.model.__table__
 
-    def __call__(self, session: Session, type_: str, subject: str, subject_version: int, data: dict,
-                 version: int = 1, *, exchange: str | None = None, routing_key: str | None = None,
-                 correlation_id: str | None = None) -> dict:
+    def __call__(
+        self,
+        session: Session,
+        type_: str,
+        subject: str,
+        subject_version: int,
+        data: dict,
+        version: int = 1,
+        *,
+        exchange: str | None = None,
+        routing_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> dict:
         """An event on the service's exchange, routed by its type; or (``exchange``, ``routing_key``) a
         message routed elsewhere, such as a reply to one integration (``correlation_id``: the command's)."""
-        row = self.row(type_, subject, subject_version, data, version, exchange=exchange, routing_key=routing_key,
-                       correlation_id=correlation_id)
+        row = self.row(
+            type_,
+            subject,
+            subject_version,
+            data,
+            version,
+            exchange=exchange,
+            routing_key=routing_key,
+            correlation_id=correlation_id,
+        )
         session.add(self.model(**row))
         wake_relay(session)
         return json.loads(row["payload"])
 
-    def row(self, type_: str, subject: str, subject_version: int, data: dict, version: int = 1, *,
-            exchange: str | None = None, routing_key: str | None = None, correlation_id: str | None = None) -> dict:
+    def row(
+        self,
+        type_: str,
+        subject: str,
+        subject_version: int,
+        data: dict,
+        version: int = 1,
+        *,
+        exchange: str | None = None,
+        routing_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> dict:
         """The outbox row of one event (its envelope checked against the contract; correlation and
         causation from ``shared.context``), as column values."""
-        [envelope] = make_envelopes(self.service, [(type_, subject, subject_version, data)], version,
-                                    correlation_id or context.correlation_id.get(), context.causation_id.get())
+        [envelope] = make_envelopes(
+            self.service,
+            [(type_, subject, subject_version, data)],
+            version,
+            correlation_id or context.correlation_id.get(),
+            context.causation_id.get(),
+        )
         return _row(envelope, exchange or self.exchange, routing_key or type_, utcnow())
 
-    def insert(self, conn, type_: str, subject: str, subject_version: int, data: dict, version: int = 1,
-               **routing) -> dict:
+    def insert(
+        self, conn, type_: str, subject: str, subject_version: int, data: dict, version: int = 1, **routing
+    ) -> dict:
         """``row`` inserted by one Core statement on ``conn`` (in its transaction), without the ORM
         and without waking the relay; returns the envelope."""
         row = self.row(type_, subject, subject_version, data, version, **routing)
@@ -118,8 +157,13 @@ class Emitter:
         ``(type, subject, subject_version, data)`` tuples. The envelopes are those of one call
         each, every one checked against its contract, and go in by one executemany INSERT (rows
         in the order given) instead of one ORM flush per row. Returns how many were added."""
-        envelopes = make_envelopes(self.service, list(events), version,
-                                   correlation_id or context.correlation_id.get(), context.causation_id.get())
+        envelopes = make_envelopes(
+            self.service,
+            list(events),
+            version,
+            correlation_id or context.correlation_id.get(),
+            context.causation_id.get(),
+        )
         if not envelopes:
             return 0
         now = utcnow()
@@ -129,9 +173,16 @@ class Emitter:
 
 
 def _row(envelope: dict, exchange: str, routing_key: str, now: datetime) -> dict:
-    return {"id": envelope["id"], "exchange": exchange, "routing_key": routing_key, "type": envelope["type"],
-            "correlation_id": envelope["correlation_id"], "payload": json.dumps(envelope, ensure_ascii=False),
-            "created_at": now, "sent_at": None}
+    return {
+        "id": envelope["id"],
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "type": envelope["type"],
+        "correlation_id": envelope["correlation_id"],
+        "payload": json.dumps(envelope, ensure_ascii=False),
+        "created_at": now,
+        "sent_at": None,
+    }
 
 
 def wake_relay(session: Session) -> None:
@@ -164,8 +215,17 @@ class _Batch:
 class Relay:
     """Publishes a service's outbox. Thread-confined (it owns its publisher)."""
 
-    def __init__(self, service: str, session_factory, outbox_model, publisher: Publisher, batch_size: int = 100,
-                 poll_interval: float = 0.2, max_batches: int = 10, in_flight: int = 2):
+    def __init__(
+        self,
+        service: str,
+        session_factory,
+        outbox_model,
+        publisher: Publisher,
+        batch_size: int = 100,
+        poll_interval: float = 0.2,
+        max_batches: int = 10,
+        in_flight: int = 2,
+    ):
         self.service = service
         self.session_factory = session_factory
         self.model = outbox_model
@@ -227,18 +287,27 @@ class Relay:
             # twice the work, and through the ORM the statements cost more than the database did
             # (bench/relay.py). The marks become visible only with the commit, after the confirms.
             conn = session.connection()
-            rows = conn.execute(self._claim_statement(table, after is not None),
-                                {"after": after, "now": utcnow()}).all()
+            rows = conn.execute(
+                self._claim_statement(table, after is not None), {"after": after, "now": utcnow()}
+            ).all()
             if not rows:
                 session.close()
                 return None
             rows.sort(key=lambda r: r.seq)  # RETURNING has no order; publish in outbox order
-            ticket = self.publisher.send([
-                OutgoingMessage(exchange=r.exchange, routing_key=r.routing_key, body=r.payload,
-                                message_id=r.id, type=r.type, correlation_id=r.correlation_id,
-                                headers={"source": self.service})
-                for r in rows
-            ])
+            ticket = self.publisher.send(
+                [
+                    OutgoingMessage(
+                        exchange=r.exchange,
+                        routing_key=r.routing_key,
+                        body=r.payload,
+                        message_id=r.id,
+                        type=r.type,
+                        correlation_id=r.correlation_id,
+                        headers={"source": self.service},
+                    )
+                    for r in rows
+                ]
+            )
         except BaseException:
             session.close()  # rolls back: the rows stay unsent
             raise
@@ -259,8 +328,12 @@ class Relay:
         if after:
             claim = claim.where(c.seq > bindparam("after"))
         claim = claim.order_by(c.seq).limit(self.batch_size).with_for_update(skip_locked=True)
-        return (update(table).where(c.seq.in_(claim.scalar_subquery())).values(sent_at=bindparam("now"))
-                .returning(c.seq, c.id, c.exchange, c.routing_key, c.type, c.correlation_id, c.payload))
+        return (
+            update(table)
+            .where(c.seq.in_(claim.scalar_subquery()))
+            .values(sent_at=bindparam("now"))
+            .returning(c.seq, c.id, c.exchange, c.routing_key, c.type, c.correlation_id, c.payload)
+        )
 
     def run_forever(self, stop: threading.Event) -> None:
         backoff = Backoff(0.5, 15)

@@ -37,10 +37,15 @@ class OutgoingMessage:
 
 
 def from_envelope(exchange: str, envelope: dict) -> OutgoingMessage:
-    return OutgoingMessage(exchange=exchange, routing_key=envelope["type"],
-                           body=json.dumps(envelope, ensure_ascii=False), message_id=envelope["id"],
-                           type=envelope["type"], correlation_id=envelope.get("correlation_id"),
-                           headers={"version": envelope["version"], "source": envelope["source"]})
+    return OutgoingMessage(
+        exchange=exchange,
+        routing_key=envelope["type"],
+        body=json.dumps(envelope, ensure_ascii=False),
+        message_id=envelope["id"],
+        type=envelope["type"],
+        correlation_id=envelope.get("correlation_id"),
+        headers={"version": envelope["version"], "source": envelope["source"]},
+    )
 
 
 class Publisher:
@@ -134,10 +139,18 @@ class Publisher:
         if not self.amqp:
             for m in messages:
                 self._producer.publish(
-                    m.body, exchange=m.exchange, routing_key=m.routing_key, serializer=None,
-                    content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                    message_id=m.message_id, type=m.type, correlation_id=m.correlation_id,
-                    headers=m.headers, retry=False,
+                    m.body,
+                    exchange=m.exchange,
+                    routing_key=m.routing_key,
+                    serializer=None,
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    delivery_mode=2,
+                    message_id=m.message_id,
+                    type=m.type,
+                    correlation_id=m.correlation_id,
+                    headers=m.headers,
+                    retry=False,
                 )
                 self._published += 1
             return
@@ -151,11 +164,22 @@ class Publisher:
             raise PublishError("channel closed")
         for m in messages:
             channel.send_method(
-                spec.Basic.Publish, "Bssbb", (0, m.exchange, m.routing_key, False, False),
-                amqp.Message(m.body.encode("utf-8"), content_type="application/json", content_encoding="utf-8",
-                             application_headers=m.headers, delivery_mode=2, priority=0,
-                             message_id=m.message_id, type=m.type, correlation_id=m.correlation_id,
-                             user_id=self.user_id))
+                spec.Basic.Publish,
+                "Bssbb",
+                (0, m.exchange, m.routing_key, False, False),
+                amqp.Message(
+                    m.body.encode("utf-8"),
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    application_headers=m.headers,
+                    delivery_mode=2,
+                    priority=0,
+                    message_id=m.message_id,
+                    type=m.type,
+                    correlation_id=m.correlation_id,
+                    user_id=self.user_id,
+                ),
+            )
             self._published += 1
 
     def _wait_for_confirms(self, target: int) -> None:

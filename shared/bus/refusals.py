@@ -50,15 +50,28 @@ class SideQueues:
         if self._side_publisher is None:
             self._side_publisher = Publisher(self.broker_url)
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-        self._side_publisher.publish_batch([OutgoingMessage(
-            exchange=DEAD_LETTER_EXCHANGE, routing_key=routing_key, body=text,
-            message_id=str((headers or {}).get("message_id", "")), type=str((headers or {}).get("type", "unknown")),
-            headers=headers)])
+        self._side_publisher.publish_batch(
+            [
+                OutgoingMessage(
+                    exchange=DEAD_LETTER_EXCHANGE,
+                    routing_key=routing_key,
+                    body=text,
+                    message_id=str((headers or {}).get("message_id", "")),
+                    type=str((headers or {}).get("type", "unknown")),
+                    headers=headers,
+                )
+            ]
+        )
 
     def _failure_headers(self, headers, reason, details=None, attempts=None, meta=None) -> dict:
         out = {k: v for k, v in (headers or {}).items() if isinstance(v, (str, int, float, bool))}
-        out.update({"x-ocop-reason": reason[:1000], "x-ocop-queue": self.name,
-                    "x-ocop-failed-at": datetime.now(UTC).isoformat()})
+        out.update(
+            {
+                "x-ocop-reason": reason[:1000],
+                "x-ocop-queue": self.name,
+                "x-ocop-failed-at": datetime.now(UTC).isoformat(),
+            }
+        )
         if details is not None:
             out["x-ocop-details"] = json.dumps(details, ensure_ascii=False, default=str)[:4000]
         if attempts is not None:
@@ -80,8 +93,9 @@ class SideQueues:
 
     def _park(self, body, content_type, headers, reason, attempts, meta=None) -> str:
         log.error("parking message after retries", extra={"consumer": self.name, "reason": reason})
-        self._side_publish(self.spec.parking_key, body, self._failure_headers(headers, reason, attempts=attempts,
-                                                                               meta=meta))
+        self._side_publish(
+            self.spec.parking_key, body, self._failure_headers(headers, reason, attempts=attempts, meta=meta)
+        )
         metrics.PARKED.labels(self.spec.name).inc()
         return "parked"
 
@@ -90,8 +104,13 @@ class SideQueues:
         sender = attributable((meta or {}).get("user_id"), self.trust)
         if self.on_refused is None or not sender:
             return
-        refusal = {"reason": reason, "details": details, "message_id": (headers or {}).get("message_id"),
-                   "type": (headers or {}).get("type"), "body": body}
+        refusal = {
+            "reason": reason,
+            "details": details,
+            "message_id": (headers or {}).get("message_id"),
+            "type": (headers or {}).get("type"),
+            "body": body,
+        }
         try:
             with self.session_factory() as session, session.begin():
                 self.on_refused(session, sender, refusal)

@@ -66,9 +66,20 @@ class QueueSpec:
 QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("events.registry-feed", "events", EVENTS_EXCHANGE, ("registry.#",), ((REPLAY_EXCHANGE, "registry.#"),)),
     QueueSpec("events.responses", "events", EVENTS_EXCHANGE, ("notifications.invitation.answered",)),
-    QueueSpec("notifications.main", "notifications", EVENTS_EXCHANGE,
-              ("events.invitation.#", "events.fair.#", "events.waitlist.promoted", "registry.producer.#",
-               "registry.certification.expiring", "registry.certification.expired", "registry.token.revoked")),
+    QueueSpec(
+        "notifications.main",
+        "notifications",
+        EVENTS_EXCHANGE,
+        (
+            "events.invitation.#",
+            "events.fair.#",
+            "events.waitlist.promoted",
+            "registry.producer.#",
+            "registry.certification.expiring",
+            "registry.certification.expired",
+            "registry.token.revoked",
+        ),
+    ),
     QueueSpec("registry.commands", "registry", COMMANDS_EXCHANGE, ("registry.#",)),
 )
 
@@ -102,8 +113,9 @@ def kombu_queues(spec: QueueSpec, amqp: bool) -> list[Queue]:
     ex = Exchange(spec.exchange, type="topic", durable=True, no_declare=amqp)
     args = _queue_args(amqp)
     also = [_binding(Exchange(name, type="topic", durable=True, no_declare=amqp), key) for name, key in spec.also]
-    main = Queue(spec.name, bindings=[_binding(ex, key) for key in spec.bindings] + also, durable=True,
-                 queue_arguments=args)
+    main = Queue(
+        spec.name, bindings=[_binding(ex, key) for key in spec.bindings] + also, durable=True, queue_arguments=args
+    )
     dead = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True, no_declare=amqp)
     dlq = Queue(spec.dlq, exchange=dead, routing_key=spec.dlq_key, durable=True, queue_arguments=args)
     parking = Queue(spec.parking, exchange=dead, routing_key=spec.parking_key, durable=True, queue_arguments=args)

@@ -43,8 +43,10 @@ def _pairs(text: str) -> dict[str, str]:
         if item.strip():
             service, _, user = item.partition("=")
             if not user.strip() or service.strip() not in SERVICES:
-                raise ValueError(f"OCOP_BROKER_USERS: {item.strip()!r} is not <service>=<broker user> "
-                                 f"(services: {', '.join(SERVICES)})")
+                raise ValueError(
+                    f"OCOP_BROKER_USERS: {item.strip()!r} is not <service>=<broker user> "
+                    f"(services: {', '.join(SERVICES)})"
+                )
             out[service.strip()] = user.strip()
     return out
 
@@ -64,8 +66,9 @@ class Trust:
         operators = frozenset(u.strip() for u in config.env("OCOP_BROKER_OPERATORS", "admin").split(",") if u.strip())
         return cls(users, operators, is_amqp(broker_url))
 
-    def refusal(self, envelope: dict, contract_source: str, exchange: str | None, routing_key: str | None,
-                user_id: str | None) -> str | None:
+    def refusal(
+        self, envelope: dict, contract_source: str, exchange: str | None, routing_key: str | None, user_id: str | None
+    ) -> str | None:
         """None if the message may be believed; otherwise why not (the reason it is dead-lettered with)."""
         source, type_ = envelope["source"], envelope["type"]
         if source != contract_source:

@@ -22,8 +22,19 @@ from .registry import CONTRACTS, Contract, contract_for
 
 SAMPLES = Path(__file__).parent / "samples"
 
-__all__ = ["CONTRACTS", "Contract", "Envelope", "ContractError", "REPLAY_PREFIX", "contract_for", "make_envelope",
-           "make_envelopes", "parse_envelope", "replayed", "sample"]
+__all__ = [
+    "CONTRACTS",
+    "Contract",
+    "Envelope",
+    "ContractError",
+    "REPLAY_PREFIX",
+    "contract_for",
+    "make_envelope",
+    "make_envelopes",
+    "parse_envelope",
+    "replayed",
+    "sample",
+]
 
 
 class ContractError(Exception):
@@ -54,15 +65,23 @@ class Envelope(Schema):
 _ENVELOPE = Envelope()
 
 
-def make_envelope(type_: str, version: int, source: str, subject: str, subject_version: int, data: dict,
-                  correlation_id: str | None = None, causation_id: str | None = None) -> dict:
+def make_envelope(
+    type_: str,
+    version: int,
+    source: str,
+    subject: str,
+    subject_version: int,
+    data: dict,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> dict:
     """Build and validate an outgoing message; a producer can never emit an invalid event."""
-    return make_envelopes(source, [(type_, subject, subject_version, data)], version, correlation_id,
-                          causation_id)[0]
+    return make_envelopes(source, [(type_, subject, subject_version, data)], version, correlation_id, causation_id)[0]
 
 
-def make_envelopes(source: str, events: list, version: int, correlation_id: str | None,
-                   causation_id: str | None) -> list[dict]:
+def make_envelopes(
+    source: str, events: list, version: int, correlation_id: str | None, causation_id: str | None
+) -> list[dict]:
     """Envelopes of ``(type, subject, subject_version, data)`` events, each checked against its
     contract (the one place envelopes are built). The events of one type are dumped and checked
     together, by one schema instance per contract made once (making a schema per event costs
@@ -79,17 +98,30 @@ def make_envelopes(source: str, events: list, version: int, correlation_id: str 
             raise ContractError(f"outgoing {type_} v{version} cannot be serialised: {exc}") from exc
         errors = schema.validate(dumped, many=True)
         if errors:
-            raise ContractError(f"outgoing {type_} v{version} violates its contract",
-                                errors[0] if len(indexes) == 1 and 0 in errors else errors)
+            raise ContractError(
+                f"outgoing {type_} v{version} violates its contract",
+                errors[0] if len(indexes) == 1 and 0 in errors else errors,
+            )
         for i, wire in zip(indexes, dumped, strict=True):
             wires[i] = wire
     occurred_at = datetime.now(UTC).isoformat()
     out = []
     for (type_, subject, subject_version, _data), wire in zip(events, wires, strict=True):
         event_id = str(uuid.uuid4())
-        out.append({"id": event_id, "type": type_, "version": version, "occurred_at": occurred_at,
-                    "source": source, "subject": str(subject), "subject_version": int(subject_version),
-                    "correlation_id": correlation_id or event_id, "causation_id": causation_id, "data": wire})
+        out.append(
+            {
+                "id": event_id,
+                "type": type_,
+                "version": version,
+                "occurred_at": occurred_at,
+                "source": source,
+                "subject": str(subject),
+                "subject_version": int(subject_version),
+                "correlation_id": correlation_id or event_id,
+                "causation_id": causation_id,
+                "data": wire,
+            }
+        )
     return out
 
 
@@ -114,8 +146,10 @@ def parse_envelope(raw: dict) -> tuple[dict, dict]:
     try:
         contract = contract_for(env["type"], env["version"])
     except KeyError as exc:
-        raise ContractError(f"unknown message type {env['type']} v{env['version']}",
-                            {"type": [f"no contract for {env['type']} version {env['version']}"]}) from exc
+        raise ContractError(
+            f"unknown message type {env['type']} v{env['version']}",
+            {"type": [f"no contract for {env['type']} version {env['version']}"]},
+        ) from exc
     try:
         data = _loader(contract).load(env["data"])
     except ValidationError as exc:

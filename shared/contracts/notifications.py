@@ -11,9 +11,13 @@ from .registry import contract
 CHANNELS = ["email", "sms"]
 
 
-@contract("notifications.producer.unreachable", 1, "notifications",
-          "A message for a producer had no usable channel (no address, no consent, opted out, or the channel is "
-          "not configured): nothing was sent; `reasons` says why per channel. For the trade officers.")
+@contract(
+    "notifications.producer.unreachable",
+    1,
+    "notifications",
+    "A message for a producer had no usable channel (no address, no consent, opted out, or the channel is "
+    "not configured): nothing was sent; `reasons` says why per channel. For the trade officers.",
+)
 class ProducerUnreachableV1(_Data):
     producer_id = fields.String(required=True)
     delivery_id = fields.String(required=True)
@@ -21,14 +25,19 @@ class ProducerUnreachableV1(_Data):
     cause_event_id = fields.String(required=True)
     cause_event_type = fields.String(required=True)
     ref_id = fields.String(load_default=None, allow_none=True)
-    reasons = fields.Dict(keys=fields.String(validate=validate.OneOf(CHANNELS)),
-                          values=fields.String(allow_none=True), required=True)
+    reasons = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CHANNELS)), values=fields.String(allow_none=True), required=True
+    )
 
 
-@contract("notifications.delivery.failed", 1, "notifications",
-          "A message could not be delivered on a channel: its retries are used up or it was refused for good; "
-          "the delivery is parked (visible in GET /deliveries?status=parked, re-driven by POST "
-          "/deliveries/{id}/retry). `error` never names an address.")
+@contract(
+    "notifications.delivery.failed",
+    1,
+    "notifications",
+    "A message could not be delivered on a channel: its retries are used up or it was refused for good; "
+    "the delivery is parked (visible in GET /deliveries?status=parked, re-driven by POST "
+    "/deliveries/{id}/retry). `error` never names an address.",
+)
 class DeliveryFailedV1(_Data):
     delivery_id = fields.String(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))

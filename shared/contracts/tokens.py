@@ -8,8 +8,12 @@ from .events import _Data
 from .registry import contract
 
 
-@contract("registry.token.revoked", 1, "registry",
-          "An API token was revoked before its expiry: every service refuses it (deny list) until it expires.")
+@contract(
+    "registry.token.revoked",
+    1,
+    "registry",
+    "An API token was revoked before its expiry: every service refuses it (deny list) until it expires.",
+)
 class TokenRevokedV1(_Data):
     jti = fields.String(required=True, validate=validate.Length(min=1, max=64))
     expires_at = fields.AwareDateTime(required=True)

@@ -21,8 +21,16 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 CHROMIUM = os.environ.get("OCOP_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "var" / "screenshots"
 # Without the background-networking flags Chromium keeps calling hosts this machine cannot reach.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
 

@@ -21,8 +21,11 @@ def n(notifier_factory):  # noqa: F811
 
 
 def invited(n) -> tuple[dict, str]:
-    p = n.producer(email="htx.verdict@example.vn", sms=False, name="Hợp tác xã Sản xuất Kinh doanh Dịch vụ "
-                                                                   "Nông nghiệp Thạnh Phú Đông")
+    p = n.producer(
+        email="htx.verdict@example.vn",
+        sms=False,
+        name="Hợp tác xã Sản xuất Kinh doanh Dịch vụ Nông nghiệp Thạnh Phú Đông",
+    )
     inv = n.invitation(p["producer_id"], fair_name=LONG_FAIR)
     assert n.deliver(inv) == "handled"
     [row] = n.deliveries(cause_event_id=inv["id"])

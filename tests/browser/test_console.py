@@ -17,8 +17,10 @@ from werkzeug.serving import make_server
 from embedded.console import allowed_hosts, create_console
 from embedded.mailsink import Mailbox
 
-HOSTILE_HTML = ('<!doctype html><p id="shown">Kính gửi HTX</p><img src=x onerror="window.__xss=1">'
-                '<script>window.__xss=2</script><a id="link" href="/sms" style="color:#0a7d3b">Trả lời</a>')
+HOSTILE_HTML = (
+    '<!doctype html><p id="shown">Kính gửi HTX</p><img src=x onerror="window.__xss=1">'
+    '<script>window.__xss=2</script><a id="link" href="/sms" style="color:#0a7d3b">Trả lời</a>'
+)
 
 
 @pytest.fixture
@@ -32,9 +34,16 @@ def console(tmp_path, monkeypatch):
     msg.set_content("Kính gửi HTX")
     msg.add_alternative(HOSTILE_HTML, subtype="html")
     mailbox.store("noreply@ocop.local", ["htx@example.vn"], msg.as_bytes())
-    host = SimpleNamespace(runtimes={"registry": SimpleNamespace(settings=SimpleNamespace(
-        secret_key="console-test-secret-0123456789abcdef0123456789abcdef"))}, mailbox=mailbox, smsbox=None,
-        urls=lambda: {"console": f"http://127.0.0.1:{port}", "registry": "http://127.0.0.1:8001"})
+    host = SimpleNamespace(
+        runtimes={
+            "registry": SimpleNamespace(
+                settings=SimpleNamespace(secret_key="console-test-secret-0123456789abcdef0123456789abcdef")
+            )
+        },
+        mailbox=mailbox,
+        smsbox=None,
+        urls=lambda: {"console": f"http://127.0.0.1:{port}", "registry": "http://127.0.0.1:8001"},
+    )
     server = make_server("127.0.0.1", port, create_console(host), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, mail_id=mailbox.list(1)[0][0])
@@ -42,14 +51,24 @@ def console(tmp_path, monkeypatch):
 
 
 def test_only_the_consoles_own_names_are_answered(console):
-    for name in (f"127.0.0.1:{console.port}", f"localhost:{console.port}", f"[::1]:{console.port}",
-                 "ocop-console.internal:8443"):
+    for name in (
+        f"127.0.0.1:{console.port}",
+        f"localhost:{console.port}",
+        f"[::1]:{console.port}",
+        "ocop-console.internal:8443",
+    ):
         r = requests.get(console.url + "/", headers={"Host": name}, timeout=10)
         assert r.status_code == 200 and "registry_officer" in r.text, name
         assert "default-src 'none'" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Frame-Options"] == "DENY" and r.headers["Cache-Control"] == "no-store"
-    for name in ("evil.example", f"evil.example:{console.port}", "127.0.0.1", f"127.0.0.1:{console.port + 1}",
-                 f"rebind.127.0.0.1.nip.io:{console.port}", ""):
+    for name in (
+        "evil.example",
+        f"evil.example:{console.port}",
+        "127.0.0.1",
+        f"127.0.0.1:{console.port + 1}",
+        f"rebind.127.0.0.1.nip.io:{console.port}",
+        "",
+    ):
         for path in ("/", "/mail", f"/mail/{console.mail_id}"):
             r = requests.get(console.url + path, headers={"Host": name}, timeout=10)
             assert r.status_code == 421 and "registry_officer" not in r.text and "eyJ" not in r.text, (name, path)
@@ -57,8 +76,13 @@ def test_only_the_consoles_own_names_are_answered(console):
 
 def test_the_configured_hosts_are_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("OCOP_CONSOLE_HOSTS", " Console.Example:443 ,, other:8000")
-    assert allowed_hosts(8000) == {"127.0.0.1:8000", "localhost:8000", "[::1]:8000", "console.example:443",
-                                   "other:8000"}
+    assert allowed_hosts(8000) == {
+        "127.0.0.1:8000",
+        "localhost:8000",
+        "[::1]:8000",
+        "console.example:443",
+        "other:8000",
+    }
 
 
 def test_an_email_with_script_shows_without_running_it(console, page, shot):

@@ -24,8 +24,16 @@ def no_script_ran(page) -> None:
 
 def test_a_withdrawal_note_with_markup_is_text_on_the_answer_page(n, page, shot):
     inv, link = invited(n)
-    n.deliver(about("events.invitation.withdrawn", inv, version=3, previous_status="issued", booths=[],
-                    reason=f"withdrawn by the organiser: {HOSTILE}"))
+    n.deliver(
+        about(
+            "events.invitation.withdrawn",
+            inv,
+            version=3,
+            previous_status="issued",
+            booths=[],
+            reason=f"withdrawn by the organiser: {HOSTILE}",
+        )
+    )
     page.goto(link)
     assert HOSTILE in page.inner_text("body")  # shown, as the characters the organiser typed
     no_script_ran(page)
@@ -34,8 +42,18 @@ def test_a_withdrawal_note_with_markup_is_text_on_the_answer_page(n, page, shot)
 
 def test_the_html_email_of_a_withdrawal_shows_markup_as_text(n, page, shot):
     inv, _ = invited(n, email="htx.hostile@example.vn")
-    n.deliver(about("events.invitation.withdrawn", inv, version=3, previous_status="issued", booths=[],
-                    reason=f"withdrawn by the organiser: {HOSTILE}", cause="certificate_revoked", detail=HOSTILE))
+    n.deliver(
+        about(
+            "events.invitation.withdrawn",
+            inv,
+            version=3,
+            previous_status="issued",
+            booths=[],
+            reason=f"withdrawn by the organiser: {HOSTILE}",
+            cause="certificate_revoked",
+            detail=HOSTILE,
+        )
+    )
     [row] = [d for d in n.deliveries(ref_id=inv["data"]["invitation_id"]) if d.template == "withdrawn"]
     page.set_content(row.body_html)
     assert HOSTILE in page.inner_text("body")

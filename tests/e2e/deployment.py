@@ -41,8 +41,11 @@ LINK = re.compile(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+)")
 # ---- processes ---------------------------------------------------------------------------------
 def process_env(platform: dict[str, str], **extra: str) -> dict[str, str]:
     """The test runner's environment minus anything that configures the platform, plus ``platform``."""
-    base = {k: v for k, v in os.environ.items()
-            if not (k.startswith(("OCOP_", "SMTP_")) or k.endswith("_DATABASE_URL") or k == "MAIL_FROM")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith(("OCOP_", "SMTP_")) or k.endswith("_DATABASE_URL") or k == "MAIL_FROM")
+    }
     base.update(platform)
     base.update(extra)
     base["PYTHONUNBUFFERED"] = "1"
@@ -65,8 +68,15 @@ class Processes:
         self._n += 1
         log = self.logdir / f"{self._n:02d}-{name}.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.procs[name], self.logs[name] = proc, log
         return proc
 
@@ -105,8 +115,9 @@ class Processes:
                 pass
 
     def report(self) -> str:
-        return "\n".join(f"--- {name} (rc={p.poll()}) {self.logs[name]}\n{self.tail(name, 15)}"
-                         for name, p in self.procs.items())
+        return "\n".join(
+            f"--- {name} (rc={p.poll()}) {self.logs[name]}\n{self.tail(name, 15)}" for name, p in self.procs.items()
+        )
 
 
 def run(argv: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
@@ -234,9 +245,19 @@ def pika_publish(url: str, messages: list[tuple]) -> None:
     try:
         ch.confirm_delivery()
         for key, body, content_type, message_id, type_ in messages:
-            ch.basic_publish(EVENTS_EXCHANGE, key, body, pika.BasicProperties(
-                content_type=content_type, delivery_mode=2, message_id=message_id, type=type_,
-                user_id=urlsplit(url).username or "guest"), mandatory=True)  # the broker vouches for it
+            ch.basic_publish(
+                EVENTS_EXCHANGE,
+                key,
+                body,
+                pika.BasicProperties(
+                    content_type=content_type,
+                    delivery_mode=2,
+                    message_id=message_id,
+                    type=type_,
+                    user_id=urlsplit(url).username or "guest",
+                ),
+                mandatory=True,
+            )  # the broker vouches for it
     finally:
         conn.close()
 
@@ -261,8 +282,11 @@ def pg_value(env: dict[str, str], service: str, sql: str, *args):
 
 
 # ---- the deployment ---------------------------------------------------------------------------------
-WORKER_QUEUES = {"registry": (), "events": ("events.registry-feed", "events.responses"),
-                 "notifications": ("notifications.main",)}
+WORKER_QUEUES = {
+    "registry": (),
+    "events": ("events.registry-feed", "events.responses"),
+    "notifications": ("notifications.main",),
+}
 
 
 class Deployment:
@@ -276,21 +300,42 @@ class Deployment:
         self.client = Client(self.urls)
 
     def migrate(self) -> None:
-        running = [subprocess.Popen([PYTHON, "-m", f"services.{s}.manage", "migrate"], cwd=ROOT, env=self.env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for s in SERVICES]
+        running = [
+            subprocess.Popen(
+                [PYTHON, "-m", f"services.{s}.manage", "migrate"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for s in SERVICES
+        ]
         for s, p in zip(SERVICES, running, strict=True):
             out, _ = p.communicate(timeout=90)
             assert p.returncode == 0 and f"{s}: database at head" in out, out
 
     def start_api(self, svc: str):
         port = self.env[f"OCOP_{svc.upper()}_PORT"]
-        return self.procs.start(f"{svc}-api", [GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                               "--graceful-timeout", "5", f"services.{svc}.app:create_app()"],
-                                self.env)
+        return self.procs.start(
+            f"{svc}-api",
+            [
+                GUNICORN,
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--graceful-timeout",
+                "5",
+                f"services.{svc}.app:create_app()",
+            ],
+            self.env,
+        )
 
     def start_worker(self, svc: str, name: str | None = None, **extra: str):
-        return self.procs.start(name or f"{svc}-worker", [PYTHON, "-m", f"services.{svc}.worker"],
-                                {**self.env, **extra})
+        return self.procs.start(
+            name or f"{svc}-worker", [PYTHON, "-m", f"services.{svc}.worker"], {**self.env, **extra}
+        )
 
     def start(self, apis=SERVICES, workers=SERVICES) -> Deployment:
         self.migrate()
@@ -345,20 +390,42 @@ class Client:
         return requests.request(method, self.urls[service] + path, headers=headers, timeout=30, **kw)
 
     # the flow's steps
-    def register_certified(self, products: int = 1, score: int = 78, email: str | None = None,
-                           name: str = "Hợp tác xã Kẹo dừa Thanh Long", certify: bool = True) -> dict:
+    def register_certified(
+        self,
+        products: int = 1,
+        score: int = 78,
+        email: str | None = None,
+        name: str = "Hợp tác xã Kẹo dừa Thanh Long",
+        certify: bool = True,
+    ) -> dict:
         """A producer in Bến Tre (now Vĩnh Long) with ``products`` products, certified unless told not to."""
         code = f"T-{uuid.uuid4().hex[:10]}"
         email = email or f"{code.lower()}@example.vn"
-        r = self.call("POST", "registry", "/producers", "registry_officer", json={
-            "code": code, "name": name, "kind": "cooperative", "province": "Bến Tre", "email": email,
-            "consent": {"email": True, "sms": False}})
+        r = self.call(
+            "POST",
+            "registry",
+            "/producers",
+            "registry_officer",
+            json={
+                "code": code,
+                "name": name,
+                "kind": "cooperative",
+                "province": "Bến Tre",
+                "email": email,
+                "consent": {"email": True, "sms": False},
+            },
+        )
         assert r.status_code == 201, r.text
         producer = r.json()
         out = {"producer": producer, "email": email, "products": [], "certifications": []}
         for i in range(products):
-            r = self.call("POST", "registry", "/products", "registry_officer", json={
-                "producer_id": producer["id"], "name": f"Kẹo dừa sầu riêng {i + 1}", "group": 1})
+            r = self.call(
+                "POST",
+                "registry",
+                "/products",
+                "registry_officer",
+                json={"producer_id": producer["id"], "name": f"Kẹo dừa sầu riêng {i + 1}", "group": 1},
+            )
             assert r.status_code == 201, r.text
             out["products"].append(r.json())
             if certify:
@@ -366,9 +433,19 @@ class Client:
         return out
 
     def certify(self, product_id: str, score: int = 78) -> dict:
-        r = self.call("POST", "registry", "/certifications", "registry_officer", json={
-            "product_id": product_id, "score": score, "issued_by": "UBND tỉnh Bến Tre",
-            "decision_number": "1358/QĐ-UBND", "decision_date": "2025-07-20"})
+        r = self.call(
+            "POST",
+            "registry",
+            "/certifications",
+            "registry_officer",
+            json={
+                "product_id": product_id,
+                "score": score,
+                "issued_by": "UBND tỉnh Bến Tre",
+                "decision_number": "1358/QĐ-UBND",
+                "decision_date": "2025-07-20",
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -389,12 +466,25 @@ class Client:
 
     def create_fair(self, capacity: int = 5, **rules) -> dict:
         starts = datetime.now(UTC).date() + timedelta(days=60)
-        r = self.call("POST", "events", "/fairs", "trade_officer", json={
-            "name": f"Hội chợ OCOP Cần Thơ {uuid.uuid4().hex[:4]}", "organiser": "Sở Công Thương Cần Thơ",
-            "host_province": "Cần Thơ", "region": "mekong_delta", "venue": "Công viên sông Hậu",
-            "starts_on": starts.isoformat(), "ends_on": (starts + timedelta(days=4)).isoformat(),
-            "capacity": capacity, "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
-            "subsidy_per_booth": 8000000, "rules": rules})
+        r = self.call(
+            "POST",
+            "events",
+            "/fairs",
+            "trade_officer",
+            json={
+                "name": f"Hội chợ OCOP Cần Thơ {uuid.uuid4().hex[:4]}",
+                "organiser": "Sở Công Thương Cần Thơ",
+                "host_province": "Cần Thơ",
+                "region": "mekong_delta",
+                "venue": "Công viên sông Hậu",
+                "starts_on": starts.isoformat(),
+                "ends_on": (starts + timedelta(days=4)).isoformat(),
+                "capacity": capacity,
+                "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
+                "subsidy_per_booth": 8000000,
+                "rules": rules,
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -428,6 +518,7 @@ def wait_emails(smtp: SmtpServer, addresses, timeout: float = 60, procs: Process
 def all_sent(client: Client, n: int):
     """The delivery log once it holds ``n`` deliveries, every one committed as sent: from then on
     nothing can be (re)sent, so counting emails is final without waiting for a quiet period."""
+
     def done():
         rows = client.deliveries()
         return rows if len(rows) >= n and all(d["status"] == "sent" for d in rows) else None

@@ -79,12 +79,20 @@ def test_the_demo_tells_ben_tre_2023(demo):
     # 2023 against its targets: met exactly, the two community-tourism products among the new ones.
     progress = {m["measure"]: m for m in get(demo, "registry", "/statistics/progress", year=2023)["measures"]}
     assert {m: (v["target"], v["achieved"]) for m, v in progress.items()} == {
-        "new_certifications": (45, 45), "recertifications": (40, 40), "upgrades": (30, 30),
-        "community_tourism": (2, 2)}
+        "new_certifications": (45, 45),
+        "recertifications": (40, 40),
+        "upgrades": (30, 30),
+        "community_tourism": (2, 2),
+    }
     tourism = get(demo, "registry", "/products", group=6)
     assert tourism["total"] == 2
-    new_2023 = {c["product_id"] for d in decisions if d["date"].startswith("2023") and d["kind"] == "certify"
-                for c in d["certificates"] if c["kind"] == "new"}
+    new_2023 = {
+        c["product_id"]
+        for d in decisions
+        if d["date"].startswith("2023") and d["kind"] == "certify"
+        for c in d["certificates"]
+        if c["kind"] == "new"
+    }
     assert len(new_2023) == 45 and {p["id"] for p in tourism["items"]} <= new_2023
 
     # Decisions are the province's: one lists many products (DOMAIN.md's 1358/QĐ-UBND of 20/7/2021),
@@ -101,7 +109,11 @@ def test_the_demo_tells_ben_tre_2023(demo):
     # end-2023 one and no certificate is due for its 30-day notice.
     stats = get(demo, "registry", "/statistics")
     assert (stats["certified_products"], stats["producers"], stats["by_stars"], stats["potential_five_star"]) == (
-        200, 76, {"3": 110, "4": 90}, 16)
+        200,
+        76,
+        {"3": 110, "4": 90},
+        16,
+    )
     assert stats["by_group"]["6"] == 2
     potential = get(demo, "registry", "/products", potential_five_star="true", per_page=500)
     assert potential["total"] == 16 and {p["stars"] for p in potential["items"]} == {4}
@@ -122,7 +134,9 @@ def test_the_demo_tells_ben_tre_2023(demo):
             if "valid_until" in cert and row["valid_until"] != cert["valid_until"]:
                 return False
             if cert["product_id"] in {p["id"] for p in potential["items"]} and (
-                    row["stars"], row["potential_five_star"]) != (4, True):
+                row["stars"],
+                row["potential_five_star"],
+            ) != (4, True):
                 return False
         return True
 

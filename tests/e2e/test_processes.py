@@ -98,8 +98,12 @@ def test_two_notifications_worker_replicas_email_each_producer_once(deployment):
 
     api, smtp, name = deployment.client, deployment.smtp, "notifications-second"
     deployment.start_worker("notifications", name=name)
-    wait_for(lambda: deployment.procs.alive(name) and queue_counts(deployment.broker_url, "notifications.main")[1] >= 2,
-             timeout=60, interval=0.2, message="two notifications workers consuming")
+    wait_for(
+        lambda: deployment.procs.alive(name) and queue_counts(deployment.broker_url, "notifications.main")[1] >= 2,
+        timeout=60,
+        interval=0.2,
+        message="two notifications workers consuming",
+    )
     mine = api.register_many(12)
     emails, producers = [m["email"] for m in mine], {m["producer"]["id"] for m in mine}
     for m in mine:  # the events service has heard of every certified product
@@ -159,8 +163,12 @@ def test_worker_stops_cleanly_on_sigterm(deployment, svc):
     if svc != "registry":  # the replica has attached to its queues beside the first worker
         from e2e.deployment import WORKER_QUEUES, queue_counts
 
-        wait_for(lambda: all(queue_counts(deployment.broker_url, q)[1] >= 2 for q in WORKER_QUEUES[svc]),
-                 timeout=30, interval=0.2, message=f"{name} consuming")
+        wait_for(
+            lambda: all(queue_counts(deployment.broker_url, q)[1] >= 2 for q in WORKER_QUEUES[svc]),
+            timeout=30,
+            interval=0.2,
+            message=f"{name} consuming",
+        )
     started = time.monotonic()
     deployment.procs.signal(name, signal.SIGTERM, group=False)
     rc = deployment.procs.procs[name].wait(timeout=20)
@@ -237,8 +245,10 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
 
     mails = Mailbox(tmp_path / "mailbox.sqlite").list(1000)
     assert len(mails) == len(sent)
-    assert all(subject.startswith("Thư mời tham gia Lễ hội OCOP toàn quốc") or subject.startswith("Invitation")
-               for _, _, _, subject in mails), mails
+    assert all(
+        subject.startswith("Thư mời tham gia Lễ hội OCOP toàn quốc") or subject.startswith("Invitation")
+        for _, _, _, subject in mails
+    ), mails
     assert len({rcpt for _, _, rcpt, _ in mails}) == len(sent)  # one email per producer
 
     listing = run([PYTHON, "-m", "embedded.mail"], env).stdout
@@ -258,8 +268,11 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     assert proc.wait(timeout=20) == 0, procs.tail("embedded")
     assert read_model_rows() == 200
     with sqlite3.connect(tmp_path / "events.sqlite") as db:
-        handled = dict(db.execute("SELECT event_type, count(*) FROM inbox WHERE consumer = 'events.registry-feed' "
-                                  "GROUP BY event_type").fetchall())
+        handled = dict(
+            db.execute(
+                "SELECT event_type, count(*) FROM inbox WHERE consumer = 'events.registry-feed' GROUP BY event_type"
+            ).fetchall()
+        )
     from collections import Counter
 
     from embedded import demo
@@ -269,6 +282,11 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     # products whose "potential 5★" flag a provincial 90+ set
     listed = Counter(d["kind"] for d in demo.decisions(vietnam_today()) for _ in d["scores"])
     assert listed["certify"] == 200
-    assert handled == {"registry.producer.registered": 76, "registry.product.registered": 200,
-                       "registry.certification.granted": 200, "registry.certification.renewed": listed["recertify"],
-                       "registry.certification.upgraded": listed["upgrade"], "registry.product.updated": 16}
+    assert handled == {
+        "registry.producer.registered": 76,
+        "registry.product.registered": 200,
+        "registry.certification.granted": 200,
+        "registry.certification.renewed": listed["recertify"],
+        "registry.certification.upgraded": listed["upgrade"],
+        "registry.product.updated": 16,
+    }

@@ -28,8 +28,10 @@ from support import ROOT, free_port, wait_for
 from shared.bus.definitions import build_definitions, for_vhost
 from shared.contracts import sample
 
-pytestmark = [pytest.mark.real_only,
-              pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl on this machine")]
+pytestmark = [
+    pytest.mark.real_only,
+    pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl on this machine"),
+]
 
 FEED = "events.registry-feed"
 
@@ -48,14 +50,16 @@ def broker():
         json.dump(for_vhost(build_definitions(), vhost), f)
     os.chmod(f.name, 0o644)
     try:
-        done = subprocess.run(["rabbitmqctl", "import_definitions", f.name], capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            ["rabbitmqctl", "import_definitions", f.name], capture_output=True, text=True, timeout=120
+        )
     finally:
         os.unlink(f.name)
     assert done.returncode == 0, done.stdout + done.stderr
     base = os.environ["OCOP_BROKER_URL"]
-    urls = {u: user_url(base, u, vhost) for u in ("registry", "events", "notifications", "integration-example",
-                                                  "admin")}
+    urls = {
+        u: user_url(base, u, vhost) for u in ("registry", "events", "notifications", "integration-example", "admin")
+    }
 
     def can_log_in():
         try:
@@ -95,8 +99,11 @@ def start_worker(dep: Deployment, svc: str) -> None:
     dep.start_worker(svc, OCOP_BROKER_URL=dep.users[svc], **port)
     dep.wait_consuming(svc)
     if svc == "registry":
-        wait_for(lambda: queue_counts(dep.users["admin"], "registry.commands")[1] >= 1, timeout=60,
-                 message="the registry consuming its commands")
+        wait_for(
+            lambda: queue_counts(dep.users["admin"], "registry.commands")[1] >= 1,
+            timeout=60,
+            message="the registry consuming its commands",
+        )
 
 
 def publish(url: str, messages: list[tuple], exchange: str = "ocop.events") -> None:
@@ -106,9 +113,15 @@ def publish(url: str, messages: list[tuple], exchange: str = "ocop.events") -> N
         ch = conn.channel()
         ch.confirm_delivery()
         for key, body, message_id, user_id in messages:
-            ch.basic_publish(exchange, key, body, pika.BasicProperties(
-                content_type="application/json", delivery_mode=2, message_id=message_id, user_id=user_id),
-                mandatory=True)
+            ch.basic_publish(
+                exchange,
+                key,
+                body,
+                pika.BasicProperties(
+                    content_type="application/json", delivery_mode=2, message_id=message_id, user_id=user_id
+                ),
+                mandatory=True,
+            )
     finally:
         if conn.is_open:
             conn.close()
@@ -121,21 +134,39 @@ def as_message(envelope: dict, user_id: str | None, key: str | None = None) -> t
 def envelope(type_: str, source: str, subject: str, data: dict) -> dict:
     """An envelope as it travels (JSON values), like the samples."""
     event_id = str(uuid.uuid4())
-    return {"id": event_id, "type": type_, "version": 1, "occurred_at": datetime.now(UTC).isoformat(),
-            "source": source, "subject": subject, "subject_version": 2, "correlation_id": event_id,
-            "causation_id": None, "data": data}
+    return {
+        "id": event_id,
+        "type": type_,
+        "version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": source,
+        "subject": subject,
+        "subject_version": 2,
+        "correlation_id": event_id,
+        "causation_id": None,
+        "data": data,
+    }
 
 
 def certification(province: str = "Lạng Sơn") -> dict:
     product_id = str(uuid.uuid4())
-    data = {**sample("registry.certification.granted", 1)["data"], "product_id": product_id,
-            "producer_id": str(uuid.uuid4()), "certification_id": str(uuid.uuid4()), "province": province}
+    data = {
+        **sample("registry.certification.granted", 1)["data"],
+        "product_id": product_id,
+        "producer_id": str(uuid.uuid4()),
+        "certification_id": str(uuid.uuid4()),
+        "province": province,
+    }
     return envelope("registry.certification.granted", "registry", product_id, data)
 
 
 def applied(dep: Deployment, envelopes: list[dict]) -> int:
-    return pg_value(dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = ANY(%s)",
-                    [e["subject"] for e in envelopes])
+    return pg_value(
+        dep.env,
+        "events",
+        "SELECT count(*) FROM certified_products WHERE product_id = ANY(%s)",
+        [e["subject"] for e in envelopes],
+    )
 
 
 def dead(dep: Deployment, queue: str) -> list[dict]:
@@ -152,17 +183,24 @@ def dead(dep: Deployment, queue: str) -> list[dict]:
 def metric(dep: Deployment, name: str, queue: str) -> float:
     text = requests.get(f"http://127.0.0.1:{dep.env['OCOP_WORKER_METRICS_PORT']}/metrics", timeout=5).text
     prefix = f'{name}{{queue="{queue}"}} '
-    return next((float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)), 0.0)
+    return next((float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)), 0.0)
 
 
 # ---- the default exchange and user_id, refused by the broker --------------------------------------------
 def test_a_service_user_cannot_write_into_another_services_queue_by_name(platform):
     dep = platform
-    answered = envelope("notifications.invitation.answered", "notifications", str(uuid.uuid4()), {
-        **sample("notifications.invitation.answered", 1)["data"], "answered_at": "2020-01-01T00:00:00+00:00"})
+    answered = envelope(
+        "notifications.invitation.answered",
+        "notifications",
+        str(uuid.uuid4()),
+        {**sample("notifications.invitation.answered", 1)["data"], "answered_at": "2020-01-01T00:00:00+00:00"},
+    )
     with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
-        publish(dep.users["registry"], [("events.responses", json.dumps(answered).encode(), answered["id"],
-                                         "registry")], exchange="")
+        publish(
+            dep.users["registry"],
+            [("events.responses", json.dumps(answered).encode(), answered["id"], "registry")],
+            exchange="",
+        )
     assert refused.value.reply_code == 403 and "amq.default" in refused.value.reply_text
     # Nor can it claim to be the notifications service: RabbitMQ checks user_id against the login.
     with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
@@ -183,13 +221,22 @@ def test_forged_events_are_dropped_and_counted(platform):
     wearing_a_mask = {**certification(), "source": "notifications"}  # vouched as registry, claims notifications
     unvouched = certification()  # no user_id: the broker vouches for nobody
     honest = certification()
-    publish(dep.users["registry"], [as_message(wearing_a_mask, "registry"), as_message(unvouched, None),
-                                    as_message(honest, "registry")])
+    publish(
+        dep.users["registry"],
+        [as_message(wearing_a_mask, "registry"), as_message(unvouched, None), as_message(honest, "registry")],
+    )
     wait_for(lambda: applied(dep, [honest]) == 1, timeout=30, message="the honest event applied")
-    reasons = wait_for(lambda: (lambda got: got if len(got) == 2 else None)(
-        {m["message_id"]: m for m in dead(dep, f"{FEED}.dlq") if m["message_id"] in (wearing_a_mask["id"],
-                                                                                      unvouched["id"])}),
-        timeout=30, message="both forgeries in the DLQ")
+    reasons = wait_for(
+        lambda: (lambda got: got if len(got) == 2 else None)(
+            {
+                m["message_id"]: m
+                for m in dead(dep, f"{FEED}.dlq")
+                if m["message_id"] in (wearing_a_mask["id"], unvouched["id"])
+            }
+        ),
+        timeout=30,
+        message="both forgeries in the DLQ",
+    )
     assert reasons[wearing_a_mask["id"]]["reason"].startswith("untrusted: source 'notifications' may not send")
     assert reasons[unvouched["id"]]["reason"].startswith("untrusted: no user_id")
     assert reasons[wearing_a_mask["id"]]["sender"] == "registry"
@@ -218,8 +265,12 @@ def test_a_worker_killed_as_soon_as_it_consumes_sends_nothing_to_the_dlq(platfor
     kills = 0
     for _ in range(14):
         dep.start_worker("events", OCOP_BROKER_URL=dep.users["events"])
-        wait_for(lambda: queue_counts(dep.users["admin"], FEED)[1] >= 1 or not dep.procs.alive("events-worker"),
-                 timeout=60, interval=0.01, message="the worker consuming")
+        wait_for(
+            lambda: queue_counts(dep.users["admin"], FEED)[1] >= 1 or not dep.procs.alive("events-worker"),
+            timeout=60,
+            interval=0.01,
+            message="the worker consuming",
+        )
         dep.procs.kill("events-worker")
         kills += 1
     at_last_kill = applied(dep, certs)
@@ -229,8 +280,16 @@ def test_a_worker_killed_as_soon_as_it_consumes_sends_nothing_to_the_dlq(platfor
     wait_for(lambda: applied(dep, certs) == 300, timeout=120, interval=0.5, message="every event applied")
     assert queue_counts(dep.users["admin"], f"{FEED}.dlq")[0] == 0
     assert queue_counts(dep.users["admin"], f"{FEED}.parking")[0] == 0
-    assert pg_value(dep.env, "events", "SELECT count(*) FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
-                    FEED, [c["id"] for c in certs]) == 300
+    assert (
+        pg_value(
+            dep.env,
+            "events",
+            "SELECT count(*) FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
+            FEED,
+            [c["id"] for c in certs],
+        )
+        == 300
+    )
 
 
 # ---- an integration receives the replies to its commands ----------------------------------------------------
@@ -250,11 +309,20 @@ def test_the_integration_user_receives_the_replies_to_its_commands(platform):
                 other.queue_bind(queue, "ocop.replies", routing_key=key)
             assert refused.value.reply_code == 403, key
         command_id = f"council-{uuid.uuid4().hex[:8]}"
-        command = envelope("registry.record_certification", "external", command_id, {
-            "command_id": command_id, "certification": {"product_id": str(uuid.uuid4()), "score": 91}})
-        publish(url, [as_message(command, "integration-example"),
-                      ("registry.record_certification", b'{"id": "x", "type": ', "malformed-1", "integration-example")],
-                exchange="ocop.commands")
+        command = envelope(
+            "registry.record_certification",
+            "external",
+            command_id,
+            {"command_id": command_id, "certification": {"product_id": str(uuid.uuid4()), "score": 91}},
+        )
+        publish(
+            url,
+            [
+                as_message(command, "integration-example"),
+                ("registry.record_certification", b'{"id": "x", "type": ', "malformed-1", "integration-example"),
+            ],
+            exchange="ocop.commands",
+        )
         replies = {}
 
         def both():
@@ -285,10 +353,28 @@ def test_the_example_consumer_prints_the_reply_to_its_command(platform):
     if not dep.procs.alive("registry-worker"):
         start_worker(dep, "registry")
     url, name = dep.users["integration-example"], f"example-{uuid.uuid4().hex[:6]}"
-    proc = subprocess.Popen([sys.executable, "examples/consumer.py", "--url", url, "--name", name, "--max", "1",
-                             "--keys", "events.fair.published", "--replies", "integration-example"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "examples/consumer.py",
+            "--url",
+            url,
+            "--name",
+            name,
+            "--max",
+            "1",
+            "--keys",
+            "events.fair.published",
+            "--replies",
+            "integration-example",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
+
         def bound() -> bool:
             try:
                 return queue_counts(dep.users["admin"], f"ext.{name}")[1] >= 1
@@ -296,8 +382,11 @@ def test_the_example_consumer_prints_the_reply_to_its_command(platform):
                 return False
 
         wait_for(bound, timeout=30, message="the example consuming")
-        publish(url, [("registry.record_certification", b"[]", "example-command-1", "integration-example")],
-                exchange="ocop.commands")
+        publish(
+            url,
+            [("registry.record_certification", b"[]", "example-command-1", "integration-example")],
+            exchange="ocop.commands",
+        )
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()

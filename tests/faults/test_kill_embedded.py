@@ -35,8 +35,9 @@ from support import SERVICES, platform_env, real_mode, wait_for
 
 from services.notifications.delivery_queue import FOUND, INTERRUPTED
 
-pytestmark = pytest.mark.skipif(real_mode(), reason="embedded default only (the real broker has tests/faults/"
-                                                    "test_real_broker.py)")
+pytestmark = pytest.mark.skipif(
+    real_mode(), reason="embedded default only (the real broker has tests/faults/test_real_broker.py)"
+)
 
 
 class Embedded:
@@ -176,8 +177,14 @@ def test_kill_while_registry_events_propagate(platform):
     wait_for(lambda: not api.missing_from_read_model(products), timeout=60, interval=0.3, message="read model")
     assert emb.count("events", "SELECT count(*) FROM certified_products") == 30
     # one inbox row per event: every certification applied once, whatever was redelivered
-    assert emb.count("events", "SELECT count(*) FROM inbox WHERE consumer = 'events.registry-feed' "
-                               "AND event_type = 'registry.certification.granted'") == 30
+    assert (
+        emb.count(
+            "events",
+            "SELECT count(*) FROM inbox WHERE consumer = 'events.registry-feed' "
+            "AND event_type = 'registry.certification.granted'",
+        )
+        == 30
+    )
     assert emb.count("registry", "SELECT count(*) FROM outbox WHERE type = 'registry.certification.granted'") == 30
     assert emb.count("notifications", "SELECT count(*) FROM recipients") == 30
 

@@ -62,8 +62,9 @@ def platform(tmp_path_factory, vhost_url):
 
 
 def in_read_model(dep: Deployment, product_ids: list[str]) -> int:
-    return pg_value(dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = ANY(%s)",
-                    product_ids)
+    return pg_value(
+        dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = ANY(%s)", product_ids
+    )
 
 
 def assert_each_emailed_once(dep: Deployment, emails: list[str], producer_ids: list[str]) -> None:
@@ -128,19 +129,35 @@ def test_broker_restart_while_events_flow(platform):
     for svc in SERVICES:  # the APIs' lazily made broker connections recover too
         dep.wait_api(svc, timeout=60)
     products = [p["products"][0]["id"] for p in posted]
-    wait_for(lambda: not api.missing_from_read_model(products), timeout=120, interval=0.5,
-             message="all 40 products in the read model")
+    wait_for(
+        lambda: not api.missing_from_read_model(products),
+        timeout=120,
+        interval=0.5,
+        message="all 40 products in the read model",
+    )
     assert in_read_model(dep, products) == 40
     # every certification event the registry published was applied once (only this test uses the registry)
-    published = pg_value(dep.env, "registry", "SELECT array_agg(id) FROM outbox WHERE type = %s",
-                         "registry.certification.granted")
+    published = pg_value(
+        dep.env, "registry", "SELECT array_agg(id) FROM outbox WHERE type = %s", "registry.certification.granted"
+    )
     assert len(published) == 40
-    assert pg_value(dep.env, "events", "SELECT count(*) FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
-                    FEED, published) == 40
+    assert (
+        pg_value(
+            dep.env, "events", "SELECT count(*) FROM inbox WHERE consumer = %s AND event_id = ANY(%s)", FEED, published
+        )
+        == 40
+    )
     producer_ids = [p["producer"]["id"] for p in posted]
     # notifications consumes the same events on its own queue, at its own pace after the restart
-    wait_for(lambda: pg_value(dep.env, "notifications", "SELECT count(*) FROM recipients WHERE producer_id = ANY(%s)",
-                              producer_ids) == 40, timeout=120, interval=0.5, message="all 40 recipients")
+    wait_for(
+        lambda: pg_value(
+            dep.env, "notifications", "SELECT count(*) FROM recipients WHERE producer_id = ANY(%s)", producer_ids
+        )
+        == 40,
+        timeout=120,
+        interval=0.5,
+        message="all 40 recipients",
+    )
 
     fair = api.create_fair(capacity=40, min_stars=4, provinces=["Vĩnh Long"])
     issued = [i for i in api.publish(fair["id"]) if i["status"] == "issued"]
@@ -152,17 +169,30 @@ def test_broker_restart_while_events_flow(platform):
 # ---- messages as another client publishes them ---------------------------------------------------------------
 def envelope(type_: str, subject: str, data: dict, subject_version: int = 1, source: str = "registry") -> dict:
     event_id = str(uuid.uuid4())
-    return {"id": event_id, "type": type_, "version": 1, "occurred_at": datetime.now(UTC).isoformat(),
-            "source": source, "subject": subject, "subject_version": subject_version, "correlation_id": event_id,
-            "causation_id": None, "data": data}
+    return {
+        "id": event_id,
+        "type": type_,
+        "version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": source,
+        "subject": subject,
+        "subject_version": subject_version,
+        "correlation_id": event_id,
+        "causation_id": None,
+        "data": data,
+    }
 
 
 def producer_registered(email: str) -> dict:
     from shared.contracts import sample
 
     producer_id = str(uuid.uuid4())
-    data = {**sample("registry.producer.registered", 1)["data"], "producer_id": producer_id, "email": email,
-            "code": f"VL-{uuid.uuid4().hex[:6]}"}
+    data = {
+        **sample("registry.producer.registered", 1)["data"],
+        "producer_id": producer_id,
+        "email": email,
+        "code": f"VL-{uuid.uuid4().hex[:6]}",
+    }
     return envelope("registry.producer.registered", producer_id, data)
 
 
@@ -170,9 +200,14 @@ def certification_granted(subject_version: int = 2, producer_id: str | None = No
     from shared.contracts import sample
 
     product_id = str(uuid.uuid4())
-    data = {**sample("registry.certification.granted", 1)["data"], "product_id": product_id,
-            "producer_id": producer_id or str(uuid.uuid4()), "certification_id": str(uuid.uuid4()),
-            "province": "An Giang", **data}
+    data = {
+        **sample("registry.certification.granted", 1)["data"],
+        "product_id": product_id,
+        "producer_id": producer_id or str(uuid.uuid4()),
+        "certification_id": str(uuid.uuid4()),
+        "province": "An Giang",
+        **data,
+    }
     return envelope("registry.certification.granted", product_id, data, subject_version)
 
 
@@ -180,16 +215,26 @@ def invitation_issued(producer_id: str) -> dict:
     from shared.contracts import sample
 
     invitation_id = str(uuid.uuid4())
-    data = {**sample("events.invitation.issued", 1)["data"], "invitation_id": invitation_id,
-            "producer_id": producer_id, "deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat()}
+    data = {
+        **sample("events.invitation.issued", 1)["data"],
+        "invitation_id": invitation_id,
+        "producer_id": producer_id,
+        "deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
+    }
     return envelope("events.invitation.issued", invitation_id, data, source="events")
 
 
 def publish(url: str, *messages: dict | tuple) -> None:
     """Publish with confirms; a message is an envelope, or (routing key, body, content type, message id, type)."""
-    pika_publish(url, [m if isinstance(m, tuple) else
-                       (m["type"], json.dumps(m, ensure_ascii=False).encode(), "application/json", m["id"], m["type"])
-                       for m in messages])
+    pika_publish(
+        url,
+        [
+            m
+            if isinstance(m, tuple)
+            else (m["type"], json.dumps(m, ensure_ascii=False).encode(), "application/json", m["id"], m["type"])
+            for m in messages
+        ],
+    )
 
 
 # ---- (b) workers killed in the middle of a batch (its events come straight from pika) -----------------------
@@ -200,8 +245,11 @@ def test_workers_killed_mid_batch(platform):
     emails = [f"kill-{uuid.uuid4().hex[:10]}@example.vn" for _ in range(40)]
     producers = [producer_registered(e) for e in emails]
     # 200 certifications, 5 per producer, in a province no other test uses
-    certs = [certification_granted(producer_id=p["subject"], province="Cần Thơ", producer_name=p["data"]["name"])
-             for p in producers for _ in range(5)]
+    certs = [
+        certification_granted(producer_id=p["subject"], province="Cần Thơ", producer_name=p["data"]["name"])
+        for p in producers
+        for _ in range(5)
+    ]
     products, cert_ids = [c["subject"] for c in certs], [c["id"] for c in certs]
     publish(url, *producers, *certs)
     wait_for(lambda: queue_counts(url, FEED)[0] >= 240, timeout=30, interval=0.1, message="batch queued")
@@ -218,8 +266,12 @@ def test_workers_killed_mid_batch(platform):
 
     dep.start_worker("events")
     wait_for(lambda: applied() == 200, timeout=90, interval=0.2, message="all 200 in the read model")
-    assert pg_value(dep.env, "events", "SELECT count(*) FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
-                    FEED, cert_ids) == 200  # each applied once, whatever was delivered twice
+    assert (
+        pg_value(
+            dep.env, "events", "SELECT count(*) FROM inbox WHERE consumer = %s AND event_id = ANY(%s)", FEED, cert_ids
+        )
+        == 200
+    )  # each applied once, whatever was delivered twice
     wait_for(lambda: queue_counts(url, FEED)[0] == 0, timeout=30, message="feed drained")
     assert api.call("GET", "events", f"/catalogue/{products[0]}", "trade_officer").json()["province"] == "Cần Thơ"
 
@@ -244,10 +296,19 @@ def test_same_event_delivered_twice_has_one_effect(platform):
     dep, url = platform, platform.broker_url
     cert, sentinel = certification_granted(subject_version=3), certification_granted()
     publish(url, cert, cert, sentinel)  # same id twice; the sentinel comes after both copies
-    wait_for(lambda: pg_value(dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = %s",
-                              sentinel["subject"]), timeout=30, message="sentinel applied")
-    assert pg_value(dep.env, "events", "SELECT source_version FROM certified_products WHERE product_id = %s",
-                    cert["subject"]) == 3
+    wait_for(
+        lambda: pg_value(
+            dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = %s", sentinel["subject"]
+        ),
+        timeout=30,
+        message="sentinel applied",
+    )
+    assert (
+        pg_value(
+            dep.env, "events", "SELECT source_version FROM certified_products WHERE product_id = %s", cert["subject"]
+        )
+        == 3
+    )
     assert pg_value(dep.env, "events", "SELECT count(*) FROM inbox WHERE event_id = %s", cert["id"]) == 1
 
     a, b = f"dup-{uuid.uuid4().hex[:8]}@example.vn", f"dup-{uuid.uuid4().hex[:8]}@example.vn"
@@ -258,8 +319,9 @@ def test_same_event_delivered_twice_has_one_effect(platform):
     # b's invitation came after both copies of a's: once b has its delivery, both copies were handled
     wait_sent(dep, [pa["subject"], pb["subject"]])
     assert dep.smtp.by_recipient()[a] == 1 and dep.smtp.by_recipient()[b] == 1
-    assert pg_value(dep.env, "notifications", "SELECT count(*) FROM deliveries WHERE cause_event_id = %s",
-                    inv["id"]) == 1
+    assert (
+        pg_value(dep.env, "notifications", "SELECT count(*) FROM deliveries WHERE cause_event_id = %s", inv["id"]) == 1
+    )
     assert pg_value(dep.env, "notifications", "SELECT count(*) FROM inbox WHERE event_id = %s", inv["id"]) == 1
     [msg] = dep.smtp.to(a)
     assert "Hội chợ OCOP và đặc sản vùng miền" in str(msg["Subject"])
@@ -272,17 +334,36 @@ def test_malformed_messages_are_dead_lettered_with_reason(platform):
     unknown = envelope("registry.product.retired", str(uuid.uuid4()), {"product_id": "x"})
     poison = [
         ("registry.certification.granted", b"{not json", "application/json", "m-notjson", None),
-        ("registry.certification.granted", json.dumps(bad_envelope).encode(), "application/json", "m-badenv",
-         "registry.certification.granted"),
-        ("registry.product.retired", json.dumps(unknown).encode(), "application/json", unknown["id"],
-         "registry.product.retired"),
+        (
+            "registry.certification.granted",
+            json.dumps(bad_envelope).encode(),
+            "application/json",
+            "m-badenv",
+            "registry.certification.granted",
+        ),
+        (
+            "registry.product.retired",
+            json.dumps(unknown).encode(),
+            "application/json",
+            unknown["id"],
+            "registry.product.retired",
+        ),
         ("registry.certification.granted", b"certified: yes", "text/plain", "m-text", None),
     ]
     publish(url, ok_before, *poison, ok_after)
-    wait_for(lambda: pg_value(dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = %s",
-                              ok_after["subject"]), timeout=30, message="valid message after the poison applied")
-    assert pg_value(dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = %s",
-                    ok_before["subject"]) == 1
+    wait_for(
+        lambda: pg_value(
+            dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = %s", ok_after["subject"]
+        ),
+        timeout=30,
+        message="valid message after the poison applied",
+    )
+    assert (
+        pg_value(
+            dep.env, "events", "SELECT count(*) FROM certified_products WHERE product_id = %s", ok_before["subject"]
+        )
+        == 1
+    )
 
     dead = drain(url, f"{FEED}.dlq")
     reasons = {m["message_id"]: m for m in dead}
@@ -309,7 +390,13 @@ def drain(url: str, queue: str) -> list[dict]:
             if method is None:
                 return out
             headers = props.headers or {}
-            out.append({"message_id": props.message_id or headers.get("message_id"), "headers": headers,
-                        "reason": headers.get("x-ocop-reason"), "body": body})
+            out.append(
+                {
+                    "message_id": props.message_id or headers.get("message_id"),
+                    "headers": headers,
+                    "reason": headers.get("x-ocop-reason"),
+                    "body": body,
+                }
+            )
     finally:
         conn.close()

@@ -50,12 +50,15 @@ def test_every_answer_page_carries_the_headers_of_a_public_page(n):
     assert "Content-Security-Policy" not in n.call("GET", "/deliveries", "trade_officer").headers  # JSON: none
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
-    {"Sec-Fetch-Site": "same-site"},
-    {"Origin": "https://evil.example"},
-    {"Referer": "https://evil.example/page"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example"},
+        {"Referer": "https://evil.example/page"},
+    ],
+)
 def test_a_form_posted_from_another_site_is_refused_and_records_nothing(n, headers):
     _, link = invited(n)
     r = n.http.post(link, data={"answer": "accept"}, headers=headers, timeout=10)
@@ -66,12 +69,15 @@ def test_a_form_posted_from_another_site_is_refused_and_records_nothing(n, heade
     assert page.status_code == 200 and 'name="answer"' in page.text
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "same-origin", "Origin": "null"},  # a browser on the page itself (no-referrer)
-    {"Origin": "null"},
-    {"Origin": "{url}"},
-    {"Referer": "{url}/r/x"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-origin", "Origin": "null"},  # a browser on the page itself (no-referrer)
+        {"Origin": "null"},
+        {"Origin": "{url}"},
+        {"Referer": "{url}/r/x"},
+    ],
+)
 def test_the_pages_own_form_is_answered(n, headers):
     _, link = invited(n)
     headers = {k: v.format(url=n.url) for k, v in headers.items()}

@@ -39,8 +39,9 @@ def test_many_producers_accepting_the_last_booths_at_once_never_exceed_capacity(
     producers = register_many(api, PRODUCERS, "Đồng Nai")
     mine = {p["id"] for p in producers}
     for n in range(ROUNDS):  # fairs on dates that do not overlap, so every producer is free for each
-        fair = create_fair(api, "Đồng Nai", capacity=CAPACITY, starts_in=60 + 20 * n,
-                           rules={"overbooking_percent": 200})
+        fair = create_fair(
+            api, "Đồng Nai", capacity=CAPACITY, starts_in=60 + 20 * n, rules={"overbooking_percent": 200}
+        )
         publish(api, fair["id"])
         offered = [i for i in invitations(api, fair["id"], "issued") if i["producer_id"] in mine]
         assert len(offered) == PRODUCERS  # 5 booths, offered to 15 (overbooked by 200%)

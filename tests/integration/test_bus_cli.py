@@ -53,8 +53,12 @@ def _private_vhost(url: str) -> str:
     if shutil.which("rabbitmqctl") is None or parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
         return url
     subprocess.run(["rabbitmqctl", "add_vhost", TEST_VHOST], capture_output=True, timeout=120)  # may exist
-    done = subprocess.run(["rabbitmqctl", "set_permissions", "-p", TEST_VHOST, parts.username or "guest",
-                           ".*", ".*", ".*"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", TEST_VHOST, parts.username or "guest", ".*", ".*", ".*"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return urlunsplit((parts.scheme, parts.netloc, "/" + TEST_VHOST, "", ""))
 
@@ -116,8 +120,9 @@ class Running:
     def __init__(self, db: Db, handler: Handler, url: str):
         # This test publishes as the broker user of its URL: the registry's events come from that user.
         trust = Trust(users={s: connection_user(url) or s for s in SERVICES}, check_users=is_amqp(url))
-        self.consumer = IdempotentConsumer(SPEC, db.sessions, db.Inbox, {EVENT: handler}, url, max_attempts=2,
-                                           prefetch=10, backoff=0.01, trust=trust)
+        self.consumer = IdempotentConsumer(
+            SPEC, db.sessions, db.Inbox, {EVENT: handler}, url, max_attempts=2, prefetch=10, backoff=0.01, trust=trust
+        )
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.consumer.run, args=(self.stop, self.ready), daemon=True)
@@ -136,8 +141,9 @@ class Running:
 # ---- helpers --------------------------------------------------------------------------------------
 def cli(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OCOP_BROKER_URL": url}
-    return subprocess.run([sys.executable, "-m", "shared.bus.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "shared.bus.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def cli_lines(url: str, *args: str) -> list[dict]:
@@ -150,17 +156,38 @@ def publish(url: str, body, message_id: str, type_: str = EVENT) -> None:
     conn = connect(url)
     try:
         producer = Producer(conn.channel())
-        producer.publish(body, exchange=EVENTS_EXCHANGE, routing_key=EVENT, serializer=None,
-                         content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                         message_id=message_id, type=type_, user_id=connection_user(url))
+        producer.publish(
+            body,
+            exchange=EVENTS_EXCHANGE,
+            routing_key=EVENT,
+            serializer=None,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=message_id,
+            type=type_,
+            user_id=connection_user(url),
+        )
     finally:
         conn.release()
 
 
 def product_event(subject: str) -> dict:
-    return make_envelope(EVENT, 1, "registry", subject, 1, {
-        "product_id": subject, "producer_id": str(uuid.uuid4()), "name": "Mắm tôm chà Gò Công",
-        "name_en": None, "group": 1, "potential_five_star": False})
+    return make_envelope(
+        EVENT,
+        1,
+        "registry",
+        subject,
+        1,
+        {
+            "product_id": subject,
+            "producer_id": str(uuid.uuid4()),
+            "name": "Mắm tôm chà Gò Công",
+            "name_en": None,
+            "group": 1,
+            "potential_five_star": False,
+        },
+    )
 
 
 def depth(url: str, queue: str) -> int:
@@ -193,8 +220,16 @@ def test_dead_lettered_and_parked_messages_are_listed_and_a_redriven_one_is_hand
     assert tries >= 2
 
     dead = {m["message_id"]: m for m in cli_lines(broker_url, "dlq", "list", SPEC.name)}
-    assert set(dead[malformed_id]) == {"message_id", "type", "reason", "attempts", "deliveries", "sender",
-                                       "failed_at", "dead_lettered_by_broker"}
+    assert set(dead[malformed_id]) == {
+        "message_id",
+        "type",
+        "reason",
+        "attempts",
+        "deliveries",
+        "sender",
+        "failed_at",
+        "dead_lettered_by_broker",
+    }
     assert dead[malformed_id]["deliveries"] == 1 and dead[malformed_id]["dead_lettered_by_broker"] == []
     assert "not valid JSON" in dead[malformed_id]["reason"]
     assert dead[malformed_id]["failed_at"]
@@ -261,13 +296,20 @@ def test_setup_declares_and_applies_policies(broker_url):
     for _ in range(2):  # idempotent
         done = cli(broker_url, "setup")
         assert done.returncode == 0, done.stderr
-    listed = subprocess.run(["rabbitmqctl", "list_policies", "-p", TEST_VHOST, "-q", "--formatter", "json"],
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        ["rabbitmqctl", "list_policies", "-p", TEST_VHOST, "-q", "--formatter", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     policies = {p["name"]: p for p in json.loads(listed.stdout)}
     for spec in QUEUES:
         policy = policies[f"ocop-safety-net-{spec.name}"]
         definition = policy["definition"]
         definition = json.loads(definition) if isinstance(definition, str) else definition
-        assert definition == {"dead-letter-exchange": "ocop.dead-letter", "dead-letter-routing-key": spec.name,
-                              "delivery-limit": DELIVERY_LIMIT}
+        assert definition == {
+            "dead-letter-exchange": "ocop.dead-letter",
+            "dead-letter-routing-key": spec.name,
+            "delivery-limit": DELIVERY_LIMIT,
+        }
         assert policy["apply-to"] == "queues"

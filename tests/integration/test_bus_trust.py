@@ -26,24 +26,51 @@ from shared.contracts import make_envelope
 FEED = queue_spec("events.registry-feed")
 
 
-def send(url: str, body: str, message_id: str, routing_key: str = "registry.product.registered",
-         user_id: str | None = "vouched") -> None:
+def send(
+    url: str,
+    body: str,
+    message_id: str,
+    routing_key: str = "registry.product.registered",
+    user_id: str | None = "vouched",
+) -> None:
     """Publish to ocop.events as a client would; ``user_id`` "vouched": the connection's user (RabbitMQ)."""
     conn = connect(url)
     try:
         props = {"user_id": connection_user(url)} if user_id == "vouched" and is_amqp(url) else {}
-        Producer(conn.channel()).publish(body, exchange=EVENTS_EXCHANGE, routing_key=routing_key, serializer=None,
-                                         content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                                         message_id=message_id, type=routing_key, retry=False, **props)
+        Producer(conn.channel()).publish(
+            body,
+            exchange=EVENTS_EXCHANGE,
+            routing_key=routing_key,
+            serializer=None,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=message_id,
+            type=routing_key,
+            retry=False,
+            **props,
+        )
     finally:
         conn.release()
 
 
 def product_event(source: str = "registry") -> dict:
     subject = str(uuid.uuid4())
-    envelope = make_envelope("registry.product.registered", 1, "registry", subject, 1, {
-        "product_id": subject, "producer_id": str(uuid.uuid4()), "name": "Nước mắm Phú Quốc", "name_en": None,
-        "group": 1, "potential_five_star": False})
+    envelope = make_envelope(
+        "registry.product.registered",
+        1,
+        "registry",
+        subject,
+        1,
+        {
+            "product_id": subject,
+            "producer_id": str(uuid.uuid4()),
+            "name": "Nước mắm Phú Quốc",
+            "name_en": None,
+            "group": 1,
+            "potential_five_star": False,
+        },
+    )
     return {**envelope, "source": source}
 
 
@@ -85,8 +112,9 @@ def test_an_event_whose_source_does_not_fit_its_type_is_dropped_and_counted(plat
     send(url, json.dumps(after), after["id"])
     wait_for(lambda: in_read_model(platform, after["subject"]), timeout=30, message="the event after it applied")
     dead = wait_for(lambda: dead_lettered(url, forged["id"]), timeout=30, message="the forged event in the DLQ")
-    assert dead["reason"] == ("untrusted: source 'events' may not send registry.product.registered "
-                              "(only 'registry' does)")
+    assert dead["reason"] == (
+        "untrusted: source 'events' may not send registry.product.registered (only 'registry' does)"
+    )
     assert not in_read_model(platform, forged["subject"])
     assert untrusted() >= before + 1
 
@@ -127,11 +155,24 @@ def test_an_answer_backdated_before_the_deadline_but_received_after_it_is_refuse
     # The notifications service relays an answer that claims to be from before the deadline.
     notifications = platform.runtimes["notifications"]
     with notifications.session_factory() as s, s.begin():
-        notifications.emit(s, "notifications.invitation.answered", invitation["id"], 1, {
-            "invitation_id": invitation["id"], "producer_id": producer["id"], "answer": "accept", "note": None,
-            "answered_at": deadline - timedelta(days=2)})
-    [refused] = wait_for(lambda: events_of(platform, "events.invitation.answer_refused", invitation["id"]),
-                         timeout=30, message="the answer refused")
+        notifications.emit(
+            s,
+            "notifications.invitation.answered",
+            invitation["id"],
+            1,
+            {
+                "invitation_id": invitation["id"],
+                "producer_id": producer["id"],
+                "answer": "accept",
+                "note": None,
+                "answered_at": deadline - timedelta(days=2),
+            },
+        )
+    [refused] = wait_for(
+        lambda: events_of(platform, "events.invitation.answer_refused", invitation["id"]),
+        timeout=30,
+        message="the answer refused",
+    )
     assert refused["data"]["cause"] == "deadline_passed"
     assert by_producer(api, fair["id"])[producer["id"]]["status"] == "issued"
     assert not events_of(platform, "events.invitation.accepted", invitation["id"])
@@ -148,32 +189,55 @@ def test_a_vouched_integration_is_answered_even_for_a_command_it_garbled(platfor
     from shared.bus.trust import Trust
 
     rt = platform.runtimes["registry"]
-    consumer = IdempotentConsumer(queue_spec("registry.commands"), rt.session_factory, rt.inbox,
-                                  handlers(rt)["registry.commands"], rt.settings.broker_url,
-                                  trust=Trust(check_users=True))
-    meta = {"user_id": "council-app", "exchange": "ocop.commands", "routing_key": "registry.record_certification",
-            "deliveries": 1}
+    consumer = IdempotentConsumer(
+        queue_spec("registry.commands"),
+        rt.session_factory,
+        rt.inbox,
+        handlers(rt)["registry.commands"],
+        rt.settings.broker_url,
+        trust=Trust(check_users=True),
+    )
+    meta = {
+        "user_id": "council-app",
+        "exchange": "ocop.commands",
+        "routing_key": "registry.record_certification",
+        "deliveries": 1,
+    }
     garbled = f"garbled-{uuid.uuid4()}"
-    outcome = consumer.handle_raw(b'{"id": 1, "data": {"command_id": 7}}', "application/json",
-                                  {"message_id": garbled, "type": "registry.record_certification"}, meta)
+    outcome = consumer.handle_raw(
+        b'{"id": 1, "data": {"command_id": 7}}',
+        "application/json",
+        {"message_id": garbled, "type": "registry.record_certification"},
+        meta,
+    )
     consumer.close_side()
     assert outcome == "dead-lettered"
     with rt.session_factory() as s:
-        [row] = s.execute(select(Outbox.exchange, Outbox.routing_key, Outbox.correlation_id, Outbox.payload)
-                          .where(Outbox.correlation_id == garbled)).all()
+        [row] = s.execute(
+            select(Outbox.exchange, Outbox.routing_key, Outbox.correlation_id, Outbox.payload).where(
+                Outbox.correlation_id == garbled
+            )
+        ).all()
     assert (row.exchange, row.routing_key) == ("ocop.replies", "reply.council-app.registry.command.rejected")
     data = json.loads(row.payload)["data"]
     assert data["command_id"] == garbled and data["command_type"] == "registry.record_certification"
-    assert data["errors"] == {"id": ["Not a valid UUID."], "type": ["Missing data for required field."],
-                              "version": ["Missing data for required field."],
-                              "occurred_at": ["Missing data for required field."],
-                              "source": ["Missing data for required field."],
-                              "subject": ["Missing data for required field."],
-                              "subject_version": ["Missing data for required field."],
-                              "correlation_id": ["Missing data for required field."]}
+    assert data["errors"] == {
+        "id": ["Not a valid UUID."],
+        "type": ["Missing data for required field."],
+        "version": ["Missing data for required field."],
+        "occurred_at": ["Missing data for required field."],
+        "source": ["Missing data for required field."],
+        "subject": ["Missing data for required field."],
+        "subject_version": ["Missing data for required field."],
+        "correlation_id": ["Missing data for required field."],
+    }
     # A service's (or an operator's) user is never answered: nothing to reply to.
-    assert consumer.handle_raw(b"[]", "application/json", {"message_id": f"svc-{garbled}"},
-                               {**meta, "user_id": "registry"}) == "dead-lettered"
+    assert (
+        consumer.handle_raw(
+            b"[]", "application/json", {"message_id": f"svc-{garbled}"}, {**meta, "user_id": "registry"}
+        )
+        == "dead-lettered"
+    )
     consumer.close_side()
     with rt.session_factory() as s:
         assert s.scalar(select(Outbox.id).where(Outbox.correlation_id == f"svc-{garbled}")) is None

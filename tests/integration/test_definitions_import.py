@@ -29,9 +29,11 @@ BROKER_URL = os.environ.get("OCOP_BROKER_URL", "")
 LOCAL = {"127.0.0.1", "localhost", "::1"}
 
 pytestmark = pytest.mark.skipif(
-    not BROKER_URL.startswith("amqp") or shutil.which("rabbitmqctl") is None
+    not BROKER_URL.startswith("amqp")
+    or shutil.which("rabbitmqctl") is None
     or urlsplit(BROKER_URL).hostname not in LOCAL,
-    reason="needs OCOP_BROKER_URL=amqp://... on this machine and rabbitmqctl")
+    reason="needs OCOP_BROKER_URL=amqp://... on this machine and rabbitmqctl",
+)
 
 
 VHOST = f"ocop_defs_{os.environ.get('OCOP_TEST_TAG', '')}{os.getpid()}"
@@ -84,8 +86,11 @@ def imported():
     # no file argument: the CLI reads standard input (3.10's CLI takes "-" for a file name)
     _ctl("import_definitions", "--format", "json", stdin=json.dumps(_definitions()))
     try:
-        wait_for(lambda: _can_connect("registry") and _can_connect("integration-example"), timeout=60,
-                 message=f"the imported users to be able to log in to vhost {VHOST}")
+        wait_for(
+            lambda: _can_connect("registry") and _can_connect("integration-example"),
+            timeout=60,
+            message=f"the imported users to be able to log in to vhost {VHOST}",
+        )
         yield _definitions()
     finally:
         _ctl("delete_vhost", VHOST)
@@ -93,18 +98,25 @@ def imported():
 
 def _differences(defined: dict) -> list[str]:
     """What the broker holds that differs from the definitions (empty once the import is done)."""
+
     def tags(value):
         return sorted(value.split(",") if isinstance(value, str) else value)
 
     users = {u["user"]: tags(u["tags"]) for u in _listed("list_users")}
-    queues = {(q["name"], q["type"], q["durable"])
-              for q in _listed("list_queues", "-p", VHOST, "name", "type", "durable")}
-    exchanges = {(e["name"], e["type"], e["durable"])
-                 for e in _listed("list_exchanges", "-p", VHOST, "name", "type", "durable")}
-    bindings = {(b["source_name"], b["destination_name"], b["routing_key"])
-                for b in _listed("list_bindings", "-p", VHOST, "source_name", "destination_name", "routing_key")}
-    policies = {p["name"]: (p["pattern"], p["apply-to"], json.loads(p["definition"]), p["priority"])
-                for p in _listed("list_policies", "-p", VHOST)}
+    queues = {
+        (q["name"], q["type"], q["durable"]) for q in _listed("list_queues", "-p", VHOST, "name", "type", "durable")
+    }
+    exchanges = {
+        (e["name"], e["type"], e["durable"]) for e in _listed("list_exchanges", "-p", VHOST, "name", "type", "durable")
+    }
+    bindings = {
+        (b["source_name"], b["destination_name"], b["routing_key"])
+        for b in _listed("list_bindings", "-p", VHOST, "source_name", "destination_name", "routing_key")
+    }
+    policies = {
+        p["name"]: (p["pattern"], p["apply-to"], json.loads(p["definition"]), p["priority"])
+        for p in _listed("list_policies", "-p", VHOST)
+    }
     permissions = {p["user"]: (p["configure"], p["write"], p["read"]) for p in _listed("list_permissions", "-p", VHOST)}
     topics = {(t["user"], t["exchange"], t["write"], t["read"]) for t in _listed("list_topic_permissions", "-p", VHOST)}
     checks = {
@@ -112,12 +124,12 @@ def _differences(defined: dict) -> list[str]:
         "queues": queues == {(q["name"], q["arguments"]["x-queue-type"], q["durable"]) for q in defined["queues"]},
         "exchanges": {(e["name"], e["type"], e["durable"]) for e in defined["exchanges"]} <= exchanges,
         "bindings": {(b["source"], b["destination"], b["routing_key"]) for b in defined["bindings"]} <= bindings,
-        "policies": policies == {p["name"]: (p["pattern"], p["apply-to"], p["definition"], p["priority"])
-                                 for p in defined["policies"]},
-        "permissions": permissions == {p["user"]: (p["configure"], p["write"], p["read"])
-                                       for p in defined["permissions"]},
-        "topic permissions": topics == {(t["user"], t["exchange"], t["write"], t["read"])
-                                        for t in defined["topic_permissions"]},
+        "policies": policies
+        == {p["name"]: (p["pattern"], p["apply-to"], p["definition"], p["priority"]) for p in defined["policies"]},
+        "permissions": permissions
+        == {p["user"]: (p["configure"], p["write"], p["read"]) for p in defined["permissions"]},
+        "topic permissions": topics
+        == {(t["user"], t["exchange"], t["write"], t["read"]) for t in defined["topic_permissions"]},
     }
     return [name for name, same in checks.items() if not same]
 
@@ -143,10 +155,18 @@ def test_registry_publishes_its_events_but_cannot_consume_another_services_queue
     try:
         producer = conn.Producer()
         # Confirmed by the broker (confirm_publish): a refused publish would raise here.
-        producer.publish({"probe": str(uuid.uuid4())}, exchange="ocop.events",
-                         routing_key="registry.product.registered", serializer="json", retry=False)
-        wait_for(lambda: _queue_depth(admin, "events.registry-feed") == 1, timeout=10,
-                 message="the registry's event to reach events.registry-feed")
+        producer.publish(
+            {"probe": str(uuid.uuid4())},
+            exchange="ocop.events",
+            routing_key="registry.product.registered",
+            serializer="json",
+            retry=False,
+        )
+        wait_for(
+            lambda: _queue_depth(admin, "events.registry-feed") == 1,
+            timeout=10,
+            message="the registry's event to reach events.registry-feed",
+        )
 
         with pytest.raises(AccessRefused, match="events.registry-feed"):
             queue = Queue("events.registry-feed", no_declare=True)
@@ -156,8 +176,11 @@ def test_registry_publishes_its_events_but_cannot_consume_another_services_queue
         # Topic permission: the registry may not publish another service's event types.
         channel = conn.channel()
         with pytest.raises(AccessRefused, match="events.fair.published"):
-            channel.basic_publish_confirm(channel.prepare_message(b"{}", content_type="application/json"),
-                                          exchange="ocop.events", routing_key="events.fair.published")
+            channel.basic_publish_confirm(
+                channel.prepare_message(b"{}", content_type="application/json"),
+                exchange="ocop.events",
+                routing_key="events.fair.published",
+            )
     finally:
         conn.release()
         admin.default_channel.queue_purge("events.registry-feed")
@@ -182,13 +205,20 @@ def test_integration_example_binds_ext_queues_to_public_events_only(imported):
     conn = _connect("integration-example")
     try:
         events = Exchange("ocop.events", type="topic", passive=True)
-        Queue(name, events, routing_key="registry.certification.granted", durable=False, auto_delete=True,
-              channel=conn.default_channel).declare()
+        Queue(
+            name,
+            events,
+            routing_key="registry.certification.granted",
+            durable=False,
+            auto_delete=True,
+            channel=conn.default_channel,
+        ).declare()
         with pytest.raises(AccessRefused):
             conn.channel().queue_bind(name, "ocop.events", routing_key="registry.producer.registered")
         with pytest.raises(AccessRefused):
-            conn.channel().queue_declare(queue="events.registry-feed", passive=False, durable=True,
-                                         arguments={"x-queue-type": "quorum"})
+            conn.channel().queue_declare(
+                queue="events.registry-feed", passive=False, durable=True, arguments={"x-queue-type": "quorum"}
+            )
     finally:
         try:
             conn.channel().queue_delete(name)

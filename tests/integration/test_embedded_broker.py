@@ -53,12 +53,12 @@ def test_unacked_message_survives_restart_and_acked_does_not(tmp_path):
     msg = channel.basic_get("t.queue", no_ack=False)
     assert msg is not None and msg.payload == {"key": "a.two"}
     channel.qos.restore_at_shutdown = False  # a kill -9 runs no shutdown hooks
-    durable.reset_process_state(str(tmp_path / 'broker.sqlite'))
+    durable.reset_process_state(str(tmp_path / "broker.sqlite"))
 
     fresh = connect(url)
     _, q = _declare(fresh)
-    assert _drain(fresh, q, ack=True, limit=1) == ["a.two"]      # redelivered after restart
-    assert _drain(fresh, q, ack=True, limit=1) == []             # a.one was acked; b.* never routed
+    assert _drain(fresh, q, ack=True, limit=1) == ["a.two"]  # redelivered after restart
+    assert _drain(fresh, q, ack=True, limit=1) == []  # a.one was acked; b.* never routed
     fresh.release()
 
 

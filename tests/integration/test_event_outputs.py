@@ -33,8 +33,14 @@ def vevents(response) -> dict[str, object]:
 
 
 def producer_feed(api, producer_id, role=None, sub=None, token=None):
-    return api.call("GET", "events", f"/calendars/producers/{producer_id}.ics", role, sub=sub,
-                    params={"token": token} if token is not None else None)
+    return api.call(
+        "GET",
+        "events",
+        f"/calendars/producers/{producer_id}.ics",
+        role,
+        sub=sub,
+        params={"token": token} if token is not None else None,
+    )
 
 
 def refused(r, status: int, field: str | None = None, where: str = "query"):
@@ -57,8 +63,14 @@ def offered_per_producer(api, fair_ids) -> dict[str, int]:
 def test_public_feed_lists_announced_fairs_and_marks_cancelled_ones(api):
     a, b = register(api, "Lào Cai"), register(api, "Lào Cai")
     known(api, [a["products"][0]["id"], b["products"][0]["id"]])
-    fair = create_fair(api, "Lào Cai", capacity=2, name="Hội chợ Nông sản OCOP vùng cao Lào Cai",
-                       venue="Quảng trường Nguyễn Tri Phương", rules={"groups": [1]})
+    fair = create_fair(
+        api,
+        "Lào Cai",
+        capacity=2,
+        name="Hội chợ Nông sản OCOP vùng cao Lào Cai",
+        venue="Quảng trường Nguyễn Tri Phương",
+        rules={"groups": [1]},
+    )
     draft = create_fair(api, "Lào Cai", rules={"groups": [1]})
     dropped = create_fair(api, "Lào Cai", rules={"groups": [1]})
     assert api.call("POST", "events", f"/fairs/{dropped['id']}/cancel", "trade_officer", json={}).ok
@@ -98,8 +110,7 @@ def test_public_feed_lists_announced_fairs_and_marks_cancelled_ones(api):
 def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
     a, b, c = (register(api, "Lào Cai", group=2, decided=d) for d in ("2025-07-20", "2025-06-20", "2025-05-20"))
     known(api, [m["products"][0]["id"] for m in (a, b, c)])
-    fair = create_fair(api, "Lào Cai", capacity=3, name="Phiên chợ OCOP Sa Pa — chợ tình Bắc Hà",
-                       rules={"groups": [2]})
+    fair = create_fair(api, "Lào Cai", capacity=3, name="Phiên chợ OCOP Sa Pa — chợ tình Bắc Hà", rules={"groups": [2]})
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     for producer, verdict in ((a, "accept"), (b, "accept"), (c, "decline")):
@@ -113,10 +124,10 @@ def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
     booth = by_producer(api, fair["id"])[a["id"]]["booth"]
     assert f"Gian hàng số: {booth}" in str(event["description"])
     assert vevents(producer_feed(api, c["id"], "producer", sub=c["id"])) == {}  # declined: nothing
-    assert len(vevents(producer_feed(api, b["id"], "trade_officer"))) == 1       # staff may read any
+    assert len(vevents(producer_feed(api, b["id"], "trade_officer"))) == 1  # staff may read any
 
-    refused(producer_feed(api, b["id"], "producer", sub=a["id"]), 403)           # someone else's
-    refused(producer_feed(api, a["id"]), 401)                                   # neither token nor link
+    refused(producer_feed(api, b["id"], "producer", sub=a["id"]), 403)  # someone else's
+    refused(producer_feed(api, a["id"]), 401)  # neither token nor link
     refused(api.call("GET", "events", f"/calendars/producers/{a['id']}/calendar-link", "producer", sub=b["id"]), 403)
     refused(api.call("GET", "events", f"/calendars/producers/{uuid.uuid4()}/calendar-link", "trade_officer"), 404)
 
@@ -124,14 +135,19 @@ def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
     assert r.status_code == 200, r.text
     link = r.json()
     assert link["webcal"].startswith("webcal://") and link["url"].endswith(link["webcal"].split("://", 1)[1])
-    subscribed = api.http.get(link["url"], timeout=30)                           # as a calendar app: no header
+    subscribed = api.http.get(link["url"], timeout=30)  # as a calendar app: no header
     assert set(vevents(subscribed)) == {uid}
     token = link["url"].split("token=", 1)[1]
-    refused(producer_feed(api, b["id"], token=token), 403)                       # a's link names a
+    refused(producer_feed(api, b["id"], token=token), 403)  # a's link names a
     refused(producer_feed(api, a["id"], token=token[:-3] + "abc"), 401)
 
-    r = api.call("POST", "events", f"/invitations/{mine[b['id']]['id']}/withdraw", "trade_officer",
-                 json={"reason": "Sản phẩm chưa đạt yêu cầu trưng bày"})
+    r = api.call(
+        "POST",
+        "events",
+        f"/invitations/{mine[b['id']]['id']}/withdraw",
+        "trade_officer",
+        json={"reason": "Sản phẩm chưa đạt yêu cầu trưng bày"},
+    )
     assert r.status_code == 200, r.text
     [withdrawn] = vevents(producer_feed(api, b["id"], "producer", sub=b["id"])).values()
     assert str(withdrawn["status"]) == "CANCELLED" and "Sản phẩm chưa đạt yêu cầu" in str(withdrawn["description"])
@@ -140,7 +156,7 @@ def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
     cancelled = vevents(api.http.get(link["url"], timeout=30))[uid]
     assert str(cancelled["status"]) == "CANCELLED" and cancelled["sequence"] > event["sequence"]
 
-    monkeypatch.setenv("OCOP_CALENDAR_SECRET", "rotated-after-a-leak")             # revokes every link
+    monkeypatch.setenv("OCOP_CALENDAR_SECRET", "rotated-after-a-leak")  # revokes every link
     refused(api.http.get(link["url"], timeout=30), 401)
     fresh = api.call("GET", "events", f"/calendars/producers/{a['id']}/calendar-link", "producer", sub=a["id"])
     assert fresh.json()["url"] != link["url"] and api.http.get(fresh.json()["url"], timeout=30).status_code == 200
@@ -159,8 +175,13 @@ def test_participants_export_with_booths_contacts_and_subsidy(api):
     one = register(api, "Lào Cai", group=3, kind="household", decided="2025-06-20")
     late = register(api, "Lào Cai", group=3, decided="2025-01-20")
     known(api, [p["id"] for m in (two, one, late) for p in m["products"]])
-    fair = create_fair(api, "Lào Cai", capacity=2, subsidy_per_booth=6_500_000,
-                       rules={"groups": [3], "max_products_per_producer": 2, "waitlist_size": 5})
+    fair = create_fair(
+        api,
+        "Lào Cai",
+        capacity=2,
+        subsidy_per_booth=6_500_000,
+        rules={"groups": [3], "max_products_per_producer": 2, "waitlist_size": 5},
+    )
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     assert mine[late["id"]]["status"] == "waitlisted"
@@ -170,15 +191,36 @@ def test_participants_export_with_booths_contacts_and_subsidy(api):
 
     url = f"/fairs/{fair['id']}/participants.csv"
     rows = parse_csv(api.call("GET", "events", url, "trade_officer"))
-    assert list(rows[0]) == ["status", "rank", "booths", "producer_id", "producer", "producer_kind", "province",
-                             "region", "email", "phone", "product_id", "product", "group", "subgroup", "stars",
-                             "certificate_valid_until", "certificate_status", "subsidy"]
-    assert [r["producer_id"] for r in rows] == sorted([two["id"], two["id"], one["id"]],
-                                                       key=lambda p: booths[p])  # by booth
+    assert list(rows[0]) == [
+        "status",
+        "rank",
+        "booths",
+        "producer_id",
+        "producer",
+        "producer_kind",
+        "province",
+        "region",
+        "email",
+        "phone",
+        "product_id",
+        "product",
+        "group",
+        "subgroup",
+        "stars",
+        "certificate_valid_until",
+        "certificate_status",
+        "subsidy",
+    ]
+    assert [r["producer_id"] for r in rows] == sorted(
+        [two["id"], two["id"], one["id"]], key=lambda p: booths[p]
+    )  # by booth
     first, second = (r for r in rows if r["producer_id"] == two["id"])
     assert first["producer"] == two["producer"]["name"] and first["producer"].startswith("Hợp tác xã Dược liệu Bát Xát")
-    assert (first["province"], first["region"], first["email"]) == ("Lào Cai", "northern_midlands_mountains",
-                                                                     two["email"])
+    assert (first["province"], first["region"], first["email"]) == (
+        "Lào Cai",
+        "northern_midlands_mountains",
+        two["email"],
+    )
     assert {first["product"], second["product"]} == {"Mật ong rừng U Minh 1", "Mật ong rừng U Minh 2"}
     assert first["booths"] == str(booths[two["id"]]) and first["stars"] == "4" and first["group"] == "3"
     assert (first["subsidy"], second["subsidy"]) == ("6500000", "")  # once per producer: the column sums up
@@ -204,19 +246,33 @@ def test_programme_figures_against_the_invitations_made(api):
     made.append(register(api, "Yên Bái", group=4, kind="household", decided=today))  # merged into Lào Cai
     ended = register(api, "Lào Cai", group=4, decided=today)
     known(api, [m["products"][0]["id"] for m in made + [ended]])
-    r = api.call("POST", "registry", f"/certifications/{ended['certs'][0]['id']}/revoke", "registry_officer",
-                 json={"reason": "Ngừng sản xuất", "decision_number": "77/QĐ-UBND", "decision_date": today})
+    r = api.call(
+        "POST",
+        "registry",
+        f"/certifications/{ended['certs'][0]['id']}/revoke",
+        "registry_officer",
+        json={"reason": "Ngừng sản xuất", "decision_number": "77/QĐ-UBND", "decision_date": today},
+    )
     assert r.status_code == 200, r.text
 
     def revoked():
-        return api.call("GET", "events", f"/catalogue/{ended['products'][0]['id']}", "trade_officer"
-                        ).json()["status"] == "revoked"
+        return (
+            api.call("GET", "events", f"/catalogue/{ended['products'][0]['id']}", "trade_officer").json()["status"]
+            == "revoked"
+        )
 
     wait_for(revoked, message="revocation in the read model")
-    first = create_fair(api, "Lào Cai", capacity=2, starts_in=700, subsidy_per_booth=5_000_000,
-                        budget=40_000_000, name="Hội chợ OCOP Lào Cai lần thứ nhất", rules={"groups": [4]})
-    second = create_fair(api, "Lào Cai", capacity=2, starts_in=710, subsidy_per_booth=4_000_000,
-                         rules={"groups": [4]})
+    first = create_fair(
+        api,
+        "Lào Cai",
+        capacity=2,
+        starts_in=700,
+        subsidy_per_booth=5_000_000,
+        budget=40_000_000,
+        name="Hội chợ OCOP Lào Cai lần thứ nhất",
+        rules={"groups": [4]},
+    )
+    second = create_fair(api, "Lào Cai", capacity=2, starts_in=710, subsidy_per_booth=4_000_000, rules={"groups": [4]})
     for fair in (first, second):
         publish(api, fair["id"])
     accepted = 0
@@ -225,8 +281,11 @@ def test_programme_figures_against_the_invitations_made(api):
             assert answer(api, inv).status_code == 200
             accepted += 1
     start = date.fromisoformat(first["starts_on"])
-    params = {"from": (start - timedelta(days=3)).isoformat(), "to": (start + timedelta(days=20)).isoformat(),
-              "province": "Lào Cai"}
+    params = {
+        "from": (start - timedelta(days=3)).isoformat(),
+        "to": (start + timedelta(days=20)).isoformat(),
+        "province": "Lào Cai",
+    }
 
     r = api.call("GET", "events", "/figures", "trade_officer", params=params)
     assert r.status_code == 200, r.text
@@ -236,8 +295,9 @@ def test_programme_figures_against_the_invitations_made(api):
     assert out["filters"]["provinces"] == ["Lào Cai"]
     assert out["overall"]["invitations"] == sum(offered.values()) == 4
     assert out["overall"]["acceptances"] == accepted == 2
-    assert out["by_region"] == [{"key": "northern_midlands_mountains", "invitations": 4, "acceptances": 2,
-                                 "acceptance_rate": 0.5}]
+    assert out["by_region"] == [
+        {"key": "northern_midlands_mountains", "invitations": 4, "acceptances": 2, "acceptance_rate": 0.5}
+    ]
     assert out["by_province"][0]["key"] == "Lào Cai" and len(out["by_province"]) == 1
     assert out["by_group"] == [{"key": "4", "invitations": 4, "acceptances": 2, "acceptance_rate": 0.5}]
     kinds = {t["key"]: t["invitations"] for t in out["by_producer_kind"]}
@@ -248,7 +308,11 @@ def test_programme_figures_against_the_invitations_made(api):
     one = fairs[first["id"]]
     assert (one["capacity"], one["booths_assigned"], one["fill_rate"]) == (2, 1, 0.5)
     assert (one["subsidy_committed"], one["budget"], one["budget_used"], one["budget_left"]) == (
-        5_000_000, 40_000_000, 0.125, 35_000_000)
+        5_000_000,
+        40_000_000,
+        0.125,
+        35_000_000,
+    )
     assert (one["invitations"], one["acceptances"], one["name"]) == (2, 1, "Hội chợ OCOP Lào Cai lần thứ nhất")
     assert fairs[second["id"]]["budget_used"] is None and fairs[second["id"]]["subsidy_committed"] == 4_000_000
     assert out["overall"]["capacity"] == sum(f["capacity"] for f in out["fairs"])
@@ -269,10 +333,14 @@ def test_programme_figures_against_the_invitations_made(api):
     year = api.call("GET", "events", "/figures", "integration", params={"year": start.year + 5})
     assert year.status_code == 200 and year.json()["fairs"] == []
 
-    refused(api.call("GET", "events", "/figures", "trade_officer", params={"year": 2026, "from": "2026-01-01"}),
-            422, "year")
+    refused(
+        api.call("GET", "events", "/figures", "trade_officer", params={"year": 2026, "from": "2026-01-01"}), 422, "year"
+    )
     refused(api.call("GET", "events", "/figures", "trade_officer", params={"from": "2026-01-01"}), 422, "to")
-    refused(api.call("GET", "events", "/figures", "trade_officer", params={"from": "2026-03-01", "to": "2026-02-01"}),
-            422, "to")
+    refused(
+        api.call("GET", "events", "/figures", "trade_officer", params={"from": "2026-03-01", "to": "2026-02-01"}),
+        422,
+        "to",
+    )
     refused(api.call("GET", "events", "/figures", "trade_officer", params={"province": "Atlantis"}), 422, "province")
     refused(api.call("GET", "events", "/figures", "producer", sub=made[0]["id"]), 403)

@@ -17,9 +17,24 @@ from test_flow import register_certified
 def test_example_consumer_prints_a_certification(platform, api):
     name = f"test-{uuid.uuid4().hex[:6]}"
     url = os.environ["OCOP_BROKER_URL"].replace("//", "/%2F").replace("amqp:/%2F", "amqp://")
-    proc = subprocess.Popen([sys.executable, "examples/consumer.py", "--url", url, "--name", name, "--max", "1",
-                             "--keys", "registry.certification.granted"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "examples/consumer.py",
+            "--url",
+            url,
+            "--name",
+            name,
+            "--max",
+            "1",
+            "--keys",
+            "registry.certification.granted",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         import pika
 

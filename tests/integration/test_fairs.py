@@ -51,22 +51,47 @@ def refused(r, status: int, field: str) -> dict:
 
 # ---- creating ----------------------------------------------------------------------------------
 def test_a_fair_with_every_field_round_trips_with_old_province_names(api):
-    body = fair_body("Quảng Ninh", capacity=220, kind="exhibition", host_province="Tỉnh Bến Tre",
-                     budget=220 * 8_000_000, response_days=10, organiser="Ủy ban nhân dân tỉnh Vĩnh Long",
-                     organiser_kind="peoples_committee", region="mekong_delta", venue="Quảng trường Đồng Khởi",
-                     rules={"min_stars": 4, "admit_uncertified": True, "groups": [1, 2, 3], "subgroups": ["1.3"],
-                            "regions": ["red_river_delta"], "provinces": ["tra vinh", "Hậu Giang"],
-                            "producer_kinds": ["cooperative", "enterprise"], "max_products_per_producer": 2,
-                            "max_booths_per_producer": 2, "group_quotas": {"1": 0.6, "3": 0.1},
-                            "regional_weights": {"far": 8}, "overbooking_percent": 10, "waitlist_size": 50,
-                            "top_up": False})
+    body = fair_body(
+        "Quảng Ninh",
+        capacity=220,
+        kind="exhibition",
+        host_province="Tỉnh Bến Tre",
+        budget=220 * 8_000_000,
+        response_days=10,
+        organiser="Ủy ban nhân dân tỉnh Vĩnh Long",
+        organiser_kind="peoples_committee",
+        region="mekong_delta",
+        venue="Quảng trường Đồng Khởi",
+        rules={
+            "min_stars": 4,
+            "admit_uncertified": True,
+            "groups": [1, 2, 3],
+            "subgroups": ["1.3"],
+            "regions": ["red_river_delta"],
+            "provinces": ["tra vinh", "Hậu Giang"],
+            "producer_kinds": ["cooperative", "enterprise"],
+            "max_products_per_producer": 2,
+            "max_booths_per_producer": 2,
+            "group_quotas": {"1": 0.6, "3": 0.1},
+            "regional_weights": {"far": 8},
+            "overbooking_percent": 10,
+            "waitlist_size": 50,
+            "top_up": False,
+        },
+    )
     r = api.call("POST", "events", "/fairs", "trade_officer", json=body)
     assert r.status_code == 201, r.text
     fair = r.json()
-    assert (fair["host_province"], fair["host_province_entered"], fair["region"]) == ("Vĩnh Long", "Bến Tre",
-                                                                                        "mekong_delta")
-    assert (fair["kind"], fair["organiser"], fair["organiser_kind"]) == ("exhibition", "Ủy ban nhân dân tỉnh Vĩnh Long",
-                                                                         "peoples_committee")
+    assert (fair["host_province"], fair["host_province_entered"], fair["region"]) == (
+        "Vĩnh Long",
+        "Bến Tre",
+        "mekong_delta",
+    )
+    assert (fair["kind"], fair["organiser"], fair["organiser_kind"]) == (
+        "exhibition",
+        "Ủy ban nhân dân tỉnh Vĩnh Long",
+        "peoples_committee",
+    )
     assert (fair["budget"], fair["response_days"], fair["status"], fair["version"]) == (1_760_000_000, 10, "draft", 1)
     rules = fair["rules"]
     assert rules["provinces"] == ["Vĩnh Long", "Cần Thơ"]  # stored as the current provinces
@@ -88,8 +113,9 @@ def test_a_showcase_point_runs_for_a_year_a_trade_fair_does_not(platform, api):
     r = api.call("POST", "events", "/fairs", "trade_officer", json=year)
     assert r.status_code == 201 and r.json()["kind"] == "showcase_point", r.text
     with nothing_written(platform):
-        body = refused(api.call("POST", "events", "/fairs", "trade_officer", json={**year, "kind": "trade_fair"}),
-                       422, "ends_on")
+        body = refused(
+            api.call("POST", "events", "/fairs", "trade_officer", json={**year, "kind": "trade_fair"}), 422, "ends_on"
+        )
     assert "showcase_point" in body["errors"]["json"]["ends_on"][0]
 
 
@@ -106,13 +132,13 @@ def _past(hours: int = 1) -> str:
 
 
 BAD = [
-    ({"ends_on": (date.today() + timedelta(days=59)).isoformat()}, "ends_on"),                  # before starts_on
+    ({"ends_on": (date.today() + timedelta(days=59)).isoformat()}, "ends_on"),  # before starts_on
     ({"invitation_deadline": (datetime.now(UTC) + timedelta(days=62)).isoformat()}, "invitation_deadline"),
     ({"invitation_deadline": _past()}, "invitation_deadline"),
     ({"host_province": "Atlantis"}, "host_province"),
-    ({"host_province": "Hà Nội"}, "region"),                               # Hà Nội is not in the Mekong Delta
+    ({"host_province": "Hà Nội"}, "region"),  # Hà Nội is not in the Mekong Delta
     ({"kind": "bazaar"}, "kind"),
-    ({"kind": "showcase"}, "kind"),                                        # its name before issue 4
+    ({"kind": "showcase"}, "kind"),  # its name before issue 4
     ({"budget": 5 * 8_000_000 - 1}, "budget"),
     ({"response_days": 0}, "response_days"),
     ({"organiser_kind": "club"}, "organiser_kind"),
@@ -150,8 +176,15 @@ def patch(api, fair_id, **changes):
 def test_a_draft_changes_freely_and_quietly_rules_merge_key_by_key(platform, api):
     fair = create_fair(api, "Quảng Ninh", rules={"min_stars": 3, "groups": [1, 2]})
     before = outbox_count(platform)
-    r = patch(api, fair["id"], capacity=80, venue="Trung tâm Hội nghị tỉnh", rules={"min_stars": 4},
-              host_province="Hậu Giang", kind="exhibition")
+    r = patch(
+        api,
+        fair["id"],
+        capacity=80,
+        venue="Trung tâm Hội nghị tỉnh",
+        rules={"min_stars": 4},
+        host_province="Hậu Giang",
+        kind="exhibition",
+    )
     assert r.status_code == 200, r.text
     changed = r.json()
     assert (changed["capacity"], changed["venue"], changed["kind"]) == (80, "Trung tâm Hội nghị tỉnh", "exhibition")
@@ -175,15 +208,22 @@ def test_a_published_fair_announces_each_change_once(platform, api):
     assert updated["data"]["changed"] == ["capacity", "subsidy_per_booth"]  # the name did not change
     assert (updated["data"]["capacity"], updated["subject_version"]) == (9, published["version"] + 1)
     same = patch(api, fair["id"], capacity=9)
-    assert same.json()["version"] == published["version"] + 1 and len(events_of(platform, "events.fair.updated",
-                                                                                fair["id"])) == 1
+    assert (
+        same.json()["version"] == published["version"] + 1
+        and len(events_of(platform, "events.fair.updated", fair["id"])) == 1
+    )
 
 
 def test_edits_that_break_a_rule_are_refused_and_change_nothing(platform, api):
     fair = create_fair(api, "Quảng Ninh", rules={"groups": [1]})
-    cases = [({"ends_on": "2020-01-01"}, "ends_on"), ({"invitation_deadline": _past()}, "invitation_deadline"),
-             ({"rules": {"subgroups": ["2.1"]}}, "rules.subgroups"), ({"budget": 1}, "budget"),
-             ({"host_province": "Gondor"}, "host_province"), ({"capacity": 0}, "capacity")]
+    cases = [
+        ({"ends_on": "2020-01-01"}, "ends_on"),
+        ({"invitation_deadline": _past()}, "invitation_deadline"),
+        ({"rules": {"subgroups": ["2.1"]}}, "rules.subgroups"),
+        ({"budget": 1}, "budget"),
+        ({"host_province": "Gondor"}, "host_province"),
+        ({"capacity": 0}, "capacity"),
+    ]
     for changes, field in cases:
         with nothing_written(platform):
             refused(patch(api, fair["id"], **changes), 422, field)
@@ -254,11 +294,22 @@ def test_the_lifecycle_draft_published_inviting_closed_held_each_with_its_event(
     move_fair(platform, fair["id"], date.today() - timedelta(days=3), date.today() - timedelta(days=1))
     r = post(api, fair["id"], "hold")
     assert r.status_code == 200 and r.json()["status"] == "held", r.text
-    kinds = [e["type"] for e in sum((events_of(platform, t, fair["id"]) for t in (
-        "events.fair.published", "events.fair.inviting", "events.fair.closed", "events.fair.held")), [])]
+    kinds = [
+        e["type"]
+        for e in sum(
+            (
+                events_of(platform, t, fair["id"])
+                for t in ("events.fair.published", "events.fair.inviting", "events.fair.closed", "events.fair.held")
+            ),
+            [],
+        )
+    ]
     assert kinds == ["events.fair.published", "events.fair.inviting", "events.fair.closed", "events.fair.held"]
-    versions = [e["subject_version"] for t in ("events.fair.published", "events.fair.inviting", "events.fair.closed",
-                                               "events.fair.held") for e in events_of(platform, t, fair["id"])]
+    versions = [
+        e["subject_version"]
+        for t in ("events.fair.published", "events.fair.inviting", "events.fair.closed", "events.fair.held")
+        for e in events_of(platform, t, fair["id"])
+    ]
     assert versions == sorted(versions) and len(set(versions)) == 4
     for action in ("publish", "invite", "close", "cancel"):  # held is final
         with nothing_written(platform):
@@ -280,13 +331,18 @@ def test_cancelling_withdraws_every_open_invitation_and_frees_the_booths(platfor
     assert r.json()["cancel_reason"] == "Bão số 3 đổ bộ, hoãn mọi sự kiện đông người"
     [cancelled] = events_of(platform, "events.fair.cancelled", fair["id"])
     assert (cancelled["data"]["previous_status"], cancelled["data"]["reason"]) == (
-        "inviting", "Bão số 3 đổ bộ, hoãn mọi sự kiện đông người")
-    withdrawn = {e["data"]["producer_id"]: e["data"] for e in events_of(platform, "events.invitation.withdrawn",
-                                                                       fair_id=fair["id"])}
+        "inviting",
+        "Bão số 3 đổ bộ, hoãn mọi sự kiện đông người",
+    )
+    withdrawn = {
+        e["data"]["producer_id"]: e["data"]
+        for e in events_of(platform, "events.invitation.withdrawn", fair_id=fair["id"])
+    }
     assert withdrawn[a["id"]]["booths"] == [1] and withdrawn[a["id"]]["previous_status"] == "accepted"
     assert withdrawn[b["id"]]["previous_status"] == "waitlisted"
     assert {(w["cause"], w["detail"]) for w in withdrawn.values()} == {
-        ("fair_cancelled", "Bão số 3 đổ bộ, hoãn mọi sự kiện đông người")}
+        ("fair_cancelled", "Bão số 3 đổ bộ, hoãn mọi sự kiện đông người")
+    }
     assert {i["status"] for i in invitations(api, fair["id"])} == {"withdrawn"}
     with nothing_written(platform):
         refused(post(api, fair["id"], "cancel", json={}), 422, "status")

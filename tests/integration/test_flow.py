@@ -25,36 +25,77 @@ LINK = re.compile(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+)")
 def register_certified(api, province="Bến Tre", score=78, email=None, name="Hợp tác xã Kẹo dừa Thanh Long"):
     code = f"T-{uuid.uuid4().hex[:8]}"
     email = email or f"{code.lower()}@example.vn"
-    r = api.call("POST", "registry", "/producers", "registry_officer", json={
-        "code": code, "name": name, "kind": "cooperative", "province": province, "email": email,
-        "consent": {"email": True, "sms": False}})
+    r = api.call(
+        "POST",
+        "registry",
+        "/producers",
+        "registry_officer",
+        json={
+            "code": code,
+            "name": name,
+            "kind": "cooperative",
+            "province": province,
+            "email": email,
+            "consent": {"email": True, "sms": False},
+        },
+    )
     assert r.status_code == 201, r.text
     producer = r.json()
-    r = api.call("POST", "registry", "/products", "registry_officer", json={
-        "producer_id": producer["id"], "name": "Kẹo dừa sầu riêng", "group": 1})
+    r = api.call(
+        "POST",
+        "registry",
+        "/products",
+        "registry_officer",
+        json={"producer_id": producer["id"], "name": "Kẹo dừa sầu riêng", "group": 1},
+    )
     assert r.status_code == 201, r.text
     product = r.json()
-    r = api.call("POST", "registry", "/certifications", "registry_officer", json={
-        "product_id": product["id"], "score": score, "issued_by": "UBND tỉnh Bến Tre",
-        "decision_number": "1358/QĐ-UBND", "decision_date": DECIDED.isoformat()})
+    r = api.call(
+        "POST",
+        "registry",
+        "/certifications",
+        "registry_officer",
+        json={
+            "product_id": product["id"],
+            "score": score,
+            "issued_by": "UBND tỉnh Bến Tre",
+            "decision_number": "1358/QĐ-UBND",
+            "decision_date": DECIDED.isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     return producer, product, r.json(), email
 
 
 def in_read_model(api, product_id):
     """The events service has the product (it learns of it only through the registry's event)."""
-    return wait_for(lambda: (r := api.call("GET", "events", f"/catalogue/{product_id}", "trade_officer")).ok
-                    and r.json(), message="read model row")
+    return wait_for(
+        lambda: (r := api.call("GET", "events", f"/catalogue/{product_id}", "trade_officer")).ok and r.json(),
+        message="read model row",
+    )
 
 
 def create_fair(api, capacity=5, **rules):
     starts = datetime.now(UTC).date() + timedelta(days=60)
-    r = api.call("POST", "events", "/fairs", "trade_officer", json={
-        "name": f"Hội chợ OCOP Cần Thơ {uuid.uuid4().hex[:4]}", "organiser": "Sở Công Thương Cần Thơ",
-        "host_province": "Cần Thơ", "region": "mekong_delta", "venue": "Công viên sông Hậu",
-        "starts_on": starts.isoformat(), "ends_on": (starts + timedelta(days=4)).isoformat(), "capacity": capacity,
-        "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(), "subsidy_per_booth": 8000000,
-        "rules": rules})
+    r = api.call(
+        "POST",
+        "events",
+        "/fairs",
+        "trade_officer",
+        json={
+            "name": f"Hội chợ OCOP Cần Thơ {uuid.uuid4().hex[:4]}",
+            "organiser": "Sở Công Thương Cần Thơ",
+            "host_province": "Cần Thơ",
+            "region": "mekong_delta",
+            "venue": "Công viên sông Hậu",
+            "starts_on": starts.isoformat(),
+            "ends_on": (starts + timedelta(days=4)).isoformat(),
+            "capacity": capacity,
+            "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
+            "subsidy_per_booth": 8000000,
+            "rules": rules,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -94,8 +135,12 @@ def test_certified_product_reaches_fair_and_producer_accepts(platform, api):
     done = api.http.post(link, data={"answer": "accept", "note": "Chúng tôi mang 2 gian hàng mẫu"}, timeout=10)
     assert done.status_code == 200 and "đồng ý tham gia" in done.text
 
-    accepted = wait_for(lambda: (i := api.call("GET", "events", f"/invitations/{invitation['id']}", "trade_officer")
-                                 .json())["status"] == "accepted" and i, message="acceptance recorded")
+    accepted = wait_for(
+        lambda: (i := api.call("GET", "events", f"/invitations/{invitation['id']}", "trade_officer").json())["status"]
+        == "accepted"
+        and i,
+        message="acceptance recorded",
+    )
     assert accepted["booth"] == 1 and accepted["note"] == "Chúng tôi mang 2 gian hàng mẫu"
     # the page now shows the organiser's confirmation, and the link cannot be used again
     wait_for(lambda: "gian hàng số 1" in api.http.get(link, timeout=10).text, message="verdict on page")
@@ -131,18 +176,23 @@ def test_producer_cannot_answer_someone_elses_invitation(platform, api):
     in_read_model(api, product["id"])
     fair = create_fair(api, min_stars=4, provinces=["Vĩnh Long"])
     api.call("POST", "events", f"/fairs/{fair['id']}/publish", "trade_officer")
-    inv = next(i for i in api.call("GET", "events", f"/fairs/{fair['id']}/invitations", "trade_officer").json()
-               if i["producer_id"] == producer["id"])
+    inv = next(
+        i
+        for i in api.call("GET", "events", f"/fairs/{fair['id']}/invitations", "trade_officer").json()
+        if i["producer_id"] == producer["id"]
+    )
     other = str(uuid.uuid4())
     r = api.call("GET", "events", f"/invitations/{inv['id']}", "producer", sub=other)
     assert r.status_code == 403
     r = api.call("POST", "events", f"/invitations/{inv['id']}/answer", "producer", sub=other, json={"answer": "accept"})
     assert r.status_code == 403 and "another producer" in r.json()["message"]
-    r = api.call("POST", "events", f"/invitations/{inv['id']}/answer", "producer", sub=producer["id"],
-                 json={"answer": "accept"})
+    r = api.call(
+        "POST", "events", f"/invitations/{inv['id']}/answer", "producer", sub=producer["id"], json={"answer": "accept"}
+    )
     assert r.status_code == 200 and r.json()["status"] == "accepted" and r.json()["booth"] == 1
-    r = api.call("POST", "events", f"/invitations/{inv['id']}/answer", "producer", sub=producer["id"],
-                 json={"answer": "decline"})
+    r = api.call(
+        "POST", "events", f"/invitations/{inv['id']}/answer", "producer", sub=producer["id"], json={"answer": "decline"}
+    )
     assert r.status_code == 409
 
 

@@ -76,8 +76,14 @@ def fuzz_platform(fuzz_env):
 
     tmp, env = fuzz_env
     log = open(tmp / "platform.log", "wb")  # noqa: SIM115 - closed at teardown
-    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fuzz_host.py"))], cwd=ROOT,
-                             env=process_env(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fuzz_host.py"))],
+        cwd=ROOT,
+        env=process_env(env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+    )
     try:
         line = child.stdout.readline()
         assert line, f"the fuzz platform did not start: {(tmp / 'platform.log').read_text()[-3000:]}"
@@ -109,8 +115,9 @@ class Seeded:
         return issue_token(TEST_SECRET, role, self.producer_id if role == "producer" else f"fuzz-{role}")
 
     def call(self, method: str, service: str, path: str, role: str, **kw):
-        r = self.http.request(method, self.urls[service] + path, timeout=30,
-                              headers={"Authorization": f"Bearer {self.token(role)}"}, **kw)
+        r = self.http.request(
+            method, self.urls[service] + path, timeout=30, headers={"Authorization": f"Bearer {self.token(role)}"}, **kw
+        )
         assert r.ok, f"{method} {path}: {r.status_code} {r.text}"
         return r.json() if r.content and r.headers.get("Content-Type", "").startswith("application/json") else r
 
@@ -120,46 +127,105 @@ class Seeded:
         producers = []
         for n in range(3):
             code = f"FZ-{uuid.uuid4().hex[:6]}"
-            p = self.call("POST", "registry", "/producers", "registry_officer", json={
-                "code": code, "name": f"Hợp tác xã Fuzz {n}", "kind": "cooperative", "province": PROVINCE,
-                "email": f"{code.lower()}@example.vn", "phone": f"+8490{n}123456",
-                "consent": {"email": True, "sms": n == 0}})
-            product = self.call("POST", "registry", "/products", "registry_officer", json={
-                "producer_id": p["id"], "name": f"Nước mắm Fuzz {n}", "group": 1})
-            cert = self.call("POST", "registry", "/certifications", "registry_officer", json={
-                "product_id": product["id"], "score": 75 + n, "issued_by": "UBND tỉnh",
-                "decision_number": f"{n + 1}/QĐ-UBND", "decision_date": "2025-07-20"})
+            p = self.call(
+                "POST",
+                "registry",
+                "/producers",
+                "registry_officer",
+                json={
+                    "code": code,
+                    "name": f"Hợp tác xã Fuzz {n}",
+                    "kind": "cooperative",
+                    "province": PROVINCE,
+                    "email": f"{code.lower()}@example.vn",
+                    "phone": f"+8490{n}123456",
+                    "consent": {"email": True, "sms": n == 0},
+                },
+            )
+            product = self.call(
+                "POST",
+                "registry",
+                "/products",
+                "registry_officer",
+                json={"producer_id": p["id"], "name": f"Nước mắm Fuzz {n}", "group": 1},
+            )
+            cert = self.call(
+                "POST",
+                "registry",
+                "/certifications",
+                "registry_officer",
+                json={
+                    "product_id": product["id"],
+                    "score": 75 + n,
+                    "issued_by": "UBND tỉnh",
+                    "decision_number": f"{n + 1}/QĐ-UBND",
+                    "decision_date": "2025-07-20",
+                },
+            )
             producers.append((p, product, cert))
         self.producer_id = producers[0][0]["id"]
-        self.known.update(producer_id=self.producer_id, product_id=producers[0][1]["id"],
-                          certification_id=producers[0][2]["id"])
+        self.known.update(
+            producer_id=self.producer_id, product_id=producers[0][1]["id"], certification_id=producers[0][2]["id"]
+        )
 
         def catalogued():
-            return all(self.http.get(f"{self.urls['events']}/catalogue/{product['id']}", timeout=10,
-                                     headers={"Authorization": f"Bearer {self.token('trade_officer')}"}).ok
-                       for _, product, _ in producers)
+            return all(
+                self.http.get(
+                    f"{self.urls['events']}/catalogue/{product['id']}",
+                    timeout=10,
+                    headers={"Authorization": f"Bearer {self.token('trade_officer')}"},
+                ).ok
+                for _, product, _ in producers
+            )
 
         wait_for(catalogued, timeout=60, interval=0.2, message="the seeded products in the events read model")
         starts = datetime.now(UTC).date() + timedelta(days=60)
         fairs = []
         for name in ("Hội chợ Fuzz nháp", "Hội chợ Fuzz"):
-            fairs.append(self.call("POST", "events", "/fairs", "trade_officer", json={
-                "name": name, "organiser": "Sở Công Thương", "organiser_kind": "trade_department",
-                "host_province": "Gia Lai", "region": "central_highlands", "venue": "Nhà văn hóa",
-                "starts_on": starts.isoformat(), "ends_on": (starts + timedelta(days=3)).isoformat(), "capacity": 5,
-                "invitation_deadline": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-                "subsidy_per_booth": 8_000_000, "budget": 100_000_000,
-                "rules": {"min_stars": 3, "provinces": [PROVINCE]}}))
+            fairs.append(
+                self.call(
+                    "POST",
+                    "events",
+                    "/fairs",
+                    "trade_officer",
+                    json={
+                        "name": name,
+                        "organiser": "Sở Công Thương",
+                        "organiser_kind": "trade_department",
+                        "host_province": "Gia Lai",
+                        "region": "central_highlands",
+                        "venue": "Nhà văn hóa",
+                        "starts_on": starts.isoformat(),
+                        "ends_on": (starts + timedelta(days=3)).isoformat(),
+                        "capacity": 5,
+                        "invitation_deadline": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+                        "subsidy_per_booth": 8_000_000,
+                        "budget": 100_000_000,
+                        "rules": {"min_stars": 3, "provinces": [PROVINCE]},
+                    },
+                )
+            )
         self.call("POST", "events", f"/fairs/{fairs[1]['id']}/publish", "trade_officer")
         self.known["fair_id"] = fairs[1]["id"]
-        invitations = wait_for(lambda: self.call("GET", "events", f"/fairs/{fairs[1]['id']}/invitations",
-                                                 "trade_officer"), timeout=30, message="invitations")
+        invitations = wait_for(
+            lambda: self.call("GET", "events", f"/fairs/{fairs[1]['id']}/invitations", "trade_officer"),
+            timeout=30,
+            message="invitations",
+        )
         self.known["invitation_id"] = invitations[0]["id"]
-        deliveries = wait_for(lambda: self.call("GET", "notifications", "/deliveries", "trade_officer"),
-                              timeout=60, message="deliveries of the invitations")
+        deliveries = wait_for(
+            lambda: self.call("GET", "notifications", "/deliveries", "trade_officer"),
+            timeout=60,
+            message="deliveries of the invitations",
+        )
         self.known["delivery_id"] = deliveries[0]["id"]
-        hook = self.call("POST", "notifications", "/webhooks", "integration", json={
-            "url": "https://93.184.215.14/ocop", "event_types": ["events.fair.published"]})
+        hook = self.call(
+            "POST",
+            "notifications",
+            "/webhooks",
+            "integration",
+            json={"url": "https://93.184.215.14/ocop", "event_types": ["events.fair.published"]},
+        )
         self.known.update(subscription_id=hook["id"], province=PROVINCE, host_province="Gia Lai")
 
 
@@ -182,8 +248,14 @@ def _pick(case) -> tuple[str, bool]:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 def test_every_operation_answers_as_documented(case, fuzz_platform):
     """Any role, any input: no 5xx, and the status, content type and body the document gives."""
     role, known = _pick(case)
@@ -195,8 +267,9 @@ def test_every_operation_answers_as_documented(case, fuzz_platform):
         if isinstance(case.body, dict):
             case.body = {k: values.get(k, v) for k, v in case.body.items()}
     try:
-        case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_platform.token(role)}"}, checks=CHECKS,
-                               timeout=30)
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {fuzz_platform.token(role)}"}, checks=CHECKS, timeout=30
+        )
     except Exception:
         print(f"as {role}; the platform's log ends:\n{fuzz_platform.log.read_text()[-4000:]}")
         raise

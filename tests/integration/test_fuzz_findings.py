@@ -12,9 +12,24 @@ from events_support import create_fair, publish
 
 from shared.web import runtime_of
 
-PUBLIC_FAIR_FIELDS = {"id", "name", "kind", "organiser", "organiser_contact", "organiser_phone", "organiser_email",
-                      "host_province", "region", "venue", "venue_kind", "starts_on", "ends_on",
-                      "invitation_deadline", "status", "cancel_reason"}
+PUBLIC_FAIR_FIELDS = {
+    "id",
+    "name",
+    "kind",
+    "organiser",
+    "organiser_contact",
+    "organiser_phone",
+    "organiser_email",
+    "host_province",
+    "region",
+    "venue",
+    "venue_kind",
+    "starts_on",
+    "ends_on",
+    "invitation_deadline",
+    "status",
+    "cancel_reason",
+}
 
 
 def _utc(text: str) -> datetime:
@@ -38,8 +53,12 @@ def test_a_page_no_database_can_count_to_is_refused_naming_it(api):
 
 
 def test_the_status_filter_with_certificate_filters_lists_and_exports(api):
-    for params in ({"status": "current", "stars": 4}, {"status": "revoked", "certified": "false"},
-                   {"status": "expired", "expiring_before": "2030-01-01"}, {"status": "uncertified", "q": "a"}):
+    for params in (
+        {"status": "current", "stars": 4},
+        {"status": "revoked", "certified": "false"},
+        {"status": "expired", "expiring_before": "2030-01-01"},
+        {"status": "uncertified", "q": "a"},
+    ):
         r = api.call("GET", "registry", "/products", "trade_officer", params=params)
         assert r.status_code == 200, (params, r.text)
         r = api.call("GET", "registry", "/products/export.csv", "trade_officer", params=params)
@@ -61,11 +80,21 @@ def _deliveries(platform, producer_id: str) -> None:
     rt = runtime_of(platform.apps["notifications"])
     with rt.transaction() as s:
         for status in ("sent", "undeliverable"):
-            s.add(Delivery(cause_event_id=str(uuid.uuid4()), cause_event_type="events.invitation.issued",
-                           channel="email" if status == "sent" else "none", template="invitation_issued",
-                           producer_id=producer_id, language="vi", subject="Lời mời", body_text="...",
-                           status=status, last_error=None if status == "sent" else "email: no address",
-                           sent_at=datetime.now(UTC) if status == "sent" else None))
+            s.add(
+                Delivery(
+                    cause_event_id=str(uuid.uuid4()),
+                    cause_event_type="events.invitation.issued",
+                    channel="email" if status == "sent" else "none",
+                    template="invitation_issued",
+                    producer_id=producer_id,
+                    language="vi",
+                    subject="Lời mời",
+                    body_text="...",
+                    status=status,
+                    last_error=None if status == "sent" else "email: no address",
+                    sent_at=datetime.now(UTC) if status == "sent" else None,
+                )
+            )
 
 
 def test_the_delivery_log_and_the_unreachable_list_give_instants_in_utc(platform, api):

@@ -28,18 +28,45 @@ def parse_csv(response) -> list[dict]:
 
 def register(api, name: str, product: str, score: int = 80) -> dict:
     code = f"X-{uuid.uuid4().hex[:8]}"
-    r = api.call("POST", "registry", "/producers", "registry_officer", json={
-        "code": code, "name": name, "kind": "cooperative", "province": PROVINCE,
-        "email": f"{code.lower()}@example.vn", "phone": "+84 912 345 678", "consent": {"email": True, "sms": False}})
+    r = api.call(
+        "POST",
+        "registry",
+        "/producers",
+        "registry_officer",
+        json={
+            "code": code,
+            "name": name,
+            "kind": "cooperative",
+            "province": PROVINCE,
+            "email": f"{code.lower()}@example.vn",
+            "phone": "+84 912 345 678",
+            "consent": {"email": True, "sms": False},
+        },
+    )
     assert r.status_code == 201, r.text
     producer = r.json()
-    r = api.call("POST", "registry", "/products", "registry_officer", json={
-        "producer_id": producer["id"], "name": product, "group": 4})
+    r = api.call(
+        "POST",
+        "registry",
+        "/products",
+        "registry_officer",
+        json={"producer_id": producer["id"], "name": product, "group": 4},
+    )
     assert r.status_code == 201, r.text
     item = r.json()
-    r = api.call("POST", "registry", "/certifications", "registry_officer", json={
-        "product_id": item["id"], "score": score, "issued_by": "UBND tỉnh Tuyên Quang",
-        "decision_number": "=1+1", "decision_date": "2025-07-20"})
+    r = api.call(
+        "POST",
+        "registry",
+        "/certifications",
+        "registry_officer",
+        json={
+            "product_id": item["id"],
+            "score": score,
+            "issued_by": "UBND tỉnh Tuyên Quang",
+            "decision_number": "=1+1",
+            "decision_date": "2025-07-20",
+        },
+    )
     assert r.status_code == 201, r.text
     return {"id": producer["id"], "product": item}
 
@@ -48,8 +75,12 @@ def test_both_csv_exports_neutralise_formulas_and_keep_numbers(api):
     made = [register(api, formula, f"{formula} sản phẩm") for formula in FORMULAS]
     known(api, [m["product"]["id"] for m in made])
 
-    rows = {r["producer_id"]: r for r in parse_csv(api.call("GET", "registry", "/products/export.csv",
-                                                            "trade_officer", params={"province": PROVINCE}))}
+    rows = {
+        r["producer_id"]: r
+        for r in parse_csv(
+            api.call("GET", "registry", "/products/export.csv", "trade_officer", params={"province": PROVINCE})
+        )
+    }
     for m, formula in zip(made, FORMULAS, strict=True):
         row = rows[m["id"]]
         assert row["producer_name"] == "'" + formula and row["name"] == f"'{formula} sản phẩm"
@@ -78,15 +109,19 @@ def test_a_producer_name_with_a_line_break_keeps_its_calendar_feed(platform, api
     assert answer(api, by_producer(api, fair["id"])[m["id"]], "accept").status_code == 200
     events = platform.runtimes["events"]
     with events.transaction() as s:  # as older data may still say it
-        s.execute(update(ProducerView).where(ProducerView.producer_id == m["id"])
-                  .values(name="HTX Chè\r\nX-EVIL:1\rBEGIN:VEVENT\x0b"))
+        s.execute(
+            update(ProducerView)
+            .where(ProducerView.producer_id == m["id"])
+            .values(name="HTX Chè\r\nX-EVIL:1\rBEGIN:VEVENT\x0b")
+        )
         s.execute(update(Fair).where(Fair.id == fair["id"]).values(name="Hội chợ\r\nX-EVIL:2\nEND:VEVENT"))
     try:
         r = api.call("GET", "events", f"/calendars/producers/{m['id']}.ics", "producer", sub=m["id"])
     finally:  # the platform is shared: the read model again agrees with the registry (test_replay checks it)
         with events.transaction() as s:
-            s.execute(update(ProducerView).where(ProducerView.producer_id == m["id"])
-                      .values(name="Hợp tác xã Chè Shan tuyết"))
+            s.execute(
+                update(ProducerView).where(ProducerView.producer_id == m["id"]).values(name="Hợp tác xã Chè Shan tuyết")
+            )
     assert r.status_code == 200, r.text
     lines = r.content.split(b"\r\n")
     assert not any(b"\r" in line or b"\n" in line or b"\x0b" in line for line in lines)

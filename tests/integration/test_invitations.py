@@ -50,12 +50,16 @@ def line_up(api, province, dates, **kw) -> list[dict]:
 # ---- preview and why (not) ---------------------------------------------------------------------
 def test_preview_and_why_not_before_and_after_invitations_go_out(platform, api):
     a, b, c, f = line_up(api, "Phú Thọ", ["2025-07-20", "2025-06-20", "2025-05-20", "2025-04-20"])
-    three = register(api, "Phú Thọ", score=60)                 # 3★, below the fair's minimum
-    craft = register(api, "Phú Thọ", group=4)                  # handicraft, not admitted
+    three = register(api, "Phú Thọ", score=60)  # 3★, below the fair's minimum
+    craft = register(api, "Phú Thọ", group=4)  # handicraft, not admitted
     two = register(api, "Phú Thọ", products=2, decided="2025-03-20")
     known(api, [first_product(three), first_product(craft)] + [p["id"] for p in two["products"]])
-    fair = create_fair(api, "Phú Thọ", capacity=2, rules={"min_stars": 4, "groups": [1], "waitlist_size": 1,
-                                                            "max_products_per_producer": 1})
+    fair = create_fair(
+        api,
+        "Phú Thọ",
+        capacity=2,
+        rules={"min_stars": 4, "groups": [1], "waitlist_size": 1, "max_products_per_producer": 1},
+    )
 
     ranked = preview(api, fair["id"])
     assert [r["producer_id"] for r in ranked] == [a["id"], b["id"], c["id"], f["id"], two["id"]]
@@ -78,7 +82,10 @@ def test_preview_and_why_not_before_and_after_invitations_go_out(platform, api):
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     assert {p: mine[p]["status"] for p in (a["id"], b["id"], c["id"])} == {
-        a["id"]: "issued", b["id"]: "issued", c["id"]: "waitlisted"}
+        a["id"]: "issued",
+        b["id"]: "issued",
+        c["id"]: "waitlisted",
+    }
     assert f["id"] not in mine and mine[a["id"]]["score_parts"] == top["parts"]
     assert mine[a["id"]]["reasons"] == top["reasons"]
     why = explain(api, fair["id"], first_product(b)).json()
@@ -91,8 +98,12 @@ def test_preview_and_why_not_before_and_after_invitations_go_out(platform, api):
     assert "ranked below the cut" in why["message"]
     assert explain(api, fair["id"], "no-such-product").status_code == 404
     assert explain(api, "no-such-fair", first_product(a)).status_code == 404
-    assert api.call("GET", "events", f"/fairs/{fair['id']}/explain/{first_product(a)}", "producer",
-                    sub=a["id"]).status_code == 403
+    assert (
+        api.call(
+            "GET", "events", f"/fairs/{fair['id']}/explain/{first_product(a)}", "producer", sub=a["id"]
+        ).status_code
+        == 403
+    )
 
 
 # ---- answers, decline, withdrawal ------------------------------------------------------------------
@@ -113,18 +124,30 @@ def test_decline_and_withdrawal_promote_the_next_and_wrong_answers_are_refused(p
     assert answer(api, mine[a["id"]]).status_code == 409
     [promoted] = events_of(platform, "events.waitlist.promoted", fair_id=fair["id"])
     assert promoted["data"] | {"deadline": None} == {
-        "invitation_id": mine[b["id"]]["id"], "producer_id": b["id"], "fair_id": fair["id"], "rank": 2,
-        "cause": "declined", "cause_invitation_id": mine[a["id"]]["id"], "deadline": None}
+        "invitation_id": mine[b["id"]]["id"],
+        "producer_id": b["id"],
+        "fair_id": fair["id"],
+        "rank": 2,
+        "cause": "declined",
+        "cause_invitation_id": mine[a["id"]]["id"],
+        "deadline": None,
+    }
     [issued] = events_of(platform, "events.invitation.issued", mine[b["id"]]["id"])  # notifications emails it
     assert issued["subject_version"] == promoted["subject_version"] + 1
     assert issued["data"]["deadline"] == promoted["data"]["deadline"]
 
-    r = api.call("POST", "events", f"/invitations/{mine[b['id']]['id']}/withdraw", "trade_officer",
-                 json={"reason": "Hồ sơ an toàn thực phẩm chưa đầy đủ"})
+    r = api.call(
+        "POST",
+        "events",
+        f"/invitations/{mine[b['id']]['id']}/withdraw",
+        "trade_officer",
+        json={"reason": "Hồ sơ an toàn thực phẩm chưa đầy đủ"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
     assert r.json()["status_reason"] == "withdrawn by the organiser: Hồ sơ an toàn thực phẩm chưa đầy đủ"
-    again = api.call("POST", "events", f"/invitations/{mine[b['id']]['id']}/withdraw", "trade_officer",
-                     json={"reason": "lần nữa"})
+    again = api.call(
+        "POST", "events", f"/invitations/{mine[b['id']]['id']}/withdraw", "trade_officer", json={"reason": "lần nữa"}
+    )
     assert again.status_code == 409
     [by_hand] = events_of(platform, "events.invitation.withdrawn", mine[b["id"]]["id"])
     assert (by_hand["data"]["cause"], by_hand["data"]["detail"]) == ("organiser", "Hồ sơ an toàn thực phẩm chưa đầy đủ")
@@ -150,20 +173,34 @@ def test_an_answer_the_events_service_cannot_apply_is_refused_with_its_cause(pla
     publish(api, fair["id"])
     mine = by_producer(api, fair["id"])
     rt = platform.runtimes["events"]
-    cases = [(mine[b["id"]], b["id"], datetime.now(UTC), "waitlisted"),
-             (mine[a["id"]], b["id"], datetime.now(UTC), "not_yours"),
-             # received 400 days on: too late, whatever time the message claims (here: now)
-             (mine[a["id"]], a["id"], datetime.now(UTC) + timedelta(days=400), "deadline_passed")]
+    cases = [
+        (mine[b["id"]], b["id"], datetime.now(UTC), "waitlisted"),
+        (mine[a["id"]], b["id"], datetime.now(UTC), "not_yours"),
+        # received 400 days on: too late, whatever time the message claims (here: now)
+        (mine[a["id"]], a["id"], datetime.now(UTC) + timedelta(days=400), "deadline_passed"),
+    ]
     for inv, producer_id, received, _ in cases:
         handle = on_invitation_answered(rt.emit, clock=lambda received=received: received)
         at = datetime.now(UTC)
         with rt.session_factory() as session, session.begin():
-            handle(session, {"id": "x", "type": "notifications.invitation.answered"},
-                   {"invitation_id": inv["id"], "producer_id": producer_id, "fair_id": fair["id"], "answer": "accept",
-                    "note": None, "answered_at": at})
+            handle(
+                session,
+                {"id": "x", "type": "notifications.invitation.answered"},
+                {
+                    "invitation_id": inv["id"],
+                    "producer_id": producer_id,
+                    "fair_id": fair["id"],
+                    "answer": "accept",
+                    "note": None,
+                    "answered_at": at,
+                },
+            )
     for inv, producer_id, _, cause in cases:
-        refusal = [e["data"] for e in events_of(platform, "events.invitation.answer_refused", inv["id"])
-                   if e["data"]["producer_id"] == producer_id and e["data"]["cause"] == cause]
+        refusal = [
+            e["data"]
+            for e in events_of(platform, "events.invitation.answer_refused", inv["id"])
+            if e["data"]["producer_id"] == producer_id and e["data"]["cause"] == cause
+        ]
         assert len(refusal) == 1 and refusal[0]["reason"], (cause, refusal)
     assert by_producer(api, fair["id"])[a["id"]]["status"] == "issued"  # nothing applied
 
@@ -208,8 +245,14 @@ def test_the_manage_command_expires_what_is_overdue(platform, api):
     publish(api, fair["id"])
     wait_for(lambda: datetime.now(UTC) > deadline, message="the deadline to pass")
     env = {**os.environ, "OCOP_EXPIRY_GRACE_SECONDS": "0"}
-    done = subprocess.run([sys.executable, "-m", "services.events.manage", "expire"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.events.manage", "expire"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "'expired': " in done.stdout and "'expired': 0" not in done.stdout
     assert by_producer(api, fair["id"])[a["id"]]["status"] == "expired"
@@ -217,9 +260,17 @@ def test_the_manage_command_expires_what_is_overdue(platform, api):
 
 # ---- certificates ending before the fair ----------------------------------------------------------
 def revoke(api, cert_id):
-    r = api.call("POST", "registry", f"/certifications/{cert_id}/revoke", "registry_officer", json={
-        "reason": "Vi phạm an toàn thực phẩm", "decision_number": "2214/QĐ-UBND",
-        "decision_date": date.today().isoformat()})
+    r = api.call(
+        "POST",
+        "registry",
+        f"/certifications/{cert_id}/revoke",
+        "registry_officer",
+        json={
+            "reason": "Vi phạm an toàn thực phẩm",
+            "decision_number": "2214/QĐ-UBND",
+            "decision_date": date.today().isoformat(),
+        },
+    )
     assert r.status_code == 200, r.text
 
 
@@ -234,9 +285,11 @@ def test_a_revoked_certificate_drops_the_product_then_withdraws_and_promotes(pla
     assert answer(api, inv).json()["booth"] == 1
 
     revoke(api, a["certs"][0]["id"])
+
     def dropped():
         now = api.call("GET", "events", f"/invitations/{inv['id']}", "trade_officer").json()
         return len(now["products"]) == 1 and now
+
     still = wait_for(dropped, message="the revoked product dropped from the invitation")
     assert still["status"] == "accepted" and "its certificate was revoked" in still["reasons"][-1]
 
@@ -273,7 +326,7 @@ def test_a_product_certified_while_a_fair_invites_with_room_is_topped_up(platfor
 def test_a_producer_accepted_at_an_overlapping_fair_is_not_invited_again(platform, api):
     a = line_up(api, "Gia Lai", ["2025-07-20"])[0]
     first = create_fair(api, "Gia Lai", capacity=2)
-    second = create_fair(api, "Gia Lai", capacity=2)       # same dates
+    second = create_fair(api, "Gia Lai", capacity=2)  # same dates
     publish(api, first["id"])
     publish(api, second["id"])
     assert answer(api, by_producer(api, first["id"])[a["id"]]).status_code == 200
@@ -332,6 +385,7 @@ def test_a_fair_may_admit_products_not_yet_certified(platform, api):
     open_fair = create_fair(api, "Đắk Lắk", capacity=2, rules={"admit_uncertified": True, "min_stars": 4})
     publish(api, open_fair["id"])
     inv = by_producer(api, open_fair["id"])[hopeful["id"]]
-    assert inv["status"] == "issued" and inv["products"] == [{"product_id": product, "name": "Mật ong rừng U Minh 1",
-                                                              "stars": 0}]
+    assert inv["status"] == "issued" and inv["products"] == [
+        {"product_id": product, "name": "Mật ong rừng U Minh 1", "stars": 0}
+    ]
     assert inv["score_parts"]["stars"] == 0.0 and "potential OCOP" in inv["reasons"][0]

@@ -52,8 +52,7 @@ def auth(api, role="registry_officer"):
 
 # ---- bodies ----------------------------------------------------------------------------------
 def test_the_default_limits():
-    assert limits.DEFAULTS == {"OCOP_MAX_BODY_BYTES": MIB, "OCOP_MAX_FORM_BYTES": 64 * 1024,
-                               "OCOP_MAX_FORM_PARTS": 50}
+    assert limits.DEFAULTS == {"OCOP_MAX_BODY_BYTES": MIB, "OCOP_MAX_FORM_BYTES": 64 * 1024, "OCOP_MAX_FORM_PARTS": 50}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -83,15 +82,22 @@ def test_the_import_upload_keeps_its_own_larger_limit(platform, api):
     """2 MiB is over the body limit but within OCOP_IMPORT_MAX_BYTES: the file is read (and refused
     for what it is, not for its size)."""
     content = b"STT,x\n" + (b"1," + b"y" * 2100 + b"\n") * 1000
-    r = api.http.post(api.urls["registry"] + "/imports", headers=auth(api), timeout=60,
-                      files={"file": ("list.csv", content, "text/csv")})
+    r = api.http.post(
+        api.urls["registry"] + "/imports",
+        headers=auth(api),
+        timeout=60,
+        files={"file": ("list.csv", content, "text/csv")},
+    )
     assert r.status_code == 422, r.text
 
 
 def test_a_body_nested_too_deep_is_a_400_not_a_500(platform, api):
     deep = "[" * 100_000 + "]" * 100_000
-    for service, path, role in (("registry", "/producers", "registry_officer"), ("events", "/fairs", "trade_officer"),
-                                ("notifications", "/webhooks", "admin")):
+    for service, path, role in (
+        ("registry", "/producers", "registry_officer"),
+        ("events", "/fairs", "trade_officer"),
+        ("notifications", "/webhooks", "admin"),
+    ):
         with unchanged(platform, service):
             r = api.call("POST", service, path, role, data=deep, headers={"Content-Type": "application/json"})
             refused(r, 400)
@@ -127,13 +133,16 @@ def test_an_answer_form_over_the_form_limit_is_a_413_declared_or_chunked(platfor
 
 
 # ---- fields ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("value", "says"), [
-    ("HTX Kẹo dừa\r\nBcc: victim@example.vn", "line break"),
-    ("HTX\tKẹo dừa", "control character"),
-    ("HTX Kẹo dừa\u2028", "line break"),
-    ("HTX \u202eKẹo dừa", "control character"),
-    ("HTX Kẹo dừa \ud800", "surrogate"),
-])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("HTX Kẹo dừa\r\nBcc: victim@example.vn", "line break"),
+        ("HTX\tKẹo dừa", "control character"),
+        ("HTX Kẹo dừa\u2028", "line break"),
+        ("HTX \u202eKẹo dừa", "control character"),
+        ("HTX Kẹo dừa \ud800", "surrogate"),
+    ],
+)
 def test_control_characters_and_lone_surrogates_in_a_name_are_a_422_naming_it(platform, api, value, says):
     with unchanged(platform, "registry"):
         r = api.call("POST", "registry", "/producers", "registry_officer", json=producer_body(name=value))
@@ -145,8 +154,9 @@ def test_a_lone_surrogate_written_as_a_json_escape_is_a_422(platform, api):
     raw = re.sub(r'"name": "[^"]*"', r'"name": "HTX \\ud800"', json.dumps(producer_body()))
     assert "\\ud800" in raw
     with unchanged(platform, "registry"):
-        r = api.call("POST", "registry", "/producers", "registry_officer", data=raw,
-                     headers={"Content-Type": "application/json"})
+        r = api.call(
+            "POST", "registry", "/producers", "registry_officer", data=raw, headers={"Content-Type": "application/json"}
+        )
         refused(r, 422, "name")
 
 
@@ -156,8 +166,13 @@ def test_a_five_mebibyte_description_is_refused_and_five_thousand_characters_are
     with unchanged(platform, "registry"):
         r = api.call("POST", "registry", "/products", "registry_officer", json={**product, "description": "x" * 5001})
         assert "5000" in refused(r, 422, "description")["errors"]["json"]["description"][0]
-    r = api.call("POST", "registry", "/products", "registry_officer",
-                 json={**product, "description": "Dòng một\r\nDòng hai " + "x" * 4980})
+    r = api.call(
+        "POST",
+        "registry",
+        "/products",
+        "registry_officer",
+        json={**product, "description": "Dòng một\r\nDòng hai " + "x" * 4980},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["description"].startswith("Dòng một\nDòng hai ")
 
@@ -183,8 +198,12 @@ def test_invented_methods_add_no_label_values(api):
 def _open_strings(node, where, out):
     """Request strings without maxLength and arrays without maxItems, anywhere in a schema."""
     if isinstance(node, dict):
-        if node.get("type") == "string" and "maxLength" not in node and not (
-                {"enum", "format"} & set(node)) and node.get("format") not in ("binary",):
+        if (
+            node.get("type") == "string"
+            and "maxLength" not in node
+            and not ({"enum", "format"} & set(node))
+            and node.get("format") not in ("binary",)
+        ):
             out.append(where)
         if node.get("type") == "array" and "maxItems" not in node:
             out.append(where)
@@ -236,13 +255,19 @@ def _inline(node, resolve, depth=0):
 
 
 # ---- the bulk import ---------------------------------------------------------------------------
-IMPORT_HEADER = ("Mã số thuế,Tên chủ thể,Loại hình,Tỉnh,Tên sản phẩm,Nhóm,Điểm,Cơ quan cấp,Số quyết định,"
-                 "Ngày quyết định\n")
+IMPORT_HEADER = (
+    "Mã số thuế,Tên chủ thể,Loại hình,Tỉnh,Tên sản phẩm,Nhóm,Điểm,Cơ quan cấp,Số quyết định,Ngày quyết định\n"
+)
 
 
 def upload(api, content: bytes, **form):
-    return api.http.post(api.urls["registry"] + "/imports", headers=auth(api), timeout=60, data=form,
-                         files={"file": ("list.csv", content, "text/csv")})
+    return api.http.post(
+        api.urls["registry"] + "/imports",
+        headers=auth(api),
+        timeout=60,
+        data=form,
+        files={"file": ("list.csv", content, "text/csv")},
+    )
 
 
 def test_an_import_with_100000_columns_is_a_short_413(platform, api):
@@ -254,8 +279,10 @@ def test_an_import_with_100000_columns_is_a_short_413(platform, api):
 
 
 def test_an_import_report_lists_the_first_200_errors_and_counts_them_all(platform, api, tmp_path):
-    bad = "".join(f"IMLIM{n:06d},HTX số {n},Hợp tác xã,Điện Biên,Gạo {n},1,{'x' * 5000},UBND tỉnh Điện Biên,"
-                  f"9/QĐ-UBND,20/7/2025\n" for n in range(3000))
+    bad = "".join(
+        f"IMLIM{n:06d},HTX số {n},Hợp tác xã,Điện Biên,Gạo {n},1,{'x' * 5000},UBND tỉnh Điện Biên,9/QĐ-UBND,20/7/2025\n"
+        for n in range(3000)
+    )
     content = (IMPORT_HEADER + bad).encode()
     with unchanged(platform, "registry"):
         report = upload(api, content).json()
@@ -270,8 +297,13 @@ def test_an_import_report_lists_the_first_200_errors_and_counts_them_all(platfor
         # in this one its app's engine would outlive the test)
         path = tmp_path / "sai.csv"
         path.write_bytes(content)
-        done = subprocess.run([sys.executable, "-m", "services.registry.manage", "import", str(path)],
-                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-m", "services.registry.manage", "import", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
         assert done.returncode == 1, done.stderr
         printed = json.loads(done.stdout)
         assert (len(printed["errors"]), printed["error_count"]) == (200, 3000)

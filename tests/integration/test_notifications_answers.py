@@ -51,8 +51,10 @@ def written(n) -> tuple[int, int]:
     from services.notifications.models import Answer
 
     with n.rt.transaction() as s:
-        return (s.scalar(select(func.count()).select_from(Answer)),
-                s.scalar(select(func.count()).select_from(n.rt.outbox)))
+        return (
+            s.scalar(select(func.count()).select_from(Answer)),
+            s.scalar(select(func.count()).select_from(n.rt.outbox)),
+        )
 
 
 def test_the_page_speaks_the_producers_language_and_takes_one_answer(n):
@@ -69,8 +71,12 @@ def test_the_page_speaks_the_producers_language_and_takes_one_answer(n):
     assert done.status_code == 200 and "Your answer, accept, has been sent" in done.text
     assert written(n) == (before[0] + 1, before[1] + 1)
     [answered] = n.outbox("notifications.invitation.answered")
-    assert answered["data"] == {**answered["data"], "invitation_id": inv["data"]["invitation_id"],
-                                "answer": "accept", "note": "Cần ổ điện 220V"}
+    assert answered["data"] == {
+        **answered["data"],
+        "invitation_id": inv["data"]["invitation_id"],
+        "answer": "accept",
+        "note": "Cần ổ điện 220V",
+    }
     assert "the organiser will confirm it" in n.http.get(link, timeout=10).text
 
     # used again: refused, nothing written; then the organiser's verdict shows on the page
@@ -86,17 +92,34 @@ def test_the_cause_code_an_event_carries_decides_what_the_producer_reads(n):
     """events.invitation.withdrawn and .answer_refused carry a cause code beside their words: the
     message and the page follow the code, whatever the words (here not the events service's)."""
     inv, link = invited(n, email="htx.mam@example.vn")
-    n.deliver(about("events.invitation.withdrawn", inv, version=3, previous_status="issued", booths=[],
-                    reason="Sở Công Thương đã rà soát lại hồ sơ", cause="certificate_expired",
-                    detail="Mắm tôm Hậu Lộc"))
+    n.deliver(
+        about(
+            "events.invitation.withdrawn",
+            inv,
+            version=3,
+            previous_status="issued",
+            booths=[],
+            reason="Sở Công Thương đã rà soát lại hồ sơ",
+            cause="certificate_expired",
+            detail="Mắm tôm Hậu Lộc",
+        )
+    )
     page = n.http.get(link, timeout=10)
     assert "Giấy chứng nhận OCOP của một sản phẩm được mời đã hết hiệu lực" in page.text  # the words name no product
     [row] = [d for d in n.deliveries(ref_id=inv["data"]["invitation_id"]) if d.template == "withdrawn"]
     assert "Giấy chứng nhận OCOP của sản phẩm Mắm tôm Hậu Lộc đã hết hiệu lực" in row.body_text
 
     other, _ = invited(n, email="htx.ruoi@example.vn")
-    n.deliver(about("events.invitation.answer_refused", other, version=1, answer="accept",
-                    reason="Không thể ghi nhận", cause="deadline_passed"))
+    n.deliver(
+        about(
+            "events.invitation.answer_refused",
+            other,
+            version=1,
+            answer="accept",
+            reason="Không thể ghi nhận",
+            cause="deadline_passed",
+        )
+    )
     [refused] = [d for d in n.deliveries(ref_id=other["data"]["invitation_id"]) if d.template == "answer_refused"]
     assert "Đã quá hạn trả lời thư mời." in refused.body_text
 
@@ -104,16 +127,31 @@ def test_the_cause_code_an_event_carries_decides_what_the_producer_reads(n):
 def test_a_refused_answer_and_a_withdrawn_invitation_say_why(n):
     inv, link = invited(n)
     assert n.http.post(link, data={"answer": "accept"}, timeout=10).status_code == 200
-    n.deliver(about("events.invitation.answer_refused", inv, version=1, answer="accept",
-                    reason="cannot accept: already exhibiting at Hội chợ Cần Thơ (2025-11-20 to 2025-11-24), "
-                           "which overlaps this fair"))
+    n.deliver(
+        about(
+            "events.invitation.answer_refused",
+            inv,
+            version=1,
+            answer="accept",
+            reason="cannot accept: already exhibiting at Hội chợ Cần Thơ (2025-11-20 to 2025-11-24), "
+            "which overlaps this fair",
+        )
+    )
     page = n.http.get(link, timeout=10)
     assert "Ban tổ chức không thể ghi nhận câu trả lời." in page.text
     assert "Quý đơn vị đã đăng ký tham gia Hội chợ Cần Thơ, trùng thời gian với hội chợ này." in page.text
 
     other, other_link = invited(n, email="htx.rut@example.vn")
-    n.deliver(about("events.invitation.withdrawn", other, version=3, previous_status="issued", booths=[],
-                    reason="withdrawn by the organiser: sản phẩm không đúng nhóm"))
+    n.deliver(
+        about(
+            "events.invitation.withdrawn",
+            other,
+            version=3,
+            previous_status="issued",
+            booths=[],
+            reason="withdrawn by the organiser: sản phẩm không đúng nhóm",
+        )
+    )
     page = n.http.get(other_link, timeout=10)
     assert page.status_code == 200 and "Ban tổ chức đã thu hồi lời mời này." in page.text
     assert "Ghi chú của ban tổ chức: sản phẩm không đúng nhóm" in page.text and "<form" not in page.text
@@ -130,25 +168,49 @@ def test_links_that_cannot_be_used_get_a_clear_page_and_write_nothing(n):
     data = inv["data"]
     secret = n.settings.secret_key
     cases = {
-        "tampered": (base + token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"), 403,
-                     "Đường dẫn không hợp lệ hoặc đã bị sửa đổi"),
+        "tampered": (
+            base + token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"),
+            403,
+            "Đường dẫn không hợp lệ hoặc đã bị sửa đổi",
+        ),
         # signed with the right secret, but HMAC-SHA1 (itsdangerous's default), not SHA-256
-        "sha-1": (base + URLSafeSerializer(secret, salt=links.SALT).dumps(
-            {"inv": data["invitation_id"], "prod": data["producer_id"], "purpose": links.PURPOSE,
-             "exp": 4102444800}), 403, "Đường dẫn không hợp lệ hoặc đã bị sửa đổi"),
-        "wrong purpose": (base + links._serializer(secret).dumps(
-            {"inv": data["invitation_id"], "prod": data["producer_id"], "purpose": "unsubscribe",
-             "exp": 4102444800}), 403, "không dùng để trả lời lời mời"),
+        "sha-1": (
+            base
+            + URLSafeSerializer(secret, salt=links.SALT).dumps(
+                {"inv": data["invitation_id"], "prod": data["producer_id"], "purpose": links.PURPOSE, "exp": 4102444800}
+            ),
+            403,
+            "Đường dẫn không hợp lệ hoặc đã bị sửa đổi",
+        ),
+        "wrong purpose": (
+            base
+            + links._serializer(secret).dumps(
+                {"inv": data["invitation_id"], "prod": data["producer_id"], "purpose": "unsubscribe", "exp": 4102444800}
+            ),
+            403,
+            "không dùng để trả lời lời mời",
+        ),
         # a genuine link past its deadline: the page knows whose it is and speaks English
-        "expired": (base + links.make_token(secret, data["invitation_id"], data["producer_id"],
-                                            datetime.now(UTC) - timedelta(seconds=1)), 410,
-                    "This link has expired"),
-        "someone else's": (base + links.make_token(secret, data["invitation_id"], str(uuid.uuid4()),
-                                                   datetime.now(UTC) + timedelta(days=3)), 403,
-                           "Đường dẫn này được gửi cho một đơn vị khác"),
-        "unknown invitation": (base + links.make_token(secret, str(uuid.uuid4()), data["producer_id"],
-                                                       datetime.now(UTC) + timedelta(days=3)), 404,
-                               "No invitation matches this link."),
+        "expired": (
+            base
+            + links.make_token(
+                secret, data["invitation_id"], data["producer_id"], datetime.now(UTC) - timedelta(seconds=1)
+            ),
+            410,
+            "This link has expired",
+        ),
+        "someone else's": (
+            base
+            + links.make_token(secret, data["invitation_id"], str(uuid.uuid4()), datetime.now(UTC) + timedelta(days=3)),
+            403,
+            "Đường dẫn này được gửi cho một đơn vị khác",
+        ),
+        "unknown invitation": (
+            base
+            + links.make_token(secret, str(uuid.uuid4()), data["producer_id"], datetime.now(UTC) + timedelta(days=3)),
+            404,
+            "No invitation matches this link.",
+        ),
     }
     before = written(n)
     for name, (url, status, words) in cases.items():
@@ -158,8 +220,11 @@ def test_links_that_cannot_be_used_get_a_clear_page_and_write_nothing(n):
             assert r.headers["Content-Type"].startswith("text/html") and "<form" not in r.text
     assert n.http.get(f"{n.url}/r/s/nosuchcode00?lang=en", timeout=10).status_code == 404
     # a bad form names its fields and keeps the form; nothing written
-    for form, field in (({}, "answer"), ({"answer": "maybe"}, "answer"), ({"answer": "accept", "note": "x" * 1001},
-                                                                           "note")):
+    for form, field in (
+        ({}, "answer"),
+        ({"answer": "maybe"}, "answer"),
+        ({"answer": "accept", "note": "x" * 1001}, "note"),
+    ):
         r = n.http.post(link, data=form, timeout=10)
         assert r.status_code == 422 and f"<li>{field}: " in r.text and "<form" in r.text
     assert written(n) == before

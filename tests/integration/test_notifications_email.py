@@ -21,34 +21,76 @@ def register(api, *, language="vi", email=True, phone=None, sms=False, name="H�
     """A producer with one certified 4★ product; returns (producer, product, email)."""
     code = f"N-{uuid.uuid4().hex[:8]}"
     address = f"{code.lower()}@example.vn" if email else None
-    r = api.call("POST", "registry", "/producers", "registry_officer", json={
-        "code": code, "name": name, "kind": "cooperative", "province": "Bến Tre", "email": address, "phone": phone,
-        "preferred_language": language, "consent": {"email": True, "sms": sms}})
+    r = api.call(
+        "POST",
+        "registry",
+        "/producers",
+        "registry_officer",
+        json={
+            "code": code,
+            "name": name,
+            "kind": "cooperative",
+            "province": "Bến Tre",
+            "email": address,
+            "phone": phone,
+            "preferred_language": language,
+            "consent": {"email": True, "sms": sms},
+        },
+    )
     assert r.status_code == 201, r.text
     producer = r.json()
-    r = api.call("POST", "registry", "/products", "registry_officer", json={
-        "producer_id": producer["id"], "name": "Bánh tráng dừa nướng", "group": 1})
+    r = api.call(
+        "POST",
+        "registry",
+        "/products",
+        "registry_officer",
+        json={"producer_id": producer["id"], "name": "Bánh tráng dừa nướng", "group": 1},
+    )
     assert r.status_code == 201, r.text
     product = r.json()
-    r = api.call("POST", "registry", "/certifications", "registry_officer", json={
-        "product_id": product["id"], "score": 80, "issued_by": "UBND tỉnh Bến Tre",
-        "decision_number": "1358/QĐ-UBND", "decision_date": "2025-07-20"})
+    r = api.call(
+        "POST",
+        "registry",
+        "/certifications",
+        "registry_officer",
+        json={
+            "product_id": product["id"],
+            "score": 80,
+            "issued_by": "UBND tỉnh Bến Tre",
+            "decision_number": "1358/QĐ-UBND",
+            "decision_date": "2025-07-20",
+        },
+    )
     assert r.status_code == 201, r.text
-    wait_for(lambda: api.call("GET", "events", f"/catalogue/{product['id']}", "trade_officer").ok,
-             message="product in the events read model")
+    wait_for(
+        lambda: api.call("GET", "events", f"/catalogue/{product['id']}", "trade_officer").ok,
+        message="product in the events read model",
+    )
     return producer, product, address
 
 
 def invite(api, producers, subsidy=8000000):
     """A fair in Cần Thơ open to exactly these producers, published; returns (fair, invitations)."""
     starts = datetime.now(UTC).date() + timedelta(days=60)
-    r = api.call("POST", "events", "/fairs", "trade_officer", json={
-        "name": f"Hội chợ Đặc sản Đồng bằng sông Cửu Long {uuid.uuid4().hex[:4]}",
-        "organiser": "Sở Công Thương Cần Thơ", "host_province": "Cần Thơ", "region": "mekong_delta",
-        "venue": "Công viên sông Hậu, Ninh Kiều", "starts_on": starts.isoformat(),
-        "ends_on": (starts + timedelta(days=4)).isoformat(), "capacity": 50, "subsidy_per_booth": subsidy,
-        "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
-        "rules": {"min_stars": 4, "provinces": ["Vĩnh Long"]}})
+    r = api.call(
+        "POST",
+        "events",
+        "/fairs",
+        "trade_officer",
+        json={
+            "name": f"Hội chợ Đặc sản Đồng bằng sông Cửu Long {uuid.uuid4().hex[:4]}",
+            "organiser": "Sở Công Thương Cần Thơ",
+            "host_province": "Cần Thơ",
+            "region": "mekong_delta",
+            "venue": "Công viên sông Hậu, Ninh Kiều",
+            "starts_on": starts.isoformat(),
+            "ends_on": (starts + timedelta(days=4)).isoformat(),
+            "capacity": 50,
+            "subsidy_per_booth": subsidy,
+            "invitation_deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
+            "rules": {"min_stars": 4, "provinces": ["Vĩnh Long"]},
+        },
+    )
     assert r.status_code == 201, r.text
     fair = r.json()
     assert api.call("POST", "events", f"/fairs/{fair['id']}/publish", "trade_officer").status_code == 200
@@ -60,9 +102,10 @@ def invite(api, producers, subsidy=8000000):
 def received(platform, address, fair):
     """The raw bytes of the one email about ``fair`` to ``address`` (waits for it). Other open fairs
     of the suite may invite the same producer too."""
-    [(mail_id, *_)] = wait_for(lambda: [m for m in platform.mailbox.list(2000)
-                                        if address in m[2] and m[3].endswith(fair["name"])],
-                               message=f"email to {address}")
+    [(mail_id, *_)] = wait_for(
+        lambda: [m for m in platform.mailbox.list(2000) if address in m[2] and m[3].endswith(fair["name"])],
+        message=f"email to {address}",
+    )
     return platform.mailbox.raw(mail_id)
 
 
@@ -85,9 +128,15 @@ def test_vietnamese_invitation_email_parsed_from_the_wire(platform, api):
     assert msg["To"].addresses[0].display_name == "Hợp tác xã Bánh tráng Mỹ Lồng"
     text = msg.get_body(("plain",)).get_content()
     starts, ends = (datetime.fromisoformat(fair[k]).strftime("%d/%m/%Y") for k in ("starts_on", "ends_on"))
-    for part in ("Kính gửi Hợp tác xã Bánh tráng Mỹ Lồng,", fair["name"], "Công viên sông Hậu, Ninh Kiều, Cần Thơ",
-                 f"từ {starts} đến {ends}", "Bánh tráng dừa nướng (4 sao)",
-                 "Hỗ trợ chi phí: ban tổ chức chi trả 8.000.000 ₫ cho mỗi gian hàng.", "Hạn trả lời: "):
+    for part in (
+        "Kính gửi Hợp tác xã Bánh tráng Mỹ Lồng,",
+        fair["name"],
+        "Công viên sông Hậu, Ninh Kiều, Cần Thơ",
+        f"từ {starts} đến {ends}",
+        "Bánh tráng dừa nướng (4 sao)",
+        "Hỗ trợ chi phí: ban tổ chức chi trả 8.000.000 ₫ cho mỗi gian hàng.",
+        "Hạn trả lời: ",
+    ):
         assert part in text, part
     link = LINK.search(text).group(1)
     html = msg.get_body(("html",)).get_content()
@@ -131,13 +180,24 @@ def test_english_invitation_for_a_producer_who_prefers_it(platform, api):
 def test_preview_lists_and_renders_every_template_in_both_languages(api):
     templates = api.call("GET", "notifications", "/previews", "trade_officer").json()
     assert {t["name"] for t in templates} == {
-        "invitation", "promotion", "reminder", "withdrawn", "fair_updated", "fair_cancelled", "accepted", "declined",
-        "answer_refused", "certificate_expiring", "certificate_expired"}
+        "invitation",
+        "promotion",
+        "reminder",
+        "withdrawn",
+        "fair_updated",
+        "fair_cancelled",
+        "accepted",
+        "declined",
+        "answer_refused",
+        "certificate_expiring",
+        "certificate_expired",
+    }
     subjects = ("Hội chợ OCOP và đặc sản vùng miền", "Phiên chợ OCOP Cần Thơ", "Kẹo dừa sầu riêng Thanh Long")
     for t in templates:
         for lang, greeting in (("vi", "Kính gửi"), ("en", "Dear")):
-            r = api.call("GET", "notifications", f"/previews/{t['name']}", "registry_officer",
-                         params={"language": lang})
+            r = api.call(
+                "GET", "notifications", f"/previews/{t['name']}", "registry_officer", params={"language": lang}
+            )
             assert r.status_code == 200, r.text
             body = r.json()
             assert body["language"] == lang and body["event_type"] == t["event_type"]
@@ -153,8 +213,13 @@ def test_preview_with_given_data(api):
 
     data = sample("events.invitation.issued", 1)["data"]
     data["fair"] = {**data["fair"], "name": "Lễ hội Trái cây Vĩnh Long", "subsidy_per_booth": 5000000}
-    r = api.call("POST", "notifications", "/previews/invitation", "trade_officer",
-                 json={"language": "vi", "data": data, "recipient_name": "Tổ hợp tác Bưởi da xanh"})
+    r = api.call(
+        "POST",
+        "notifications",
+        "/previews/invitation",
+        "trade_officer",
+        json={"language": "vi", "data": data, "recipient_name": "Tổ hợp tác Bưởi da xanh"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["subject"] == "Thư mời tham gia Lễ hội Trái cây Vĩnh Long"

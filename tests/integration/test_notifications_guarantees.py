@@ -38,8 +38,9 @@ class Smtp:
         with self.lock:
             answer = self.script.pop(0) if self.script else "250 2.0.0 accepted"
             if answer.startswith("250"):
-                self.received.append(message_from_bytes(envelope.original_content or envelope.content,
-                                                        policy=policy.default))
+                self.received.append(
+                    message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+                )
         return answer
 
     def stop(self):
@@ -140,8 +141,13 @@ def test_channel_choices_and_opt_outs_are_honoured(notifier_factory, gateway):  
     p = n.producer(phone="0912 000 555", email="htx.cam@example.vn", sms=True)
     pid = p["producer_id"]
     me = n.call("GET", f"/recipients/{pid}", "producer", sub=pid).json()
-    assert me["channels"]["email"] == {"contact": "h***@example.vn", "consent": True, "opted_out": False,
-                                       "usable": True, "problem": None}
+    assert me["channels"]["email"] == {
+        "contact": "h***@example.vn",
+        "consent": True,
+        "opted_out": False,
+        "usable": True,
+        "problem": None,
+    }
     assert me["channels"]["sms"]["contact"] == "+84******555" and me["channels"]["sms"]["usable"]
 
     # the producer opts out of SMS: the next invitation goes by email only
@@ -164,8 +170,9 @@ def test_channel_choices_and_opt_outs_are_honoured(notifier_factory, gateway):  
     assert {d.last_error for d in n.deliveries(channel="email")} == {"email: opted out"}
 
     # someone else's choices are not another producer's to make; bad input names the field
-    assert n.call("PATCH", f"/recipients/{pid}/channels", "producer", sub="other", json={"sms": False}).status_code \
-        == 403
+    assert (
+        n.call("PATCH", f"/recipients/{pid}/channels", "producer", sub="other", json={"sms": False}).status_code == 403
+    )
     bad = n.call("PATCH", f"/recipients/{pid}/channels", "producer", sub=pid, json={"fax": True})
     assert bad.status_code == 422 and "fax" in bad.json()["errors"]["json"]
     bad = n.call("PATCH", f"/recipients/{pid}/channels", "producer", sub=pid, json={})
@@ -185,8 +192,10 @@ def test_producer_with_no_usable_channel_is_reported(notifier_factory):  # noqa:
     assert (row.channel, row.status) == ("none", "undeliverable")
     assert row.last_error == "email: no email address; sms: channel not configured"
     events = {e["data"]["producer_id"]: e for e in n.outbox("notifications.producer.unreachable")}
-    assert events[no_consent["producer_id"]]["data"]["reasons"] == {"email": "no consent",
-                                                                   "sms": "channel not configured"}
+    assert events[no_consent["producer_id"]]["data"]["reasons"] == {
+        "email": "no consent",
+        "sms": "channel not configured",
+    }
     assert events[landline["producer_id"]]["data"]["ref_id"] == inv_a["data"]["invitation_id"]
 
     listed = n.call("GET", "/unreachable", "trade_officer").json()
@@ -229,8 +238,11 @@ STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 # an email address, or a phone number as the code writes one (E.164 "+84912345999", or national
 # "0912 345 999", "0275 3822 999", "0912.345.999"), standing alone: never digits inside an identifier
 PII = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?<![\w+])(?:\+84|0)\d{2,3}[\s.]?\d{3,4}[\s.]?\d{3,4}(?![\w])")
-IDENTIFIER = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # UUIDs
-                        r"|\b(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I)  # hex ids
+IDENTIFIER = re.compile(
+    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # UUIDs
+    r"|\b(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b",
+    re.I,
+)  # hex ids
 
 
 def personal_data(text: str) -> list[str]:
@@ -239,8 +251,10 @@ def personal_data(text: str) -> list[str]:
 
 
 def test_the_personal_data_check_finds_contacts_and_not_identifiers():
-    line = ("delivery 0b1c2d3e-4f50-4617-8aa9-7658740aa014 881252dd-1f0e-4a3b-9c2d-0e1f2a3b4c5d failed, "
-            "message 7658740aa014881252 job 0912345999abc")
+    line = (
+        "delivery 0b1c2d3e-4f50-4617-8aa9-7658740aa014 881252dd-1f0e-4a3b-9c2d-0e1f2a3b4c5d failed, "
+        "message 7658740aa014881252 job 0912345999abc"
+    )
     assert personal_data(line) == []
     for contact in ("htx.log1@example.vn", "+84912345999", "0912 345 999", "0275 3822 999", "0912.345.999"):
         assert personal_data(f"refused <{contact}>: no such user") == [contact], contact
@@ -248,16 +262,23 @@ def test_the_personal_data_check_finds_contacts_and_not_identifiers():
 
 def test_no_email_address_or_phone_number_in_the_logs(notifier_factory, gateway, smtp, caplog):  # noqa: F811
     caplog.set_level(logging.DEBUG)
-    n = notifier_factory(**sms_settings(gateway), smtp_port=smtp.port,
-                         channel_attempts={"email": 2, "sms": 2, "webhook": 2},
-                         extra={"webhook_policy": TargetPolicy.parse(allow_http="1", networks="127.0.0.0/8")})
+    n = notifier_factory(
+        **sms_settings(gateway),
+        smtp_port=smtp.port,
+        channel_attempts={"email": 2, "sms": 2, "webhook": 2},
+        extra={"webhook_policy": TargetPolicy.parse(allow_http="1", networks="127.0.0.0/8")},
+    )
     smtp.script = ["451 4.3.0 <htx.log1@example.vn> busy", "550 5.1.1 <htx.log1@example.vn>: no such user"]
     gateway.script = [(500, {}), (400, {})]
     hook = Receiver()
     hook.script = [500, 500]
     try:
-        assert n.call("POST", "/webhooks", "integration",
-                      json={"url": hook.url, "event_types": ["events.invitation.issued"]}).status_code == 201
+        assert (
+            n.call(
+                "POST", "/webhooks", "integration", json={"url": hook.url, "event_types": ["events.invitation.issued"]}
+            ).status_code
+            == 201
+        )
         p = n.producer(phone="0912 345 999", email="htx.log1@example.vn", name="HTX Nhãn xuồng Cơm vàng")
         n.deliver(n.invitation(p["producer_id"]))
         nobody = n.producer(phone="0275 3822 999", email=None, sms=True)
@@ -300,8 +321,11 @@ def test_a_batch_longer_than_the_lease_keeps_its_claim(notifier_factory, smtp, m
         sent.append(job)
         first_claim = sent[0].claimed_until
         if len(sent) == 1:  # past a quarter of the lease, so the sender renews before the next message
-            wait_for(lambda: datetime.now(UTC) > first_claim - timedelta(seconds=lease * 0.1), timeout=10,
-                     message="most of the lease gone")
+            wait_for(
+                lambda: datetime.now(UTC) > first_claim - timedelta(seconds=lease * 0.1),
+                timeout=10,
+                message="most of the lease gone",
+            )
         elif len(sent) == 2:  # the claim as first taken has run out: without renewal, the rest is up for grabs
             wait_for(lambda: datetime.now(UTC) > first_claim, timeout=10, message="the first claim run out")
             taken.append(other.run_once())

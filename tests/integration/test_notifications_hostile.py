@@ -54,13 +54,16 @@ def test_a_name_with_line_breaks_adds_no_header(notifier_factory, smtp, name):  
         Calendar.from_ical(attachment.get_content())
 
 
-@pytest.mark.parametrize("address", ["a@example.vn\r\nRCPT TO:<victim@evil.example>", "a b@example.vn",
-                                     "<a@example.vn>", "no-at-sign", ""])
+@pytest.mark.parametrize(
+    "address", ["a@example.vn\r\nRCPT TO:<victim@evil.example>", "a b@example.vn", "<a@example.vn>", "no-at-sign", ""]
+)
 def test_an_address_that_is_not_one_fails_for_good_with_the_reason(address):
-    channel = EmailChannel(SimpleNamespace(smtp_host="127.0.0.1", smtp_port=1, mail_from="OCOP <noreply@ocop.vn>",
-                                           http_timeout_seconds=1.0))
-    delivery = SimpleNamespace(id="d-1", subject="Thư mời", body_text="x", body_html="", attachments=[],
-                               language="vi")
+    channel = EmailChannel(
+        SimpleNamespace(
+            smtp_host="127.0.0.1", smtp_port=1, mail_from="OCOP <noreply@ocop.vn>", http_timeout_seconds=1.0
+        )
+    )
+    delivery = SimpleNamespace(id="d-1", subject="Thư mời", body_text="x", body_html="", attachments=[], language="vi")
     with pytest.raises(ChannelError) as caught:
         channel.send(delivery, SimpleNamespace(name="HTX", email=address))
     assert caught.value.permanent and "not one plain address" in str(caught.value)

@@ -57,13 +57,23 @@ def test_a_sent_delivery_is_recorded_with_its_event_and_the_next_one_handed(n):
     row = record(n, FanOutEmitter(n.rt.emit), jobs[0], queue.Sent("<ref@x>"), jobs[1])
     assert row is not None
     [done] = n.deliveries(id=first)
-    assert (done.status, done.attempts, done.provider_ref, done.claimed_until, done.last_error) == \
-        ("sent", 1, "<ref@x>", None, None)
+    assert (done.status, done.attempts, done.provider_ref, done.claimed_until, done.last_error) == (
+        "sent",
+        1,
+        "<ref@x>",
+        None,
+        None,
+    )
     assert n.deliveries(id=second)[0].handed_at is not None  # handed in the same transaction
     [event] = n.outbox("notifications.delivery.sent")
     assert event["id"] == row["id"] and event["subject"] == first and event["subject_version"] == 1
-    assert event["data"] == {"delivery_id": first, "channel": "email", "template": "invitation",
-                             "producer_id": jobs[0].producer_id, "cause_event_id": jobs[0].cause_event_id}
+    assert event["data"] == {
+        "delivery_id": first,
+        "channel": "email",
+        "template": "invitation",
+        "producer_id": jobs[0].producer_id,
+        "cause_event_id": jobs[0].cause_event_id,
+    }
 
 
 def test_a_lost_claim_records_nothing(n):
@@ -93,8 +103,16 @@ def test_a_delivery_in_doubt_found_at_the_provider_is_not_counted_again(n):
 def test_a_webhook_following_sent_deliveries_gets_each_through_the_same_recording(n):
     [delivery_id] = queued(n)
     with n.rt.transaction() as s:
-        s.add(WebhookSubscription(id="sub-1", url="https://hooks.example.vn/x", secret="s" * 32, owner="integration:x",
-                                  event_types=["notifications.delivery.sent"], created_by="integration:x"))
+        s.add(
+            WebhookSubscription(
+                id="sub-1",
+                url="https://hooks.example.vn/x",
+                secret="s" * 32,
+                owner="integration:x",
+                event_types=["notifications.delivery.sent"],
+                created_by="integration:x",
+            )
+        )
     [job] = claimed(n)
     emit = FanOutEmitter(n.rt.emit)
     with n.rt.transaction() as s:
@@ -127,8 +145,9 @@ def test_a_job_is_a_frozen_record_and_a_renewed_claim_a_new_one(n):
 def test_the_senders_take_their_settings(notifier_factory):  # noqa: F811
     from services.notifications.worker import ChannelSender, Reminders, senders
 
-    n = notifier_factory(send_batch=2, send_lease_seconds=7.5, email_connections=2, reminder_days="2",
-                         reminder_interval_seconds=5)
+    n = notifier_factory(
+        send_batch=2, send_lease_seconds=7.5, email_connections=2, reminder_days="2", reminder_interval_seconds=5
+    )
     queued(n, 3)
     sender = ChannelSender(n.rt, "email")
     assert (sender.batch, sender.lease) == (2, 7.5)

@@ -36,8 +36,12 @@ class World:
 
     def issued(self, producer_id: str, invitation_id: str | None = None, **changes) -> dict:
         data = sample("events.invitation.issued", 1)["data"]
-        data.update(invitation_id=invitation_id or str(uuid.uuid4()), producer_id=producer_id,
-                    deadline=(datetime.now(UTC) + timedelta(days=10)).isoformat(), **changes)
+        data.update(
+            invitation_id=invitation_id or str(uuid.uuid4()),
+            producer_id=producer_id,
+            deadline=(datetime.now(UTC) + timedelta(days=10)).isoformat(),
+            **changes,
+        )
         data["fair"] = {**data["fair"], "fair_id": self.fair_id, "name": FAIR}
         return event("events.invitation.issued", data["invitation_id"], 1, data)
 
@@ -86,8 +90,14 @@ def test_withdrawal_for_a_revoked_certificate_reaches_every_channel_once(world, 
     pid = world.producer(email="htx.keo@example.vn", phone="0912 000 101")
     inv = world.issued(pid)
     accepted = world.about("events.invitation.accepted", inv, booth=17, booths=[17])
-    withdrawn = world.about("events.invitation.withdrawn", inv, version=3, previous_status="accepted", booths=[17],
-                            reason="the certificate of Kẹo dừa sầu riêng Thanh Long was revoked (QĐ 2210/QĐ-UBND)")
+    withdrawn = world.about(
+        "events.invitation.withdrawn",
+        inv,
+        version=3,
+        previous_status="accepted",
+        booths=[17],
+        reason="the certificate of Kẹo dừa sầu riêng Thanh Long was revoked (QĐ 2210/QĐ-UBND)",
+    )
     assert world.feed(inv, accepted, withdrawn, withdrawn) == ["handled", "handled", "handled", "duplicate"]
     rows = [d for d in n.deliveries(cause_event_id=withdrawn["id"])]
     assert sorted(d.channel for d in rows) == ["email", "sms"] and {d.template for d in rows} == {"withdrawn"}
@@ -104,9 +114,13 @@ def test_withdrawal_for_a_revoked_certificate_reaches_every_channel_once(world, 
     assert "đã thu hồi thư mời" in gateway.json(2)["text"]
     # a waitlisted invitation withdrawn: its producer never heard of it, so nothing is said
     other = world.producer(email="htx.cho@example.vn", sms=False)
-    silent = world.about("events.invitation.withdrawn", {"data": {"invitation_id": str(uuid.uuid4()),
-                                                                  "producer_id": other}},
-                         previous_status="waitlisted", booths=[], reason="the certificate of X was expired")
+    silent = world.about(
+        "events.invitation.withdrawn",
+        {"data": {"invitation_id": str(uuid.uuid4()), "producer_id": other}},
+        previous_status="waitlisted",
+        booths=[],
+        reason="the certificate of X was expired",
+    )
     assert world.feed(silent) == ["handled"] and world.messages(other, None) == []
 
 
@@ -114,8 +128,9 @@ def test_withdrawal_for_a_revoked_certificate_reaches_every_channel_once(world, 
 def test_a_promotion_is_one_offer_whichever_event_comes_first(world, smtp, order):  # noqa: F811
     pid = world.producer(email="htx.nhan@example.vn", sms=False, language="en")
     inv = world.issued(pid)
-    promoted = world.about("events.waitlist.promoted", inv, version=2, rank=251, cause="declined",
-                           deadline=inv["data"]["deadline"])
+    promoted = world.about(
+        "events.waitlist.promoted", inv, version=2, rank=251, cause="declined", deadline=inv["data"]["deadline"]
+    )
     inv["subject_version"] = 3
     first, second = (promoted, inv) if order == "promoted_first" else (inv, promoted)
     assert world.feed(first, second, first, second) == ["handled", "handled", "duplicate", "duplicate"]
@@ -135,14 +150,24 @@ def test_a_fair_change_reaches_those_accepted_and_those_invited_with_the_old_and
     n = world.n
     took, open_, said_no = (world.producer(email=f"htx.{i}@example.vn", sms=False) for i in ("a", "b", "c"))
     inv_took, inv_open, inv_no = world.issued(took), world.issued(open_), world.issued(said_no)
-    world.feed(inv_took, inv_open, inv_no, world.about("events.invitation.accepted", inv_took, booth=8, booths=[8]),
-               world.about("events.invitation.declined", inv_no))
+    world.feed(
+        inv_took,
+        inv_open,
+        inv_no,
+        world.about("events.invitation.accepted", inv_took, booth=8, booths=[8]),
+        world.about("events.invitation.declined", inv_no),
+    )
     before = len(n.deliveries(channel="email"))
     # capacity and rules are nothing a producer needs to hear about ...
     quiet = world.fair_event("events.fair.updated", changed=["capacity", "rules"], capacity=300)
     # ... a new venue and dates are, with the old values beside the new
-    loud = world.fair_event("events.fair.updated", changed=["venue", "ends_on"], venue="Nhà văn hóa Thanh Niên",
-                            starts_on="2025-11-20", ends_on="2025-11-26")
+    loud = world.fair_event(
+        "events.fair.updated",
+        changed=["venue", "ends_on"],
+        venue="Nhà văn hóa Thanh Niên",
+        starts_on="2025-11-20",
+        ends_on="2025-11-26",
+    )
     assert world.feed(quiet, loud, loud) == ["handled", "handled", "duplicate"]
     assert len(n.deliveries(channel="email")) == before + 2
     assert [t for t, _ in world.messages(said_no)] == ["invitation", "declined"]
@@ -175,9 +200,17 @@ def test_a_cancelled_fair_is_told_once_to_each_producer(world, order):
     inv_took, inv_open = world.issued(took), world.issued(open_)
     world.feed(inv_took, inv_open, world.about("events.invitation.accepted", inv_took, booth=3, booths=[3]))
     why = "Bão số 7 đổ bộ, Ủy ban nhân dân thành phố hoãn mọi sự kiện đông người"
-    withdrawals = [world.about("events.invitation.withdrawn", inv, version=4, previous_status=prev, booths=booths,
-                               reason=f"the fair was cancelled: {why}")
-                   for inv, prev, booths in ((inv_took, "accepted", [3]), (inv_open, "issued", []))]
+    withdrawals = [
+        world.about(
+            "events.invitation.withdrawn",
+            inv,
+            version=4,
+            previous_status=prev,
+            booths=booths,
+            reason=f"the fair was cancelled: {why}",
+        )
+        for inv, prev, booths in ((inv_took, "accepted", [3]), (inv_open, "issued", []))
+    ]
     cancelled = world.fair_event("events.fair.cancelled", reason=why, previous_status="inviting")
     events = [*withdrawals, cancelled] if order == "withdrawals_first" else [cancelled, *withdrawals]
     assert world.feed(*events, *events) == ["handled"] * 3 + ["duplicate"] * 3
@@ -192,15 +225,26 @@ def test_a_cancelled_fair_is_told_once_to_each_producer(world, order):
 
 def test_answers_are_confirmed_in_the_producers_language(world, smtp):  # noqa: F811
     n = world.n
-    vi, en, late = (world.producer(email=f"htx.{k}@example.vn", sms=False, language=lang)
-                    for k, lang in (("vi", "vi"), ("en", "en"), ("late", "vi")))
+    vi, en, late = (
+        world.producer(email=f"htx.{k}@example.vn", sms=False, language=lang)
+        for k, lang in (("vi", "vi"), ("en", "en"), ("late", "vi"))
+    )
     inv_vi, inv_en, inv_late = world.issued(vi), world.issued(en), world.issued(late)
     note = "Chúng tôi cần ổ điện 220V."
-    results = world.feed(inv_vi, inv_en, inv_late,
-                         world.about("events.invitation.accepted", inv_vi, booth=42, booths=[42, 43], note=note),
-                         world.about("events.invitation.declined", inv_en, note=None),
-                         world.about("events.invitation.answer_refused", inv_late, version=1, answer="accept",
-                                     reason="the deadline 2025-10-31T10:00:00+00:00 has passed"))
+    results = world.feed(
+        inv_vi,
+        inv_en,
+        inv_late,
+        world.about("events.invitation.accepted", inv_vi, booth=42, booths=[42, 43], note=note),
+        world.about("events.invitation.declined", inv_en, note=None),
+        world.about(
+            "events.invitation.answer_refused",
+            inv_late,
+            version=1,
+            answer="accept",
+            reason="the deadline 2025-10-31T10:00:00+00:00 has passed",
+        ),
+    )
     assert results == ["handled"] * 6
     assert world.messages(vi)[1] == ("accepted", f"Xác nhận tham gia {FAIR}, gian hàng số 42, 43")
     assert world.messages(en)[1] == ("declined", f"Your answer is recorded: you decline {FAIR}")
@@ -219,10 +263,12 @@ def test_certificates_expiring_and_expired_are_noticed_once(world, smtp, gateway
     n = world.n
     vi = world.producer(email="htx.dua@example.vn", phone="0912 000 202", name="HTX Dừa Giồng Trôm")
     en = world.producer(email="htx.en2@example.vn", sms=False, language="en")
-    expiring = world.certificate("registry.certification.expiring", vi, product_name="Dầu dừa tinh khiết",
-                                 valid_until="2028-07-20", days_left=30)
-    expired = world.certificate("registry.certification.expired", en, product_name="Bánh phồng Sơn Đốc",
-                                valid_until="2028-07-20")
+    expiring = world.certificate(
+        "registry.certification.expiring", vi, product_name="Dầu dừa tinh khiết", valid_until="2028-07-20", days_left=30
+    )
+    expired = world.certificate(
+        "registry.certification.expired", en, product_name="Bánh phồng Sơn Đốc", valid_until="2028-07-20"
+    )
     assert world.feed(expiring, expired, expiring) == ["handled", "handled", "duplicate"]
     assert sorted(d.channel for d in n.deliveries(cause_event_id=expiring["id"])) == ["email", "sms"]
     [row] = n.deliveries(cause_event_id=expiring["id"], channel="email")
@@ -247,18 +293,24 @@ def test_a_batch_of_invitations_in_one_transaction_does_what_one_by_one_does(wor
     from services.notifications.models import InvitationView, ShortLink
 
     n = world.n
-    a, b = world.producer(email="htx.ba@example.vn", sms=False), world.producer(email="htx.bb@example.vn",
-                                                                                phone="0912 000 404")
+    a, b = (
+        world.producer(email="htx.ba@example.vn", sms=False),
+        world.producer(email="htx.bb@example.vn", phone="0912 000 404"),
+    )
     c, d = world.producer(email=None, phone=None), world.producer(email="htx.bd@example.vn", sms=False, language="en")
     inv_a, inv_b, inv_c, inv_d = (world.issued(p) for p in (a, b, c, d))
-    promoted = world.about("events.waitlist.promoted", inv_d, rank=12, cause="expired",
-                           deadline=inv_d["data"]["deadline"])
+    promoted = world.about(
+        "events.waitlist.promoted", inv_d, rank=12, cause="expired", deadline=inv_d["data"]["deadline"]
+    )
     assert world.feed(promoted) == ["handled"]
     again_a = dict(inv_a, id=str(uuid.uuid4()))  # the same invitation announced twice in one batch
 
     def raw(env):
-        return (json.dumps(env, ensure_ascii=False).encode(), "application/json",
-                {"message_id": env["id"], "type": env["type"]})
+        return (
+            json.dumps(env, ensure_ascii=False).encode(),
+            "application/json",
+            {"message_id": env["id"], "type": env["type"]},
+        )
 
     batch = [raw(e) for e in (inv_a, inv_b, inv_c, inv_d, again_a)]
     caplog.set_level(logging.INFO, logger="ocop.consumer")

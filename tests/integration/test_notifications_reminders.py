@@ -70,8 +70,16 @@ def test_no_reminder_once_answered_withdrawn_expired_or_confirmed_and_a_queued_o
     expired, _ = invited(n, email="htx.a3@example.vn")
     confirmed, _ = invited(n, email="htx.a4@example.vn")
     late, _ = invited(n, email="htx.a5@example.vn")
-    n.deliver(about("events.invitation.withdrawn", withdrawn, version=3, previous_status="issued", booths=[],
-                    reason="withdrawn by the organiser: nhầm đơn vị"))
+    n.deliver(
+        about(
+            "events.invitation.withdrawn",
+            withdrawn,
+            version=3,
+            previous_status="issued",
+            booths=[],
+            reason="withdrawn by the organiser: nhầm đơn vị",
+        )
+    )
     n.deliver(about("events.invitation.expired", expired, deadline=expired["data"]["deadline"]))
     n.deliver(about("events.invitation.accepted", confirmed, booth=4, booths=[4]))
     # answered through the page before the sweep: no reminder
@@ -103,8 +111,11 @@ def test_a_late_promotion_gets_no_three_day_reminder_and_the_english_wording(n):
     from services.notifications.models import InvitationView
 
     with n.rt.transaction() as s:  # as if offered (promoted) two days before its deadline
-        s.execute(update(InvitationView).where(InvitationView.invitation_id == inv["data"]["invitation_id"])
-                  .values(issued_at=deadline - timedelta(days=2)))
+        s.execute(
+            update(InvitationView)
+            .where(InvitationView.invitation_id == inv["data"]["invitation_id"])
+            .values(issued_at=deadline - timedelta(days=2))
+        )
     sweep = Reminders(n.rt)
     assert sweep.run_once(deadline - timedelta(days=1, hours=12)) == 0
     assert sweep.run_once(deadline - timedelta(hours=20)) == 1
@@ -133,13 +144,24 @@ def test_two_workers_sweeping_at_once_queue_each_reminder_once(n):
 
 def test_manage_remind_queues_what_is_due(n):
     inv, deadline = invited(n)
-    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": n.settings.database_url, "OCOP_SECRET_KEY": TEST_SECRET,
-           "OCOP_REMINDER_DAYS": "2", "OCOP_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "NOTIFICATIONS_DATABASE_URL": n.settings.database_url,
+        "OCOP_SECRET_KEY": TEST_SECRET,
+        "OCOP_REMINDER_DAYS": "2",
+        "OCOP_LOG_LEVEL": "WARNING",
+    }
     at = (deadline - timedelta(days=1)).astimezone(UTC).isoformat()
 
     def remind(*args):
-        out = subprocess.run([sys.executable, "-m", "services.notifications.manage", "remind", *args], cwd=ROOT,
-                             env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "services.notifications.manage", "remind", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return out.returncode, out.stdout, out.stderr
 
     assert remind("--at", at)[:2] == (0, '{"queued": 1}\n')

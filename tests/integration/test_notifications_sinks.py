@@ -16,9 +16,20 @@ def test_an_invitation_by_sms_lands_in_the_sink_and_on_the_console(platform, api
     producer, _, address = register(api, phone="0912 555 010", sms=True, name="HTX Bưởi da xanh Mỏ Cày")
     fair, invitations = invite(api, [producer])
     # (other open fairs of the suite may invite the same producer too: the delivery of this invitation)
-    [row] = wait_for(lambda: [d for d in api.call("GET", "notifications", "/deliveries", "trade_officer", params={
-        "ref_id": invitations[producer["id"]]["id"], "channel": "sms"}).json() if d["status"] == "sent"],
-        message="the SMS delivery logged as sent")
+    [row] = wait_for(
+        lambda: [
+            d
+            for d in api.call(
+                "GET",
+                "notifications",
+                "/deliveries",
+                "trade_officer",
+                params={"ref_id": invitations[producer["id"]]["id"], "channel": "sms"},
+            ).json()
+            if d["status"] == "sent"
+        ],
+        message="the SMS delivery logged as sent",
+    )
     assert (row["template"], row["attempts"], row["producer_id"]) == ("invitation", 1, producer["id"])
     [(_, _, number, text, segments, encoding)] = platform.smsbox.by_reference(row["id"])
     assert number == "+84912555010" and text.startswith("OCOP: mời tham gia ") and "Đồng bằng sông Cửu Long" in text
@@ -28,8 +39,10 @@ def test_an_invitation_by_sms_lands_in_the_sink_and_on_the_console(platform, api
     assert page.status_code == 200 and "Đồng ý tham gia" in page.text and fair["name"] in page.text
     # the console shows the text message beside the email
     # (this fair's email: the SMS and the email are sent independently, either may come first)
-    wait_for(lambda: [m for m in platform.mailbox.list(2000) if address in m[2] and fair["name"] in (m[3] or "")],
-             message="the email")
+    wait_for(
+        lambda: [m for m in platform.mailbox.list(2000) if address in m[2] and fair["name"] in (m[3] or "")],
+        message="the email",
+    )
     console = api.http.get(platform.urls()["console"] + "/", timeout=10).text
     assert "Text messages" in console and "+84912555010" in console and f"Thư mời tham gia {fair['name']}" in console
     assert api.http.get(platform.urls()["console"] + "/sms", timeout=10).status_code == 200
@@ -37,11 +50,18 @@ def test_an_invitation_by_sms_lands_in_the_sink_and_on_the_console(platform, api
 
 def test_the_sink_speaks_the_gateway_format_and_drops_a_retry(platform):
     url = platform.runtimes["notifications"].settings.sms_gateway_url
+
     def mine():  # the platform's own messages may arrive meanwhile: count this test's number only
         return [m for m in platform.smsbox.list(5000) if m[2] == "+84912000999"]
 
-    body = {"from": "OCOP", "to": "+84912000999", "text": "OCOP: thử nghiệm tiếng Việt có dấu", "encoding": "ucs2",
-            "segments": 1, "reference": "d-1"}
+    body = {
+        "from": "OCOP",
+        "to": "+84912000999",
+        "text": "OCOP: thử nghiệm tiếng Việt có dấu",
+        "encoding": "ucs2",
+        "segments": 1,
+        "reference": "d-1",
+    }
     first = requests.post(url, json=body, headers={"Idempotency-Key": "d-1"}, timeout=10)
     again = requests.post(url, json=body, headers={"Idempotency-Key": "d-1"}, timeout=10)
     assert first.status_code == again.status_code == 200

@@ -46,12 +46,18 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
-                    receiver.requests.append({"path": self.path, "body": body,  # header names: any case
-                                              "headers": requests.structures.CaseInsensitiveDict(self.headers)})
+                    receiver.requests.append(
+                        {
+                            "path": self.path,
+                            "body": body,  # header names: any case
+                            "headers": requests.structures.CaseInsensitiveDict(self.headers),
+                        }
+                    )
                     step = receiver.script.pop(0) if receiver.script else 200
                 status, headers = step if isinstance(step, tuple) else (step, {})
-                answer = json.dumps({"message_id": f"gw-{len(receiver.requests)}"} if status < 300
-                                    else {"error": "gateway says no"}).encode()
+                answer = json.dumps(
+                    {"message_id": f"gw-{len(receiver.requests)}"} if status < 300 else {"error": "gateway says no"}
+                ).encode()
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -99,8 +105,13 @@ class Notifier:
             self.db_name = None
             url = f"sqlite:///{tmp_path / 'notifications-alone.sqlite'}"
         base = load("notifications")
-        defaults = {"database_url": url, "secret_key": TEST_SECRET, "retry_base_seconds": 0.02,
-                    "retry_max_seconds": 0.1, "http_timeout_seconds": 5.0}
+        defaults = {
+            "database_url": url,
+            "secret_key": TEST_SECRET,
+            "retry_base_seconds": 0.02,
+            "retry_max_seconds": 0.1,
+            "http_timeout_seconds": 5.0,
+        }
         self.port = free_port()
         defaults["public_base_url"] = f"http://127.0.0.1:{self.port}"
         self.settings = replace(base, **{**defaults, **settings})
@@ -114,24 +125,50 @@ class Notifier:
         from shared.bus.consumer import IdempotentConsumer
         from shared.bus.topology import queue_spec
 
-        self.consumer = IdempotentConsumer(queue_spec("notifications.main"), self.rt.session_factory, self.rt.inbox,
-                                           handlers(self.rt)["notifications.main"], self.settings.broker_url,
-                                           max_attempts=1)
+        self.consumer = IdempotentConsumer(
+            queue_spec("notifications.main"),
+            self.rt.session_factory,
+            self.rt.inbox,
+            handlers(self.rt)["notifications.main"],
+            self.settings.broker_url,
+            max_attempts=1,
+        )
 
     # events in
     def deliver(self, envelope: dict) -> str:
         """Hand one message to the consumer as the broker would; returns its outcome."""
         body = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
-        return self.consumer.handle_raw(body, "application/json", {"message_id": envelope["id"],
-                                                                   "type": envelope["type"]})
+        return self.consumer.handle_raw(
+            body, "application/json", {"message_id": envelope["id"], "type": envelope["type"]}
+        )
 
-    def producer(self, *, email=None, phone=None, sms=True, mail=True, language="vi", name="HTX Bưởi da xanh Chợ Lách",
-                 version=1, producer_id=None) -> dict:
+    def producer(
+        self,
+        *,
+        email=None,
+        phone=None,
+        sms=True,
+        mail=True,
+        language="vi",
+        name="HTX Bưởi da xanh Chợ Lách",
+        version=1,
+        producer_id=None,
+    ) -> dict:
         data = sample("registry.producer.registered", 1)["data"]
-        data.update(producer_id=producer_id or str(uuid.uuid4()), name=name, email=email, phone=phone,
-                    preferred_language=language, consent={"email": mail, "sms": sms})
-        env = event("registry.producer.registered" if version == 1 else "registry.producer.updated",
-                    data["producer_id"], version, data)
+        data.update(
+            producer_id=producer_id or str(uuid.uuid4()),
+            name=name,
+            email=email,
+            phone=phone,
+            preferred_language=language,
+            consent={"email": mail, "sms": sms},
+        )
+        env = event(
+            "registry.producer.registered" if version == 1 else "registry.producer.updated",
+            data["producer_id"],
+            version,
+            data,
+        )
         assert self.deliver(env) == "handled"
         return data
 
@@ -224,8 +261,12 @@ def notifier_factory(tmp_path):
 
 
 def sms_settings(gateway, **more) -> dict:
-    return {"sms_gateway_url": gateway.url + "/send", "sms_gateway_token": "gw-secret-token",
-            "sms_sender": "SCT-CANTHO", **more}
+    return {
+        "sms_gateway_url": gateway.url + "/send",
+        "sms_gateway_token": "gw-secret-token",
+        "sms_sender": "SCT-CANTHO",
+        **more,
+    }
 
 
 # ---- the tests ------------------------------------------------------------------------------------

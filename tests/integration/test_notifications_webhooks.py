@@ -45,8 +45,9 @@ def verified(request: dict, secret: str) -> dict:
     """What the README's verification example does: a fresh timestamp and a matching signature."""
     timestamp = request["headers"]["X-OCOP-Timestamp"]
     assert abs(time.time() - int(timestamp)) <= 300
-    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + request["body"],
-                                    hashlib.sha256).hexdigest()
+    expected = (
+        "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + request["body"], hashlib.sha256).hexdigest()
+    )
     assert hmac.compare_digest(expected, request["headers"]["X-OCOP-Signature"])
     return json.loads(request["body"])
 
@@ -61,8 +62,12 @@ def test_subscriptions_crud_and_bad_input(notifier_factory, hooks):  # noqa: F81
     n = notifier_factory()
     receiver = hooks()
     types = n.call("GET", "/webhooks/event-types", "integration").json()["event_types"]
-    assert {"events.invitation.issued", "events.fair.published", "notifications.delivery.sent",
-            "notifications.producer.unreachable"} <= set(types)
+    assert {
+        "events.invitation.issued",
+        "events.fair.published",
+        "notifications.delivery.sent",
+        "notifications.producer.unreachable",
+    } <= set(types)
     assert "registry.certification.granted" not in types  # not routed to this service
 
     sub = subscribe(n, receiver.url + "/hook", ["events.invitation.issued"], description="Cổng thông tin tỉnh")
@@ -72,8 +77,12 @@ def test_subscriptions_crud_and_bad_input(notifier_factory, hooks):  # noqa: F81
     one = n.call("GET", f"/webhooks/{sub['id']}", "integration").json()
     assert one["description"] == "Cổng thông tin tỉnh" and "secret" not in one
 
-    r = n.call("PATCH", f"/webhooks/{sub['id']}", "integration",
-               json={"event_types": ["events.invitation.issued", "notifications.delivery.sent"], "rotate_secret": True})
+    r = n.call(
+        "PATCH",
+        f"/webhooks/{sub['id']}",
+        "integration",
+        json={"event_types": ["events.invitation.issued", "notifications.delivery.sent"], "rotate_secret": True},
+    )
     assert r.status_code == 200 and r.json()["secret"] != sub["secret"]
     assert r.json()["event_types"] == ["events.invitation.issued", "notifications.delivery.sent"]
     r = n.call("PATCH", f"/webhooks/{sub['id']}", "integration", json={"active": False})
@@ -83,8 +92,12 @@ def test_subscriptions_crud_and_bad_input(notifier_factory, hooks):  # noqa: F81
     assert bad.status_code == 422 and set(bad.json()["errors"]["json"]) == {"url", "event_types"}
     bad = n.call("POST", "/webhooks", "integration", json={"url": receiver.url, "event_types": ["registry.nope"]})
     assert bad.status_code == 422 and "registry.nope" in bad.json()["errors"]["json"]["event_types"][0]
-    bad = n.call("POST", "/webhooks", "integration",
-                 json={"url": receiver.url, "event_types": ["events.fair.published"], "secret": "short"})
+    bad = n.call(
+        "POST",
+        "/webhooks",
+        "integration",
+        json={"url": receiver.url, "event_types": ["events.fair.published"], "secret": "short"},
+    )
     assert bad.status_code == 422 and "secret" in bad.json()["errors"]["json"]
     assert len(n.call("GET", "/webhooks", "integration").json()) == 1  # nothing half written
     assert n.call("GET", "/webhooks", "producer", sub="p-1").status_code == 403
@@ -159,8 +172,11 @@ def test_failing_receiver_is_retried_with_backoff_then_parked(notifier_factory, 
     r = n.call("POST", f"/webhooks/{b['id']}/deliveries/{parked['id']}/retry", "integration")
     assert r.status_code == 200 and r.json()["status"] == "queued"
     assert n.call("POST", f"/webhooks/{a['id']}/deliveries/{parked['id']}/retry", "integration").status_code == 404
-    wait_for(lambda: sender.run_once() == 0 and n.call("GET", f"/webhooks/{b['id']}/deliveries", "integration")
-             .json()[0]["status"] == "sent", message="re-driven delivery sent")
+    wait_for(
+        lambda: sender.run_once() == 0
+        and n.call("GET", f"/webhooks/{b['id']}/deliveries", "integration").json()[0]["status"] == "sent",
+        message="re-driven delivery sent",
+    )
     assert len(down.requests) == 4
     assert n.call("POST", f"/webhooks/{b['id']}/deliveries/{parked['id']}/retry", "integration").status_code == 409
 

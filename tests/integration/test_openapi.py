@@ -87,6 +87,7 @@ def test_only_the_signed_link_pages_go_without_a_bearer_token(specs, service):
 
 def test_request_bodies_are_the_input_schemas(specs):
     """The write endpoints document their bodies, with the required fields the API enforces."""
+
     def required(service, path):
         body = specs[service]["paths"][path]["post"]["requestBody"]["content"]
         schema = next(iter(body.values()))["schema"]
@@ -96,8 +97,13 @@ def test_request_bodies_are_the_input_schemas(specs):
 
     assert required("registry", "/producers") == {"code", "name", "kind", "province"}
     assert required("registry", "/products") == {"producer_id", "name", "group"}
-    assert required("registry", "/certifications") == {"product_id", "score", "issued_by", "decision_number",
-                                                       "decision_date"}
+    assert required("registry", "/certifications") == {
+        "product_id",
+        "score",
+        "issued_by",
+        "decision_number",
+        "decision_date",
+    }
     assert required("events", "/fairs") >= {"name", "starts_on", "ends_on", "capacity", "invitation_deadline"}
     assert required("events", "/invitations/{invitation_id}/answer") == {"answer"}
     assert required("notifications", "/r/{token}") == {"answer"}

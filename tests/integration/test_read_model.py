@@ -11,11 +11,25 @@ from services.events.models import CertifiedProduct
 
 
 def _event(product_id: str, version: int, stars: int):
-    data = {"certification_id": str(uuid.uuid4()), "product_id": product_id, "product_name": "Mật hoa dừa",
-            "group": 1, "producer_id": "p", "producer_name": "Cơ sở Mật hoa dừa Sokfarm",
-            "producer_kind": "household", "province": "Vĩnh Long", "region": "mekong_delta", "stars": stars,
-            "score": 75, "kind": "new", "issued_by": "UBND", "decision_number": "1/QĐ",
-            "decision_date": date(2025, 1, 2), "valid_until": date(2028, 1, 2), "potential_five_star": False}
+    data = {
+        "certification_id": str(uuid.uuid4()),
+        "product_id": product_id,
+        "product_name": "Mật hoa dừa",
+        "group": 1,
+        "producer_id": "p",
+        "producer_name": "Cơ sở Mật hoa dừa Sokfarm",
+        "producer_kind": "household",
+        "province": "Vĩnh Long",
+        "region": "mekong_delta",
+        "stars": stars,
+        "score": 75,
+        "kind": "new",
+        "issued_by": "UBND",
+        "decision_number": "1/QĐ",
+        "decision_date": date(2025, 1, 2),
+        "valid_until": date(2028, 1, 2),
+        "potential_five_star": False,
+    }
     return {"subject_version": version}, data
 
 
@@ -43,16 +57,30 @@ def test_single_event_older_than_stored_changes_nothing(platform):
 
 
 def _producer(producer_id: str, version: int, name: str, province: str = "Vĩnh Long", region: str = "mekong_delta"):
-    return {"subject_version": version}, {"producer_id": producer_id, "code": "BT-1", "name": name,
-                                          "kind": "enterprise", "province": province, "region": region,
-                                          "email": None, "phone": None, "preferred_language": "vi",
-                                          "consent": {"email": False, "sms": False}}
+    return {"subject_version": version}, {
+        "producer_id": producer_id,
+        "code": "BT-1",
+        "name": name,
+        "kind": "enterprise",
+        "province": province,
+        "region": region,
+        "email": None,
+        "phone": None,
+        "preferred_language": "vi",
+        "consent": {"email": False, "sms": False},
+    }
 
 
 def _product(product_id: str, producer_id: str, version: int, name: str, subgroup: str | None = None):
-    return {"subject_version": version}, {"product_id": product_id, "producer_id": producer_id, "name": name,
-                                          "name_en": None, "group": 1, "potential_five_star": True,
-                                          "subgroup": subgroup}
+    return {"subject_version": version}, {
+        "product_id": product_id,
+        "producer_id": producer_id,
+        "name": name,
+        "name_en": None,
+        "group": 1,
+        "potential_five_star": True,
+        "subgroup": subgroup,
+    }
 
 
 def test_producer_changes_reach_its_certified_products_in_any_order(platform):
@@ -65,13 +93,19 @@ def test_producer_changes_reach_its_certified_products_in_any_order(platform):
     envelope, data = _event(a, 2, 4)
     with rt.transaction() as s:
         ops.apply_certification(s, envelope, {**data, "producer_id": producer})
-        assert ops.apply_producer(s, *_producer(producer, 2, "Công ty TNHH Dừa Xanh Bến Tre", "Hồ Chí Minh",
-                                                "southeast")) is True
+        assert (
+            ops.apply_producer(s, *_producer(producer, 2, "Công ty TNHH Dừa Xanh Bến Tre", "Hồ Chí Minh", "southeast"))
+            is True
+        )
         assert ops.apply_producer(s, *_producer(producer, 1, "tên cũ")) is False  # stale
     with rt.transaction() as s:
         row = s.get(CertifiedProduct, a)
         assert (row.producer_name, row.province, row.region, row.producer_kind) == (
-            "Công ty TNHH Dừa Xanh Bến Tre", "Hồ Chí Minh", "southeast", "enterprise")
+            "Công ty TNHH Dừa Xanh Bến Tre",
+            "Hồ Chí Minh",
+            "southeast",
+            "enterprise",
+        )
         envelope, data = _event(b, 2, 3)  # granted later, carrying the producer's old snapshot
         ops.apply_certification(s, envelope, {**data, "producer_id": producer})
     with rt.transaction() as s:

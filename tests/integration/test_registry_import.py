@@ -23,19 +23,60 @@ from sqlalchemy import text
 from support import ROOT, wait_for
 from test_bad_input import refused, unchanged, vn_today
 
-HEADER = ["STT", "Mã số thuế", "Tên chủ thể", "Loại hình", "Tỉnh", "Tên sản phẩm", "Nhóm", "Phân nhóm", "Điểm",
-          "Số sao", "Hình thức", "Cơ quan cấp", "Số quyết định", "Ngày quyết định"]
+HEADER = [
+    "STT",
+    "Mã số thuế",
+    "Tên chủ thể",
+    "Loại hình",
+    "Tỉnh",
+    "Tên sản phẩm",
+    "Nhóm",
+    "Phân nhóm",
+    "Điểm",
+    "Số sao",
+    "Hình thức",
+    "Cơ quan cấp",
+    "Số quyết định",
+    "Ngày quyết định",
+]
 
 
 def code() -> str:
     return f"IM{uuid.uuid4().hex[:10].upper()}"
 
 
-def row(n, producer_code, name="Hợp tác xã Nông nghiệp Mường Thanh", kind="Hợp tác xã", province="Điện Biên",
-        product="Gạo Séng Cù", group="1", subgroup="1.2", score="72", stars="4", cert_kind="Mới",
-        issued_by="UBND tỉnh Điện Biên", number="1358/QĐ-UBND", day="20/7/2025") -> list:
-    return [n, producer_code, name, kind, province, product, group, subgroup, score, stars, cert_kind, issued_by,
-            number, day]
+def row(
+    n,
+    producer_code,
+    name="Hợp tác xã Nông nghiệp Mường Thanh",
+    kind="Hợp tác xã",
+    province="Điện Biên",
+    product="Gạo Séng Cù",
+    group="1",
+    subgroup="1.2",
+    score="72",
+    stars="4",
+    cert_kind="Mới",
+    issued_by="UBND tỉnh Điện Biên",
+    number="1358/QĐ-UBND",
+    day="20/7/2025",
+) -> list:
+    return [
+        n,
+        producer_code,
+        name,
+        kind,
+        province,
+        product,
+        group,
+        subgroup,
+        score,
+        stars,
+        cert_kind,
+        issued_by,
+        number,
+        day,
+    ]
 
 
 def csv_file(rows, header=HEADER) -> bytes:
@@ -87,33 +128,54 @@ def outbox_by_type(platform) -> dict[str, int]:
 
 def decision_rows(producer_a: str, producer_b: str) -> list[list]:
     """One decision of Điện Biên: two producers, three products."""
-    return [row(1, producer_a, product="Gạo Séng Cù Mường Thanh"),
-            row(2, producer_a, product="Chè Shan tuyết Tủa Chùa", subgroup="1.5", score="65", stars="3"),
-            row(3, producer_b, name="Công ty TNHH Cà phê Điện Biên", kind="Doanh nghiệp",
-                product="Cà phê Arabica Điện Biên", subgroup="1.6", score="81", stars="")]
+    return [
+        row(1, producer_a, product="Gạo Séng Cù Mường Thanh"),
+        row(2, producer_a, product="Chè Shan tuyết Tủa Chùa", subgroup="1.5", score="65", stars="3"),
+        row(
+            3,
+            producer_b,
+            name="Công ty TNHH Cà phê Điện Biên",
+            kind="Doanh nghiệp",
+            product="Cà phê Arabica Điện Biên",
+            subgroup="1.6",
+            score="81",
+            stars="",
+        ),
+    ]
 
 
 # ---- dry run ---------------------------------------------------------------------------------
 def test_a_dry_run_reports_every_bad_row_with_line_and_field_and_writes_nothing(platform, api):
     a, b = code(), code()
     future = (vn_today() + timedelta(days=5)).strftime("%d/%m/%Y")
-    rows = [*decision_rows(a, b),
-            row(4, a, product="Mật ong bạc hà", score="105"),
-            row(5, a, product="Măng khô", score="78", stars="3"),
-            row(6, a, product="Tỏi cô đơn", day="31/02/2025"),
-            row(7, a, product="Rượu ngô", day=future),
-            row(8, code(), name="HTX Atlantis", province="Atlantis", product="Sản phẩm lạ"),
-            row(9, a, product="Khoai sọ", group="7"),
-            row(10, a, product="Lạc đỏ", subgroup="Trà xanh"),
-            row(11, a, product="Gạo Séng Cù Mường Thanh"),                     # line 2's product again
-            row(12, code(), product="Nếp tan"),                               # the same producer, another code
-            row(13, a, product="Sâm", day="20/07/21")]
+    rows = [
+        *decision_rows(a, b),
+        row(4, a, product="Mật ong bạc hà", score="105"),
+        row(5, a, product="Măng khô", score="78", stars="3"),
+        row(6, a, product="Tỏi cô đơn", day="31/02/2025"),
+        row(7, a, product="Rượu ngô", day=future),
+        row(8, code(), name="HTX Atlantis", province="Atlantis", product="Sản phẩm lạ"),
+        row(9, a, product="Khoai sọ", group="7"),
+        row(10, a, product="Lạc đỏ", subgroup="Trà xanh"),
+        row(11, a, product="Gạo Séng Cù Mường Thanh"),  # line 2's product again
+        row(12, code(), product="Nếp tan"),  # the same producer, another code
+        row(13, a, product="Sâm", day="20/07/21"),
+    ]
     with unchanged(platform, "registry"):
         report = report_of(upload(api, csv_file(rows)))
     assert report["dry_run"] is True and report["applied"] is False and report["valid"] is False
     assert {(e["line"], e["field"]) for e in report["errors"]} == {
-        (5, "score"), (6, "stars"), (7, "decision_date"), (8, "decision_date"), (9, "province"), (10, "group"),
-        (11, "subgroup"), (12, "product_name"), (13, "producer_code"), (14, "decision_date")}
+        (5, "score"),
+        (6, "stars"),
+        (7, "decision_date"),
+        (8, "decision_date"),
+        (9, "province"),
+        (10, "group"),
+        (11, "subgroup"),
+        (12, "product_name"),
+        (13, "producer_code"),
+        (14, "decision_date"),
+    }
     by = {e["line"]: e for e in report["errors"]}
     assert by[5]["column"] == "Điểm" and by[5]["value"] == "105"
     assert by[9]["column"] == "Tỉnh" and "Atlantis" in by[9]["message"]
@@ -121,17 +183,33 @@ def test_a_dry_run_reports_every_bad_row_with_line_and_field_and_writes_nothing(
     assert "line 2" in by[12]["message"] and "line 2" in by[13]["message"]
     assert "10 of 13 rows have errors" in report["message"]
     # and what an apply of the good rows would do
-    assert report["summary"] == {"producers": {"created": 2, "matched": 0}, "products": {"created": 3, "matched": 0},
-                                 "certifications": {"created": 3, "unchanged": 0, "superseded": 0}, "events": 8}
+    assert report["summary"] == {
+        "producers": {"created": 2, "matched": 0},
+        "products": {"created": 3, "matched": 0},
+        "certifications": {"created": 3, "unchanged": 0, "superseded": 0},
+        "events": 8,
+    }
     assert [(r["line"], r["producer"], r["product"], r["certification"]) for r in report["rows"]] == [
-        (2, "created", "created", "created"), (3, "created", "created", "created"),
-        (4, "created", "created", "created")]
+        (2, "created", "created", "created"),
+        (3, "created", "created", "created"),
+        (4, "created", "created", "created"),
+    ]
 
 
 def test_an_apply_with_one_bad_row_writes_nothing(platform, api):
     a, b = code(), code()
-    rows = [*decision_rows(a, b), row(4, b, name="Công ty TNHH Cà phê Điện Biên", kind="Doanh nghiệp",
-                                      product="Cà phê Robusta", score="78", stars="5")]
+    rows = [
+        *decision_rows(a, b),
+        row(
+            4,
+            b,
+            name="Công ty TNHH Cà phê Điện Biên",
+            kind="Doanh nghiệp",
+            product="Cà phê Robusta",
+            score="78",
+            stars="5",
+        ),
+    ]
     with unchanged(platform, "registry"):
         body = refused(upload(api, csv_file(rows), dry_run=False), 422, "rows.5.stars", location="files")
     assert "1 of 4 rows have errors; nothing was imported" in body["message"]
@@ -150,9 +228,11 @@ def test_apply_writes_rows_and_events_and_the_same_file_twice_changes_nothing(pl
     assert report["summary"]["events"] == 8 and report["message"].startswith("created 2 producers, 3 products")
     events = outbox_by_type(platform)
     delta = {t: events.get(t, 0) - events_before.get(t, 0) for t in events}
-    assert {t: n for t, n in delta.items() if n} == {"registry.producer.registered": 2,
-                                                     "registry.product.registered": 3,
-                                                     "registry.certification.granted": 3}
+    assert {t: n for t, n in delta.items() if n} == {
+        "registry.producer.registered": 2,
+        "registry.product.registered": 3,
+        "registry.certification.granted": 3,
+    }
     assert count(platform, "SELECT count(*) FROM imports") == imports_before + 1
     # the records, as the API shows them
     first = report["rows"][0]
@@ -161,17 +241,31 @@ def test_apply_writes_rows_and_events_and_the_same_file_twice_changes_nothing(pl
     product = api.call("GET", "registry", f"/products/{first['product_id']}", "registry_officer").json()
     assert (product["name"], product["subgroup"], product["version"]) == ("Gạo Séng Cù Mường Thanh", "1.2", 2)
     cert = api.call("GET", "registry", f"/certifications/{first['certification_id']}", "registry_officer").json()
-    assert (cert["stars"], cert["score"], cert["criteria_version"], cert["decision_date"], cert["valid_until"],
-            cert["issued_by"]) == (4, 72, "148/QĐ-TTg", "2025-07-20", "2028-07-20", "UBND tỉnh Điện Biên")
+    assert (
+        cert["stars"],
+        cert["score"],
+        cert["criteria_version"],
+        cert["decision_date"],
+        cert["valid_until"],
+        cert["issued_by"],
+    ) == (4, 72, "148/QĐ-TTg", "2025-07-20", "2028-07-20", "UBND tỉnh Điện Biên")
     # the events are those of the single-record API, and reach the events service's read model
     with platform.runtimes["registry"].session_factory() as s:
-        payload = s.execute(text("SELECT payload FROM outbox WHERE type = 'registry.certification.granted' AND "
-                                 "payload LIKE :p"), {"p": f"%{first['certification_id']}%"}).scalar_one()
+        payload = s.execute(
+            text("SELECT payload FROM outbox WHERE type = 'registry.certification.granted' AND payload LIKE :p"),
+            {"p": f"%{first['certification_id']}%"},
+        ).scalar_one()
     envelope = json.loads(payload)
-    assert (envelope["subject"], envelope["subject_version"], envelope["data"]["producer_name"],
-            envelope["data"]["stars"]) == (first["product_id"], 2, "Hợp tác xã Nông nghiệp Mường Thanh", 4)
-    seen = wait_for(lambda: (r := api.call("GET", "events", f"/catalogue/{first['product_id']}", "trade_officer")).ok
-                    and r.json(), message="read model row")
+    assert (
+        envelope["subject"],
+        envelope["subject_version"],
+        envelope["data"]["producer_name"],
+        envelope["data"]["stars"],
+    ) == (first["product_id"], 2, "Hợp tác xã Nông nghiệp Mường Thanh", 4)
+    seen = wait_for(
+        lambda: (r := api.call("GET", "events", f"/catalogue/{first['product_id']}", "trade_officer")).ok and r.json(),
+        message="read model row",
+    )
     assert (seen["product_name"], seen["stars"], seen["province"]) == ("Gạo Séng Cù Mường Thanh", 4, "Điện Biên")
 
     # the same file again: nothing changes, visibly
@@ -180,8 +274,12 @@ def test_apply_writes_rows_and_events_and_the_same_file_twice_changes_nothing(pl
         dry = report_of(upload(api, content))
     assert count(platform, "SELECT count(*) FROM imports") == imports_before + 1
     for r in (again, dry):
-        assert r["summary"] == {"producers": {"created": 0, "matched": 2}, "products": {"created": 0, "matched": 3},
-                                "certifications": {"created": 0, "unchanged": 3, "superseded": 0}, "events": 0}
+        assert r["summary"] == {
+            "producers": {"created": 0, "matched": 2},
+            "products": {"created": 0, "matched": 3},
+            "certifications": {"created": 0, "unchanged": 3, "superseded": 0},
+            "events": 0,
+        }
         assert [x["certification"] for x in r["rows"]] == ["unchanged"] * 3
         assert [p["id"] for p in r["previous_imports"]] == [report["import_id"]]
         assert "applied before" in r["message"]
@@ -203,30 +301,58 @@ def test_xlsx_and_csv_give_the_same_result(platform, api):
     assert applied["applied"] is True and applied["summary"]["certifications"]["created"] == 3
     # the CSV of the same list now finds everything in the register
     after = report_of(upload(api, csv_file(rows), dry_run=False))
-    assert after["applied"] is False and after["summary"]["certifications"] == {"created": 0, "unchanged": 3,
-                                                                                "superseded": 0}
+    assert after["applied"] is False and after["summary"]["certifications"] == {
+        "created": 0,
+        "unchanged": 3,
+        "superseded": 0,
+    }
     assert after["previous_imports"] == []  # another file (by its bytes) than the one applied
 
 
 def test_vietnamese_names_round_trip_and_old_provinces_land_on_the_new_one(platform, api):
     a = code()
     typed = unicodedata.normalize("NFD", "Hợp tác xã Dừa sáp Cầu Kè Ngọc Hạnh")
-    rows = [row(1, a, name=typed, province="tinh ben tre", product="Kẹo dừa sáp Ngọc Hạnh", score="61", stars="3",
-                issued_by="UBND tỉnh Bến Tre", day="20/7/2021"),
-            row(2, a, name=typed, province="Bến Tre", product="Mứt dừa non Bến Tre", score="55", stars="",
-                issued_by="UBND tỉnh Bến Tre", day="20/07/2021")]
+    rows = [
+        row(
+            1,
+            a,
+            name=typed,
+            province="tinh ben tre",
+            product="Kẹo dừa sáp Ngọc Hạnh",
+            score="61",
+            stars="3",
+            issued_by="UBND tỉnh Bến Tre",
+            day="20/7/2021",
+        ),
+        row(
+            2,
+            a,
+            name=typed,
+            province="Bến Tre",
+            product="Mứt dừa non Bến Tre",
+            score="55",
+            stars="",
+            issued_by="UBND tỉnh Bến Tre",
+            day="20/07/2021",
+        ),
+    ]
     report = report_of(upload(api, csv_file(rows), dry_run=False))
     assert report["applied"] is True, report
     producer = api.call("GET", "registry", f"/producers/{report['rows'][0]['producer_id']}", "registry_officer").json()
     assert producer["name"] == "Hợp tác xã Dừa sáp Cầu Kè Ngọc Hạnh"
     assert unicodedata.is_normalized("NFC", producer["name"])
-    assert (producer["province"], producer["province_entered"], producer["region"]) == ("Vĩnh Long", "Bến Tre",
-                                                                                        "mekong_delta")
-    products = api.call("GET", "registry", f"/products?producer_id={producer['id']}&sort=name",
-                        "registry_officer").json()["items"]
+    assert (producer["province"], producer["province_entered"], producer["region"]) == (
+        "Vĩnh Long",
+        "Bến Tre",
+        "mekong_delta",
+    )
+    products = api.call(
+        "GET", "registry", f"/products?producer_id={producer['id']}&sort=name", "registry_officer"
+    ).json()["items"]
     assert [p["name"] for p in products] == ["Kẹo dừa sáp Ngọc Hạnh", "Mứt dừa non Bến Tre"]
-    cert = api.call("GET", "registry", f"/certifications/{report['rows'][0]['certification_id']}",
-                    "registry_officer").json()
+    cert = api.call(
+        "GET", "registry", f"/certifications/{report['rows'][0]['certification_id']}", "registry_officer"
+    ).json()
     assert (cert["criteria_version"], cert["decision_date"]) == ("1048/QĐ-TTg", "2021-07-20")
     found = api.call("GET", "registry", "/products?q=keo%20dua%20sap%20ngoc%20hanh", "registry_officer").json()
     assert [p["id"] for p in found["items"]] == [products[0]["id"]]
@@ -234,41 +360,106 @@ def test_vietnamese_names_round_trip_and_old_provinces_land_on_the_new_one(platf
 
 def test_a_product_is_matched_ignoring_diacritics_and_case_and_recertified(platform, api):
     a = code()
-    first = [row(1, a, province="Sơn La", product="Chè Shan tuyết Tà Xùa", subgroup="1.5", score="72",
-                 issued_by="UBND tỉnh Sơn La", number="100/QĐ-UBND", day="01/03/2024")]
+    first = [
+        row(
+            1,
+            a,
+            province="Sơn La",
+            product="Chè Shan tuyết Tà Xùa",
+            subgroup="1.5",
+            score="72",
+            issued_by="UBND tỉnh Sơn La",
+            number="100/QĐ-UBND",
+            day="01/03/2024",
+        )
+    ]
     applied = report_of(upload(api, csv_file(first), dry_run=False))
     product_id = applied["rows"][0]["product_id"]
-    later = [row(1, a, province="Sơn La", product="CHE SHAN TUYET TA XUA", subgroup="1.5", score="80",
-                 cert_kind="Tái chứng nhận", issued_by="UBND tỉnh Sơn La", number="200/QĐ-UBND", day="02/03/2025")]
+    later = [
+        row(
+            1,
+            a,
+            province="Sơn La",
+            product="CHE SHAN TUYET TA XUA",
+            subgroup="1.5",
+            score="80",
+            cert_kind="Tái chứng nhận",
+            issued_by="UBND tỉnh Sơn La",
+            number="200/QĐ-UBND",
+            day="02/03/2025",
+        )
+    ]
     report = report_of(upload(api, csv_file(later), dry_run=False))
     assert [(r["producer"], r["product"], r["certification"], r["product_id"]) for r in report["rows"]] == [
-        ("matched", "matched", "created", product_id)]
+        ("matched", "matched", "created", product_id)
+    ]
     assert report["summary"]["certifications"]["superseded"] == 1 and report["summary"]["events"] == 1
-    old = api.call("GET", "registry", f"/certifications/{applied['rows'][0]['certification_id']}",
-                   "registry_officer").json()
+    old = api.call(
+        "GET", "registry", f"/certifications/{applied['rows'][0]['certification_id']}", "registry_officer"
+    ).json()
     assert old["status"] == "superseded"
     product = api.call("GET", "registry", f"/products/{product_id}", "registry_officer").json()
     assert product["version"] == 3 and product["name"] == "Chè Shan tuyết Tà Xùa"
     # the API's rules for a product that holds a current certification
     with unchanged(platform, "registry"):
-        for kind, score, field, says in (("Mới", "85", "kind", "already has a current certification"),
-                                         ("Nâng sao", "75", "score", "an upgrade must raise the stars")):
-            again = [row(1, a, province="Sơn La", product="Chè Shan tuyết Tà Xùa", subgroup="1.5", score=score,
-                         cert_kind=kind, issued_by="UBND tỉnh Sơn La", number="300/QĐ-UBND", day="03/03/2025")]
+        for kind, score, field, says in (
+            ("Mới", "85", "kind", "already has a current certification"),
+            ("Nâng sao", "75", "score", "an upgrade must raise the stars"),
+        ):
+            again = [
+                row(
+                    1,
+                    a,
+                    province="Sơn La",
+                    product="Chè Shan tuyết Tà Xùa",
+                    subgroup="1.5",
+                    score=score,
+                    cert_kind=kind,
+                    issued_by="UBND tỉnh Sơn La",
+                    number="300/QĐ-UBND",
+                    day="03/03/2025",
+                )
+            ]
             report = report_of(upload(api, csv_file(again)))
             [error] = report["errors"]
             assert (error["line"], error["field"]) == (2, field) and says in error["message"], error
         # a matched product keeps its group: a file does not move it
-        moved = [row(1, a, province="Sơn La", product="Chè Shan tuyết Tà Xùa", group="2", subgroup="", score="85",
-                     cert_kind="Tái chứng nhận", issued_by="UBND tỉnh Sơn La", number="300/QĐ-UBND", day="3/3/2025")]
+        moved = [
+            row(
+                1,
+                a,
+                province="Sơn La",
+                product="Chè Shan tuyết Tà Xùa",
+                group="2",
+                subgroup="",
+                score="85",
+                cert_kind="Tái chứng nhận",
+                issued_by="UBND tỉnh Sơn La",
+                number="300/QĐ-UBND",
+                day="3/3/2025",
+            )
+        ]
         [error] = report_of(upload(api, csv_file(moved)))["errors"]
         assert error["field"] == "group" and "PATCH /products/" in error["message"]
         # one decision is recorded once: the same decision with another score is refused
-        clash = [row(1, a, province="Sơn La", product="Chè Shan tuyết Tà Xùa", subgroup="1.5", score="81",
-                     cert_kind="Tái chứng nhận", issued_by="UBND tỉnh Sơn La", number="200/QĐ-UBND", day="2/3/2025")]
+        clash = [
+            row(
+                1,
+                a,
+                province="Sơn La",
+                product="Chè Shan tuyết Tà Xùa",
+                subgroup="1.5",
+                score="81",
+                cert_kind="Tái chứng nhận",
+                issued_by="UBND tỉnh Sơn La",
+                number="200/QĐ-UBND",
+                day="2/3/2025",
+            )
+        ]
         [error] = report_of(upload(api, csv_file(clash)))["errors"]
-        assert error["field"] == "score" and "already has a certification under decision 200/QĐ-UBND" in \
-            error["message"]
+        assert (
+            error["field"] == "score" and "already has a certification under decision 200/QĐ-UBND" in error["message"]
+        )
 
 
 def test_the_decision_can_be_given_once_for_the_whole_file(platform, api):
@@ -277,26 +468,46 @@ def test_the_decision_can_be_given_once_for_the_whole_file(platform, api):
     rows = [r[:11] for r in decision_rows(a, code())]
     form = {"issued_by": "UBND tỉnh Điện Biên", "decision_number": "77/QĐ-UBND", "decision_date": "5/6/2025"}
     with unchanged(platform, "registry"):
-        body = refused(upload(api, csv_file(rows, header)), 422, "columns.decision_number", "columns.decision_date",
-                       "columns.issued_by", location="files")
+        body = refused(
+            upload(api, csv_file(rows, header)),
+            422,
+            "columns.decision_number",
+            "columns.decision_date",
+            "columns.issued_by",
+            location="files",
+        )
         assert "Số quyết định" in body["errors"]["files"]["columns"]["decision_number"][0]
-        refused(upload(api, csv_file(rows, header), **{**form, "decision_date": "31/6/2025"}), 422,
-                "decision_date", location="files")
+        refused(
+            upload(api, csv_file(rows, header), **{**form, "decision_date": "31/6/2025"}),
+            422,
+            "decision_date",
+            location="files",
+        )
         future = (vn_today() + timedelta(days=1)).strftime("%d/%m/%Y")
-        refused(upload(api, csv_file(rows, header), **{**form, "decision_date": future}), 422, "decision_date",
-                location="files")
+        refused(
+            upload(api, csv_file(rows, header), **{**form, "decision_date": future}),
+            422,
+            "decision_date",
+            location="files",
+        )
     report = report_of(upload(api, csv_file(rows, header), dry_run=False, **form))
     assert report["applied"] is True
-    cert = api.call("GET", "registry", f"/certifications/{report['rows'][0]['certification_id']}",
-                    "registry_officer").json()
-    assert (cert["decision_number"], cert["decision_date"], cert["issued_by"]) == ("77/QĐ-UBND", "2025-06-05",
-                                                                                   "UBND tỉnh Điện Biên")
+    cert = api.call(
+        "GET", "registry", f"/certifications/{report['rows'][0]['certification_id']}", "registry_officer"
+    ).json()
+    assert (cert["decision_number"], cert["decision_date"], cert["issued_by"]) == (
+        "77/QĐ-UBND",
+        "2025-06-05",
+        "UBND tỉnh Điện Biên",
+    )
 
 
 # ---- malformed files ---------------------------------------------------------------------------
 def test_a_file_not_in_utf8_is_refused_saying_so_and_where(platform, api):
-    header = "producer_code,producer_name,producer_kind,province,product_name,group,score,issued_by," \
-             "decision_number,decision_date\r\n"
+    header = (
+        "producer_code,producer_name,producer_kind,province,product_name,group,score,issued_by,"
+        "decision_number,decision_date\r\n"
+    )
     line = f"{code()},Công ty Cà phê,enterprise,Sơn La,Cà phê,1,70,UBND,1/QĐ,1/1/2025\r\n"
     windows = (header + line).encode("cp1258")  # Windows-1258, as Excel's plain "CSV" saves Vietnamese
     latin = b"Ma so thue,T\xean ch\xfa th\xea\n"
@@ -309,12 +520,16 @@ def test_a_file_not_in_utf8_is_refused_saying_so_and_where(platform, api):
     assert ok["valid"] is True and ok["rows"][0]["product_name"] == "Cà phê"
 
 
-@pytest.mark.parametrize(("content", "filename", "status", "says"), [
-    (b"", "list.csv", 422, "empty"),
-    (("\ufeff" + ",".join(HEADER) + "\r\n").encode(), "list.csv", 422, "no rows"),
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "quyet-dinh.pdf", 415, "neither CSV nor XLSX"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "list.xls", 415, "Excel 97-2003"),
-    (b"PK\x03\x04garbage", "list.xlsx", 415, "not a readable XLSX")])
+@pytest.mark.parametrize(
+    ("content", "filename", "status", "says"),
+    [
+        (b"", "list.csv", 422, "empty"),
+        (("\ufeff" + ",".join(HEADER) + "\r\n").encode(), "list.csv", 422, "no rows"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "quyet-dinh.pdf", 415, "neither CSV nor XLSX"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "list.xls", 415, "Excel 97-2003"),
+        (b"PK\x03\x04garbage", "list.xlsx", 415, "not a readable XLSX"),
+    ],
+)
 def test_files_that_cannot_be_read_are_refused_naming_the_file(platform, api, content, filename, status, says):
     with unchanged(platform, "registry"):
         body = refused(upload(api, content, filename=filename), status, "file", location="files")
@@ -322,8 +537,18 @@ def test_files_that_cannot_be_read_are_refused_naming_the_file(platform, api, co
 
 
 def test_missing_and_unknown_columns_are_named(platform, api):
-    header = ["Mã số thuế", "Tên chủ thể", "Loại hình", "Tỉnh", "Tên sản phẩm", "Màu bao bì", "Điểm",
-              "Số quyết định", "Ngày quyết định", "Cơ quan cấp"]
+    header = [
+        "Mã số thuế",
+        "Tên chủ thể",
+        "Loại hình",
+        "Tỉnh",
+        "Tên sản phẩm",
+        "Màu bao bì",
+        "Điểm",
+        "Số quyết định",
+        "Ngày quyết định",
+        "Cơ quan cấp",
+    ]
     content = csv_file([[code(), "HTX A", "HTX", "Điện Biên", "Gạo", "đỏ", "70", "1/QĐ", "1/1/2025", "UBND"]], header)
     with unchanged(platform, "registry"):
         body = refused(upload(api, content), 422, "columns.group", "columns.Màu bao bì", location="files")
@@ -340,8 +565,12 @@ def test_an_upload_over_the_limit_is_a_413_and_other_bad_requests(platform, api,
         monkeypatch.setenv("OCOP_IMPORT_MAX_BYTES", "100")
         refused(upload(api, content + b" " * 70_000), 413, "file", location="files")  # refused before reading
         monkeypatch.delenv("OCOP_IMPORT_MAX_BYTES")
-        refused(api.call("POST", "registry", "/imports", "registry_officer", data={"dry_run": "false"}), 422, "file",
-                location="files")
+        refused(
+            api.call("POST", "registry", "/imports", "registry_officer", data={"dry_run": "false"}),
+            422,
+            "file",
+            location="files",
+        )
         refused(upload(api, content, dry_run="perhaps"), 422, "dry_run", location="files")
         refused(upload(api, content, colour="red"), 422, "colour", location="files")
         for role in ("trade_officer", "producer", "integration"):
@@ -361,8 +590,14 @@ def test_the_upload_is_documented_in_openapi(api):
 
 # ---- the command line --------------------------------------------------------------------------
 def manage(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.registry.manage", "import", *args], cwd=ROOT,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services.registry.manage", "import", *args],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_command_line_prints_the_same_report(platform, api, tmp_path):
@@ -370,15 +605,29 @@ def test_the_command_line_prints_the_same_report(platform, api, tmp_path):
     path = tmp_path / "quyết định 77.csv"
     header = HEADER[:11]
     path.write_bytes(csv_file([r[:11] for r in decision_rows(a, b)], header))
-    decision = ["--decision-number", "88/QĐ-UBND", "--decision-date", "20/07/2025", "--issued-by",
-                "UBND tỉnh Điện Biên"]
+    decision = [
+        "--decision-number",
+        "88/QĐ-UBND",
+        "--decision-date",
+        "20/07/2025",
+        "--issued-by",
+        "UBND tỉnh Điện Biên",
+    ]
     with unchanged(platform, "registry"):
         dry = manage(str(path), *decision)
         assert dry.returncode == 0, dry.stderr
         report = json.loads(dry.stdout)
         assert report["dry_run"] is True and report["summary"]["events"] == 8
-        http = report_of(upload(api, path.read_bytes(), filename=path.name, decision_number="88/QĐ-UBND",
-                                decision_date="20/07/2025", issued_by="UBND tỉnh Điện Biên"))
+        http = report_of(
+            upload(
+                api,
+                path.read_bytes(),
+                filename=path.name,
+                decision_number="88/QĐ-UBND",
+                decision_date="20/07/2025",
+                issued_by="UBND tỉnh Điện Biên",
+            )
+        )
         assert report == http
         bad = manage(str(path), "--decision-number", "88/QĐ-UBND", "--decision-date", "31/02/2025")
         assert bad.returncode == 2 and "decision_date" in bad.stdout
@@ -390,7 +639,8 @@ def test_the_command_line_prints_the_same_report(platform, api, tmp_path):
         again = manage(str(path), "--apply", *decision)
         assert again.returncode == 0 and json.loads(again.stdout)["message"].startswith("nothing to apply")
         wrong = tmp_path / "sai.csv"
-        wrong.write_bytes(csv_file([r[:11] for r in decision_rows(code(), code())][:1] +
-                                   [row(2, code(), score="120")[:11]], header))
+        wrong.write_bytes(
+            csv_file([r[:11] for r in decision_rows(code(), code())][:1] + [row(2, code(), score="120")[:11]], header)
+        )
         refused_ = manage(str(wrong), "--apply", *decision)
         assert refused_.returncode == 1 and json.loads(refused_.stdout)["errors"][0]["field"] == "score"

@@ -20,10 +20,16 @@ from support import TEST_SECRET, real_mode, reset_postgres
 from shared.auth import issue_token
 from shared.text import fold
 
-PROVINCES = [("Vĩnh Long", "Bến Tre", "mekong_delta"), ("Hà Nội", "Hà Nội", "red_river_delta"),
-             ("Lâm Đồng", "Đắk Nông", "central_highlands"), ("Huế", "Thừa Thiên Huế", "north_central_coast"),
-             ("Vĩnh Long", "Trà Vinh", "mekong_delta"), ("Vĩnh Long", "Vĩnh Long", "mekong_delta"),
-             ("Tây Ninh", "Long An", "mekong_delta"), ("Tây Ninh", "Tây Ninh", "southeast")]
+PROVINCES = [
+    ("Vĩnh Long", "Bến Tre", "mekong_delta"),
+    ("Hà Nội", "Hà Nội", "red_river_delta"),
+    ("Lâm Đồng", "Đắk Nông", "central_highlands"),
+    ("Huế", "Thừa Thiên Huế", "north_central_coast"),
+    ("Vĩnh Long", "Trà Vinh", "mekong_delta"),
+    ("Vĩnh Long", "Vĩnh Long", "mekong_delta"),
+    ("Tây Ninh", "Long An", "mekong_delta"),
+    ("Tây Ninh", "Tây Ninh", "southeast"),
+]
 KINDS = ["cooperative", "enterprise", "household", "cooperative_group"]
 GOODS = ["Kẹo dừa", "Nước mắm 40% đạm", "Trà_xanh", "Mật ong 1/2 lít", "Bánh tráng", "Cà phê", "Gạo ST25"]
 TODAY = date(2026, 6, 1)
@@ -38,19 +44,38 @@ def _register(session_factory) -> None:
         for n in range(60):
             province, entered, region = rnd.choice(PROVINCES)
             name = f"{rnd.choice(['Hợp tác xã', 'Cơ sở', 'Công ty TNHH'])} {rnd.choice(GOODS)} {n}"
-            producers.append(Producer(code=f"T-{n:03d}", name=name, name_folded=fold(name), kind=rnd.choice(KINDS),
-                                      province=province, province_entered=entered, region=region,
-                                      preferred_language="vi", consent={}, version=1))
+            producers.append(
+                Producer(
+                    code=f"T-{n:03d}",
+                    name=name,
+                    name_folded=fold(name),
+                    kind=rnd.choice(KINDS),
+                    province=province,
+                    province_entered=entered,
+                    region=region,
+                    preferred_language="vi",
+                    consent={},
+                    version=1,
+                )
+            )
         s.add_all(producers)
         s.flush()
         start = datetime(2024, 1, 1, tzinfo=UTC)
         for n in range(400):
             name = f"{rnd.choice(GOODS)} {rnd.choice(['Bến Tre', 'Đà Lạt', 'đặc biệt', ''])} {n % 37}".strip()
             owner = rnd.choice(producers)
-            product = Product(producer_id=owner.id, name=name, name_folded=fold(name), province=owner.province,
-                              region=owner.region, producer_kind=owner.kind,
-                              group=rnd.choice([1, 1, 1, 2, 4]), potential_five_star=rnd.random() < 0.1, version=1,
-                              created_at=start + timedelta(days=n % 50))  # ties: the id decides
+            product = Product(
+                producer_id=owner.id,
+                name=name,
+                name_folded=fold(name),
+                province=owner.province,
+                region=owner.region,
+                producer_kind=owner.kind,
+                group=rnd.choice([1, 1, 1, 2, 4]),
+                potential_five_star=rnd.random() < 0.1,
+                version=1,
+                created_at=start + timedelta(days=n % 50),
+            )  # ties: the id decides
             s.add(product)
             s.flush()
             roll = rnd.random()
@@ -60,11 +85,21 @@ def _register(session_factory) -> None:
             decided = TODAY - timedelta(days=rnd.randint(1, 1000))
             history = [("superseded", decided - timedelta(days=400))] if rnd.random() < 0.2 else []
             for status, day in [*history, ("current" if rnd.random() < 0.9 else "revoked", decided)]:
-                s.add(Certification(product_id=product.id, kind="new", criteria_version="148/QĐ-TTg",
-                                    score={3: 60, 4: 80, 5: 95}[stars], stars=stars,
-                                    level="national" if stars == 5 else "province", issued_by="UBND tỉnh",
-                                    decision_number=f"{rnd.randint(1, 999)}/QĐ-UBND", decision_date=day,
-                                    valid_until=day + timedelta(days=1095), status=status))
+                s.add(
+                    Certification(
+                        product_id=product.id,
+                        kind="new",
+                        criteria_version="148/QĐ-TTg",
+                        score={3: 60, 4: 80, 5: 95}[stars],
+                        stars=stars,
+                        level="national" if stars == 5 else "province",
+                        issued_by="UBND tỉnh",
+                        decision_number=f"{rnd.randint(1, 999)}/QĐ-UBND",
+                        decision_date=day,
+                        valid_until=day + timedelta(days=1095),
+                        status=status,
+                    )
+                )
 
 
 @pytest.fixture(scope="module")
@@ -97,15 +132,32 @@ def oracle(rt, filters: dict, sort: str) -> list[dict]:
     from services.registry.models import Certification, Producer, Product
     from shared import reference
 
-    key = {"name": Product.name_folded, "stars": Certification.stars, "valid_until": Certification.valid_until,
-           "created_at": Product.created_at}[sort.lstrip("-")]
-    q = (select(Product.id, Product.name_folded, Product.group, Product.potential_five_star, Product.producer_id,
-                Producer.name_folded.label("producer_folded"), Producer.province, Producer.region, Producer.kind,
-                Producer.province_entered,
-                Certification.id.label("cert"), Certification.stars, Certification.valid_until)
-         .join(Producer, Producer.id == Product.producer_id)
-         .outerjoin(Certification, and_(Certification.product_id == Product.id, Certification.status == "current"))
-         .order_by(key.desc() if sort.startswith("-") else key.asc(), Product.id))
+    key = {
+        "name": Product.name_folded,
+        "stars": Certification.stars,
+        "valid_until": Certification.valid_until,
+        "created_at": Product.created_at,
+    }[sort.lstrip("-")]
+    q = (
+        select(
+            Product.id,
+            Product.name_folded,
+            Product.group,
+            Product.potential_five_star,
+            Product.producer_id,
+            Producer.name_folded.label("producer_folded"),
+            Producer.province,
+            Producer.region,
+            Producer.kind,
+            Producer.province_entered,
+            Certification.id.label("cert"),
+            Certification.stars,
+            Certification.valid_until,
+        )
+        .join(Producer, Producer.id == Product.producer_id)
+        .outerjoin(Certification, and_(Certification.product_id == Product.id, Certification.status == "current"))
+        .order_by(key.desc() if sort.startswith("-") else key.asc(), Product.id)
+    )
     with rt.session_factory() as s:
         rows = s.execute(q).all()
         status = _statuses(s)
@@ -117,16 +169,29 @@ def oracle(rt, filters: dict, sort: str) -> list[dict]:
         filters["old_province"] = reference.resolve_province(filters["old_province"]).entered_as
 
     def keep(r) -> bool:
-        return ((wanted is None or wanted in r.name_folded or wanted in r.producer_folded)
-                and all(filters.get(k) is None or filters[k] == v for k, v in (
-                    ("province", r.province), ("entered", r.province_entered),
-                    ("old_province", r.province_entered), ("region", r.region), ("producer_kind", r.kind),
+        return (
+            (wanted is None or wanted in r.name_folded or wanted in r.producer_folded)
+            and all(
+                filters.get(k) is None or filters[k] == v
+                for k, v in (
+                    ("province", r.province),
+                    ("entered", r.province_entered),
+                    ("old_province", r.province_entered),
+                    ("region", r.region),
+                    ("producer_kind", r.kind),
                     ("group", r.group),
-                    ("producer_id", r.producer_id), ("stars", r.stars), ("potential_five_star", r.potential_five_star)))
-                and (filters.get("certified") is None or filters["certified"] == (r.cert is not None))
-                and (filters.get("expiring_before") is None
-                     or (r.valid_until is not None and r.valid_until < filters["expiring_before"]))
-                and (filters.get("status") is None or filters["status"] == status.get(r.id, "uncertified")))
+                    ("producer_id", r.producer_id),
+                    ("stars", r.stars),
+                    ("potential_five_star", r.potential_five_star),
+                )
+            )
+            and (filters.get("certified") is None or filters["certified"] == (r.cert is not None))
+            and (
+                filters.get("expiring_before") is None
+                or (r.valid_until is not None and r.valid_until < filters["expiring_before"])
+            )
+            and (filters.get("status") is None or filters["status"] == status.get(r.id, "uncertified"))
+        )
 
     kept = [r for r in rows if keep(r)]
     return kept if wanted is None else sorted(kept, key=lambda r: wanted not in r.name_folded)  # stable
@@ -142,14 +207,19 @@ def _statuses(session) -> dict:
     history: dict = {}
     for c in session.scalars(select(Certification)):
         history.setdefault(c.product_id, []).append(c)
-    return {pid: "current" if any(c.status == "current" for c in cs)
-            else max(cs, key=lambda c: (c.decision_date, c.created_at)).status for pid, cs in history.items()}
+    return {
+        pid: "current"
+        if any(c.status == "current" for c in cs)
+        else max(cs, key=lambda c: (c.decision_date, c.created_at)).status
+        for pid, cs in history.items()
+    }
 
 
 def listing(client, filters: dict, sort: str, page: int, per_page: int) -> dict:
     params = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in filters.items()}
-    r = client.get("/products", query_string={**params, "sort": sort, "page": page, "per_page": per_page},
-                   headers=client.headers)
+    r = client.get(
+        "/products", query_string={**params, "sort": sort, "page": page, "per_page": per_page}, headers=client.headers
+    )
     assert r.status_code == 200, r.get_json()
     return r.get_json()
 
@@ -164,24 +234,51 @@ def some_producer(client) -> str:
 
 
 FILTERS = [
-    {}, {"q": "keo dua"}, {"q": "KẸO DỪA"}, {"q": "hop tac xa"}, {"q": "40%"}, {"q": "%"}, {"q": "_"},
-    {"q": "tra_xanh"}, {"q": "1/2"}, {"q": "a"}, {"q": "không có"}, {"province": "Hà Nội"},
-    {"province": "Vĩnh Long", "group": 1}, {"region": "mekong_delta", "producer_kind": "household", "certified": True},
-    {"stars": 4}, {"stars": 5}, {"stars": 3, "group": 1}, {"certified": False}, {"certified": True},
-    {"expiring_before": TODAY + timedelta(days=200)}, {"potential_five_star": True},
-    {"q": "keo dua", "province": "Vĩnh Long"}, {"q": "ca phe", "stars": 4}, {"q": "co so", "certified": False},
+    {},
+    {"q": "keo dua"},
+    {"q": "KẸO DỪA"},
+    {"q": "hop tac xa"},
+    {"q": "40%"},
+    {"q": "%"},
+    {"q": "_"},
+    {"q": "tra_xanh"},
+    {"q": "1/2"},
+    {"q": "a"},
+    {"q": "không có"},
+    {"province": "Hà Nội"},
+    {"province": "Vĩnh Long", "group": 1},
+    {"region": "mekong_delta", "producer_kind": "household", "certified": True},
+    {"stars": 4},
+    {"stars": 5},
+    {"stars": 3, "group": 1},
+    {"certified": False},
+    {"certified": True},
+    {"expiring_before": TODAY + timedelta(days=200)},
+    {"potential_five_star": True},
+    {"q": "keo dua", "province": "Vĩnh Long"},
+    {"q": "ca phe", "stars": 4},
+    {"q": "co so", "certified": False},
     {"q": "banh trang", "expiring_before": TODAY + timedelta(days=400), "producer_kind": "cooperative"},
     # the certificate status with the filters on the current certification (each was a 500)
-    {"status": "revoked"}, {"status": "uncertified"}, {"status": "current", "stars": 4},
-    {"status": "revoked", "stars": 3}, {"status": "current", "certified": True},
-    {"status": "revoked", "certified": False}, {"status": "uncertified", "certified": True},
+    {"status": "revoked"},
+    {"status": "uncertified"},
+    {"status": "current", "stars": 4},
+    {"status": "revoked", "stars": 3},
+    {"status": "current", "certified": True},
+    {"status": "revoked", "certified": False},
+    {"status": "uncertified", "certified": True},
     {"status": "current", "expiring_before": TODAY + timedelta(days=400)},
-    {"q": "keo dua", "status": "current", "stars": 3}, {"q": "co so", "status": "revoked", "certified": False},
+    {"q": "keo dua", "status": "current", "stars": 3},
+    {"q": "co so", "status": "revoked", "certified": False},
     # pre-2025 provinces (issue 11): an old name that is no current one, or old_province, selects the
     # records entered under it; a current name all of the merged province
-    {"province": "Bến Tre"}, {"province": "tra vinh", "stars": 3}, {"province": "Tây Ninh"},
-    {"old_province": "Vĩnh Long"}, {"old_province": "Tây Ninh", "certified": True},
-    {"q": "keo dua", "province": "Bến Tre"}, {"q": "ca phe", "old_province": "Long An", "status": "current"},
+    {"province": "Bến Tre"},
+    {"province": "tra vinh", "stars": 3},
+    {"province": "Tây Ninh"},
+    {"old_province": "Vĩnh Long"},
+    {"old_province": "Tây Ninh", "certified": True},
+    {"q": "keo dua", "province": "Bến Tre"},
+    {"q": "ca phe", "old_province": "Long An", "status": "current"},
 ]
 SORTS = ["name", "-name", "stars", "-stars", "valid_until", "-valid_until", "created_at", "-created_at"]
 
@@ -196,7 +293,7 @@ def test_every_filter_sort_and_page_gives_the_plain_answer(registry, monkeypatch
         expected = oracle(registry.runtime, filters, sort)
         for page, per_page in ((1, 7), (3, 7), (1, 500)):
             got = listing(registry, filters, sort, page, per_page)
-            want = [r.id for r in expected[(page - 1) * per_page:page * per_page]]
+            want = [r.id for r in expected[(page - 1) * per_page : page * per_page]]
             assert got["total"] == len(expected), (filters, sort)
             assert [i["id"] for i in got["items"]] == want, (filters, sort, page)
             checked += len(want)
@@ -218,8 +315,11 @@ def test_items_carry_the_current_certificate_and_the_producer(registry):
 
 
 def test_a_product_found_by_its_name_and_its_producer_is_listed_once(registry):
-    both = [r for r in oracle(registry.runtime, {"q": "keo dua"}, "name")
-            if "keo dua" in r.name_folded and "keo dua" in r.producer_folded]
+    both = [
+        r
+        for r in oracle(registry.runtime, {"q": "keo dua"}, "name")
+        if "keo dua" in r.name_folded and "keo dua" in r.producer_folded
+    ]
     assert both, "the register has such products"
     got = listing(registry, {"q": "keo dua"}, "name", 1, 500)
     ids = [i["id"] for i in got["items"]]
@@ -240,8 +340,11 @@ def test_export_lists_what_the_list_lists(registry):
     import csv
     import io
 
-    for filters, sort in (({"q": "keo dua", "certified": True}, "-stars"), ({"province": "Huế"}, "valid_until"),
-                          ({"status": "current", "stars": 4, "expiring_before": TODAY + timedelta(days=600)}, "name")):
+    for filters, sort in (
+        ({"q": "keo dua", "certified": True}, "-stars"),
+        ({"province": "Huế"}, "valid_until"),
+        ({"status": "current", "stars": 4, "expiring_before": TODAY + timedelta(days=600)}, "name"),
+    ):
         params = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in filters.items()}
         r = registry.get("/products/export.csv", query_string={**params, "sort": sort}, headers=registry.headers)
         assert r.status_code == 200

@@ -20,8 +20,9 @@ def demo_registry(tmp_path_factory):
     from shared.web import runtime_of
 
     tmp = tmp_path_factory.mktemp("demo-registry")
-    settings = dataclasses.replace(load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}",
-                                   secret_key=TEST_SECRET)
+    settings = dataclasses.replace(
+        load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}", secret_key=TEST_SECRET
+    )
     app = create_app(settings=settings, migrate=True)
     assert demo.load_registry(runtime_of(app)) is True
     client = app.test_client()
@@ -44,8 +45,15 @@ def test_statistics_reproduce_ben_tre_2023(demo_registry):
     assert stats["potential_five_star"] == 16
     assert stats["by_province"] == {"Vĩnh Long": 200}
     assert stats["by_region"] == {"mekong_delta": 200}
-    assert stats["by_old_province"] == [{"province": "Vĩnh Long", "old_province": "Bến Tre", "certified_products": 200,
-                                         "label": "Vĩnh Long (Bến Tre cũ)", "label_en": "Vĩnh Long (formerly Bến Tre)"}]
+    assert stats["by_old_province"] == [
+        {
+            "province": "Vĩnh Long",
+            "old_province": "Bến Tre",
+            "certified_products": 200,
+            "label": "Vĩnh Long (Bến Tre cũ)",
+            "label_en": "Vĩnh Long (formerly Bến Tre)",
+        }
+    ]
     assert sum(stats["by_producer_kind"].values()) == 200 and sum(stats["by_group"].values()) == 200
 
 
@@ -75,8 +83,9 @@ def test_csv_export_of_a_filtered_list(demo_registry):
     import csv
     import io
 
-    r = demo_registry.get("/products/export.csv", query_string={"stars": 4, "q": "keo dua"},
-                          headers=demo_registry.headers)
+    r = demo_registry.get(
+        "/products/export.csv", query_string={"stars": 4, "q": "keo dua"}, headers=demo_registry.headers
+    )
     assert r.status_code == 200 and r.mimetype == "text/csv"
     text = r.get_data().decode("utf-8")
     assert text.startswith("\ufeff")
@@ -102,27 +111,52 @@ def test_status_filter_and_old_province_names(platform, api):
         ids[label] = register_product(api, producer["id"])["id"]
     certs = {}
     for label in ("current", "revoked", "expired", "renewed"):
-        r = api.call("POST", "registry", "/certifications", "registry_officer",
-                     json=cert_body(ids[label], decision_date="2023-03-01" if label == "expired" else "2025-07-20"))
+        r = api.call(
+            "POST",
+            "registry",
+            "/certifications",
+            "registry_officer",
+            json=cert_body(ids[label], decision_date="2023-03-01" if label == "expired" else "2025-07-20"),
+        )
         certs[label] = r.json()["id"]
-    assert api.call("POST", "registry", f"/certifications/{certs['revoked']}/revoke", "registry_officer", json={
-        "reason": "Vi phạm", "decision_number": "77/QĐ-UBND", "decision_date": date.today().isoformat()}).ok
+    assert api.call(
+        "POST",
+        "registry",
+        f"/certifications/{certs['revoked']}/revoke",
+        "registry_officer",
+        json={"reason": "Vi phạm", "decision_number": "77/QĐ-UBND", "decision_date": date.today().isoformat()},
+    ).ok
     # expired, then re-certified: current again
     with platform.runtimes["registry"].session_factory() as s:
         from sqlalchemy import text
-        s.execute(text("UPDATE certifications SET status = 'expired' WHERE id IN (:a, :b)"),
-                  {"a": certs["expired"], "b": certs["renewed"]})
+
+        s.execute(
+            text("UPDATE certifications SET status = 'expired' WHERE id IN (:a, :b)"),
+            {"a": certs["expired"], "b": certs["renewed"]},
+        )
         s.commit()
-    assert api.call("POST", "registry", "/certifications", "registry_officer",
-                    json=cert_body(ids["renewed"], kind="recertification")).status_code == 201
+    assert (
+        api.call(
+            "POST",
+            "registry",
+            "/certifications",
+            "registry_officer",
+            json=cert_body(ids["renewed"], kind="recertification"),
+        ).status_code
+        == 201
+    )
 
     def listed(**params):
         r = api.call("GET", "registry", "/products", "trade_officer", params={"producer_id": producer["id"], **params})
         assert r.status_code == 200, r.text
         return {item["id"] for item in r.json()["items"]}, r.json()["total"]
 
-    expect = {"current": {ids["current"], ids["renewed"]}, "revoked": {ids["revoked"]},
-              "expired": {ids["expired"]}, "uncertified": {ids["uncertified"]}}
+    expect = {
+        "current": {ids["current"], ids["renewed"]},
+        "revoked": {ids["revoked"]},
+        "expired": {ids["expired"]},
+        "uncertified": {ids["uncertified"]},
+    }
     for status, wanted in expect.items():
         assert listed(status=status) == (wanted, len(wanted)), status
     # "Trà Vinh" merged into Vĩnh Long: the old name, with or without diacritics, finds the new province
@@ -132,8 +166,13 @@ def test_status_filter_and_old_province_names(platform, api):
     assert r.status_code == 422 and "province" in r.json()["errors"]["query"]
     r = api.call("GET", "registry", "/products", "trade_officer", params={"status": "lost"})
     assert r.status_code == 422 and "status" in r.json()["errors"]["query"]
-    export = api.call("GET", "registry", "/products/export.csv", "trade_officer",
-                      params={"producer_id": producer["id"], "status": "revoked", "province": "tra vinh"})
+    export = api.call(
+        "GET",
+        "registry",
+        "/products/export.csv",
+        "trade_officer",
+        params={"producer_id": producer["id"], "status": "revoked", "province": "tra vinh"},
+    )
     assert export.status_code == 200 and export.text.count(ids["revoked"]) == 1 and len(export.text.splitlines()) == 2
 
 
@@ -148,10 +187,16 @@ def test_a_producers_move_and_kind_change_reach_the_product_filters(api):
         assert r.status_code == 200, r.text
         return [item["id"] for item in r.json()["items"]]
 
-    assert found(province="Cao Bằng", region="northern_midlands_mountains",
-                 producer_kind="household") == [product["id"]]
-    r = api.call("PATCH", "registry", f"/producers/{producer['id']}", "registry_officer",
-                 json={"province": "Sóc Trăng", "kind": "enterprise"})
+    assert found(province="Cao Bằng", region="northern_midlands_mountains", producer_kind="household") == [
+        product["id"]
+    ]
+    r = api.call(
+        "PATCH",
+        "registry",
+        f"/producers/{producer['id']}",
+        "registry_officer",
+        json={"province": "Sóc Trăng", "kind": "enterprise"},
+    )
     assert r.status_code == 200 and r.json()["province"] == "Cần Thơ", r.text
     assert found(province="Cao Bằng") == [] and found(producer_kind="household") == []
     assert found(province="Sóc Trăng", region="mekong_delta", producer_kind="enterprise") == [product["id"]]

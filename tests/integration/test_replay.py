@@ -34,8 +34,11 @@ def snapshot(platform) -> dict[str, dict]:
     """The read model, table by table: key -> row values (but when each row last changed)."""
     out = {}
     with platform.runtimes["events"].session_factory() as s:
-        for name, model, key in (("producers", ProducerView, "producer_id"), ("products", ProductView, "product_id"),
-                                 ("certified", CertifiedProduct, "product_id")):
+        for name, model, key in (
+            ("producers", ProducerView, "producer_id"),
+            ("products", ProductView, "product_id"),
+            ("certified", CertifiedProduct, "product_id"),
+        ):
             columns = [c.key for c in model.__table__.columns if c.key not in SKIP]
             out[name] = {getattr(row, key): {c: getattr(row, c) for c in columns} for row in s.scalars(select(model))}
     return out
@@ -50,9 +53,11 @@ def known_to_registry(platform, snap: dict) -> dict:
     """What a replay can rebuild: rows of producers and products the registry knows (other test
     modules put rows straight into the read model for subjects the registry never had)."""
     producers, products = registry_ids(platform)
-    return {"producers": {k: v for k, v in snap["producers"].items() if k in producers},
-            "products": {k: v for k, v in snap["products"].items() if k in products},
-            "certified": {k: v for k, v in snap["certified"].items() if k in products}}
+    return {
+        "producers": {k: v for k, v in snap["producers"].items() if k in producers},
+        "products": {k: v for k, v in snap["products"].items() if k in products},
+        "certified": {k: v for k, v in snap["certified"].items() if k in products},
+    }
 
 
 def registry_edits(platform, snap: dict) -> dict[str, dict]:
@@ -64,8 +69,12 @@ def registry_edits(platform, snap: dict) -> dict[str, dict]:
 
     rows = snap["certified"]
     with platform.runtimes["registry"].session_factory() as s:
-        certs = {c.id: c for c in s.scalars(select(Certification).where(
-            Certification.id.in_([r["certification_id"] for r in rows.values()])))}
+        certs = {
+            c.id: c
+            for c in s.scalars(
+                select(Certification).where(Certification.id.in_([r["certification_id"] for r in rows.values()]))
+            )
+        }
     out = {}
     for product_id, row in rows.items():
         cert = certs.get(row["certification_id"])
@@ -87,9 +96,14 @@ def differences(expected: dict, actual: dict) -> list:
             if table == "products" and was and now and now["source_version"] >= was["source_version"]:
                 was, now = {**was, "source_version": 0}, {**now, "source_version": 0}
             if was != now:
-                out.append((table, key, {c: (was or {}).get(c) for c in (was or now)
-                                         if (was or {}).get(c) != (now or {}).get(c)},
-                            {c: (now or {}).get(c) for c in (now or was) if (was or {}).get(c) != (now or {}).get(c)}))
+                out.append(
+                    (
+                        table,
+                        key,
+                        {c: (was or {}).get(c) for c in (was or now) if (was or {}).get(c) != (now or {}).get(c)},
+                        {c: (now or {}).get(c) for c in (now or was) if (was or {}).get(c) != (now or {}).get(c)},
+                    )
+                )
     return out
 
 
@@ -108,8 +122,12 @@ def applied(platform, correlation_id: str) -> None:
     """Wait until the events service has handled every event of a replay run."""
     ids = replayed_ids(platform, correlation_id)
     assert ids
-    wait_for(lambda: ids <= inbox_ids(platform, "events"), timeout=120, interval=0.2,
-             message="the replayed events applied by the events service")
+    wait_for(
+        lambda: ids <= inbox_ids(platform, "events"),
+        timeout=120,
+        interval=0.2,
+        message="the replayed events applied by the events service",
+    )
 
 
 def settled(platform) -> None:
@@ -119,23 +137,45 @@ def settled(platform) -> None:
 
     types = sorted(handlers(platform.runtimes["events"])["events.registry-feed"])
     with platform.runtimes["registry"].session_factory() as s:
-        ids = set(s.scalars(select(RegistryOutbox.id).where(RegistryOutbox.type.in_(types),
-                                                             RegistryOutbox.exchange != "")))
-    wait_for(lambda: ids <= inbox_ids(platform, "events"), timeout=120, interval=0.2,
-             message="every registry event handled by the events service")
+        ids = set(
+            s.scalars(select(RegistryOutbox.id).where(RegistryOutbox.type.in_(types), RegistryOutbox.exchange != ""))
+        )
+    wait_for(
+        lambda: ids <= inbox_ids(platform, "events"),
+        timeout=120,
+        interval=0.2,
+        message="every registry event handled by the events service",
+    )
 
 
 def manage(service: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", f"services.{service}.manage", *args], cwd=ROOT, env=os.environ.copy(),
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", f"services.{service}.manage", *args],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
 def certify(api, product_id: str, kind: str, score: int, decided: str) -> dict:
-    r = api.call("POST", "registry", "/certifications", "registry_officer", json={
-        "product_id": product_id, "kind": kind, "score": score, "issued_by": "UBND tỉnh Ninh Bình",
-        "decision_number": f"{score}/QĐ-UBND", "decision_date": decided})
+    r = api.call(
+        "POST",
+        "registry",
+        "/certifications",
+        "registry_officer",
+        json={
+            "product_id": product_id,
+            "kind": kind,
+            "score": score,
+            "issued_by": "UBND tỉnh Ninh Bình",
+            "decision_number": f"{score}/QĐ-UBND",
+            "decision_date": decided,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -149,34 +189,72 @@ def every_state(platform, api) -> dict:
     """Producers and products in every state the read model can hold, known to the events service."""
     today = date.today()
     renamed = register(api, "Ninh Bình", name="Hợp tác xã Cói Kim Sơn")
-    r = api.call("PATCH", "registry", f"/producers/{renamed['id']}", "registry_officer",
-                 json={"name": "Hợp tác xã Thủ công mỹ nghệ Cói Kim Sơn", "phone": "0912 345 678"})
+    r = api.call(
+        "PATCH",
+        "registry",
+        f"/producers/{renamed['id']}",
+        "registry_officer",
+        json={"name": "Hợp tác xã Thủ công mỹ nghệ Cói Kim Sơn", "phone": "0912 345 678"},
+    )
     assert r.status_code == 200, r.text
-    r = api.call("PATCH", "registry", f"/products/{renamed['products'][0]['id']}", "registry_officer",
-                 json={"name": "Chiếu cói Kim Sơn dệt tay"})
+    r = api.call(
+        "PATCH",
+        "registry",
+        f"/products/{renamed['products'][0]['id']}",
+        "registry_officer",
+        json={"name": "Chiếu cói Kim Sơn dệt tay"},
+    )
     assert r.status_code == 200, r.text
     renewed = register(api, "Ninh Bình", score=72, decided="2023-09-15")
     certify(api, renewed["products"][0]["id"], "recertification", 81, (today - timedelta(days=3)).isoformat())
     upgraded = register(api, "Ninh Bình", score=65)
     certify(api, upgraded["products"][0]["id"], "upgrade", 75, today.isoformat())
     revoked = register(api, "Ninh Bình")
-    r = api.call("POST", "registry", f"/certifications/{revoked['certs'][0]['id']}/revoke", "registry_officer",
-                 json={"reason": "Vi phạm an toàn thực phẩm", "decision_number": "12/QĐ-UBND",
-                       "decision_date": today.isoformat()})
+    r = api.call(
+        "POST",
+        "registry",
+        f"/certifications/{revoked['certs'][0]['id']}/revoke",
+        "registry_officer",
+        json={
+            "reason": "Vi phạm an toàn thực phẩm",
+            "decision_number": "12/QĐ-UBND",
+            "decision_date": today.isoformat(),
+        },
+    )
     assert r.status_code == 200, r.text
     expired = register(api, "Ninh Bình", decided=(today - timedelta(days=3 * 366 + 30)).isoformat())
     from services.registry.worker import run_sweep
 
     run_sweep(platform.runtimes["registry"])
     potential = register(api, "Ninh Bình", certify=False)
-    made = {"renamed": renamed, "renewed": renewed, "upgraded": upgraded, "revoked": revoked, "expired": expired,
-            "potential": potential}
-    want = {"renamed": ("current", 4), "renewed": ("current", 4), "upgraded": ("current", 4),
-            "revoked": ("revoked", 4), "expired": ("expired", 4)}
-    wait_for(lambda: all((catalogue(api, made[k]["products"][0]["id"]).get("status"),
-                          catalogue(api, made[k]["products"][0]["id"]).get("stars")) == v for k, v in want.items())
-             and catalogue(api, renamed["products"][0]["id"]).get("product_name") == "Chiếu cói Kim Sơn dệt tay",
-             timeout=60, message="every state in the read model")
+    made = {
+        "renamed": renamed,
+        "renewed": renewed,
+        "upgraded": upgraded,
+        "revoked": revoked,
+        "expired": expired,
+        "potential": potential,
+    }
+    want = {
+        "renamed": ("current", 4),
+        "renewed": ("current", 4),
+        "upgraded": ("current", 4),
+        "revoked": ("revoked", 4),
+        "expired": ("expired", 4),
+    }
+    wait_for(
+        lambda: all(
+            (
+                catalogue(api, made[k]["products"][0]["id"]).get("status"),
+                catalogue(api, made[k]["products"][0]["id"]).get("stars"),
+            )
+            == v
+            for k, v in want.items()
+        )
+        and catalogue(api, renamed["products"][0]["id"]).get("product_name") == "Chiếu cói Kim Sơn dệt tay",
+        timeout=60,
+        message="every state in the read model",
+    )
 
     def potential_known():
         with platform.runtimes["events"].session_factory() as s:
@@ -209,12 +287,16 @@ def test_corrupted_read_model_is_rebuilt_by_the_two_commands(platform, api):
 
     # Corrupt it: wrong stars and status, a product and a producer lost, a mangled name.
     with events.transaction() as s:
-        s.execute(update(CertifiedProduct).where(CertifiedProduct.product_id == made["revoked"]["products"][0]["id"])
-                  .values(status="current", stars=5))
+        s.execute(
+            update(CertifiedProduct)
+            .where(CertifiedProduct.product_id == made["revoked"]["products"][0]["id"])
+            .values(status="current", stars=5)
+        )
         s.execute(delete(CertifiedProduct).where(CertifiedProduct.product_id == made["renewed"]["products"][0]["id"]))
         s.execute(delete(ProducerView).where(ProducerView.producer_id == made["expired"]["id"]))
-        s.execute(update(ProductView).where(ProductView.product_id == made["renamed"]["products"][0]["id"])
-                  .values(name="???"))
+        s.execute(
+            update(ProductView).where(ProductView.product_id == made["renamed"]["products"][0]["id"]).values(name="???")
+        )
     assert known_to_registry(platform, snapshot(platform)) != before
 
     removed = manage("events", "rebuild-read-model")["removed"]
@@ -280,19 +362,32 @@ def test_replay_since_sends_only_what_changed_and_fills_what_was_lost(platform, 
         s.execute(delete(ProducerView).where(ProducerView.producer_id.in_([m["id"] for m in made])))
 
     report = replay.replay(platform.runtimes["registry"], since=since, chunk=2)
-    assert report["by_type"] == {"registry.certification.granted": 2, "registry.producer.updated": 2,
-                                 "registry.product.updated": 3}
+    assert report["by_type"] == {
+        "registry.certification.granted": 2,
+        "registry.producer.updated": 2,
+        "registry.product.updated": 3,
+    }
     applied(platform, report["correlation_id"])
     with events.session_factory() as s:
-        assert {p.producer_id for p in s.scalars(select(ProducerView).where(
-            ProducerView.producer_id.in_([m["id"] for m in made])))} == {m["id"] for m in made}
+        assert {
+            p.producer_id
+            for p in s.scalars(select(ProducerView).where(ProducerView.producer_id.in_([m["id"] for m in made])))
+        } == {m["id"] for m in made}
         assert len(list(s.scalars(select(ProductView).where(ProductView.product_id.in_(product_ids))))) == 3
-        stars = {c.product_id: c.stars for c in s.scalars(select(CertifiedProduct)
-                                                          .where(CertifiedProduct.product_id.in_(product_ids)))}
+        stars = {
+            c.product_id: c.stars
+            for c in s.scalars(select(CertifiedProduct).where(CertifiedProduct.product_id.in_(product_ids)))
+        }
     assert stars == {p["id"]: 4 for p in made[0]["products"]}
 
 
 def test_replay_command_refuses_a_bad_since():
-    out = subprocess.run([sys.executable, "-m", "services.registry.manage", "replay", "--since", "hôm qua"], cwd=ROOT,
-                         env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "services.registry.manage", "replay", "--since", "hôm qua"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and "--since" in out.stderr and "not a date" in out.stderr

@@ -28,39 +28,90 @@ def _catalogue(rnd: random.Random, tag: str):
     places = [("Vĩnh Long", "mekong_delta"), ("Hà Nội", "red_river_delta"), ("Đồng Nai", "southeast")]
     for n in range(40):
         province, region = rnd.choice(places)
-        producers.append({"producer_id": f"{tag}-P{n:02d}", "name": f"Hợp tác xã {n}", "source_version": 1,
-                          "kind": rnd.choice(["cooperative", "household"]), "province": province, "region": region,
-                          "updated_at": now})
+        producers.append(
+            {
+                "producer_id": f"{tag}-P{n:02d}",
+                "name": f"Hợp tác xã {n}",
+                "source_version": 1,
+                "kind": rnd.choice(["cooperative", "household"]),
+                "province": province,
+                "region": region,
+                "updated_at": now,
+            }
+        )
     for n in range(240):
         owner = producers[rnd.randrange(len(producers))]
         group = rnd.choice([1, 1, 2, 3])
         subgroup = rnd.choice([None, f"{group}.1", f"{group}.3"])
         pid = f"{tag}-p{n:03d}"
-        products.append({"product_id": pid, "producer_id": owner["producer_id"], "name": f"Sản phẩm {n}",
-                         "group": group, "subgroup": subgroup, "potential_five_star": False, "source_version": 1,
-                         "updated_at": now})
+        products.append(
+            {
+                "product_id": pid,
+                "producer_id": owner["producer_id"],
+                "name": f"Sản phẩm {n}",
+                "group": group,
+                "subgroup": subgroup,
+                "potential_five_star": False,
+                "source_version": 1,
+                "updated_at": now,
+            }
+        )
         status = rnd.choice(["current", "current", "current", "revoked", "expired", "uncertified"])
         stars = rnd.choice([3, 4, 5]) if status != "uncertified" else 0
         valid = TODAY + timedelta(days=rnd.choice([30, 64, 65, 70, 400])) if status != "uncertified" else None
         if status != "uncertified":
-            certified.append({"product_id": pid, "product_name": f"Sản phẩm {n}", "producer_id": owner["producer_id"],
-                              "producer_name": owner["name"], "producer_kind": owner["kind"], "group": group,
-                              "province": owner["province"], "region": owner["region"], "stars": stars,
-                              "certification_id": str(uuid.uuid4()), "valid_until": valid, "status": status,
-                              "subgroup": subgroup, "potential_five_star": False, "source_version": 2,
-                              "updated_at": now})
-        candidates.append(matching.Candidate(pid, f"Sản phẩm {n}", owner["producer_id"], owner["name"],
-                                             owner["kind"], group, owner["province"], owner["region"], stars, valid,
-                                             status, subgroup))
+            certified.append(
+                {
+                    "product_id": pid,
+                    "product_name": f"Sản phẩm {n}",
+                    "producer_id": owner["producer_id"],
+                    "producer_name": owner["name"],
+                    "producer_kind": owner["kind"],
+                    "group": group,
+                    "province": owner["province"],
+                    "region": owner["region"],
+                    "stars": stars,
+                    "certification_id": str(uuid.uuid4()),
+                    "valid_until": valid,
+                    "status": status,
+                    "subgroup": subgroup,
+                    "potential_five_star": False,
+                    "source_version": 2,
+                    "updated_at": now,
+                }
+            )
+        candidates.append(
+            matching.Candidate(
+                pid,
+                f"Sản phẩm {n}",
+                owner["producer_id"],
+                owner["name"],
+                owner["kind"],
+                group,
+                owner["province"],
+                owner["region"],
+                stars,
+                valid,
+                status,
+                subgroup,
+            )
+        )
     return producers, products, certified, candidates
 
 
 def _rules(rnd: random.Random) -> matching.Rules:
-    return matching.Rules.from_dict({
-        "min_stars": rnd.choice([3, 4, 5]), "admit_uncertified": rnd.random() < 0.4,
-        "groups": rnd.choice([[], [1], [1, 2]]), "subgroups": rnd.choice([[], ["1.3"], ["1.1", "2.3"]]),
-        "regions": rnd.choice([[], ["mekong_delta"]]), "provinces": rnd.choice([[], ["Hà Nội"]]),
-        "producer_kinds": rnd.choice([[], ["household"]]), "valid_through_end": rnd.random() < 0.5})
+    return matching.Rules.from_dict(
+        {
+            "min_stars": rnd.choice([3, 4, 5]),
+            "admit_uncertified": rnd.random() < 0.4,
+            "groups": rnd.choice([[], [1], [1, 2]]),
+            "subgroups": rnd.choice([[], ["1.3"], ["1.1", "2.3"]]),
+            "regions": rnd.choice([[], ["mekong_delta"]]),
+            "provinces": rnd.choice([[], ["Hà Nội"]]),
+            "producer_kinds": rnd.choice([[], ["household"]]),
+            "valid_through_end": rnd.random() < 0.5,
+        }
+    )
 
 
 def test_the_selection_query_admits_exactly_what_the_rules_admit(platform):
@@ -78,10 +129,18 @@ def test_the_selection_query_admits_exactly_what_the_rules_admit(platform):
         s.execute(CertifiedProduct.__table__.insert(), certified)
         checked = 0
         for _ in range(40):
-            t = matching.FairTerms("F", "trade_fair", TODAY + timedelta(days=60), TODAY + timedelta(days=64),
-                                   "mekong_delta", 10, _rules(rnd))
-            expected = {matching.row_of(c) for c in candidates if not matching.failures(c, t.rules, t.starts_on,
-                                                                                          t.ends_on)}
+            t = matching.FairTerms(
+                "F",
+                "trade_fair",
+                TODAY + timedelta(days=60),
+                TODAY + timedelta(days=64),
+                "mekong_delta",
+                10,
+                _rules(rnd),
+            )
+            expected = {
+                matching.row_of(c) for c in candidates if not matching.failures(c, t.rules, t.starts_on, t.ends_on)
+            }
             got = selection.rows(s, t, producer_ids=ids)
             assert len(got) == len(set(got)) and set(got) == expected, t.rules
             checked += len(expected)
@@ -130,8 +189,9 @@ def refused(r, status: int, field: str) -> dict:
 def test_a_season_preview_shares_the_fairs_out_and_writes_nothing(platform, api):
     made = producers(api, "Thanh Hóa", [95, 92, 90, 88, 80, 75, 70, 65])  # 5★ 5★ 5★ 4★ 4★ 4★ 4★ 3★
     first = create_fair(api, "Thanh Hóa", capacity=3, starts_in=200, rules={"waitlist_size": 2})
-    second = create_fair(api, "Thanh Hóa", capacity=3, starts_in=230, rules={"waitlist_size": 2},
-                         name="Phiên chợ OCOP xứ Thanh")
+    second = create_fair(
+        api, "Thanh Hóa", capacity=3, starts_in=230, rules={"waitlist_size": 2}, name="Phiên chợ OCOP xứ Thanh"
+    )
     before = rows(platform)
     r = season(api, "preview", fair_ids=[second["id"], first["id"]])
     assert r.status_code == 200, r.text
@@ -153,8 +213,12 @@ def test_a_season_preview_shares_the_fairs_out_and_writes_nothing(platform, api)
     assert (alone["invitations"], alone["producers_invited"], alone["most_invitations"]) == (6, 3, 2)
     assert mine["eligible_producers"] == 8 and mine["share_invited"] == 0.75 and alone["share_invited"] == 0.375
     assert mine["gini"] < alone["gini"] and mine["invitations_per_producer"] == {"0": 2, "1": 6}
-    assert mine["by_province"]["Thanh Hóa"] == {"invitations": 6, "producers_invited": 6, "eligible": 8,
-                                                "share_invited": 0.75}
+    assert mine["by_province"]["Thanh Hóa"] == {
+        "invitations": 6,
+        "producers_invited": 6,
+        "eligible": 8,
+        "share_invited": 0.75,
+    }
     assert set(mine["by_region"]) == {"north_central_coast"}
     assert plan["fairs"][0]["greedy_invited"] == 3 and plan["fairs"][0]["eligible_producers"] == 8
 
@@ -162,8 +226,9 @@ def test_a_season_preview_shares_the_fairs_out_and_writes_nothing(platform, api)
 def test_applying_a_season_publishes_and_invites_every_fair_with_the_events_of_publishing_each(platform, api):
     producers(api, "Bắc Ninh", [95, 91, 86, 84, 78, 72, 66])
     draft = create_fair(api, "Bắc Ninh", capacity=2, starts_in=210, rules={"waitlist_size": 2})
-    announced = create_fair(api, "Bắc Ninh", capacity=2, starts_in=212, rules={"waitlist_size": 3},
-                            kind="exhibition")   # overlaps the first
+    announced = create_fair(
+        api, "Bắc Ninh", capacity=2, starts_in=212, rules={"waitlist_size": 3}, kind="exhibition"
+    )  # overlaps the first
     publish(api, announced["id"], invite=False)
     preview = season(api, "preview", fair_ids=[draft["id"], announced["id"]]).json()
     r = season(api, "apply", fair_ids=[draft["id"], announced["id"]])
@@ -173,8 +238,9 @@ def test_applying_a_season_publishes_and_invites_every_fair_with_the_events_of_p
     for planned_fair, done in zip(preview["fairs"], applied["fairs"], strict=True):
         expected = [(c["producer_id"], c["outcome"], c["rank"]) for c in planned_fair["choices"]]
         got = invitations(api, done["fair_id"])
-        assert [(i["producer_id"], {"issued": "issue", "waitlisted": "waitlist"}[i["status"]], i["rank"])
-                for i in got] == expected
+        assert [
+            (i["producer_id"], {"issued": "issue", "waitlisted": "waitlist"}[i["status"]], i["rank"]) for i in got
+        ] == expected
         assert all(c["invitation_id"] for c in done["choices"])
     issued = [{i["producer_id"] for i in invitations(api, f["fair_id"], "issued")} for f in applied["fairs"]]
     assert len(issued[0]) == len(issued[1]) == 2 and not issued[0] & issued[1]  # overlapping: nobody in both
@@ -194,11 +260,11 @@ def test_applying_a_season_publishes_and_invites_every_fair_with_the_events_of_p
 def test_a_season_is_also_every_draft_or_published_fair_starting_in_a_date_range(platform, api):
     producers(api, "Đồng Tháp", [93, 85, 77])
     start = date.today() + timedelta(days=400)
-    inside = [create_fair(api, "Đồng Tháp", capacity=1, starts_in=400 + k, host_province="Đồng Tháp")
-              for k in (0, 9)]
+    inside = [create_fair(api, "Đồng Tháp", capacity=1, starts_in=400 + k, host_province="Đồng Tháp") for k in (0, 9)]
     create_fair(api, "Đồng Tháp", capacity=1, starts_in=411)  # after the range
-    r = season(api, "preview", starts_from=start.isoformat(), starts_until=(start + timedelta(days=10)).isoformat(),
-               limit=0)
+    r = season(
+        api, "preview", starts_from=start.isoformat(), starts_until=(start + timedelta(days=10)).isoformat(), limit=0
+    )
     assert r.status_code == 200, r.text
     assert [f["fair_id"] for f in r.json()["fairs"]] == [f["id"] for f in inside]
     assert all(f["choices"] == [] and f["invited"] == 1 for f in r.json()["fairs"])  # limit 0: counts only

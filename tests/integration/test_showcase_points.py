@@ -20,21 +20,52 @@ PROVINCE = "Hà Tĩnh"
 def producer_with(api, group: int, subgroup: str | None = None, key: bool = False, score: int | None = None) -> dict:
     """A producer of Hà Tĩnh with one product (a provincial key product or not), certified when ``score``."""
     code = f"ST-{uuid.uuid4().hex[:8]}"
-    r = api.call("POST", "registry", "/producers", "registry_officer", json={
-        "code": code, "name": f"Hợp tác xã Kẹo cu đơ {code}", "kind": "cooperative", "province": PROVINCE,
-        "email": f"{code.lower()}@example.vn", "consent": {"email": True, "sms": False}})
+    r = api.call(
+        "POST",
+        "registry",
+        "/producers",
+        "registry_officer",
+        json={
+            "code": code,
+            "name": f"Hợp tác xã Kẹo cu đơ {code}",
+            "kind": "cooperative",
+            "province": PROVINCE,
+            "email": f"{code.lower()}@example.vn",
+            "consent": {"email": True, "sms": False},
+        },
+    )
     assert r.status_code == 201, r.text
     producer = r.json()
-    r = api.call("POST", "registry", "/products", "registry_officer", json={
-        "producer_id": producer["id"], "name": f"Kẹo cu đơ {code}", "group": group, "subgroup": subgroup,
-        "provincial_key_product": key})
+    r = api.call(
+        "POST",
+        "registry",
+        "/products",
+        "registry_officer",
+        json={
+            "producer_id": producer["id"],
+            "name": f"Kẹo cu đơ {code}",
+            "group": group,
+            "subgroup": subgroup,
+            "provincial_key_product": key,
+        },
+    )
     assert r.status_code == 201, r.text
     product = r.json()
     assert product["provincial_key_product"] is key
     if score is not None:
-        r = api.call("POST", "registry", "/certifications", "registry_officer", json={
-            "product_id": product["id"], "score": score, "issued_by": "UBND tỉnh Hà Tĩnh",
-            "decision_number": "2233/QĐ-UBND", "decision_date": "2025-08-12"})
+        r = api.call(
+            "POST",
+            "registry",
+            "/certifications",
+            "registry_officer",
+            json={
+                "product_id": product["id"],
+                "score": score,
+                "issued_by": "UBND tỉnh Hà Tĩnh",
+                "decision_number": "2233/QĐ-UBND",
+                "decision_date": "2025-08-12",
+            },
+        )
         assert r.status_code == 201, r.text
     return {"id": producer["id"], "product": product}
 
@@ -52,14 +83,20 @@ def explain(api, fair_id: str, product_id: str) -> dict:
 
 
 def test_a_showcase_point_has_a_venue_kind(api):
-    fair = create_fair(api, PROVINCE, kind="showcase_point", days=180, venue="Khu du lịch Thiên Cầm",
-                       venue_kind="tourist_site", rules={"groups": [6]})
+    fair = create_fair(
+        api,
+        PROVINCE,
+        kind="showcase_point",
+        days=180,
+        venue="Khu du lịch Thiên Cầm",
+        venue_kind="tourist_site",
+        rules={"groups": [6]},
+    )
     assert fair["venue_kind"] == "tourist_site"
     assert get_fair(api, fair["id"])["venue_kind"] == "tourist_site"
     r = api.call("PATCH", "events", f"/fairs/{fair['id']}", "trade_officer", json={"venue_kind": "airport"})
     assert r.status_code == 200 and r.json()["venue_kind"] == "airport", r.text
-    r = api.call("POST", "events", "/fairs", "trade_officer",
-                 json={**_body(api), "venue_kind": "beach"})
+    r = api.call("POST", "events", "/fairs", "trade_officer", json={**_body(api), "venue_kind": "beach"})
     assert r.status_code == 422, r.text
     assert list(r.json()["errors"]["json"]) == ["venue_kind"], r.json()
     publish(api, fair["id"], invite=False)
@@ -75,20 +112,30 @@ def _body(api) -> dict:
 
 def test_a_showcase_point_admits_provincial_key_products_whatever_their_stars(api):
     uncertified_key = producer_with(api, 5, key=True)
-    three_star_later_key = producer_with(api, 5, score=60)       # 3★, designated afterwards
-    key_then_certified = producer_with(api, 5, key=True, score=62)   # designated, then certified 3★
-    three_star = producer_with(api, 5, score=61)                 # 3★, never designated
+    three_star_later_key = producer_with(api, 5, score=60)  # 3★, designated afterwards
+    key_then_certified = producer_with(api, 5, key=True, score=62)  # designated, then certified 3★
+    three_star = producer_with(api, 5, score=61)  # 3★, never designated
     four_star = producer_with(api, 5, score=80)
     known(api, [p["product"]["id"] for p in (three_star_later_key, key_then_certified, three_star, four_star)])
-    r = api.call("PATCH", "registry", f"/products/{three_star_later_key['product']['id']}", "registry_officer",
-                 json={"provincial_key_product": True})
+    r = api.call(
+        "PATCH",
+        "registry",
+        f"/products/{three_star_later_key['product']['id']}",
+        "registry_officer",
+        json={"provincial_key_product": True},
+    )
     assert r.status_code == 200 and r.json()["provincial_key_product"] is True, r.text
-    wait_for(lambda: api.call("GET", "events", f"/catalogue/{three_star_later_key['product']['id']}",
-                              "trade_officer").json()["provincial_key_product"], message="the designation")
+    wait_for(
+        lambda: api.call(
+            "GET", "events", f"/catalogue/{three_star_later_key['product']['id']}", "trade_officer"
+        ).json()["provincial_key_product"],
+        message="the designation",
+    )
 
     rules = {"min_stars": 4, "groups": [5], "admit_provincial_key": True}
-    point = create_fair(api, PROVINCE, kind="showcase_point", days=365, venue="Cảng hàng không Vinh",
-                        venue_kind="airport", rules=rules)
+    point = create_fair(
+        api, PROVINCE, kind="showcase_point", days=365, venue="Cảng hàng không Vinh", venue_kind="airport", rules=rules
+    )
     assert point["rules"]["admit_provincial_key"] is True
     wanted = {uncertified_key["id"], three_star_later_key["id"], key_then_certified["id"], four_star["id"]}
     assert wait_for(lambda: preview_producers(api, point["id"]) == wanted, message="the key products admitted")
@@ -103,7 +150,8 @@ def test_a_showcase_point_admits_provincial_key_products_whatever_their_stars(ap
     invited = by_producer(api, point["id"])
     assert set(invited) == wanted
     assert invited[uncertified_key["id"]]["reasons"][0].endswith(
-        "a provincial key product, which the fair admits whatever its stars")
+        "a provincial key product, which the fair admits whatever its stars"
+    )
 
 
 def test_a_top_up_honours_the_sub_group_rule(api):
@@ -117,5 +165,7 @@ def test_a_top_up_honours_the_sub_group_rule(api):
     wait_for(lambda: inside["id"] in by_producer(api, fair["id"]), message="the admitted sub-group topped up")
     known(api, [outside["product"]["id"]])  # its certification (and so its top-up) was handled
     assert set(by_producer(api, fair["id"])) == before | {inside["id"]}
-    assert by_producer(api, fair["id"])[inside["id"]]["reasons"][-1] == \
-        "topped up: certified while the fair was inviting and had room"
+    assert (
+        by_producer(api, fair["id"])[inside["id"]]["reasons"][-1]
+        == "topped up: certified while the fair was inviting and had room"
+    )

@@ -19,8 +19,9 @@ PROBES = {"registry": "/statistics", "events": "/fairs", "notifications": "/deli
 
 
 def _status(api, service: str, token: str) -> int:
-    return requests.get(api.urls[service] + PROBES[service], headers={"Authorization": f"Bearer {token}"},
-                        timeout=10).status_code
+    return requests.get(
+        api.urls[service] + PROBES[service], headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).status_code
 
 
 def _jti(token: str) -> dict:
@@ -44,14 +45,15 @@ def test_a_revoked_token_gets_401_everywhere_and_others_still_work(api):
 
     for service in PROBES:
         wait_for(lambda s=service: _status(api, s, revoked) == 401, timeout=30, message=f"{service} refuses it")
-        r = requests.get(api.urls[service] + PROBES[service], headers={"Authorization": f"Bearer {revoked}"},
-                         timeout=10)
+        r = requests.get(
+            api.urls[service] + PROBES[service], headers={"Authorization": f"Bearer {revoked}"}, timeout=10
+        )
         assert r.json()["message"] == "token revoked"
         assert _status(api, service, kept) == 200
 
 
 def test_revocation_field_errors(api):
-    r = api.call("POST", "registry", "/tokens/revocations", "admin", json={"jti": "", "exp": 10 ** 12})
+    r = api.call("POST", "registry", "/tokens/revocations", "admin", json={"jti": "", "exp": 10**12})
     assert r.status_code == 422
     assert set(r.json()["errors"]["json"]) == {"jti", "exp", "reason"}
 
@@ -59,9 +61,22 @@ def test_revocation_field_errors(api):
 def test_revoke_token_command(platform, api):
     token = api.token("trade_officer", "hoa.le")
     assert _status(api, "events", token) == 200
-    done = subprocess.run([sys.executable, "-m", "services.registry.manage", "revoke-token", _jti(token)["jti"],
-                           "--reason", "left the office"], cwd=ROOT, env=dict(os.environ), capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.registry.manage",
+            "revoke-token",
+            _jti(token)["jti"],
+            "--reason",
+            "left the office",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["new"] is True
     for service in PROBES:
@@ -102,6 +117,9 @@ def test_the_token_is_checked_before_the_body_is_read(platform, api, role, statu
 
 def test_a_malformed_body_with_a_valid_token_is_still_a_400(platform, api):
     client = platform.apps["events"].test_client()
-    r = client.post("/fairs", data=b'{"name": ', headers={"Content-Type": "application/json",
-                                                          "Authorization": f"Bearer {api.token('trade_officer')}"})
+    r = client.post(
+        "/fairs",
+        data=b'{"name": ',
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api.token('trade_officer')}"},
+    )
     assert r.status_code == 400 and r.get_json()["code"] == 400

@@ -99,8 +99,10 @@ def names(monkeypatch):
     def getaddrinfo(host, port, *args, **kwargs):
         if host in table:
             asked[host] = asked.get(host, 0) + 1
-            return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-                    for a in table[host]]
+            return [
+                (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                for a in table[host]
+            ]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
@@ -161,8 +163,13 @@ REFUSED = [
 
 
 def test_targets_outside_the_policy_are_refused_when_made_or_changed(notifier, names):
-    names.table.update({"intranet.example.vn": ["10.20.0.5"], "twofaced.example.vn": ["93.184.216.34", "127.0.0.1"],
-                        "hooks.example.vn": ["93.184.216.34"]})
+    names.table.update(
+        {
+            "intranet.example.vn": ["10.20.0.5"],
+            "twofaced.example.vn": ["93.184.216.34", "127.0.0.1"],
+            "hooks.example.vn": ["93.184.216.34"],
+        }
+    )
     n = notifier(TargetPolicy())  # the default policy
     for url, reason in REFUSED:
         r = subscribe(n, url)
@@ -179,8 +186,10 @@ def test_targets_outside_the_policy_are_refused_when_made_or_changed(notifier, n
     for url, reason in REFUSED:
         r = n.call("PATCH", f"/webhooks/{sub_id}", "integration", sub="portal-a", json={"url": url})
         assert r.status_code == 422 and reason in r.json()["errors"]["json"]["url"][0], (url, r.text)
-    assert n.call("GET", f"/webhooks/{sub_id}", "integration", sub="portal-a").json()["url"] == \
-        "https://hooks.example.vn/ocop"
+    assert (
+        n.call("GET", f"/webhooks/{sub_id}", "integration", sub="portal-a").json()["url"]
+        == "https://hooks.example.vn/ocop"
+    )
 
 
 # ---- at delivery ----------------------------------------------------------------------------------
@@ -238,12 +247,16 @@ def test_redirects_are_not_followed(notifier, receivers):
 
 def test_the_delivery_log_never_shows_the_receivers_answer(notifier, receivers):
     n = notifier(LOCAL, channel_attempts={"email": 6, "sms": 5, "webhook": 2}, http_timeout_seconds=0.5)
-    talkative = receivers((500, {"Content-Type": "text/plain"}, SENTINEL.encode()),
-                          (403, {"Content-Type": "text/plain"}, SENTINEL.encode()))
+    talkative = receivers(
+        (500, {"Content-Type": "text/plain"}, SENTINEL.encode()),
+        (403, {"Content-Type": "text/plain"}, SENTINEL.encode()),
+    )
     slow = receivers(hold=True)
     closed = f"http://127.0.0.1:{free_port()}/in"
-    subs = {name: subscribe(n, url).json()["id"]
-            for name, url in (("talkative", talkative.url), ("slow", slow.url), ("closed", closed))}
+    subs = {
+        name: subscribe(n, url).json()["id"]
+        for name, url in (("talkative", talkative.url), ("slow", slow.url), ("closed", closed))
+    }
     one_event(n)
     logs = {name: settle(n, sid) for name, sid in subs.items()}
     assert logs["talkative"]["last_error"] == "HTTP 403 Forbidden" and logs["talkative"]["response_status"] == 403
@@ -265,10 +278,16 @@ def _certificates(tmp_path):
     now = dt.datetime.now(dt.UTC)
 
     def cert(subject, issuer, key, signer, ca: bool, san=None):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-                   .not_valid_after(now + dt.timedelta(hours=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if san:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
         return builder.sign(signer, hashes.SHA256())
@@ -276,11 +295,19 @@ def _certificates(tmp_path):
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "OCOP test CA")])
     ca = cert(ca_name, ca_name, ca_key, ca_key, True)
-    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.example.vn")]), ca_name, key, ca_key,
-                False, "hooks.example.vn")
+    leaf = cert(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.example.vn")]),
+        ca_name,
+        key,
+        ca_key,
+        False,
+        "hooks.example.vn",
+    )
     (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "leaf.pem").write_bytes(
+        leaf.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return tmp_path / "ca.pem", tmp_path / "leaf.pem"
 
 
@@ -327,13 +354,15 @@ def test_a_subscription_is_its_owners_alone_and_admins_see_all(notifier, receive
     nothing = call(a, "GET", "/webhooks/no-such-id").json()
     for who in (b, officer):
         assert [s["id"] for s in call(who, "GET", "/webhooks").json()] == ([theirs["id"]] if who == b else [])
-        for method, path, body in [("GET", f"/webhooks/{sid}", None),
-                                   ("PATCH", f"/webhooks/{sid}", {"url": refusing.url + "/stolen"}),
-                                   ("PATCH", f"/webhooks/{sid}", {"rotate_secret": True}),
-                                   ("PATCH", f"/webhooks/{sid}", {"secret": "x" * 40}),
-                                   ("GET", f"/webhooks/{sid}/deliveries", None),
-                                   ("POST", f"/webhooks/{sid}/deliveries/{parked['id']}/retry", None),
-                                   ("DELETE", f"/webhooks/{sid}", None)]:
+        for method, path, body in [
+            ("GET", f"/webhooks/{sid}", None),
+            ("PATCH", f"/webhooks/{sid}", {"url": refusing.url + "/stolen"}),
+            ("PATCH", f"/webhooks/{sid}", {"rotate_secret": True}),
+            ("PATCH", f"/webhooks/{sid}", {"secret": "x" * 40}),
+            ("GET", f"/webhooks/{sid}/deliveries", None),
+            ("POST", f"/webhooks/{sid}/deliveries/{parked['id']}/retry", None),
+            ("DELETE", f"/webhooks/{sid}", None),
+        ]:
             r = call(who, method, path, json=body)
             assert r.status_code == 404, (who, method, path, r.status_code)
             assert r.json()["message"] == nothing["message"]  # not told apart from an id that does not exist
@@ -382,14 +411,25 @@ def test_subscriptions_made_before_owners_are_admins_only_and_their_log_loses_th
     engine = create_engine(url)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO webhook_subscriptions (id, url, event_types, secret, active, created_by, "
-                          "created_at, updated_at) VALUES ('s-1', 'http://10.0.0.5/x', '[]', 'k', true, "
-                          "'integration:', :now, :now)"), {"now": now})
-        conn.execute(text("INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, payload, "
-                          "status, attempts, last_error, response_status, next_attempt_at, created_at) VALUES "
-                          "(:id, 's-1', :id, 't', '{}', 'parked', 1, :err, :status, :now, :now)"),
-                     [{"id": "d-1", "err": f"HTTP 500 Internal Server Error: {SENTINEL}", "status": 500, "now": now},
-                      {"id": "d-2", "err": f"URLError: {SENTINEL}", "status": None, "now": now}])
+        conn.execute(
+            text(
+                "INSERT INTO webhook_subscriptions (id, url, event_types, secret, active, created_by, "
+                "created_at, updated_at) VALUES ('s-1', 'http://10.0.0.5/x', '[]', 'k', true, "
+                "'integration:', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, payload, "
+                "status, attempts, last_error, response_status, next_attempt_at, created_at) VALUES "
+                "(:id, 's-1', :id, 't', '{}', 'parked', 1, :err, :status, :now, :now)"
+            ),
+            [
+                {"id": "d-1", "err": f"HTTP 500 Internal Server Error: {SENTINEL}", "status": 500, "now": now},
+                {"id": "d-2", "err": f"URLError: {SENTINEL}", "status": None, "now": now},
+            ],
+        )
     try:
         command.upgrade(cfg, "head")
         with Session(engine) as s:

@@ -28,8 +28,10 @@ def test_infrastructure_has_health_checks(compose):
 @pytest.mark.parametrize("service", SERVICES)
 def test_api_and_worker_per_service(compose, service):
     api, worker = compose[f"{service}-api"], compose[f"{service}-worker"]
-    assert api["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                 "rabbitmq": {"condition": "service_healthy"}}
+    assert api["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "rabbitmq": {"condition": "service_healthy"},
+    }
     assert worker["depends_on"] == {f"{service}-api": {"condition": "service_healthy"}}
     assert "readyz" in " ".join(api["healthcheck"]["test"])
     command = " ".join(api["command"])

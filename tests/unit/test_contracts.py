@@ -27,8 +27,18 @@ from shared.contracts import (
 
 KEYS = sorted(CONTRACTS)
 IDS = [f"{t}.v{v}" for t, v in KEYS]
-ENVELOPE_FIELDS = ["id", "type", "version", "occurred_at", "source", "subject", "subject_version",
-                   "correlation_id", "causation_id", "data"]
+ENVELOPE_FIELDS = [
+    "id",
+    "type",
+    "version",
+    "occurred_at",
+    "source",
+    "subject",
+    "subject_version",
+    "correlation_id",
+    "causation_id",
+    "data",
+]
 PRODUCER = ("registry.producer.registered", 1)
 
 
@@ -50,6 +60,7 @@ def _refuse(raw: dict) -> ContractError:
 
 
 # -- golden samples ---------------------------------------------------------------------------
+
 
 def test_every_sample_file_belongs_to_a_contract():
     names = {p.name for p in SAMPLES.glob("*.json")}
@@ -103,6 +114,7 @@ def test_samples_tell_a_story_in_vietnamese():
 
 # -- parse_envelope refuses -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field", [f for f in ENVELOPE_FIELDS if f != "causation_id"])
 def test_missing_envelope_field_is_refused_by_name(field):
     raw = sample(*PRODUCER)
@@ -143,13 +155,16 @@ def test_nested_required_field_is_named_with_its_parent():
     assert _refuse(raw).details == {"consent": {"sms": ["Missing data for required field."]}}
 
 
-@pytest.mark.parametrize("key, field, value", [
-    (PRODUCER, "kind", "corporation"),
-    (PRODUCER, "preferred_language", "fr"),
-    (("registry.certification.granted", 1), "kind", "revocation"),
-    (("events.invitation.answer_refused", 1), "answer", "maybe"),
-    (("notifications.delivery.sent", 1), "channel", "zalo"),
-])
+@pytest.mark.parametrize(
+    "key, field, value",
+    [
+        (PRODUCER, "kind", "corporation"),
+        (PRODUCER, "preferred_language", "fr"),
+        (("registry.certification.granted", 1), "kind", "revocation"),
+        (("events.invitation.answer_refused", 1), "answer", "maybe"),
+        (("notifications.delivery.sent", 1), "channel", "zalo"),
+    ],
+)
 def test_wrong_enum_value_is_refused_by_name(key, field, value):
     raw = sample(*key)
     raw["data"][field] = value
@@ -194,6 +209,7 @@ def test_unknown_fields_in_nested_data_are_ignored():
 
 # -- make_envelope refuses ---------------------------------------------------------------------
 
+
 def test_make_envelope_refuses_invalid_outgoing_data():
     data = sample(*PRODUCER)["data"]
     del data["name"]
@@ -213,25 +229,29 @@ def test_make_envelope_builds_what_parse_envelope_accepts():
 
 # -- topic patterns -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pattern, key, expected", [
-    ("registry.producer.registered", "registry.producer.registered", True),
-    ("registry.producer.registered", "registry.producer.updated", False),
-    ("registry.#", "registry.producer.registered", True),
-    ("registry.#", "registry", True),  # '#' also matches zero words
-    ("registry.#", "registryx.producer", False),
-    ("registry.#", "events.registry.feed", False),
-    ("#", "events.invitation.issued", True),
-    ("events.#.issued", "events.issued", True),
-    ("events.#.issued", "events.invitation.issued", True),
-    ("events.#.issued", "events.a.b.issued", True),
-    ("events.#.issued", "events.invitation.accepted", False),
-    ("*.invitation.*", "events.invitation.issued", True),
-    ("*.invitation.*", "events.invitation", False),  # '*' is exactly one word
-    ("*.invitation.*", "events.invitation.issued.late", False),
-    ("events.*", "events", False),
-    ("*.#", "events", True),
-    ("#.answered", "notifications.invitation.answered", True),
-])
+
+@pytest.mark.parametrize(
+    "pattern, key, expected",
+    [
+        ("registry.producer.registered", "registry.producer.registered", True),
+        ("registry.producer.registered", "registry.producer.updated", False),
+        ("registry.#", "registry.producer.registered", True),
+        ("registry.#", "registry", True),  # '#' also matches zero words
+        ("registry.#", "registryx.producer", False),
+        ("registry.#", "events.registry.feed", False),
+        ("#", "events.invitation.issued", True),
+        ("events.#.issued", "events.issued", True),
+        ("events.#.issued", "events.invitation.issued", True),
+        ("events.#.issued", "events.a.b.issued", True),
+        ("events.#.issued", "events.invitation.accepted", False),
+        ("*.invitation.*", "events.invitation.issued", True),
+        ("*.invitation.*", "events.invitation", False),  # '*' is exactly one word
+        ("*.invitation.*", "events.invitation.issued.late", False),
+        ("events.*", "events", False),
+        ("*.#", "events", True),
+        ("#.answered", "notifications.invitation.answered", True),
+    ],
+)
 def test_topic_pattern_matching(pattern, key, expected):
     assert asyncapi.topic_matches(pattern, key) is expected
 
@@ -243,6 +263,7 @@ def test_consumers_come_from_the_events_exchange_bindings_only():
 
 
 # -- the AsyncAPI document ----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def document() -> dict:
@@ -302,8 +323,9 @@ def test_every_contract_has_a_channel_whose_data_is_its_schema(document, key):
 @pytest.mark.parametrize("key", KEYS, ids=IDS)
 def test_golden_sample_validates_against_the_documented_payload(document, key):
     jsonschema = pytest.importorskip("jsonschema")
-    [message] = [m for m in _messages(document, document["channels"][key[0]])
-                 if m["messageId"] == f"{key[0]}.v{key[1]}"]
+    [message] = [
+        m for m in _messages(document, document["channels"][key[0]]) if m["messageId"] == f"{key[0]}.v{key[1]}"
+    ]
     schema = {**message["payload"], "components": document["components"]}  # so '#/components/...' resolves
     validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
     validator.validate(sample(*key))

@@ -30,8 +30,7 @@ def defs() -> dict:
 
 
 def _queues_of(service: str) -> list[str]:
-    return [name for spec in topology.QUEUES if spec.service == service
-            for name in (spec.name, spec.dlq, spec.parking)]
+    return [name for spec in topology.QUEUES if spec.service == service for name in (spec.name, spec.dlq, spec.parking)]
 
 
 def _all_queues() -> list[str]:
@@ -45,8 +44,9 @@ def _permissions(defs: dict, user: str) -> dict:
 
 def test_file_is_generated_from_the_topology(defs):
     # Regenerating keeps the (still valid) password hashes, so any difference is real drift.
-    assert cli.render(cli.build_definitions(defs)) == DEFINITIONS.read_text(encoding="utf-8"), \
+    assert cli.render(cli.build_definitions(defs)) == DEFINITIONS.read_text(encoding="utf-8"), (
         "run: python -m shared.bus.cli definitions --write"
+    )
 
 
 def test_vhost_and_exchanges(defs):
@@ -71,8 +71,11 @@ def test_each_main_queue_has_exactly_one_safety_net_policy(defs, spec):
     assert len(matching) == 1, matching
     policy = matching[0]
     assert policy["apply-to"] == "queues"
-    assert policy["definition"] == {"dead-letter-exchange": "ocop.dead-letter", "dead-letter-routing-key": spec.name,
-                                    "delivery-limit": definitions.DELIVERY_LIMIT}
+    assert policy["definition"] == {
+        "dead-letter-exchange": "ocop.dead-letter",
+        "dead-letter-routing-key": spec.name,
+        "delivery-limit": definitions.DELIVERY_LIMIT,
+    }
     # Well above what a crash loop does to an innocent message (tests/faults/test_broker_trust.py
     # kills a worker 14 times), and above the count at which the consumer dead-letters it itself.
     from shared.bus.consumer import POISON_DELIVERIES
@@ -86,8 +89,11 @@ def test_each_main_queue_has_exactly_one_safety_net_policy(defs, spec):
 
 @pytest.mark.parametrize("spec", topology.QUEUES, ids=lambda s: s.name)
 def test_every_binding_of_the_topology_exists(defs, spec):
-    bindings = {(b["source"], b["destination"], b["destination_type"], b["routing_key"])
-                for b in defs["bindings"] if b["vhost"] == "ocop"}
+    bindings = {
+        (b["source"], b["destination"], b["destination_type"], b["routing_key"])
+        for b in defs["bindings"]
+        if b["vhost"] == "ocop"
+    }
     for key in spec.bindings:
         assert (spec.exchange, spec.name, "queue", key) in bindings
     for exchange, key in spec.also:
@@ -104,8 +110,7 @@ def test_bindings_are_only_those_of_the_topology(defs):
     expected |= {(topology.DEAD_LETTER_EXCHANGE, spec.dlq, spec.name) for spec in topology.QUEUES}
     expected |= {(topology.DEAD_LETTER_EXCHANGE, spec.parking, spec.parking) for spec in topology.QUEUES}
     # The registry's replays reach the events read model's queue only (never notifications, never outside).
-    assert {(d, k) for s, d, k in expected if s == topology.REPLAY_EXCHANGE} == {("events.registry-feed",
-                                                                                 "registry.#")}
+    assert {(d, k) for s, d, k in expected if s == topology.REPLAY_EXCHANGE} == {("events.registry-feed", "registry.#")}
     assert {(b["source"], b["destination"], b["routing_key"]) for b in defs["bindings"]} == expected
 
 
@@ -145,8 +150,13 @@ def test_service_user_exchanges(defs, service):
     sources = {spec.exchange for spec in topology.QUEUES if spec.service == service} | {"ocop.dead-letter"}
     sources |= {ex for spec in topology.QUEUES if spec.service == service for ex, _ in spec.also}
     assert bool(re.search(perm["write"], topology.REPLAY_EXCHANGE)) == (service == "registry")
-    for ex in (topology.EVENTS_EXCHANGE, topology.COMMANDS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE,
-               topology.REPLAY_EXCHANGE, topology.REPLIES_EXCHANGE):
+    for ex in (
+        topology.EVENTS_EXCHANGE,
+        topology.COMMANDS_EXCHANGE,
+        topology.DEAD_LETTER_EXCHANGE,
+        topology.REPLAY_EXCHANGE,
+        topology.REPLIES_EXCHANGE,
+    ):
         assert bool(re.search(perm["read"], ex)) == (ex in sources), (service, ex)
     # The shared exchanges are created by the definitions (or setup); services declare them passively.
     for ex in topology.exchanges():

@@ -21,7 +21,8 @@ def test_the_history_keeps_2023_and_a_current_register(today):
     year = Counter(d["kind"] for d in decisions if d["date"].year == 2023 for _ in d["scores"])
     assert year == {"certify": 45, "recertify": 40, "upgrade": 30}
     assert {i for d in decisions if d["date"].year == 2023 and d["kind"] == "certify" for i in d["scores"]} >= set(
-        demo.TOURISM)
+        demo.TOURISM
+    )
     latest: dict[int, tuple[date, int]] = {}
     for d in decisions:
         for i, score in d["scores"].items():

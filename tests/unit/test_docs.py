@@ -64,8 +64,9 @@ def test_the_docs_show_commands_at_all():
     assert {"services.registry.manage", "services.events.manage", "shared.bus.cli", "shared.auth"} <= modules
 
 
-@pytest.mark.parametrize(("page", "module", "args"), documented_commands(),
-                         ids=lambda v: " ".join(v) if isinstance(v, list) else str(v))
+@pytest.mark.parametrize(
+    ("page", "module", "args"), documented_commands(), ids=lambda v: " ".join(v) if isinstance(v, list) else str(v)
+)
 def test_a_documented_python_command_exists(page, module, args):
     assert importlib.util.find_spec(module) is not None, f"{page}: no module {module}"
     problem = _check(module, args)
@@ -144,9 +145,14 @@ def _sources(folders) -> list[Path]:
     files = []
     for folder in folders:
         base = ROOT / folder
-        files += [p for p in base.rglob("*")
-                  if p.is_file() and (p.suffix == ".py" or p.parent.name in {"scripts", ".ci"})
-                  and ".venv" not in p.parts and "migrations" not in p.parts]
+        files += [
+            p
+            for p in base.rglob("*")
+            if p.is_file()
+            and (p.suffix == ".py" or p.parent.name in {"scripts", ".ci"})
+            and ".venv" not in p.parts
+            and "migrations" not in p.parts
+        ]
     return files
 
 
@@ -188,7 +194,8 @@ def documented_variables() -> dict[str, str]:
 def test_every_documented_variable_is_read_by_the_code():
     documented = documented_variables()
     assert {"OCOP_BROKER_URL", "REGISTRY_DATABASE_URL", "SMTP_HOST", "SMS_GATEWAY_URL", "OCOP_RATE_SMS"} <= set(
-        documented)
+        documented
+    )
     unread = sorted(f"{page}: {name}" for name, page in documented.items() if not _is_read(name, ANYWHERE))
     assert unread == []
 

@@ -25,9 +25,18 @@ STATES = sorted(domain.TRANSITIONS)
 
 
 def cand(product="p1", producer="A", stars=4, valid_until=date(2028, 7, 20), **kw) -> Candidate:
-    base = dict(product_id=product, product_name=f"Sản phẩm {product}", producer_id=producer,
-                producer_name=f"HTX {producer}", producer_kind="cooperative", group=1, province="Vĩnh Long",
-                region="mekong_delta", stars=stars, valid_until=valid_until)
+    base = dict(
+        product_id=product,
+        product_name=f"Sản phẩm {product}",
+        producer_id=producer,
+        producer_name=f"HTX {producer}",
+        producer_kind="cooperative",
+        group=1,
+        province="Vĩnh Long",
+        region="mekong_delta",
+        stars=stars,
+        valid_until=valid_until,
+    )
     return Candidate(**{**base, **kw})
 
 
@@ -54,8 +63,9 @@ def test_the_lifecycle_goes_draft_published_inviting_closed_held():
     assert domain.OPEN == frozenset(path[:-1])
 
 
-@pytest.mark.parametrize(("current", "target"),
-                         [(a, b) for a in STATES for b in STATES if b not in domain.TRANSITIONS[a]])
+@pytest.mark.parametrize(
+    ("current", "target"), [(a, b) for a in STATES for b in STATES if b not in domain.TRANSITIONS[a]]
+)
 def test_refused_transitions_name_status_and_list_the_allowed_ones(current, target):
     with pytest.raises(RuleError) as err:
         domain.check_transition(current, target)
@@ -184,8 +194,11 @@ def test_an_invitation_deadline_ends_at_a_round_time_whatever_the_minute_it_was_
     time on its last day, not 14:07 or 21:07; the day is Vietnam's (17:30 UTC is already the next day there)."""
     far = datetime(2027, 1, 1, tzinfo=UTC)
     vn = ZoneInfo("Asia/Ho_Chi_Minh")
-    for issued in (datetime(2026, 3, 2, 7, 7, 13, tzinfo=UTC), datetime(2026, 3, 2, 14, 7, tzinfo=vn),
-                   datetime(2026, 3, 2, 21, 7, tzinfo=vn)):
+    for issued in (
+        datetime(2026, 3, 2, 7, 7, 13, tzinfo=UTC),
+        datetime(2026, 3, 2, 14, 7, tzinfo=vn),
+        datetime(2026, 3, 2, 21, 7, tzinfo=vn),
+    ):
         local = domain.invitation_deadline(issued, 7, far).astimezone(vn)
         assert (local.date(), local.time()) == (date(2026, 3, 9), time(23, 59, 59)), issued
     local = domain.invitation_deadline(datetime(2026, 3, 2, 17, 30, tzinfo=UTC), 7, far).astimezone(vn)
@@ -213,19 +226,28 @@ def test_why_not_lists_every_failed_rule():
     assert matching.why_not(replace(c, status="revoked"), rules, FAIR_ENDS)[0] == "certificate is revoked"
 
 
-@pytest.mark.parametrize(("change", "rule", "words"), [
-    ({"status": "expired"}, "status", "certificate is expired"),
-    ({"stars": 3}, "min_stars", "below the fair's minimum"),
-    ({"group": 4}, "groups", "group 4"),
-    ({"subgroup": "1.1"}, "subgroups", "sub-group 1.1 is not admitted (group 1 admits 1.3)"),
-    ({"province": "Cần Thơ", "region": "southeast"}, "provinces_or_regions", "province Cần Thơ (southeast)"),
-    ({"producer_kind": "household"}, "producer_kinds", "producer kind household"),
-    ({"valid_until": date(2026, 3, 9)}, "valid_through_end", "certificate expires 2026-03-09"),
-    ({"status": "uncertified", "stars": 0, "valid_until": None}, "admit_uncertified", "not certified OCOP"),
-])
+@pytest.mark.parametrize(
+    ("change", "rule", "words"),
+    [
+        ({"status": "expired"}, "status", "certificate is expired"),
+        ({"stars": 3}, "min_stars", "below the fair's minimum"),
+        ({"group": 4}, "groups", "group 4"),
+        ({"subgroup": "1.1"}, "subgroups", "sub-group 1.1 is not admitted (group 1 admits 1.3)"),
+        ({"province": "Cần Thơ", "region": "southeast"}, "provinces_or_regions", "province Cần Thơ (southeast)"),
+        ({"producer_kind": "household"}, "producer_kinds", "producer kind household"),
+        ({"valid_until": date(2026, 3, 9)}, "valid_through_end", "certificate expires 2026-03-09"),
+        ({"status": "uncertified", "stars": 0, "valid_until": None}, "admit_uncertified", "not certified OCOP"),
+    ],
+)
 def test_each_rule_alone(change, rule, words):
-    rules = Rules(min_stars=4, groups=(1, 2), subgroups=("1.3",), regions=("mekong_delta",), provinces=("Hà Nội",),
-                  producer_kinds=("cooperative",))
+    rules = Rules(
+        min_stars=4,
+        groups=(1, 2),
+        subgroups=("1.3",),
+        regions=("mekong_delta",),
+        provinces=("Hà Nội",),
+        producer_kinds=("cooperative",),
+    )
     [(failed, reason)] = matching.failures(replace(cand(subgroup="1.3"), **change), rules, FAIR_STARTS, FAIR_ENDS)
     assert (failed, words in reason) == (rule, True)
 
@@ -235,7 +257,8 @@ def test_sub_groups_narrow_only_their_own_group():
     assert matching.why_not(cand(group=2, subgroup="2.1"), rules, FAIR_ENDS) == []
     assert matching.why_not(cand(group=1, subgroup="1.3"), rules, FAIR_ENDS) == []
     assert matching.why_not(cand(group=1, subgroup=None), rules, FAIR_ENDS) == [
-        "sub-group not recorded is not admitted (group 1 admits 1.3)"]
+        "sub-group not recorded is not admitted (group 1 admits 1.3)"
+    ]
     only = Rules(subgroups=("3.2",))  # sub-groups alone admit their groups only
     assert matching.why_not(cand(group=3, subgroup="3.2"), only, FAIR_ENDS) == []
     assert matching.why_not(cand(group=1), only, FAIR_ENDS) == ["group 1 is not admitted"]
@@ -246,7 +269,8 @@ def test_source_provinces_or_regions_admit_either():
     assert matching.why_not(cand(), rules, FAIR_ENDS) == []
     assert matching.why_not(cand(province="Hồ Chí Minh", region="southeast"), rules, FAIR_ENDS) == []
     assert matching.why_not(cand(province="Đồng Nai", region="southeast"), rules, FAIR_ENDS) == [
-        "province Đồng Nai (southeast) is in neither the admitted provinces nor the admitted regions"]
+        "province Đồng Nai (southeast) is in neither the admitted provinces nor the admitted regions"
+    ]
     assert matching.why_not(cand(), Rules(provinces=("Hà Nội",)), FAIR_ENDS) == ["province Vĩnh Long is not admitted"]
 
 
@@ -254,7 +278,8 @@ def test_uncertified_products_come_in_only_when_the_fair_says_so():
     potential = cand(stars=0, valid_until=None, status="uncertified")
     assert matching.why_not(potential, Rules(min_stars=4, admit_uncertified=True), FAIR_ENDS) == []
     assert matching.why_not(potential, Rules(admit_uncertified=True, groups=(2,)), FAIR_ENDS) == [
-        "group 1 is not admitted"]
+        "group 1 is not admitted"
+    ]
     assert "not certified" in matching.why_not(potential, Rules(), FAIR_ENDS)[0]
 
 
@@ -263,8 +288,7 @@ def test_the_certificate_must_last_to_the_last_day_unless_the_fair_asks_only_for
     assert matching.why_not(c, Rules(), FAIR_ENDS, FAIR_STARTS) != []
     assert matching.why_not(c, Rules(valid_through_end=False), FAIR_ENDS, FAIR_STARTS) == []
     gone = cand(valid_until=FAIR_STARTS - timedelta(days=1))
-    assert "before the fair starts" in matching.why_not(gone, Rules(valid_through_end=False), FAIR_ENDS,
-                                                        FAIR_STARTS)[0]
+    assert "before the fair starts" in matching.why_not(gone, Rules(valid_through_end=False), FAIR_ENDS, FAIR_STARTS)[0]
     assert matching.why_not(cand(valid_until=FAIR_ENDS), Rules(), FAIR_ENDS) == []  # valid on its last day
 
 
@@ -274,8 +298,16 @@ def test_empty_rule_lists_admit_everything():
 
 
 def test_rules_round_trip_from_the_stored_json():
-    stored = {"min_stars": 4, "groups": [1, 2], "group_quotas": {"1": 0.6}, "regional_weights": {"far": 5},
-              "provinces": ["Vĩnh Long"], "overbooking_percent": 20, "waitlist_size": 7, "top_up": False}
+    stored = {
+        "min_stars": 4,
+        "groups": [1, 2],
+        "group_quotas": {"1": 0.6},
+        "regional_weights": {"far": 5},
+        "provinces": ["Vĩnh Long"],
+        "overbooking_percent": 20,
+        "waitlist_size": 7,
+        "top_up": False,
+    }
     r = Rules.from_dict(stored)
     assert (r.min_stars, r.groups, r.group_quotas, r.regional_weights) == (4, (1, 2), ((1, 0.6),), (6.0, 3.0, 5.0))
     assert (r.quota(1), r.quota(2), r.overbooking_percent, r.waitlist_size, r.top_up) == (0.6, None, 20, 7, False)
@@ -297,16 +329,23 @@ def test_a_busy_producer_is_not_ranked():
 
 # ---- score and ranking -----------------------------------------------------------------------
 def test_match_ranks_by_stars_then_freshness_then_producer_id():
-    cs = [cand("p1", "B", stars=4, valid_until=date(2028, 1, 1)),
-          cand("p2", "A", stars=4, valid_until=date(2028, 1, 1)),
-          cand("p3", "C", stars=5, valid_until=date(2026, 6, 1)),
-          cand("p4", "D", stars=4, valid_until=date(2029, 1, 1))]
+    cs = [
+        cand("p1", "B", stars=4, valid_until=date(2028, 1, 1)),
+        cand("p2", "A", stars=4, valid_until=date(2028, 1, 1)),
+        cand("p3", "C", stars=5, valid_until=date(2026, 6, 1)),
+        cand("p4", "D", stars=4, valid_until=date(2029, 1, 1)),
+    ]
     picks = matching.rank(cs, fair())
     assert producers(picks) == ["C", "D", "A", "B"]
     assert [p.rank for p in picks] == [1, 2, 3, 4]
     top = picks[0]
-    assert top.parts == {"stars": 50.0, "freshness": round(83 / 1095 * 5, 3), "fairness": 15.0, "region": 6.0,
-                         "quota_fit": 10.0}
+    assert top.parts == {
+        "stars": 50.0,
+        "freshness": round(83 / 1095 * 5, 3),
+        "fairness": 15.0,
+        "region": 6.0,
+        "quota_fit": 10.0,
+    }
     assert top.score == round(sum(top.parts.values()), 3)
     assert top.reasons[0].startswith("Sản phẩm p3: 5★") and "from the host region (mekong_delta)" in top.reasons
 
@@ -330,8 +369,11 @@ def test_fairness_can_lift_a_producer_across_one_star_but_not_two():
 
 
 def test_regional_policy_weights_host_near_and_far_regions():
-    cs = [cand("p1", "H"), cand("p2", "N", province="Hồ Chí Minh", region="southeast"),
-          cand("p3", "F", province="Hà Nội", region="red_river_delta")]
+    cs = [
+        cand("p1", "H"),
+        cand("p2", "N", province="Hồ Chí Minh", region="southeast"),
+        cand("p3", "F", province="Hà Nội", region="red_river_delta"),
+    ]
     assert producers(matching.rank(cs, fair())) == ["H", "N", "F"]
     far_first = fair(regional_weights={"host": 0, "near": 2, "far": 8})
     picks = matching.rank(cs, far_first)
@@ -363,8 +405,17 @@ def test_an_uncertified_product_scores_no_stars_or_freshness():
 
 
 def test_match_is_deterministic_whatever_the_input_order():
-    cs = [cand(f"p{i:02d}", f"prod-{i % 7}", stars=3 + i % 3, valid_until=date(2027 + i % 2, 1, 1 + i % 5),
-               group=1 + i % 3, region=("mekong_delta", "southeast", "red_river_delta")[i % 3]) for i in range(40)]
+    cs = [
+        cand(
+            f"p{i:02d}",
+            f"prod-{i % 7}",
+            stars=3 + i % 3,
+            valid_until=date(2027 + i % 2, 1, 1 + i % 5),
+            group=1 + i % 3,
+            region=("mekong_delta", "southeast", "red_river_delta")[i % 3],
+        )
+        for i in range(40)
+    ]
     hist = {"prod-1": History(1, 0), "prod-3": History(2, 1)}
     f = fair(group_quotas={"1": 0.5})
     expected = matching.rank(cs, f, hist)
@@ -372,8 +423,9 @@ def test_match_is_deterministic_whatever_the_input_order():
         shuffled = cs[:]
         random.Random(seed).shuffle(shuffled)
         got = matching.rank(shuffled, f, hist)
-        assert [(p.producer_id, [c.product_id for c in p.products], p.score, p.parts) for p in got] == \
-               [(p.producer_id, [c.product_id for c in p.products], p.score, p.parts) for p in expected]
+        assert [(p.producer_id, [c.product_id for c in p.products], p.score, p.parts) for p in got] == [
+            (p.producer_id, [c.product_id for c in p.products], p.score, p.parts) for p in expected
+        ]
 
 
 def test_one_pick_per_producer_with_at_most_max_products_best_first():
@@ -393,9 +445,11 @@ def test_a_fair_may_give_a_producer_more_booths_one_per_product_at_most():
 
 
 def test_expired_or_not_current_certificates_are_excluded():
-    cs = [cand("p1", "A", valid_until=FAIR_ENDS - timedelta(days=1)),
-          cand("p2", "B", valid_until=FAIR_ENDS),
-          cand("p3", "C", status="revoked")]
+    cs = [
+        cand("p1", "A", valid_until=FAIR_ENDS - timedelta(days=1)),
+        cand("p2", "B", valid_until=FAIR_ENDS),
+        cand("p3", "C", status="revoked"),
+    ]
     assert producers(matching.rank(cs, fair())) == ["B"]
 
 
@@ -424,8 +478,9 @@ def test_the_default_waitlist_is_twice_the_capacity_and_at_least_twenty():
 
 
 def test_a_group_over_its_quota_waits_while_others_are_invited():
-    cs = [cand(f"f{i}", f"F{i}", group=1, stars=5) for i in range(8)] + [cand(f"d{i}", f"D{i}", group=2)
-                                                                         for i in range(4)]
+    cs = [cand(f"f{i}", f"F{i}", group=1, stars=5) for i in range(8)] + [
+        cand(f"d{i}", f"D{i}", group=2) for i in range(4)
+    ]
     f = fair(capacity=10, group_quotas={"1": 0.6})
     decisions = matching.select(matching.rank(cs, f), f)
     issued = [d.pick for d in decisions if d.outcome == "issue"]
@@ -477,22 +532,29 @@ def test_the_fast_eligibility_check_agrees_with_the_explained_one():
     rnd = random.Random(7)
     regions = ["mekong_delta", "southeast", "red_river_delta"]
     for _ in range(300):
-        rules = {"min_stars": rnd.choice([3, 4, 5]), "admit_uncertified": rnd.random() < 0.5,
-                 "groups": rnd.sample([1, 2, 3], rnd.randint(0, 2)),
-                 "subgroups": rnd.sample(["1.3", "2.1"], rnd.randint(0, 1)),
-                 "regions": rnd.sample(regions, rnd.randint(0, 1)),
-                 "provinces": rnd.sample(["Vĩnh Long", "Hà Nội"], rnd.randint(0, 1)),
-                 "producer_kinds": rnd.sample(["cooperative", "household"], rnd.randint(0, 1)),
-                 "valid_through_end": rnd.random() < 0.5}
+        rules = {
+            "min_stars": rnd.choice([3, 4, 5]),
+            "admit_uncertified": rnd.random() < 0.5,
+            "groups": rnd.sample([1, 2, 3], rnd.randint(0, 2)),
+            "subgroups": rnd.sample(["1.3", "2.1"], rnd.randint(0, 1)),
+            "regions": rnd.sample(regions, rnd.randint(0, 1)),
+            "provinces": rnd.sample(["Vĩnh Long", "Hà Nội"], rnd.randint(0, 1)),
+            "producer_kinds": rnd.sample(["cooperative", "household"], rnd.randint(0, 1)),
+            "valid_through_end": rnd.random() < 0.5,
+        }
         f = fair(**rules)
         ok = matching.eligibility(f)
         for _ in range(20):
-            c = cand(stars=rnd.choice([0, 3, 4, 5]), group=rnd.choice([1, 2, 3]),
-                     subgroup=rnd.choice([None, "1.3", "1.1", "2.1"]), region=rnd.choice(regions),
-                     province=rnd.choice(["Vĩnh Long", "Hà Nội", "Đồng Nai"]),
-                     producer_kind=rnd.choice(["cooperative", "household"]),
-                     status=rnd.choice(["current", "current", "uncertified", "revoked"]),
-                     valid_until=rnd.choice([None, FAIR_STARTS - timedelta(days=1), FAIR_STARTS, FAIR_ENDS]))
+            c = cand(
+                stars=rnd.choice([0, 3, 4, 5]),
+                group=rnd.choice([1, 2, 3]),
+                subgroup=rnd.choice([None, "1.3", "1.1", "2.1"]),
+                region=rnd.choice(regions),
+                province=rnd.choice(["Vĩnh Long", "Hà Nội", "Đồng Nai"]),
+                producer_kind=rnd.choice(["cooperative", "household"]),
+                status=rnd.choice(["current", "current", "uncertified", "revoked"]),
+                valid_until=rnd.choice([None, FAIR_STARTS - timedelta(days=1), FAIR_STARTS, FAIR_ENDS]),
+            )
             assert ok(c) == (not matching.failures(c, f.rules, FAIR_STARTS, FAIR_ENDS)), (rules, c)
 
 

@@ -9,14 +9,14 @@ import pytest
 from icalendar import Calendar
 from icalendar.prop import vDDDTypes
 
-from services.events.outputs import calendars, figures
 from services.events.domain import RuleError
+from services.events.outputs import calendars, figures
 
 
 # ---- figures -----------------------------------------------------------------------------------
 def test_gini_of_even_and_of_concentrated_spreads():
     assert figures.gini([3, 3, 3, 3]) == 0.0
-    assert figures.gini([0, 0, 0, 10]) == 0.75          # one of four has everything: 1 - 1/4
+    assert figures.gini([0, 0, 0, 10]) == 0.75  # one of four has everything: 1 - 1/4
     assert figures.gini([]) == 0.0 and figures.gini([0, 0]) == 0.0
     # 1, 2, 3, 4: (2 * (1 + 4 + 9 + 16)) / (4 * 10) - 5/4 = 0.25
     assert figures.gini([4, 1, 3, 2]) == 0.25
@@ -31,7 +31,7 @@ def test_gini_grows_as_invitations_concentrate():
 
 
 def test_top_share_rounds_the_top_decile_up():
-    assert figures.top_share([5] + [1] * 9) == round(5 / 14, 4)       # 10 holders: the top 1
+    assert figures.top_share([5] + [1] * 9) == round(5 / 14, 4)  # 10 holders: the top 1
     assert figures.top_share([5, 4] + [1] * 13) == round(9 / 22, 4)  # 15 holders: the top 2
     assert figures.top_share([7]) == 1.0
     assert figures.top_share([]) is None and figures.top_share([0, 0]) is None
@@ -45,7 +45,7 @@ def test_fairness_counts_eligible_producers_never_invited_as_zeros():
     assert result.invited_producers == 3 and result.invitations == 5  # x was invited without being eligible
     assert result.spread_over == 5 and result.max_per_producer == 3
     assert result.gini == figures.gini([3, 1, 0, 0, 1])
-    assert result.top10_share == 0.6                                    # the top 1 of 5 had 3 of 5
+    assert result.top10_share == 0.6  # the top 1 of 5 had 3 of 5
 
 
 def test_fairness_of_nothing():
@@ -87,11 +87,22 @@ def test_periods_and_the_certificates_valid_in_them():
 
 # ---- calendars ---------------------------------------------------------------------------------
 def _fair(**over) -> calendars.FairEntry:
-    values = {"id": "f1", "name": "Hội chợ OCOP Đồng bằng sông Cửu Long 2026", "kind": "trade_fair",
-              "organiser": "Sở Công Thương Cần Thơ", "venue": "Công viên sông Hậu", "host_province": "Cần Thơ",
-              "starts_on": date(2026, 7, 1), "ends_on": date(2026, 7, 5), "status": "inviting", "version": 3,
-              "invitation_deadline": datetime(2026, 6, 1, 10, 0, tzinfo=UTC), "cancel_reason": None,
-              "created_at": datetime(2026, 5, 1, tzinfo=UTC), "updated_at": datetime(2026, 5, 2, 8, tzinfo=UTC)}
+    values = {
+        "id": "f1",
+        "name": "Hội chợ OCOP Đồng bằng sông Cửu Long 2026",
+        "kind": "trade_fair",
+        "organiser": "Sở Công Thương Cần Thơ",
+        "venue": "Công viên sông Hậu",
+        "host_province": "Cần Thơ",
+        "starts_on": date(2026, 7, 1),
+        "ends_on": date(2026, 7, 5),
+        "status": "inviting",
+        "version": 3,
+        "invitation_deadline": datetime(2026, 6, 1, 10, 0, tzinfo=UTC),
+        "cancel_reason": None,
+        "created_at": datetime(2026, 5, 1, tzinfo=UTC),
+        "updated_at": datetime(2026, 5, 2, 8, tzinfo=UTC),
+    }
     return calendars.FairEntry(**{**values, **over})
 
 
@@ -113,7 +124,8 @@ def test_public_feed_entry_all_day_with_vietnamese_text_and_location():
     deadline = event["x-ocop-invitation-deadline"]
     assert deadline.params["TZID"] == "Asia/Ho_Chi_Minh"
     assert vDDDTypes.from_ical(deadline.to_ical().decode(), timezone="Asia/Ho_Chi_Minh") == datetime(
-        2026, 6, 1, 10, 0, tzinfo=UTC)
+        2026, 6, 1, 10, 0, tzinfo=UTC
+    )
     [zone] = cal.walk("VTIMEZONE")
     assert str(zone["tzid"]) == "Asia/Ho_Chi_Minh"
 
@@ -128,9 +140,14 @@ def test_cancelled_fair_keeps_its_uid_with_a_higher_sequence():
 
 def test_producer_feed_confirms_accepted_and_cancels_the_rest():
     going = calendars.BoothEntry("i1", "accepted", 2, [17, 18], None, _fair())
-    withdrawn = calendars.BoothEntry("i2", "withdrawn", 3, [], "the certificate of Mắm tôm was revoked",
-                                     _fair(id="f2", name="Triển lãm Hà Nội", starts_on=date(2026, 9, 1),
-                                           ends_on=date(2026, 9, 1)))
+    withdrawn = calendars.BoothEntry(
+        "i2",
+        "withdrawn",
+        3,
+        [],
+        "the certificate of Mắm tôm was revoked",
+        _fair(id="f2", name="Triển lãm Hà Nội", starts_on=date(2026, 9, 1), ends_on=date(2026, 9, 1)),
+    )
     off = calendars.BoothEntry("i3", "accepted", 2, [4], None, _fair(id="f3", status="cancelled", version=9))
     cal = Calendar.from_ical(calendars.producer_feed("Hợp tác xã Dừa Xanh", [going, withdrawn, off]))
     assert str(cal["x-wr-calname"]) == "Lịch hội chợ OCOP — Hợp tác xã Dừa Xanh"
@@ -146,7 +163,7 @@ def test_producer_feed_confirms_accepted_and_cancels_the_rest():
 def test_feed_tokens_are_bound_to_producer_and_secret():
     token = calendars.feed_token("s3cret", "p-1")
     assert calendars.feed_producer("s3cret", token) == "p-1"
-    assert calendars.feed_producer("rotated", token) is None       # a new secret revokes every link
+    assert calendars.feed_producer("rotated", token) is None  # a new secret revokes every link
     assert calendars.feed_producer("s3cret", token[:-2] + "xx") is None
 
 

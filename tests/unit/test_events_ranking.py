@@ -18,8 +18,12 @@ from services.events.matching import Candidate, FairTerms, History, Load, Rules
 
 STARTS, ENDS = date(2026, 3, 6), date(2026, 3, 10)
 REGIONS = ["mekong_delta", "southeast", "red_river_delta", "central_highlands"]
-PROVINCES = {"mekong_delta": "Vĩnh Long", "southeast": "Đồng Nai", "red_river_delta": "Hà Nội",
-             "central_highlands": "Đắk Lắk"}
+PROVINCES = {
+    "mekong_delta": "Vĩnh Long",
+    "southeast": "Đồng Nai",
+    "red_river_delta": "Hà Nội",
+    "central_highlands": "Đắk Lắk",
+}
 
 
 # ---- the implementation before issue 4's benchmark, kept as the reference --------------------
@@ -53,9 +57,19 @@ def reference_rank(candidates, fair, history=None, busy=None):
         h = history.get(producer_id, matching.NO_HISTORY)
         relation = matching.region_relation(top.region, fair.region)
         values = (stars, fresh, matching.fairness_points(h), weights[relation], fit[top.group])
-        picks.append(matching.Pick(producer_id, top.producer_name, top.region, top.group, [t[3] for t in scored],
-                                   min(rules.max_booths_per_producer, len(scored)), round(sum(values), 3), values,
-                                   (top, fair, h, relation)))
+        picks.append(
+            matching.Pick(
+                producer_id,
+                top.producer_name,
+                top.region,
+                top.group,
+                [t[3] for t in scored],
+                min(rules.max_booths_per_producer, len(scored)),
+                round(sum(values), 3),
+                values,
+                (top, fair, h, relation),
+            )
+        )
     picks.sort(key=lambda p: (-p.score, p.producer_id))
     for n, p in enumerate(picks, start=1):
         p.rank = n
@@ -89,36 +103,75 @@ def catalogue(rnd: random.Random, producers: int, products: int) -> list[Candida
         region = REGIONS[owner % len(REGIONS)]
         status = rnd.choice(["current"] * 8 + ["uncertified", "revoked"])
         certified = status != "uncertified"
-        out.append(Candidate(f"p{n:05d}", f"Sản phẩm {n}", f"P{owner:04d}", f"Hợp tác xã {owner}",
-                             rnd.choice(["cooperative", "household"]), rnd.choice([1, 1, 1, 2, 3]),
-                             PROVINCES[region], region, rnd.choice([3, 3, 4, 5]) if certified else 0,
-                             ENDS + timedelta(days=rnd.choice([-3, 0, 200, 900, 1500])) if certified else None, status,
-                             rnd.choice([None, "1.3", "1.1", "2.1"]), rnd.random() < 0.1))
+        out.append(
+            Candidate(
+                f"p{n:05d}",
+                f"Sản phẩm {n}",
+                f"P{owner:04d}",
+                f"Hợp tác xã {owner}",
+                rnd.choice(["cooperative", "household"]),
+                rnd.choice([1, 1, 1, 2, 3]),
+                PROVINCES[region],
+                region,
+                rnd.choice([3, 3, 4, 5]) if certified else 0,
+                ENDS + timedelta(days=rnd.choice([-3, 0, 200, 900, 1500])) if certified else None,
+                status,
+                rnd.choice([None, "1.3", "1.1", "2.1"]),
+                rnd.random() < 0.1,
+            )
+        )
     return out
 
 
 def random_rules(rnd: random.Random) -> dict:
-    return {"min_stars": rnd.choice([3, 3, 4]), "admit_uncertified": rnd.random() < 0.3,
-            "groups": rnd.choice([[], [], [1, 2], [1, 3]]), "subgroups": rnd.choice([[], [], [], ["1.3"]]),
-            "regions": rnd.choice([[], [], [], ["mekong_delta"]]), "provinces": rnd.choice([[], [], ["Hà Nội"]]),
-            "valid_through_end": rnd.random() < 0.7, "max_products_per_producer": rnd.choice([1, 2, 3]),
-            "max_booths_per_producer": rnd.choice([1, 1, 2]),
-            "group_quotas": rnd.choice([{}, {"1": 0.6}, {"1": 0.5}]),
-            "regional_weights": rnd.choice([{}, {"host": 0, "near": 2, "far": 8}]),
-            "overbooking_percent": rnd.choice([0, 0, 20]), "waitlist_size": rnd.choice([None, 0, 3, 15])}
+    return {
+        "min_stars": rnd.choice([3, 3, 4]),
+        "admit_uncertified": rnd.random() < 0.3,
+        "groups": rnd.choice([[], [], [1, 2], [1, 3]]),
+        "subgroups": rnd.choice([[], [], [], ["1.3"]]),
+        "regions": rnd.choice([[], [], [], ["mekong_delta"]]),
+        "provinces": rnd.choice([[], [], ["Hà Nội"]]),
+        "valid_through_end": rnd.random() < 0.7,
+        "max_products_per_producer": rnd.choice([1, 2, 3]),
+        "max_booths_per_producer": rnd.choice([1, 1, 2]),
+        "group_quotas": rnd.choice([{}, {"1": 0.6}, {"1": 0.5}]),
+        "regional_weights": rnd.choice([{}, {"host": 0, "near": 2, "far": 8}]),
+        "overbooking_percent": rnd.choice([0, 0, 20]),
+        "waitlist_size": rnd.choice([None, 0, 3, 15]),
+    }
 
 
 def terms(rnd: random.Random) -> FairTerms:
     rules = random_rules(rnd)
     if rules["groups"] and rules["group_quotas"] and 1 not in rules["groups"]:
         rules["group_quotas"] = {}
-    return FairTerms("F", rnd.choice(["trade_fair", "showcase_point"]), STARTS, ENDS, rnd.choice(REGIONS),
-                     rnd.randint(1, 15), Rules.from_dict(rules))
+    return FairTerms(
+        "F",
+        rnd.choice(["trade_fair", "showcase_point"]),
+        STARTS,
+        ENDS,
+        rnd.choice(REGIONS),
+        rnd.randint(1, 15),
+        Rules.from_dict(rules),
+    )
 
 
 def described(picks) -> list[tuple]:
-    return [(p.producer_id, p.rank, p.score, p.parts, p.booths, p.group, p.region, p.producer_name,
-             [c.product_id for c in p.products], p.reasons) for p in picks]
+    return [
+        (
+            p.producer_id,
+            p.rank,
+            p.score,
+            p.parts,
+            p.booths,
+            p.group,
+            p.region,
+            p.producer_name,
+            [c.product_id for c in p.products],
+            p.reasons,
+        )
+        for p in picks
+    ]
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -133,8 +186,9 @@ def test_ranking_and_selection_equal_the_reference(seed):
     assert described(got) == described(expected)
     load = Load(accepted=rnd.randint(0, 3))
     decisions = matching.select(got, fair, Load(accepted=load.accepted))
-    assert [(d.pick.producer_id, d.outcome, d.hold) for d in decisions] == \
-        reference_select(expected, fair, Load(accepted=load.accepted))
+    assert [(d.pick.producer_id, d.outcome, d.hold) for d in decisions] == reference_select(
+        expected, fair, Load(accepted=load.accepted)
+    )
     again = matching.select(list(matching.rank(cs, fair, history, busy)), fair, Load(accepted=load.accepted))
     assert [(d.outcome, d.hold) for d in again] == [(d.outcome, d.hold) for d in decisions]  # a plain list too
 
@@ -159,13 +213,29 @@ def test_rows_from_the_database_rank_as_candidates_do():
 
 
 def test_a_ranking_builds_picks_only_when_read_and_keeps_them():
-    cs = [Candidate(f"p{n}", f"Sản phẩm {n}", f"P{n:03d}", "HTX", "cooperative", 1, "Vĩnh Long", "mekong_delta", 4,
-                    ENDS + timedelta(days=n), "current") for n in range(600)]
+    cs = [
+        Candidate(
+            f"p{n}",
+            f"Sản phẩm {n}",
+            f"P{n:03d}",
+            "HTX",
+            "cooperative",
+            1,
+            "Vĩnh Long",
+            "mekong_delta",
+            4,
+            ENDS + timedelta(days=n),
+            "current",
+        )
+        for n in range(600)
+    ]
     asked = []
     known = {c.product_id: c for c in cs}
-    ranking = matching.rank_rows([matching.row_of(c) for c in cs], FairTerms("F", "trade_fair", STARTS, ENDS,
-                                 "mekong_delta", 5), details=lambda ids: asked.append(ids) or
-                                 {i: known[i] for i in ids})
+    ranking = matching.rank_rows(
+        [matching.row_of(c) for c in cs],
+        FairTerms("F", "trade_fair", STARTS, ENDS, "mekong_delta", 5),
+        details=lambda ids: asked.append(ids) or {i: known[i] for i in ids},
+    )
     decisions = matching.select(ranking, ranking.fair)
     assert asked == [] and len(decisions) == 600
     assert [decisions.count_of(o) for o in ("issue", "waitlist", "below_cut")] == [5, 20, 575]

@@ -12,22 +12,39 @@ from services.events.outputs import calendars
 from services.notifications import ics
 from shared import config, ical
 
-FAIR = calendars.FairEntry(id="f1", name="Hội chợ OCOP", kind="trade_fair", organiser="Sở Công Thương",
-                           venue="Cồn Phụng", host_province="Vĩnh Long", starts_on=date(2026, 7, 1),
-                           ends_on=date(2026, 7, 5), status="inviting", version=2,
-                           invitation_deadline=datetime(2026, 6, 1, 10, tzinfo=UTC))
+FAIR = calendars.FairEntry(
+    id="f1",
+    name="Hội chợ OCOP",
+    kind="trade_fair",
+    organiser="Sở Công Thương",
+    venue="Cồn Phụng",
+    host_province="Vĩnh Long",
+    starts_on=date(2026, 7, 1),
+    ends_on=date(2026, 7, 5),
+    status="inviting",
+    version=2,
+    invitation_deadline=datetime(2026, 6, 1, 10, tzinfo=UTC),
+)
 
 
 def _letter() -> bytes:
     fair = {"starts_on": "2026-07-01", "ends_on": "2026-07-05", "venue": "Cồn Phụng", "host_province": "Vĩnh Long"}
-    return ics.fair_event(uid="inv-1", fair=fair, summary="Hội chợ OCOP", description="Thư mời", url=None,
-                          deadline="2026-06-01T10:00:00+00:00", alarm_text="Hạn trả lời").encode()
+    return ics.fair_event(
+        uid="inv-1",
+        fair=fair,
+        summary="Hội chợ OCOP",
+        description="Thư mời",
+        url=None,
+        deadline="2026-06-01T10:00:00+00:00",
+        alarm_text="Hạn trả lời",
+    ).encode()
 
 
 def test_the_feeds_and_the_letters_follow_one_uid_rule_and_one_time_zone_rule():
     feed = Calendar.from_ical(calendars.fairs_feed([FAIR]))
-    booth = Calendar.from_ical(calendars.producer_feed("HTX", [calendars.BoothEntry("i1", "accepted", 1, [3], None,
-                                                                                   FAIR)]))
+    booth = Calendar.from_ical(
+        calendars.producer_feed("HTX", [calendars.BoothEntry("i1", "accepted", 1, [3], None, FAIR)])
+    )
     letter = Calendar.from_ical(_letter())
     uids = [str(c.walk("VEVENT")[0]["uid"]) for c in (feed, booth, letter)]
     assert uids == ["fair-f1@ocop.local", "booth-i1@ocop.local", "inv-1@ocop.local"]  # <key>@ocop.local

@@ -30,24 +30,24 @@ def xlsx(sheet_xml: bytes, extra: dict[str, bytes] | None = None) -> bytes:
     """A minimal workbook written by hand (openpyxl would take long to write the hostile ones)."""
     parts = {
         "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-                               b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
-                               b'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-                               b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-                               b'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
-                               b'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
-                               b'worksheet+xml"/></Types>',
+        b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+        b'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        b'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+        b'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+        b'worksheet+xml"/></Types>',
         "_rels/.rels": b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-                       b'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-                       b'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        b'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        b'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
         "xl/workbook.xml": b'<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-                           b'2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-                           b'<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        b'2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        b'<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
         "xl/_rels/workbook.xml.rels": b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-                                      b'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
-                                      b'openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-                                      b'Target="worksheets/sheet1.xml"/></Relationships>',
+        b'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+        b'openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+        b'Target="worksheets/sheet1.xml"/></Relationships>',
         "xl/worksheets/sheet1.xml": b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-                                    b'spreadsheetml/2006/main"><sheetData>' + sheet_xml + b"</sheetData></worksheet>",
+        b'spreadsheetml/2006/main"><sheetData>' + sheet_xml + b"</sheetData></worksheet>",
         **(extra or {}),
     }
     out = io.BytesIO()
@@ -58,21 +58,26 @@ def xlsx(sheet_xml: bytes, extra: dict[str, bytes] | None = None) -> bytes:
 
 
 def cells(row: int, values: list[str]) -> bytes:
-    return (f'<row r="{row}">' + "".join(f'<c t="inlineStr"><is><t>{v}</t></is></c>' for v in values)
-            + "</row>").encode()
+    return (
+        f'<row r="{row}">' + "".join(f'<c t="inlineStr"><is><t>{v}</t></is></c>' for v in values) + "</row>"
+    ).encode()
 
 
 def test_the_defaults():
     assert import_files.MAX_COLUMNS == 60
-    assert import_files.DEFAULTS == {"OCOP_IMPORT_MAX_BYTES": 16 * 1024 * 1024,
-                                     "OCOP_IMPORT_MAX_UNPACKED_BYTES": 32 * 1024 * 1024,
-                                     "OCOP_IMPORT_MAX_ROWS": 20_000, "OCOP_IMPORT_MAX_SECONDS": 60}
+    assert import_files.DEFAULTS == {
+        "OCOP_IMPORT_MAX_BYTES": 16 * 1024 * 1024,
+        "OCOP_IMPORT_MAX_UNPACKED_BYTES": 32 * 1024 * 1024,
+        "OCOP_IMPORT_MAX_ROWS": 20_000,
+        "OCOP_IMPORT_MAX_SECONDS": 60,
+    }
     assert imports.MAX_ERRORS == 200
 
 
 def test_a_workbook_as_written_reads():
-    table = imports.read_table(xlsx(cells(1, HEADER.strip().split(",")) + cells(2, ROW.format(n=1).strip().split(","))),
-                               "list.xlsx")
+    table = imports.read_table(
+        xlsx(cells(1, HEADER.strip().split(",")) + cells(2, ROW.format(n=1).strip().split(","))), "list.xlsx"
+    )
     assert table.format == "xlsx" and len(table.rows) == 1 and table.header[0] == "Mã số thuế"
 
 
@@ -153,8 +158,10 @@ def test_reading_and_checking_stop_at_the_time_limit(monkeypatch):
     assert "OCOP_IMPORT_MAX_SECONDS" in caught.value.message
 
 
-@pytest.mark.parametrize("setting", ["OCOP_IMPORT_MAX_ROWS", "OCOP_IMPORT_MAX_SECONDS", "OCOP_IMPORT_MAX_BYTES",
-                                     "OCOP_IMPORT_MAX_UNPACKED_BYTES"])
+@pytest.mark.parametrize(
+    "setting",
+    ["OCOP_IMPORT_MAX_ROWS", "OCOP_IMPORT_MAX_SECONDS", "OCOP_IMPORT_MAX_BYTES", "OCOP_IMPORT_MAX_UNPACKED_BYTES"],
+)
 def test_a_limit_that_is_not_a_positive_number_is_said_so(monkeypatch, setting):
     monkeypatch.setenv(setting, "lots")
     with pytest.raises(ValueError, match=setting):

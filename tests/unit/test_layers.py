@@ -16,16 +16,20 @@ LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([LINT_IMPORTS, "--no-cache", "--no-logo"], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [LINT_IMPORTS, "--no-cache", "--no-logo"], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_tree_keeps_the_import_layering_contract():
     done = lint_imports(ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
-    for name in ("No service imports another", "shared/ imports no service",
-                 "Domain modules import neither Flask nor SQLAlchemy"):
+    for name in (
+        "No service imports another",
+        "shared/ imports no service",
+        "Domain modules import neither Flask nor SQLAlchemy",
+    ):
         assert f"{name}" in done.stdout and "KEPT" in done.stdout.split(name, 1)[1].splitlines()[0]
 
 

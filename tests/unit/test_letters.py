@@ -10,12 +10,19 @@ from services.notifications import domain
 from services.notifications.rendering import render
 from tests.unit.test_notifications_templates import NAME, sample_context
 
-CAN_THO = {"organiser": "Trung tâm Xúc tiến thương mại Cần Thơ", "organiser_contact": "Trần Văn Phúc",
-           "organiser_phone": "0292 3820 567", "organiser_email": "xttm@cantho.gov.vn",
-           "venue": "Trung tâm Hội chợ Triển lãm Cần Thơ", "host_province": "Cần Thơ"}
+CAN_THO = {
+    "organiser": "Trung tâm Xúc tiến thương mại Cần Thơ",
+    "organiser_contact": "Trần Văn Phúc",
+    "organiser_phone": "0292 3820 567",
+    "organiser_email": "xttm@cantho.gov.vn",
+    "venue": "Trung tâm Hội chợ Triển lãm Cần Thơ",
+    "host_province": "Cần Thơ",
+}
 FAIR_LETTERS = sorted(n for n in domain.MESSAGES if not n.startswith("certificate_"))
-WORDS = {"vi": ("Mọi thắc mắc về hội chợ, xin liên hệ: ", "Người liên hệ: ", "Điện thoại: ", "Thư điện tử: "),
-         "en": ("Questions about the fair: ", "Contact: ", "Phone: ", "Email: ")}
+WORDS = {
+    "vi": ("Mọi thắc mắc về hội chợ, xin liên hệ: ", "Người liên hệ: ", "Điện thoại: ", "Thư điện tử: "),
+    "en": ("Questions about the fair: ", "Contact: ", "Phone: ", "Email: "),
+}
 
 
 def letter(name: str, lang: str, **ctx_changes):
@@ -67,8 +74,11 @@ def test_the_place_names_the_province_once(lang):
         r = letter(name, lang)
         assert "Cần Thơ, Cần Thơ" not in r.text + r.html, name
         assert "Trung tâm Hội chợ Triển lãm Cần Thơ" in r.text
-    r = letter("invitation", lang, fair={**sample_context("invitation")["fair"], "venue": "Công viên sông Hậu",
-                                          "host_province": "Cần Thơ"})
+    r = letter(
+        "invitation",
+        lang,
+        fair={**sample_context("invitation")["fair"], "venue": "Công viên sông Hậu", "host_province": "Cần Thơ"},
+    )
     assert "Công viên sông Hậu, Cần Thơ" in r.text  # a venue that does not name it: the province follows
     location = [line for line in r.attachments[0].content.split("\r\n") if line.startswith("LOCATION:")]
     assert location == ["LOCATION:Công viên sông Hậu\\, Cần Thơ"]
@@ -80,10 +90,13 @@ def test_the_deadline_reads_as_a_round_time_in_both_languages():
     assert "Answer by: 11:59 PM on 31 October 2025" in letter("invitation", "en").text
 
 
-@pytest.mark.parametrize(("days", "vi", "en"), [
-    (20, "thông báo đến muộn, chỉ còn 20 ngày", "it comes late, with only 20 days left"),
-    (1, "thông báo đến muộn, chỉ còn 1 ngày", "it comes late, with only 1 day left"),
-])
+@pytest.mark.parametrize(
+    ("days", "vi", "en"),
+    [
+        (20, "thông báo đến muộn, chỉ còn 20 ngày", "it comes late, with only 20 days left"),
+        (1, "thông báo đến muộn, chỉ còn 1 ngày", "it comes late, with only 1 day left"),
+    ],
+)
 def test_a_late_notice_of_expiry_says_how_many_days_are_left(days, vi, en):
     for lang, words in (("vi", vi), ("en", en)):
         r = render("certificate_expiring", lang, {**sample_context("certificate_expiring"), "days_left": days})

@@ -50,15 +50,20 @@ def _no_app():
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A real-like environment (a broker URL that is never reached), without a secret."""
-    base = {k: v for k, v in os.environ.items()
-            if not (k.startswith(("OCOP_", "SMTP_")) or k.endswith("_DATABASE_URL"))}
-    return {**base, "OCOP_DATA_DIR": str(tmp_path), "OCOP_BROKER_URL": "amqp://registry:unused@127.0.0.1:1/ocop",
-            **{f"{s.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / s}.sqlite" for s in SERVICES}, **extra}
+    base = {
+        k: v for k, v in os.environ.items() if not (k.startswith(("OCOP_", "SMTP_")) or k.endswith("_DATABASE_URL"))
+    }
+    return {
+        **base,
+        "OCOP_DATA_DIR": str(tmp_path),
+        "OCOP_BROKER_URL": "amqp://registry:unused@127.0.0.1:1/ocop",
+        **{f"{s.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / s}.sqlite" for s in SERVICES},
+        **extra,
+    }
 
 
 def _run(env, *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -79,15 +84,18 @@ def test_migrate_needs_no_secret_and_the_others_refuse_without_one(tmp_path):
     assert "Error: OCOP_SECRET_KEY is not set" in refused.stderr and "Traceback" not in refused.stderr
 
 
-@pytest.mark.parametrize(("argv", "says"), [
-    (["registry", "nonsense"], "No such command 'nonsense'"),
-    (["registry", "replay", "--chunk", "0"], "Invalid value for '--chunk'"),
-    (["registry", "replay", "--since", "hôm qua"], "not a date or date-time: 'hôm qua'"),
-    (["registry", "revoke-token", "abc"], "Missing option '--reason'"),
-    (["registry", "import"], "Missing argument 'FILE'"),
-    (["notifications", "remind", "--at", "2025-10-28T09:00:00"], "needs a time zone"),
-    (["events", "expire", "--now"], "No such option '--now'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["registry", "nonsense"], "No such command 'nonsense'"),
+        (["registry", "replay", "--chunk", "0"], "Invalid value for '--chunk'"),
+        (["registry", "replay", "--since", "hôm qua"], "not a date or date-time: 'hôm qua'"),
+        (["registry", "revoke-token", "abc"], "Missing option '--reason'"),
+        (["registry", "import"], "Missing argument 'FILE'"),
+        (["notifications", "remind", "--at", "2025-10-28T09:00:00"], "needs a time zone"),
+        (["events", "expire", "--now"], "No such option '--now'"),
+    ],
+)
 def test_bad_invocations_are_usage_errors_naming_what_is_wrong(argv, says):
     service, *args = argv
     done = CliRunner().invoke(cli(service), args, obj=_no_app())

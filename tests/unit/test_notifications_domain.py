@@ -10,11 +10,23 @@ from services.notifications import domain
 LINK = "https://ocop.example.vn/r/s/AbCdEf123456"
 
 
-@pytest.mark.parametrize(("raw", "e164"), [
-    ("0912 345 678", "+84912345678"), ("+84 912-345-678", "+84912345678"), ("84912345678", "+84912345678"),
-    ("0084 3 9876 5432", "+84398765432"), ("(+84) 703.111.222", "+84703111222"), ("+33 6 12 34 56 78", "+33612345678"),
-    ("0275 3822 123", None), ("+84 275 3822 123", None), ("12345", None), ("", None), (None, None),
-    ("0912 345 67", None)])
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("0912 345 678", "+84912345678"),
+        ("+84 912-345-678", "+84912345678"),
+        ("84912345678", "+84912345678"),
+        ("0084 3 9876 5432", "+84398765432"),
+        ("(+84) 703.111.222", "+84703111222"),
+        ("+33 6 12 34 56 78", "+33612345678"),
+        ("0275 3822 123", None),
+        ("+84 275 3822 123", None),
+        ("12345", None),
+        ("", None),
+        (None, None),
+        ("0912 345 67", None),
+    ],
+)
 def test_mobile_numbers(raw, e164):
     assert domain.mobile_number(raw) == e164
 
@@ -74,16 +86,22 @@ def test_fit_shortens_the_clipped_field_and_keeps_the_link(mode):
     assert tiny.text.endswith(" " + LINK) and tiny.segments >= 1
 
 
-@pytest.mark.parametrize(("kwargs", "problem"), [
-    ({"address": "a@b.vn", "consent": True, "opted_out": False, "configured": True}, None),
-    ({"address": None, "consent": True, "opted_out": False, "configured": True}, "no email address"),
-    ({"address": "a@b.vn", "consent": False, "opted_out": False, "configured": True}, "no consent"),
-    ({"address": "a@b.vn", "consent": True, "opted_out": True, "configured": True}, "opted out"),
-    ({"address": "a@b.vn", "consent": True, "opted_out": False, "configured": False}, "channel not configured")])
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"address": "a@b.vn", "consent": True, "opted_out": False, "configured": True}, None),
+        ({"address": None, "consent": True, "opted_out": False, "configured": True}, "no email address"),
+        ({"address": "a@b.vn", "consent": False, "opted_out": False, "configured": True}, "no consent"),
+        ({"address": "a@b.vn", "consent": True, "opted_out": True, "configured": True}, "opted out"),
+        ({"address": "a@b.vn", "consent": True, "opted_out": False, "configured": False}, "channel not configured"),
+    ],
+)
 def test_channel_problems_never_name_the_address(kwargs, problem):
     assert domain.channel_problem("email", **kwargs) == problem
     assert domain.channel_problem("sms", **{**kwargs, "address": None}) in (
-        "no mobile number", "channel not configured")
+        "no mobile number",
+        "channel not configured",
+    )
 
 
 def test_backoff_doubles_up_to_the_cap():
@@ -118,17 +136,26 @@ def test_webhook_signature_over_timestamp_and_body():
     assert not domain.verify("s3cret", "soon", body, sig)
 
 
-@pytest.mark.parametrize(("pattern", "key", "match"), [
-    ("events.invitation.#", "events.invitation.issued", True), ("events.#", "events.fair.published", True),
-    ("registry.producer.#", "registry.product.updated", False), ("events.*", "events.fair.published", False),
-    ("#", "anything.at.all", True), ("events.invitation.issued", "events.invitation.issued", True)])
+@pytest.mark.parametrize(
+    ("pattern", "key", "match"),
+    [
+        ("events.invitation.#", "events.invitation.issued", True),
+        ("events.#", "events.fair.published", True),
+        ("registry.producer.#", "registry.product.updated", False),
+        ("events.*", "events.fair.published", False),
+        ("#", "anything.at.all", True),
+        ("events.invitation.issued", "events.invitation.issued", True),
+    ],
+)
 def test_topic_matching(pattern, key, match):
     assert domain.topic_matches(pattern, key) is match
 
 
 def test_redaction_of_addresses_and_phone_numbers():
-    text = ("SMTP 550: 5.1.1 <htx.keodua@example.vn>: mailbox unavailable; sms to +84 912 345 678 "
-            "and 0912345678 failed at 2025-10-31 (code 4.2.1)")
+    text = (
+        "SMTP 550: 5.1.1 <htx.keodua@example.vn>: mailbox unavailable; sms to +84 912 345 678 "
+        "and 0912345678 failed at 2025-10-31 (code 4.2.1)"
+    )
     out = domain.redact(text)
     assert "example.vn" not in out and "912" not in out
     assert out.count("[email]") == 1 and out.count("[phone]") == 2
@@ -138,34 +165,44 @@ def test_redaction_of_addresses_and_phone_numbers():
 
 
 # ---- reactions: why an invitation ended, which fair changes matter, reminders -----------------------
-@pytest.mark.parametrize(("reason", "cause"), [
-    ("the fair was cancelled: Bão số 7 đổ bộ", ("fair_cancelled", "Bão số 7 đổ bộ")),
-    ("the fair was cancelled", ("fair_cancelled", None)),
-    ("withdrawn by the organiser: sai thông tin sản phẩm", ("organiser", "sai thông tin sản phẩm")),
-    ("the certificate of Kẹo dừa sầu riêng Thanh Long was revoked (QĐ 2210/QĐ-UBND)",
-     ("certificate_revoked", "Kẹo dừa sầu riêng Thanh Long")),
-    ("the certificate of Bưởi da xanh was expired", ("certificate_expired", "Bưởi da xanh")),
-    ("every booth of the fair is taken", ("fair_full", None)),
-    ("group 1 has reached its quota of 60% of the booths", ("fair_full", None)),
-    ("something  new\nentirely", ("other", "something new entirely")),
-])
+@pytest.mark.parametrize(
+    ("reason", "cause"),
+    [
+        ("the fair was cancelled: Bão số 7 đổ bộ", ("fair_cancelled", "Bão số 7 đổ bộ")),
+        ("the fair was cancelled", ("fair_cancelled", None)),
+        ("withdrawn by the organiser: sai thông tin sản phẩm", ("organiser", "sai thông tin sản phẩm")),
+        (
+            "the certificate of Kẹo dừa sầu riêng Thanh Long was revoked (QĐ 2210/QĐ-UBND)",
+            ("certificate_revoked", "Kẹo dừa sầu riêng Thanh Long"),
+        ),
+        ("the certificate of Bưởi da xanh was expired", ("certificate_expired", "Bưởi da xanh")),
+        ("every booth of the fair is taken", ("fair_full", None)),
+        ("group 1 has reached its quota of 60% of the booths", ("fair_full", None)),
+        ("something  new\nentirely", ("other", "something new entirely")),
+    ],
+)
 def test_withdrawal_causes_from_the_events_services_words(reason, cause):
     assert domain.withdrawal_cause(reason) == cause
 
 
-@pytest.mark.parametrize(("reason", "cause"), [
-    ("the deadline 2025-10-31T10:00:00+00:00 has passed", ("deadline_passed", None)),
-    ("Đã quá hạn trả lời lời mời (hạn chót 17:00 ngày 31/10/2025).", ("deadline_passed", None)),
-    ("the invitation is already accepted", ("already_answered", None)),
-    ("the invitation is already declined", ("already_answered", None)),
-    ("the invitation is already withdrawn", ("closed", None)),
-    ("the invitation is already expired", ("closed", None)),
-    ("the invitation is not offered yet: it is on the waitlist", ("waitlisted", None)),
-    ("every booth of the fair is taken", ("fair_full", None)),
-    ("cannot accept: already exhibiting at Hội chợ Cần Thơ (2025-11-20 to 2025-11-24), which overlaps this fair",
-     ("clash", "Hội chợ Cần Thơ")),
-    ("this invitation belongs to another producer", ("other", "this invitation belongs to another producer")),
-])
+@pytest.mark.parametrize(
+    ("reason", "cause"),
+    [
+        ("the deadline 2025-10-31T10:00:00+00:00 has passed", ("deadline_passed", None)),
+        ("Đã quá hạn trả lời lời mời (hạn chót 17:00 ngày 31/10/2025).", ("deadline_passed", None)),
+        ("the invitation is already accepted", ("already_answered", None)),
+        ("the invitation is already declined", ("already_answered", None)),
+        ("the invitation is already withdrawn", ("closed", None)),
+        ("the invitation is already expired", ("closed", None)),
+        ("the invitation is not offered yet: it is on the waitlist", ("waitlisted", None)),
+        ("every booth of the fair is taken", ("fair_full", None)),
+        (
+            "cannot accept: already exhibiting at Hội chợ Cần Thơ (2025-11-20 to 2025-11-24), which overlaps this fair",
+            ("clash", "Hội chợ Cần Thơ"),
+        ),
+        ("this invitation belongs to another producer", ("other", "this invitation belongs to another producer")),
+    ],
+)
 def test_refusal_causes(reason, cause):
     assert domain.refusal_cause(reason) == cause
 
@@ -174,8 +211,10 @@ def test_fair_changes_worth_telling_a_producer():
     before = {"name": "A", "venue": "SECC", "starts_on": "2025-11-20", "ends_on": "2025-11-24", "subsidy_per_booth": 1}
     after = {**before, "venue": "Nhà văn hóa", "ends_on": "2025-11-25", "capacity": 300}
     changes = domain.fair_changes(["capacity", "ends_on", "venue", "rules"], before, after)
-    assert changes == [{"field": "venue", "old": "SECC", "new": "Nhà văn hóa"},
-                       {"field": "dates", "old": ("2025-11-20", "2025-11-24"), "new": ("2025-11-20", "2025-11-25")}]
+    assert changes == [
+        {"field": "venue", "old": "SECC", "new": "Nhà văn hóa"},
+        {"field": "dates", "old": ("2025-11-20", "2025-11-24"), "new": ("2025-11-20", "2025-11-25")},
+    ]
     assert domain.fair_changes(["capacity", "rules", "budget"], before, after) == []
 
 
@@ -184,7 +223,7 @@ def test_calendar_sequence_grows_with_time():
 
     assert domain.calendar_sequence(None) == 0
     early = domain.calendar_sequence(datetime(2025, 10, 1, tzinfo=UTC))
-    assert 0 < early < domain.calendar_sequence(datetime(2025, 10, 1, 0, 0, 1, tzinfo=UTC)) < 2 ** 31
+    assert 0 < early < domain.calendar_sequence(datetime(2025, 10, 1, 0, 0, 1, tzinfo=UTC)) < 2**31
 
 
 def test_reminder_due_the_latest_missed_and_never_right_after_the_invitation():
@@ -203,8 +242,10 @@ def test_reminder_due_the_latest_missed_and_never_right_after_the_invitation():
     assert due(deadline - timedelta(hours=12), promoted) == 1
 
 
-@pytest.mark.parametrize(("value", "offsets"), [(None, (3, 1)), ("", (3, 1)), ("1,3", (3, 1)), ("7, 3, 1", (7, 3, 1)),
-                                                ("2", (2,)), ("0", ()), ("none", ())])
+@pytest.mark.parametrize(
+    ("value", "offsets"),
+    [(None, (3, 1)), ("", (3, 1)), ("1,3", (3, 1)), ("7, 3, 1", (7, 3, 1)), ("2", (2,)), ("0", ()), ("none", ())],
+)
 def test_reminder_offsets_from_configuration(value, offsets):
     assert domain.parse_offsets(value) == offsets
 

@@ -86,8 +86,15 @@ def assert_plain(text: str) -> None:
 @pytest.mark.parametrize("name", sorted(domain.MESSAGES))
 def test_every_message_escapes_hostile_data_in_html_and_only_there(name, lang):
     ctx = hostile_context(name)
-    r = render(name, lang, ctx, sms_link="http://127.0.0.1:8003/r/s/AbCdEf", sms_mode="ucs2", sms_max_segments=8,
-               calendar_uid="inv-1")
+    r = render(
+        name,
+        lang,
+        ctx,
+        sms_link="http://127.0.0.1:8003/r/s/AbCdEf",
+        sms_mode="ucs2",
+        sms_max_segments=8,
+        calendar_uid="inv-1",
+    )
     assert_safe_html(r.html)
     for part in (r.subject, r.text, r.sms.text if r.sms else ""):
         assert_plain(part)
@@ -99,14 +106,37 @@ def test_every_message_escapes_hostile_data_in_html_and_only_there(name, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("state", ["open", "answered", "accepted", "declined", "refused", "withdrawn", "expired",
-                                   "thanks", "bad_form", "foreign_form"])
+@pytest.mark.parametrize(
+    "state",
+    [
+        "open",
+        "answered",
+        "accepted",
+        "declined",
+        "refused",
+        "withdrawn",
+        "expired",
+        "thanks",
+        "bad_form",
+        "foreign_form",
+    ],
+)
 @pytest.mark.parametrize("cause", ["organiser", "certificate_revoked", "clash", "fair_cancelled", HOSTILE])
 def test_the_answer_page_escapes_hostile_data(state, cause, lang):
     ctx = hostile_context("invitation")
     inv = {"fair": ctx["fair"], "products": ctx["products"], "deadline": ctx["deadline"]}
-    page = render_page(lang, state, inv=inv, now_state=state, form=state == "open", cause=cause, detail=HOSTILE,
-                       booths=[HOSTILE], errors=[(HOSTILE, HOSTILE)], answer="accept")
+    page = render_page(
+        lang,
+        state,
+        inv=inv,
+        now_state=state,
+        form=state == "open",
+        cause=cause,
+        detail=HOSTILE,
+        booths=[HOSTILE],
+        errors=[(HOSTILE, HOSTILE)],
+        answer="accept",
+    )
     assert_safe_html(page)
 
 

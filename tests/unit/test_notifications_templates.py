@@ -36,8 +36,9 @@ def sample_context(name: str) -> dict:
 
 def rendered(name: str, lang: str, mode: str = "ucs2", **ctx_changes):
     ctx = {**sample_context(name), **ctx_changes}
-    return render(name, lang, ctx, sms_link=ctx.get("short_link") or "", sms_mode=mode, sms_max_segments=4,
-                  calendar_uid="inv-1")
+    return render(
+        name, lang, ctx, sms_link=ctx.get("short_link") or "", sms_mode=mode, sms_max_segments=4, calendar_uid="inv-1"
+    )
 
 
 def english_phrases() -> list[str]:
@@ -68,12 +69,23 @@ def test_vietnamese_is_the_default_and_carries_what_a_producer_needs(name):
     for lang in ("vi", None, "fr"):
         r = rendered(name, lang)
         assert r.language == "vi"
-        assert r.subject == {"invitation": f"Thư mời tham gia {fair['name']}",
-                             "promotion": f"Có chỗ dành cho quý đơn vị: {fair['name']}"}[name]
+        assert (
+            r.subject
+            == {
+                "invitation": f"Thư mời tham gia {fair['name']}",
+                "promotion": f"Có chỗ dành cho quý đơn vị: {fair['name']}",
+            }[name]
+        )
         # which fair, where, when, what is paid for, by when, the one-tap link
-        for part in (fair["name"], fair["venue"], "từ 20/11/2025 đến 24/11/2025",
-                     "Kẹo dừa sầu riêng Thanh Long (4 sao)",
-                     "ban tổ chức chi trả 12.000.000 ₫ cho mỗi gian hàng", "Hạn trả lời: 23:59 ngày 31/10/2025", LINK):
+        for part in (
+            fair["name"],
+            fair["venue"],
+            "từ 20/11/2025 đến 24/11/2025",
+            "Kẹo dừa sầu riêng Thanh Long (4 sao)",
+            "ban tổ chức chi trả 12.000.000 ₫ cho mỗi gian hàng",
+            "Hạn trả lời: 23:59 ngày 31/10/2025",
+            LINK,
+        ):
             assert part in r.text, part
         assert f'href="{LINK}"' in r.html and "Trả lời lời mời" in r.html and 'lang="vi"' in r.html
         for phrase in english_phrases():
@@ -84,10 +96,21 @@ def test_vietnamese_is_the_default_and_carries_what_a_producer_needs(name):
 def test_english_where_the_producer_prefers_it(name):
     fair = sample_context(name)["fair"]
     r = rendered(name, "en")
-    assert r.language == "en" and r.subject == {"invitation": f"Invitation to {fair['name']}",
-                                                "promotion": f"A place is free for you: {fair['name']}"}[name]
-    for part in (f"Dear {NAME},", "from 20 November 2025 to 24 November 2025", "(4 stars)",
-                 "the organiser pays 12.000.000 ₫ per booth", "Answer by: 11:59 PM on 31 October 2025", LINK):
+    assert (
+        r.language == "en"
+        and r.subject
+        == {"invitation": f"Invitation to {fair['name']}", "promotion": f"A place is free for you: {fair['name']}"}[
+            name
+        ]
+    )
+    for part in (
+        f"Dear {NAME},",
+        "from 20 November 2025 to 24 November 2025",
+        "(4 stars)",
+        "the organiser pays 12.000.000 ₫ per booth",
+        "Answer by: 11:59 PM on 31 October 2025",
+        LINK,
+    ):
         assert part in r.text, part
     assert 'lang="en"' in r.html
 
@@ -95,42 +118,90 @@ def test_english_where_the_producer_prefers_it(name):
 # Per message: what its sample must say in Vietnamese and in English (subject first, then body
 # phrases), and the Vietnamese name every part (subject, text, HTML, SMS, calendar file) carries.
 SAYS = {
-    "invitation": ("Thư mời tham gia Hội chợ OCOP",
-                   ["Sở Công Thương Thành phố Hồ Chí Minh trân trọng mời", "Hạn trả lời"],
-                   "Invitation to Hội chợ OCOP", ["invites you to take part", "Answer by"], "Hồ Chí Minh"),
-    "promotion": ("Có chỗ dành cho quý đơn vị: Hội chợ OCOP", ["danh sách chờ", "Hạn trả lời: 23:59 ngày 31/10/2025"],
-                  "A place is free for you: Hội chợ OCOP", ["next on the waitlist"], "Hồ Chí Minh"),
-    "reminder": ("Nhắc hạn: thư mời tham gia Hội chợ OCOP", ["Chỉ còn 3 ngày để trả lời.", LINK],
-                 "Reminder: the invitation to Hội chợ OCOP", ["Only 3 days are left to answer.", LINK], "Hồ Chí Minh"),
-    "withdrawn": ("Thu hồi thư mời tham gia Hội chợ OCOP",
-                  ["Giấy chứng nhận OCOP của sản phẩm Kẹo dừa sầu riêng Thanh Long đã bị thu hồi",
-                   "Gian hàng số 42 không còn được giữ"],
-                  "Invitation to Hội chợ OCOP", ["certificate of Kẹo dừa sầu riêng Thanh Long was revoked",
-                                                 "Booth 42 is no longer held for you."], "Hồ Chí Minh"),
-    "fair_updated": ("Thay đổi về Hội chợ OCOP",
-                     ["Địa điểm: Trung tâm Hội chợ và Triển lãm Sài Gòn (SECC), 799 Nguyễn Văn Linh (trước đây: "
-                      "Nhà văn hóa Thanh Niên, 4 Phạm Ngọc Thạch)", "Gian hàng của quý đơn vị: số 42."],
-                     "Changes to Hội chợ OCOP", ["Where: Trung tâm Hội chợ", "(was Nhà văn hóa Thanh Niên",
-                                                 "Your booth: 42."], "Hồ Chí Minh"),
-    "fair_cancelled": ("Thông báo hủy Phiên chợ OCOP Cần Thơ tháng 11",
-                       ["từ 20/11/2025 đến 24/11/2025", "Lý do: Bão số 7 đổ bộ", "Gian hàng số 42"],
-                       "Phiên chợ OCOP Cần Thơ tháng 11 is cancelled", ["Reason given: Bão số 7"], "Cần Thơ"),
-    "accepted": ("Xác nhận tham gia Hội chợ OCOP và đặc sản vùng miền Thành phố Hồ Chí Minh 2025, gian hàng số 42",
-                 ["Gian hàng của quý đơn vị: số 42.", "ổ điện 220V"], "Confirmed: Hội chợ OCOP",
-                 ["Your booth: 42."], "Hồ Chí Minh"),
-    "declined": ("Đã ghi nhận: quý đơn vị từ chối tham gia Hội chợ OCOP", ["Cảm ơn quý đơn vị đã trả lời"],
-                 "Your answer is recorded: you decline Hội chợ OCOP", ["Thank you for answering"], "Hồ Chí Minh"),
-    "answer_refused": ("Chưa thể ghi nhận câu trả lời cho thư mời tham gia Hội chợ OCOP",
-                       ["đồng ý tham gia", "Đã quá hạn trả lời thư mời."], "Your answer to the invitation to Hội chợ",
-                       ["The deadline for answering had passed."], "Hồ Chí Minh"),
-    "certificate_expiring": ("Giấy chứng nhận OCOP của Kẹo dừa sầu riêng Thanh Long hết hiệu lực ngày 20/07/2028",
-                             ["còn 30 ngày", "36 tháng", "tái chứng nhận"],
-                             "The OCOP certificate of Kẹo dừa sầu riêng Thanh Long expires on 20 July 2028",
-                             ["30 days from now", "re-certification"], "Kẹo dừa sầu riêng"),
-    "certificate_expired": ("Giấy chứng nhận OCOP của Kẹo dừa sầu riêng Thanh Long đã hết hiệu lực",
-                            ["có hiệu lực đến ngày 20/07/2028", "không còn là sản phẩm OCOP"],
-                            "The OCOP certificate of Kẹo dừa sầu riêng Thanh Long has expired",
-                            ["was valid until 20 July 2028"], "Kẹo dừa sầu riêng"),
+    "invitation": (
+        "Thư mời tham gia Hội chợ OCOP",
+        ["Sở Công Thương Thành phố Hồ Chí Minh trân trọng mời", "Hạn trả lời"],
+        "Invitation to Hội chợ OCOP",
+        ["invites you to take part", "Answer by"],
+        "Hồ Chí Minh",
+    ),
+    "promotion": (
+        "Có chỗ dành cho quý đơn vị: Hội chợ OCOP",
+        ["danh sách chờ", "Hạn trả lời: 23:59 ngày 31/10/2025"],
+        "A place is free for you: Hội chợ OCOP",
+        ["next on the waitlist"],
+        "Hồ Chí Minh",
+    ),
+    "reminder": (
+        "Nhắc hạn: thư mời tham gia Hội chợ OCOP",
+        ["Chỉ còn 3 ngày để trả lời.", LINK],
+        "Reminder: the invitation to Hội chợ OCOP",
+        ["Only 3 days are left to answer.", LINK],
+        "Hồ Chí Minh",
+    ),
+    "withdrawn": (
+        "Thu hồi thư mời tham gia Hội chợ OCOP",
+        [
+            "Giấy chứng nhận OCOP của sản phẩm Kẹo dừa sầu riêng Thanh Long đã bị thu hồi",
+            "Gian hàng số 42 không còn được giữ",
+        ],
+        "Invitation to Hội chợ OCOP",
+        ["certificate of Kẹo dừa sầu riêng Thanh Long was revoked", "Booth 42 is no longer held for you."],
+        "Hồ Chí Minh",
+    ),
+    "fair_updated": (
+        "Thay đổi về Hội chợ OCOP",
+        [
+            "Địa điểm: Trung tâm Hội chợ và Triển lãm Sài Gòn (SECC), 799 Nguyễn Văn Linh (trước đây: "
+            "Nhà văn hóa Thanh Niên, 4 Phạm Ngọc Thạch)",
+            "Gian hàng của quý đơn vị: số 42.",
+        ],
+        "Changes to Hội chợ OCOP",
+        ["Where: Trung tâm Hội chợ", "(was Nhà văn hóa Thanh Niên", "Your booth: 42."],
+        "Hồ Chí Minh",
+    ),
+    "fair_cancelled": (
+        "Thông báo hủy Phiên chợ OCOP Cần Thơ tháng 11",
+        ["từ 20/11/2025 đến 24/11/2025", "Lý do: Bão số 7 đổ bộ", "Gian hàng số 42"],
+        "Phiên chợ OCOP Cần Thơ tháng 11 is cancelled",
+        ["Reason given: Bão số 7"],
+        "Cần Thơ",
+    ),
+    "accepted": (
+        "Xác nhận tham gia Hội chợ OCOP và đặc sản vùng miền Thành phố Hồ Chí Minh 2025, gian hàng số 42",
+        ["Gian hàng của quý đơn vị: số 42.", "ổ điện 220V"],
+        "Confirmed: Hội chợ OCOP",
+        ["Your booth: 42."],
+        "Hồ Chí Minh",
+    ),
+    "declined": (
+        "Đã ghi nhận: quý đơn vị từ chối tham gia Hội chợ OCOP",
+        ["Cảm ơn quý đơn vị đã trả lời"],
+        "Your answer is recorded: you decline Hội chợ OCOP",
+        ["Thank you for answering"],
+        "Hồ Chí Minh",
+    ),
+    "answer_refused": (
+        "Chưa thể ghi nhận câu trả lời cho thư mời tham gia Hội chợ OCOP",
+        ["đồng ý tham gia", "Đã quá hạn trả lời thư mời."],
+        "Your answer to the invitation to Hội chợ",
+        ["The deadline for answering had passed."],
+        "Hồ Chí Minh",
+    ),
+    "certificate_expiring": (
+        "Giấy chứng nhận OCOP của Kẹo dừa sầu riêng Thanh Long hết hiệu lực ngày 20/07/2028",
+        ["còn 30 ngày", "36 tháng", "tái chứng nhận"],
+        "The OCOP certificate of Kẹo dừa sầu riêng Thanh Long expires on 20 July 2028",
+        ["30 days from now", "re-certification"],
+        "Kẹo dừa sầu riêng",
+    ),
+    "certificate_expired": (
+        "Giấy chứng nhận OCOP của Kẹo dừa sầu riêng Thanh Long đã hết hiệu lực",
+        ["có hiệu lực đến ngày 20/07/2028", "không còn là sản phẩm OCOP"],
+        "The OCOP certificate of Kẹo dừa sầu riêng Thanh Long has expired",
+        ["was valid until 20 July 2028"],
+        "Kẹo dừa sầu riêng",
+    ),
 }
 
 
@@ -176,8 +247,12 @@ def test_later_calendar_files_replace_the_invitations_entry(name):
     [att] = rendered(name, "vi").attachments
     [event] = Calendar.from_ical(att.content).walk("VEVENT")
     assert str(event["uid"]) == "inv-1@ocop.local"
-    expected = {"withdrawn": "CANCELLED", "fair_cancelled": "CANCELLED", "declined": "CANCELLED",
-                "accepted": "CONFIRMED"}.get(name)
+    expected = {
+        "withdrawn": "CANCELLED",
+        "fair_cancelled": "CANCELLED",
+        "declined": "CANCELLED",
+        "accepted": "CONFIRMED",
+    }.get(name)
     assert (str(event["status"]) if "status" in event else None) == expected
     assert (int(event["sequence"]) > 0) == (name not in OFFERS)
     assert bool(event.walk("VALARM")) == (name in OFFERS)  # an alarm before the deadline, only on an offer
@@ -216,8 +291,14 @@ def test_calendar_attachment_is_valid_icalendar_with_the_fair(lang):
 
 def test_email_parses_back_with_the_standard_library():
     r = rendered("invitation", "vi")
-    delivery = SimpleNamespace(id="d-1", subject=r.subject, language="vi", body_text=r.text, body_html=r.html,
-                               attachments=[a.as_dict() for a in r.attachments])
+    delivery = SimpleNamespace(
+        id="d-1",
+        subject=r.subject,
+        language="vi",
+        body_text=r.text,
+        body_html=r.html,
+        attachments=[a.as_dict() for a in r.attachments],
+    )
     raw = email_bytes(delivery, NAME, "htx@example.vn", "OCOP Xúc tiến thương mại <no-reply@ocop.local>")
     raw.decode("ascii")  # 7-bit on the wire: RFC 2047 words for Vietnamese headers, base64 parts
     assert b"\n" not in raw.replace(b"\r\n", b"") and max(len(line) for line in raw.split(b"\r\n")) <= 78
@@ -249,8 +330,9 @@ def test_long_vietnamese_subjects_and_names_fold_without_losing_a_space(extra):
     words = "Hội chợ Trái cây Đồng bằng sông Cửu Long và đặc sản vùng miền toàn quốc lần thứ mười lăm năm 2025"
     subject = "Thư mời tham gia " + ("x" * extra) + " " + words
     name = "Hợp tác xã " + ("y" * (extra // 3) + " " if extra else "") + "Kẹo dừa Thanh Long Bến Tre"
-    delivery = SimpleNamespace(id="d-2", subject=subject, language="vi", body_text="x\n", body_html=None,
-                               attachments=None)
+    delivery = SimpleNamespace(
+        id="d-2", subject=subject, language="vi", body_text="x\n", body_html=None, attachments=None
+    )
     raw = email_bytes(delivery, name, "htx@example.vn", "OCOP <no-reply@ocop.local>")
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78 and raw.decode("ascii")
     msg = message_from_bytes(raw, policy=policy.default)
@@ -270,13 +352,18 @@ def assert_whole_name(raw: bytes, name: str) -> None:
     assert " ".join(to.display_name.split()) == name and "…" not in to.display_name
 
 
-@pytest.mark.parametrize("name", [
-    "Hợp tác xã Sản xuất Kinh doanh Dịch vụ Nông nghiệp Thạnh Phú Đông",  # cut at "Dịch" before
-    "Hợp tác xã Sản xuất, Kinh doanh và Dịch vụ Tổng hợp Nông nghiệp Hữu cơ Giồng Trôm, Bến Tre",
-    "Công ty TNHH Một thành viên Thương mại Dịch vụ Xuất nhập khẩu Kẹo dừa Bến Tre"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Hợp tác xã Sản xuất Kinh doanh Dịch vụ Nông nghiệp Thạnh Phú Đông",  # cut at "Dịch" before
+        "Hợp tác xã Sản xuất, Kinh doanh và Dịch vụ Tổng hợp Nông nghiệp Hữu cơ Giồng Trôm, Bến Tre",
+        "Công ty TNHH Một thành viên Thương mại Dịch vụ Xuất nhập khẩu Kẹo dừa Bến Tre",
+    ],
+)
 def test_a_long_producer_name_is_whole_in_the_to_header(name):
-    delivery = SimpleNamespace(id="d-3", subject="Thư mời", language="vi", body_text="x\n", body_html=None,
-                               attachments=None)
+    delivery = SimpleNamespace(
+        id="d-3", subject="Thư mời", language="vi", body_text="x\n", body_html=None, attachments=None
+    )
     raw = email_bytes(delivery, name, "htx@example.vn", "OCOP <no-reply@ocop.local>")
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
     assert all(len(w) <= 75 for w in re.findall(rb"=\?utf-8\?b\?[^?]*\?=", raw))  # RFC 2047's limit per word
@@ -292,6 +379,8 @@ def test_calendar_lines_fold_at_75_octets_without_splitting_a_character(extra):
     folded = ical.fold(line)
     assert folded.endswith("\r\n") and all(len(part.encode()) <= 75 for part in folded[:-2].split("\r\n"))
     assert folded[:-2].replace("\r\n ", "") == line  # unfolding gives the line back, character for character
-    cal = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20250101T000000Z\r\n"
-           f"{folded}END:VEVENT\r\nEND:VCALENDAR\r\n")
+    cal = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20250101T000000Z\r\n"
+        f"{folded}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     assert str(Calendar.from_ical(cal).walk("VEVENT")[0]["summary"]) == value

@@ -48,8 +48,13 @@ def _concepts(tree: ast.AST) -> set[str]:
     """Which of the one-place concepts a module implements."""
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ZoneInfo" and node.args and \
-                isinstance(node.args[0], ast.Constant) and node.args[0].value == "Asia/Ho_Chi_Minh":
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "ZoneInfo"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == "Asia/Ho_Chi_Minh"
+        ):
             found.add("zone")
         if isinstance(node, ast.Constant) and node.value == "registry-replay:":
             found.add("replay")
@@ -59,15 +64,24 @@ def _concepts(tree: ast.AST) -> set[str]:
             found.add("backoff")
         if isinstance(node, ast.FunctionDef) and node.name in ("_chunks", "chunks", "_among", "among", "batches"):
             found.add("in-list")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "set" and \
-                getattr(node.func.value, "attr", getattr(node.func.value, "id", None)) in ("correlation_id",
-                                                                                          "causation_id"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "set"
+            and getattr(node.func.value, "attr", getattr(node.func.value, "id", None))
+            in ("correlation_id", "causation_id")
+        ):
             found.add("context")
         if isinstance(node, ast.Dict) and {"occurred_at", "causation_id"} <= {
-                k.value for k in node.keys if isinstance(k, ast.Constant)}:
+            k.value for k in node.keys if isinstance(k, ast.Constant)
+        }:
             found.add("envelope")
-        if isinstance(node, ast.FunctionDef) and node.name == "errors" and any(
-                isinstance(n, ast.For) for n in ast.walk(node)) and "split" in ast.unparse(node):
+        if (
+            isinstance(node, ast.FunctionDef)
+            and node.name == "errors"
+            and any(isinstance(n, ast.For) for n in ast.walk(node))
+            and "split" in ast.unparse(node)
+        ):
             found.add("errors")  # a dotted field nested by hand, as OperationError.errors does
     return found
 
@@ -82,7 +96,7 @@ def test_each_concept_is_implemented_in_one_place():
 
 
 def test_the_scan_finds_the_copies_it_forbids():
-    copies = ast.parse('''
+    copies = ast.parse("""
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 PREFIX = "registry-replay:"
 def rt(): return runtime_of(current_app)
@@ -95,7 +109,7 @@ class E(Invalid):
         node = [self.message]
         for part in reversed(self.field.split(".")):
             node = {part: node}
-''')
+""")
     assert _concepts(copies) == set(HOMES)
 
 
@@ -136,13 +150,16 @@ def test_every_outbox_path_writes_the_envelope_make_envelope_builds():
     Base.metadata.create_all(engine)
     emit = Emitter("registry", Outbox)
     data = _producer()
-    expected = make_envelope("registry.producer.registered", 1, "registry", "p-1", 1, data, correlation_id="c-1",
-                             causation_id="e-0")
+    expected = make_envelope(
+        "registry.producer.registered", 1, "registry", "p-1", 1, data, correlation_id="c-1", causation_id="e-0"
+    )
     tokens = (context.correlation_id.set("c-1"), context.causation_id.set("e-0"))
     try:
         with Session(engine) as session, session.begin():
-            written = [emit(session, "registry.producer.registered", "p-1", 1, data),
-                       emit.insert(session.connection(), "registry.producer.registered", "p-1", 1, data)]
+            written = [
+                emit(session, "registry.producer.registered", "p-1", 1, data),
+                emit.insert(session.connection(), "registry.producer.registered", "p-1", 1, data),
+            ]
             emit.many(session, [("registry.producer.registered", "p-1", 1, data)])
             assert session.info["has_outbox"]
     finally:
@@ -156,7 +173,12 @@ def test_every_outbox_path_writes_the_envelope_make_envelope_builds():
         payload = json.loads(row.payload)
         assert {k: v for k, v in payload.items() if k not in ("id", "occurred_at")} == same
         assert (row.id, row.type, row.routing_key, row.correlation_id, row.exchange) == (
-            payload["id"], "registry.producer.registered", "registry.producer.registered", "c-1", "ocop.events")
+            payload["id"],
+            "registry.producer.registered",
+            "registry.producer.registered",
+            "c-1",
+            "ocop.events",
+        )
         assert parse_envelope(payload)[1] == data
     assert {w["id"] for w in written} < {r.id for r in rows}
 
@@ -220,4 +242,6 @@ def test_every_runs_a_sweep_until_stopped_says_only_what_is_worth_saying_and_sur
     with caplog.at_level(logging.INFO, logger="ocop.test.every"):
         every(0.001, run, log, "invitations expired", "expiry sweep failed")(stop)
     assert [(r.getMessage(), getattr(r, "expired", None)) for r in caplog.records] == [
-        ("expiry sweep failed", None), ("invitations expired", 2)]
+        ("expiry sweep failed", None),
+        ("invitations expired", 2),
+    ]

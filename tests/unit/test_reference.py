@@ -45,13 +45,16 @@ def _procedures():
     return json.loads((reference.REFERENCE / "procedures.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("break_it, message", [
-    (lambda d: d["versions"][1].update(effective_from="2023-03-01"), "must end the day before"),
-    (lambda d: d["versions"][2].update(effective_to="2030-01-01"), "latest procedure must be in force"),
-    (lambda d: d["versions"][2]["steps"][2].update(certifies=[]), "must certify 3★, 4★ and 5★"),
-    (lambda d: d["versions"][2]["steps"][1].update(certifies=[2, 3, 4]), "and nothing else"),
-    (lambda d: d["versions"][2]["steps"][0].update(level="hamlet"), "each step names a different level"),
-])
+@pytest.mark.parametrize(
+    "break_it, message",
+    [
+        (lambda d: d["versions"][1].update(effective_from="2023-03-01"), "must end the day before"),
+        (lambda d: d["versions"][2].update(effective_to="2030-01-01"), "latest procedure must be in force"),
+        (lambda d: d["versions"][2]["steps"][2].update(certifies=[]), "must certify 3★, 4★ and 5★"),
+        (lambda d: d["versions"][2]["steps"][1].update(certifies=[2, 3, 4]), "and nothing else"),
+        (lambda d: d["versions"][2]["steps"][0].update(level="hamlet"), "each step names a different level"),
+    ],
+)
 def test_a_broken_procedures_file_is_refused_at_start_up(tmp_path, break_it, message):
     data = _procedures()
     break_it(data)
@@ -67,14 +70,18 @@ def test_straddling_provinces_are_data_and_old_provinces_keep_their_regions():
         "Gia Lai": ["north_central_coast", "central_highlands"],
         "Lâm Đồng": ["north_central_coast", "central_highlands"],
         "Đắk Lắk": ["north_central_coast", "central_highlands"],
-        "Tây Ninh": ["southeast", "mekong_delta"]}
+        "Tây Ninh": ["southeast", "mekong_delta"],
+    }
     assert reference.resolve_province("Long An") == reference.Province("Tây Ninh", "mekong_delta", "Long An")
     assert reference.resolve_province("Tây Ninh") == reference.Province("Tây Ninh", "southeast", "Tây Ninh")
     assert reference.resolve_province("binh thuan").region == "north_central_coast"
     assert reference.resolve_province("Đắk Nông").region == "central_highlands"
     assert reference.resolve_province("Vĩnh Phúc") == reference.Province("Phú Thọ", "red_river_delta", "Vĩnh Phúc")
-    assert reference.predecessors("Lâm Đồng") == {"Lâm Đồng": "central_highlands", "Đắk Nông": "central_highlands",
-                                                  "Bình Thuận": "north_central_coast"}
+    assert reference.predecessors("Lâm Đồng") == {
+        "Lâm Đồng": "central_highlands",
+        "Đắk Nông": "central_highlands",
+        "Bình Thuận": "north_central_coast",
+    }
     assert reference.is_current_province("tay ninh") and not reference.is_current_province("Long An")
 
 

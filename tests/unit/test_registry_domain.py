@@ -20,8 +20,9 @@ CURRENT = "148/QĐ-TTg"
 
 # ---- star bands ------------------------------------------------------------------------------
 @pytest.mark.parametrize("version", sorted(domain.CRITERIA))
-@pytest.mark.parametrize(("score", "stars"), [
-    (0, 1), (29, 1), (30, 2), (49, 2), (50, 3), (69, 3), (70, 4), (89, 4), (90, 5), (100, 5)])
+@pytest.mark.parametrize(
+    ("score", "stars"), [(0, 1), (29, 1), (30, 2), (49, 2), (50, 3), (69, 3), (70, 4), (89, 4), (90, 5), (100, 5)]
+)
 def test_star_band_at_every_boundary(version, score, stars):
     assert domain.criteria(version).stars_for(score) == stars
 
@@ -33,8 +34,8 @@ def test_score_outside_0_to_100_is_refused(score):
     assert err.value.field == "score"
 
 
-DAY = date(2025, 9, 1)      # under 1489/QĐ-TTg (two tiers: commune, province, national)
-BEFORE = date(2024, 5, 1)   # under 148/QĐ-TTg (three tiers: district, province, national)
+DAY = date(2025, 9, 1)  # under 1489/QĐ-TTg (two tiers: commune, province, national)
+BEFORE = date(2024, 5, 1)  # under 148/QĐ-TTg (three tiers: district, province, national)
 
 
 def stars(score, claimed=None, level="province", day=DAY):
@@ -106,8 +107,11 @@ def test_unknown_criteria_version_names_the_field_and_lists_the_known_ones():
 def test_domain_error_carries_field_and_message():
     exc = DomainError("score", "must be between 0 and 100")
     assert isinstance(exc, ValueError)
-    assert (exc.field, exc.message, str(exc)) == ("score", "must be between 0 and 100",
-                                                  "score: must be between 0 and 100")
+    assert (exc.field, exc.message, str(exc)) == (
+        "score",
+        "must be between 0 and 100",
+        "score: must be between 0 and 100",
+    )
 
 
 # ---- potential 5★ and decisions ----------------------------------------------------------------
@@ -120,9 +124,17 @@ def test_only_a_4_star_product_can_be_flagged_potential_5_stars(held):
     assert err.value.field == "potential_five_star"
 
 
-@pytest.mark.parametrize(("flagged", "stars_now", "proposed", "after"), [
-    (False, 4, True, True), (True, 4, False, True), (False, 4, False, False),
-    (True, 5, False, False), (True, 3, False, False), (True, None, False, False)])
+@pytest.mark.parametrize(
+    ("flagged", "stars_now", "proposed", "after"),
+    [
+        (False, 4, True, True),
+        (True, 4, False, True),
+        (False, 4, False, False),
+        (True, 5, False, False),
+        (True, 3, False, False),
+        (True, None, False, False),
+    ],
+)
 def test_the_flag_follows_the_current_certification(flagged, stars_now, proposed, after):
     assert domain.potential_after(flagged, stars_now, proposed) is after
 
@@ -152,33 +164,39 @@ def test_decision_date_in_the_future_is_refused():
     assert err.value.field == "decision_date"
 
 
-@pytest.mark.parametrize(("decided", "until"), [
-    (date(2025, 7, 20), date(2028, 7, 20)),
-    (date(2021, 1, 1), date(2024, 1, 1)),
-    (date(2021, 12, 31), date(2024, 12, 31)),
-    (date(2024, 2, 29), date(2027, 2, 28)),    # 29 Feb, and 2027 is not a leap year
-    (date(2025, 2, 28), date(2028, 2, 28)),    # not moved to 29 Feb in the leap year
-    (date(2023, 3, 31), date(2026, 3, 31)),
-    (date(2022, 8, 31), date(2025, 8, 31)),
-])
+@pytest.mark.parametrize(
+    ("decided", "until"),
+    [
+        (date(2025, 7, 20), date(2028, 7, 20)),
+        (date(2021, 1, 1), date(2024, 1, 1)),
+        (date(2021, 12, 31), date(2024, 12, 31)),
+        (date(2024, 2, 29), date(2027, 2, 28)),  # 29 Feb, and 2027 is not a leap year
+        (date(2025, 2, 28), date(2028, 2, 28)),  # not moved to 29 Feb in the leap year
+        (date(2023, 3, 31), date(2026, 3, 31)),
+        (date(2022, 8, 31), date(2025, 8, 31)),
+    ],
+)
 def test_certificate_is_valid_36_months(decided, until):
     assert domain.VALIDITY_MONTHS == 36
     assert domain.valid_until(decided) == until
 
 
-@pytest.mark.parametrize(("start", "months", "end"), [
-    (date(2023, 1, 31), 1, date(2023, 2, 28)),
-    (date(2024, 1, 31), 1, date(2024, 2, 29)),
-    (date(2024, 1, 30), 1, date(2024, 2, 29)),
-    (date(2023, 1, 29), 1, date(2023, 2, 28)),
-    (date(2023, 3, 31), 1, date(2023, 4, 30)),
-    (date(2023, 5, 31), 4, date(2023, 9, 30)),
-    (date(2023, 12, 15), 1, date(2024, 1, 15)),
-    (date(2023, 11, 30), 3, date(2024, 2, 29)),
-    (date(2024, 2, 29), 12, date(2025, 2, 28)),
-    (date(2024, 2, 29), 48, date(2028, 2, 29)),
-    (date(2023, 6, 15), 0, date(2023, 6, 15)),
-])
+@pytest.mark.parametrize(
+    ("start", "months", "end"),
+    [
+        (date(2023, 1, 31), 1, date(2023, 2, 28)),
+        (date(2024, 1, 31), 1, date(2024, 2, 29)),
+        (date(2024, 1, 30), 1, date(2024, 2, 29)),
+        (date(2023, 1, 29), 1, date(2023, 2, 28)),
+        (date(2023, 3, 31), 1, date(2023, 4, 30)),
+        (date(2023, 5, 31), 4, date(2023, 9, 30)),
+        (date(2023, 12, 15), 1, date(2024, 1, 15)),
+        (date(2023, 11, 30), 3, date(2024, 2, 29)),
+        (date(2024, 2, 29), 12, date(2025, 2, 28)),
+        (date(2024, 2, 29), 48, date(2028, 2, 29)),
+        (date(2023, 6, 15), 0, date(2023, 6, 15)),
+    ],
+)
 def test_add_months_clamps_to_the_end_of_a_short_month(start, months, end):
     assert domain.add_months(start, months) == end
 
@@ -190,24 +208,27 @@ def test_old_province_resolves_to_its_successor_keeping_the_entered_name(entered
     assert (p.name, p.region, p.entered_as) == ("Vĩnh Long", "mekong_delta", "Bến Tre")
 
 
-@pytest.mark.parametrize(("entered", "name", "entered_as"), [
-    ("Vĩnh Long", "Vĩnh Long", "Vĩnh Long"),
-    ("Trà Vinh", "Vĩnh Long", "Trà Vinh"),
-    ("Phú Yên", "Đắk Lắk", "Phú Yên"),
-    ("dak lak", "Đắk Lắk", "Đắk Lắk"),
-    ("Thừa Thiên Huế", "Huế", "Thừa Thiên Huế"),
-    ("Huế", "Huế", "Huế"),
-    ("TP. Hồ Chí Minh", "Hồ Chí Minh", "Hồ Chí Minh"),
-    ("Thành phố Hồ Chí Minh", "Hồ Chí Minh", "Hồ Chí Minh"),
-    ("Bình Dương", "Hồ Chí Minh", "Bình Dương"),
-    ("Bà Rịa - Vũng Tàu", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
-    ("Bà Rịa-Vũng Tàu", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
-    ("ba ria – vung tau", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
-    ("Thành phố Cần Thơ", "Cần Thơ", "Cần Thơ"),
-    ("thanh pho can tho", "Cần Thơ", "Cần Thơ"),
-    ("Sóc Trăng", "Cần Thơ", "Sóc Trăng"),
-    ("Hoà Bình", "Phú Thọ", "Hòa Bình"),  # old-style tone placement folds to the same key
-])
+@pytest.mark.parametrize(
+    ("entered", "name", "entered_as"),
+    [
+        ("Vĩnh Long", "Vĩnh Long", "Vĩnh Long"),
+        ("Trà Vinh", "Vĩnh Long", "Trà Vinh"),
+        ("Phú Yên", "Đắk Lắk", "Phú Yên"),
+        ("dak lak", "Đắk Lắk", "Đắk Lắk"),
+        ("Thừa Thiên Huế", "Huế", "Thừa Thiên Huế"),
+        ("Huế", "Huế", "Huế"),
+        ("TP. Hồ Chí Minh", "Hồ Chí Minh", "Hồ Chí Minh"),
+        ("Thành phố Hồ Chí Minh", "Hồ Chí Minh", "Hồ Chí Minh"),
+        ("Bình Dương", "Hồ Chí Minh", "Bình Dương"),
+        ("Bà Rịa - Vũng Tàu", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
+        ("Bà Rịa-Vũng Tàu", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
+        ("ba ria – vung tau", "Hồ Chí Minh", "Bà Rịa - Vũng Tàu"),
+        ("Thành phố Cần Thơ", "Cần Thơ", "Cần Thơ"),
+        ("thanh pho can tho", "Cần Thơ", "Cần Thơ"),
+        ("Sóc Trăng", "Cần Thơ", "Sóc Trăng"),
+        ("Hoà Bình", "Phú Thọ", "Hòa Bình"),  # old-style tone placement folds to the same key
+    ],
+)
 def test_province_names_old_and_new(entered, name, entered_as):
     p = domain.resolve_province(entered)
     assert (p.name, p.entered_as) == (name, entered_as)
@@ -259,9 +280,15 @@ def test_criteria_versions_come_from_the_reference_file():
     assert current.groups[5].name == "Sinh vật cảnh" and "5.3" in current.groups[5].subgroups
 
 
-@pytest.mark.parametrize(("day", "code"), [
-    (date(2019, 8, 21), "1048/QĐ-TTg"), (date(2023, 2, 23), "1048/QĐ-TTg"),
-    (date(2023, 2, 24), CURRENT), (date(2026, 11, 1), CURRENT)])
+@pytest.mark.parametrize(
+    ("day", "code"),
+    [
+        (date(2019, 8, 21), "1048/QĐ-TTg"),
+        (date(2023, 2, 23), "1048/QĐ-TTg"),
+        (date(2023, 2, 24), CURRENT),
+        (date(2026, 11, 1), CURRENT),
+    ],
+)
 def test_the_version_in_force_follows_the_decision_date(day, code):
     assert domain.criteria_on(day).code == code
     assert domain.criteria_for_decision(None, day).code == code
@@ -283,9 +310,18 @@ def test_no_version_before_the_programme_had_criteria():
     assert err.value.field == "decision_date" and "01/01/2018" in err.value.message
 
 
-@pytest.mark.parametrize(("given", "code"), [("1.3", "1.3"), ("Thực phẩm chế biến", "1.3"),
-                                              ("thuc pham che bien", "1.3"), ("  Processed food ", "1.3"),
-                                              ("CÀ PHÊ, CA CAO", "1.6"), (None, None), ("", None)])
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [
+        ("1.3", "1.3"),
+        ("Thực phẩm chế biến", "1.3"),
+        ("thuc pham che bien", "1.3"),
+        ("  Processed food ", "1.3"),
+        ("CÀ PHÊ, CA CAO", "1.6"),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_a_subgroup_is_found_by_code_or_name_without_diacritics(given, code):
     assert domain.check_group(domain.criteria(CURRENT), 1, given) == code
 
@@ -306,13 +342,16 @@ def test_an_unknown_group_names_the_field(group):
     assert err.value.field == "group" and "1, 2, 3, 4, 5, 6" in err.value.message
 
 
-@pytest.mark.parametrize(("version", "parts", "field"), [
-    (CURRENT, {"a": 41, "b": 20, "c": 17}, "score_parts.a"),
-    (CURRENT, {"a": 30, "b": 12, "c": 36}, "score_parts.c"),        # C is out of 35 under 148
-    ("1048/QĐ-TTg", {"a": 36, "b": 20, "c": 22}, "score_parts.a"),  # A is out of 35 under 1048
-    (CURRENT, {"a": 30, "b": 20, "c": 20}, "score_parts"),          # 70, not 78
-    (CURRENT, {"a": 30, "b": 20}, "score_parts"),
-])
+@pytest.mark.parametrize(
+    ("version", "parts", "field"),
+    [
+        (CURRENT, {"a": 41, "b": 20, "c": 17}, "score_parts.a"),
+        (CURRENT, {"a": 30, "b": 12, "c": 36}, "score_parts.c"),  # C is out of 35 under 148
+        ("1048/QĐ-TTg", {"a": 36, "b": 20, "c": 22}, "score_parts.a"),  # A is out of 35 under 1048
+        (CURRENT, {"a": 30, "b": 20, "c": 20}, "score_parts"),  # 70, not 78
+        (CURRENT, {"a": 30, "b": 20}, "score_parts"),
+    ],
+)
 def test_score_parts_are_checked_against_the_versions_maxima(version, parts, field):
     with pytest.raises(DomainError) as err:
         domain.check_score_parts(domain.criteria(version), parts, 78)

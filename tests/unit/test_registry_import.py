@@ -17,15 +17,56 @@ from services.registry.imports import FileRefused
 from shared.contracts import ContractError, make_envelope, make_envelopes
 
 TODAY = date(2026, 11, 29)
-HEADER = ["STT", "Mã số thuế", "Tên chủ thể", "Loại hình", "Tỉnh", "Tên sản phẩm", "Nhóm", "Phân nhóm", "Điểm",
-          "Số sao", "Hình thức", "Cơ quan cấp", "Số quyết định", "Ngày quyết định"]
+HEADER = [
+    "STT",
+    "Mã số thuế",
+    "Tên chủ thể",
+    "Loại hình",
+    "Tỉnh",
+    "Tên sản phẩm",
+    "Nhóm",
+    "Phân nhóm",
+    "Điểm",
+    "Số sao",
+    "Hình thức",
+    "Cơ quan cấp",
+    "Số quyết định",
+    "Ngày quyết định",
+]
 
 
-def row(n=1, code="1300123456", name="Hợp tác xã Kẹo dừa Thanh Long", kind="Hợp tác xã", province="Bến Tre",
-        product="Kẹo dừa sầu riêng", group="1", subgroup="1.3", score="78", stars="4", cert_kind="Mới",
-        issued_by="UBND tỉnh Vĩnh Long", number="1358/QĐ-UBND", day="20/7/2025") -> list:
-    return [str(n), code, name, kind, province, product, group, subgroup, score, stars, cert_kind, issued_by, number,
-            day]
+def row(
+    n=1,
+    code="1300123456",
+    name="Hợp tác xã Kẹo dừa Thanh Long",
+    kind="Hợp tác xã",
+    province="Bến Tre",
+    product="Kẹo dừa sầu riêng",
+    group="1",
+    subgroup="1.3",
+    score="78",
+    stars="4",
+    cert_kind="Mới",
+    issued_by="UBND tỉnh Vĩnh Long",
+    number="1358/QĐ-UBND",
+    day="20/7/2025",
+) -> list:
+    return [
+        str(n),
+        code,
+        name,
+        kind,
+        province,
+        product,
+        group,
+        subgroup,
+        score,
+        stars,
+        cert_kind,
+        issued_by,
+        number,
+        day,
+    ]
 
 
 def csv_bytes(rows, header=HEADER, bom=True, delimiter=",", encoding="utf-8") -> bytes:
@@ -58,16 +99,37 @@ def errors_of(checked) -> set[tuple[int, str]]:
 
 
 # ---- dates -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("written", ["20/7/2021", "20/07/2021", "20-07-2021", "20.07.2021", " 20 / 7 / 2021 ",
-                                     "2021-07-20", "ngày 20 tháng 7 năm 2021", "Ngay 20 thang 07 nam 2021",
-                                     date(2021, 7, 20), datetime(2021, 7, 20, 0, 0)])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "20/7/2021",
+        "20/07/2021",
+        "20-07-2021",
+        "20.07.2021",
+        " 20 / 7 / 2021 ",
+        "2021-07-20",
+        "ngày 20 tháng 7 năm 2021",
+        "Ngay 20 thang 07 nam 2021",
+        date(2021, 7, 20),
+        datetime(2021, 7, 20, 0, 0),
+    ],
+)
 def test_dates_as_a_vietnamese_office_writes_them(written):
     assert parse_day_month_year(written) == date(2021, 7, 20)
 
 
-@pytest.mark.parametrize(("written", "says"), [
-    ("31/02/2021", "no day 31 in month 2"), ("7/20/2021", "no day 7 in month 20"), ("20/07/21", "year in full"),
-    ("2021/07/20", "not a date"), ("hôm qua", "not a date"), ("", "not a date"), ("20/07/2021 08:00", "not a date")])
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        ("31/02/2021", "no day 31 in month 2"),
+        ("7/20/2021", "no day 7 in month 20"),
+        ("20/07/21", "year in full"),
+        ("2021/07/20", "not a date"),
+        ("hôm qua", "not a date"),
+        ("", "not a date"),
+        ("20/07/2021 08:00", "not a date"),
+    ],
+)
 def test_bad_dates_say_why_in_day_month_year_terms(written, says):
     with pytest.raises(ValueError, match=says):
         parse_day_month_year(written)
@@ -75,12 +137,41 @@ def test_bad_dates_say_why_in_day_month_year_terms(written, says):
 
 # ---- columns ---------------------------------------------------------------------------------
 def test_vietnamese_headers_match_with_or_without_diacritics_and_case():
-    typed = ["MÃ SỐ THUẾ", "ten chu the", "Loại hình*", "Tỉnh/Thành phố", "Tên sản phẩm", "nhom", "Phân nhóm",
-             "Điểm:", "Số sao", "Số QĐ", "Ngày quyết định", "Cơ quan cấp", "STT", "Ghi chú", "score_a"]
+    typed = [
+        "MÃ SỐ THUẾ",
+        "ten chu the",
+        "Loại hình*",
+        "Tỉnh/Thành phố",
+        "Tên sản phẩm",
+        "nhom",
+        "Phân nhóm",
+        "Điểm:",
+        "Số sao",
+        "Số QĐ",
+        "Ngày quyết định",
+        "Cơ quan cấp",
+        "STT",
+        "Ghi chú",
+        "score_a",
+    ]
     mapping = imports.map_columns(typed, {})
     assert [mapping.get(i) for i in range(len(typed))] == [
-        "producer_code", "producer_name", "producer_kind", "province", "product_name", "group", "subgroup", "score",
-        "stars", "decision_number", "decision_date", "issued_by", None, None, "score_a"]
+        "producer_code",
+        "producer_name",
+        "producer_kind",
+        "province",
+        "product_name",
+        "group",
+        "subgroup",
+        "score",
+        "stars",
+        "decision_number",
+        "decision_date",
+        "issued_by",
+        None,
+        None,
+        "score_a",
+    ]
     english = [c.name for c in imports.COLUMNS]
     assert sorted(imports.map_columns(english, {}).values()) == sorted(english)
 
@@ -144,20 +235,25 @@ def test_a_csv_not_in_utf8_is_refused_saying_so_and_where():
         with pytest.raises(FileRefused) as err:
             imports.read_table(data, "list.csv")
         message = err.value.message
-        assert "not UTF-8" in message and f"line {line}, column {column}" in message and "CSV UTF-8" in message, \
-            message
+        assert "not UTF-8" in message and f"line {line}, column {column}" in message and "CSV UTF-8" in message, message
         assert seen in message  # the line as Windows-1258 reads it, to recognise it
         assert err.value.status == 422 and err.value.errors()["files"]["line"] == [str(line)]
 
 
-@pytest.mark.parametrize(("data", "name", "status", "says"), [
-    (b"", "list.csv", 422, "empty"), (b"\xef\xbb\xbf\r\n  \n", "list.csv", 422, "empty"),
-    (b"%PDF-1.7\n...", "list.pdf", 415, "neither CSV nor XLSX"), (b"\x89PNG\r\n\x1a\n", "scan.png", 415, "neither"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "list.xls", 415, "Excel 97-2003"),
-    (b"Ma so thue,Ten\n1,2\n", "list.xlsx", 415, "not one"),
-    (b"PK\x03\x04not really a zip", "list.xlsx", 415, "not a readable XLSX"),
-    ("Mã số thuế\n1\n".encode("utf-16"), "list.csv", 422, "UTF-16"),
-    (b'Ma so thue,Ten\n"1"x,2\n', "list.csv", 422, "not valid CSV on line 2")])
+@pytest.mark.parametrize(
+    ("data", "name", "status", "says"),
+    [
+        (b"", "list.csv", 422, "empty"),
+        (b"\xef\xbb\xbf\r\n  \n", "list.csv", 422, "empty"),
+        (b"%PDF-1.7\n...", "list.pdf", 415, "neither CSV nor XLSX"),
+        (b"\x89PNG\r\n\x1a\n", "scan.png", 415, "neither"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "list.xls", 415, "Excel 97-2003"),
+        (b"Ma so thue,Ten\n1,2\n", "list.xlsx", 415, "not one"),
+        (b"PK\x03\x04not really a zip", "list.xlsx", 415, "not a readable XLSX"),
+        ("Mã số thuế\n1\n".encode("utf-16"), "list.csv", 422, "UTF-16"),
+        (b'Ma so thue,Ten\n"1"x,2\n', "list.csv", 422, "not valid CSV on line 2"),
+    ],
+)
 def test_files_that_cannot_be_read_are_refused_with_the_reason(data, name, status, says):
     with pytest.raises(FileRefused) as err:
         imports.read_table(data, name)
@@ -165,11 +261,41 @@ def test_files_that_cannot_be_read_are_refused_with_the_reason(data, name, statu
 
 
 def test_xlsx_reads_like_the_csv_date_cells_numbers_and_a_title_row_included():
-    typed = [[1, 1300123456, "Hợp tác xã Kẹo dừa Thanh Long", "Hợp tác xã", "Bến Tre", "Kẹo dừa sầu riêng", 1, "1.3",
-              78, 4, "Mới", "UBND tỉnh Vĩnh Long", "1358/QĐ-UBND", datetime(2025, 7, 20)],
-             [None] * 14,
-             [2, 1300123456, "Hợp tác xã Kẹo dừa Thanh Long", "Hợp tác xã", "Bến Tre", "Bánh tráng dừa", 1, "1.3",
-              65.0, None, "Mới", "UBND tỉnh Vĩnh Long", "1358/QĐ-UBND", "20/07/2025"]]
+    typed = [
+        [
+            1,
+            1300123456,
+            "Hợp tác xã Kẹo dừa Thanh Long",
+            "Hợp tác xã",
+            "Bến Tre",
+            "Kẹo dừa sầu riêng",
+            1,
+            "1.3",
+            78,
+            4,
+            "Mới",
+            "UBND tỉnh Vĩnh Long",
+            "1358/QĐ-UBND",
+            datetime(2025, 7, 20),
+        ],
+        [None] * 14,
+        [
+            2,
+            1300123456,
+            "Hợp tác xã Kẹo dừa Thanh Long",
+            "Hợp tác xã",
+            "Bến Tre",
+            "Bánh tráng dừa",
+            1,
+            "1.3",
+            65.0,
+            None,
+            "Mới",
+            "UBND tỉnh Vĩnh Long",
+            "1358/QĐ-UBND",
+            "20/07/2025",
+        ],
+    ]
     table = imports.read_table(xlsx_bytes(typed, title="DANH SÁCH SẢN PHẨM OCOP NĂM 2025"), "list.xlsx")
     assert (table.format, table.header_line, [line for line, _ in table.rows]) == ("xlsx", 2, [3, 5])
     from_xlsx = imports.check_rows(table, {}, TODAY)
@@ -196,43 +322,56 @@ def test_not_whole_numbers(value):
         imports.as_whole_number(value)
 
 
-@pytest.mark.parametrize(("value", "group"), [("1", 1), (3, 3), ("Nhóm 2", 2), ("Thực phẩm", 1), ("DO UONG", 2),
-                                              ("Sinh vật cảnh", 5)])
+@pytest.mark.parametrize(
+    ("value", "group"), [("1", 1), (3, 3), ("Nhóm 2", 2), ("Thực phẩm", 1), ("DO UONG", 2), ("Sinh vật cảnh", 5)]
+)
 def test_groups_by_number_or_name(value, group):
     assert imports.as_group(value) == group
 
 
 def test_kinds_in_vietnamese_or_english():
-    assert [imports.CERT_KINDS[imports.fold(w)] for w in ("Mới", "Tái chứng nhận", "Đánh giá lại", "Nâng sao",
-                                                           "upgrade")] == ["new", "recertification",
-                                                                           "recertification", "upgrade", "upgrade"]
-    assert [imports.PRODUCER_KINDS[imports.fold(w)] for w in ("HTX", "Doanh nghiệp", "Hộ kinh doanh",
-                                                               "Tổ hợp tác", "enterprise")] == [
-        "cooperative", "enterprise", "household", "cooperative_group", "enterprise"]
+    assert [
+        imports.CERT_KINDS[imports.fold(w)] for w in ("Mới", "Tái chứng nhận", "Đánh giá lại", "Nâng sao", "upgrade")
+    ] == ["new", "recertification", "recertification", "upgrade", "upgrade"]
+    assert [
+        imports.PRODUCER_KINDS[imports.fold(w)]
+        for w in ("HTX", "Doanh nghiệp", "Hộ kinh doanh", "Tổ hợp tác", "enterprise")
+    ] == ["cooperative", "enterprise", "household", "cooperative_group", "enterprise"]
 
 
 # ---- rows: the API's rules, every bad row, by line and field ---------------------------------
 def test_every_bad_row_is_reported_with_its_line_and_field():
     future = (TODAY + timedelta(days=3)).strftime("%d/%m/%Y")
     rows = [
-        row(1),                                                        # line 2: good
-        row(2, code="A1", product="Bánh 1", score="105"),              # 3: score out of 0-100
-        row(3, code="A2", product="Bánh 2", score="78", stars="3"),    # 4: stars disagree with the score
-        row(4, code="A3", product="Bánh 3", day="31/02/2025"),         # 5: not a date
-        row(5, code="A4", product="Bánh 4", day=future),               # 6: in the future
-        row(6, code="A5", province="Atlantis", product="Bánh 5"),      # 7: unknown province
-        row(7, code="A6", product="Bánh 6", group="9"),                # 8: unknown group
-        row(8, code="A7", product="Bánh 7", subgroup="2.1"),           # 9: sub-group of another group
-        row(9, code="A8", product="Bánh 8", score="40", stars=""),     # 10: 2★: not certified OCOP
-        row(10, code="A9", product="", kind="Công xưởng"),             # 11: empty product, unknown kind
+        row(1),  # line 2: good
+        row(2, code="A1", product="Bánh 1", score="105"),  # 3: score out of 0-100
+        row(3, code="A2", product="Bánh 2", score="78", stars="3"),  # 4: stars disagree with the score
+        row(4, code="A3", product="Bánh 3", day="31/02/2025"),  # 5: not a date
+        row(5, code="A4", product="Bánh 4", day=future),  # 6: in the future
+        row(6, code="A5", province="Atlantis", product="Bánh 5"),  # 7: unknown province
+        row(7, code="A6", product="Bánh 6", group="9"),  # 8: unknown group
+        row(8, code="A7", product="Bánh 7", subgroup="2.1"),  # 9: sub-group of another group
+        row(9, code="A8", product="Bánh 8", score="40", stars=""),  # 10: 2★: not certified OCOP
+        row(10, code="A9", product="", kind="Công xưởng"),  # 11: empty product, unknown kind
         row(11, code="B1", product="Bánh 9", score="abc", day="20/07/21"),  # 12: two fields at once
-        row(12, code="B2", product="Bánh 10", day="20/07/2018"),       # 13: no criteria version then
+        row(12, code="B2", product="Bánh 10", day="20/07/2018"),  # 13: no criteria version then
     ]
     checked = check(csv_bytes(rows))
-    assert errors_of(checked) == {(3, "score"), (4, "stars"), (5, "decision_date"), (6, "decision_date"),
-                                  (7, "province"), (8, "group"), (9, "subgroup"), (10, "score"),
-                                  (11, "product_name"), (11, "producer_kind"), (12, "score"),
-                                  (12, "decision_date"), (13, "decision_date")}
+    assert errors_of(checked) == {
+        (3, "score"),
+        (4, "stars"),
+        (5, "decision_date"),
+        (6, "decision_date"),
+        (7, "province"),
+        (8, "group"),
+        (9, "subgroup"),
+        (10, "score"),
+        (11, "product_name"),
+        (11, "producer_kind"),
+        (12, "score"),
+        (12, "decision_date"),
+        (13, "decision_date"),
+    }
     assert [r.line for r in checked.rows] == [2]
     by = {(e.line, e.field): e for e in checked.errors}
     assert "Atlantis" in by[7, "province"].message and by[7, "province"].value == "Atlantis"
@@ -246,22 +385,30 @@ def test_score_parts_are_checked_against_the_criteria_of_the_decision_date():
     header = [*HEADER, "Điểm phần A", "Điểm phần B", "Điểm phần C"]
     ok = check(csv_bytes([row(1, score="78") + ["30", "20", "28"]], header=header))
     assert not ok.errors and ok.rows[0].cert["score_parts"] == {"a": 30, "b": 20, "c": 28}
-    bad = check(csv_bytes([row(1, score="78") + ["20", "20", "38"],             # C over 35 under 148
-                           row(2, product="P2", score="78") + ["30", "20", ""],  # a part missing
-                           row(3, product="P3", score="78") + ["30", "20", "20"],  # parts add up to 70
-                           row(4, product="P4", score="78", day="20/07/2021") + ["20", "20", "38"]],  # 1048: C of 40
-                          header=header))
+    bad = check(
+        csv_bytes(
+            [
+                row(1, score="78") + ["20", "20", "38"],  # C over 35 under 148
+                row(2, product="P2", score="78") + ["30", "20", ""],  # a part missing
+                row(3, product="P3", score="78") + ["30", "20", "20"],  # parts add up to 70
+                row(4, product="P4", score="78", day="20/07/2021") + ["20", "20", "38"],
+            ],  # 1048: C of 40
+            header=header,
+        )
+    )
     assert errors_of(bad) == {(2, "score_c"), (3, "score_c"), (4, "score_parts")}
     assert [r.line for r in bad.rows] == [5] and bad.rows[0].cert["criteria_version"] == "1048/QĐ-TTg"
 
 
 def test_conflicts_inside_the_file_are_errors_on_the_later_line():
-    rows = [row(1),
-            row(2, product="KẸO DỪA SẦU RIÊNG"),                          # the same product again
-            row(3, code="1300999999", product="Bánh tráng"),               # the same producer name, another code
-            row(4, name="Hợp tác xã Khác", product="Rượu dừa"),            # the same code, another name
-            row(5, province="Trà Vinh", product="Mật hoa dừa"),            # same producer, another old name: fine
-            row(6, code="1300888888", name="Hợp tác xã Kẹo dừa Thanh Long", province="Sơn La", product="Chè")]
+    rows = [
+        row(1),
+        row(2, product="KẸO DỪA SẦU RIÊNG"),  # the same product again
+        row(3, code="1300999999", product="Bánh tráng"),  # the same producer name, another code
+        row(4, name="Hợp tác xã Khác", product="Rượu dừa"),  # the same code, another name
+        row(5, province="Trà Vinh", product="Mật hoa dừa"),  # same producer, another old name: fine
+        row(6, code="1300888888", name="Hợp tác xã Kẹo dừa Thanh Long", province="Sơn La", product="Chè"),
+    ]
     checked = check(csv_bytes(rows))
     assert errors_of(checked) == {(3, "product_name"), (4, "producer_code"), (5, "producer_name")}
     by = {e.line: e.message for e in checked.errors}
@@ -272,8 +419,9 @@ def test_conflicts_inside_the_file_are_errors_on_the_later_line():
 
 def test_the_decision_for_the_whole_file_and_a_differing_row():
     decision = {"decision_number": "1358/QĐ-UBND", "decision_date": date(2025, 7, 20)}
-    checked = check(csv_bytes([row(1), row(2, product="P2", number="99/QĐ-UBND"), row(3, product="P3", number="")]),
-                    decision)
+    checked = check(
+        csv_bytes([row(1), row(2, product="P2", number="99/QĐ-UBND"), row(3, product="P3", number="")]), decision
+    )
     assert errors_of(checked) == {(3, "decision_number")}
     with pytest.raises(FileRefused) as err:
         imports.check_decision({"decision_date": TODAY + timedelta(days=1)}, TODAY)
@@ -285,20 +433,30 @@ def test_vietnamese_text_is_stored_nfc_and_names_match_ignoring_diacritics_and_c
     checked = check(csv_bytes([row(1, name=decomposed)]))
     fields = checked.rows[0].producer.fields
     assert fields["name"] == "Hợp tác xã Kẹo dừa Thanh Long" and unicodedata.is_normalized("NFC", fields["name"])
-    assert (fields["province"], fields["province_entered"], fields["region"]) == ("Vĩnh Long", "Bến Tre",
-                                                                                  "mekong_delta")
+    assert (fields["province"], fields["province_entered"], fields["region"]) == (
+        "Vĩnh Long",
+        "Bến Tre",
+        "mekong_delta",
+    )
     assert checked.rows[0].product["name_folded"] == "keo dua sau rieng"
 
 
 # ---- bulk events -----------------------------------------------------------------------------
 def test_bulk_envelopes_are_those_of_one_call_each():
-    data = {"product_id": "p-1", "producer_id": "r-1", "name": "Kẹo dừa", "name_en": None, "group": 1,
-            "potential_five_star": False}
+    data = {
+        "product_id": "p-1",
+        "producer_id": "r-1",
+        "name": "Kẹo dừa",
+        "name_en": None,
+        "group": 1,
+        "potential_five_star": False,
+    }
     one = make_envelope("registry.product.registered", 1, "registry", "p-1", 1, data, correlation_id="c-1")
     [many] = make_envelopes("registry", [("registry.product.registered", "p-1", 1, data)], 1, "c-1", None)
     assert set(many) == set(one)
-    assert {k: many[k] for k in many if k not in ("id", "occurred_at")} == \
-        {k: one[k] for k in one if k not in ("id", "occurred_at")}
+    assert {k: many[k] for k in many if k not in ("id", "occurred_at")} == {
+        k: one[k] for k in one if k not in ("id", "occurred_at")
+    }
     with pytest.raises(ContractError):
         make_envelopes("registry", [("registry.product.registered", "p-1", 1, {**data, "group": 9})], 1, None, None)
 
@@ -323,10 +481,17 @@ def test_a_zip_that_is_no_workbook_or_unpacks_too_far_is_refused(monkeypatch):
 
 def test_the_criteria_version_column_is_checked_like_the_api():
     header = [*HEADER, "Bộ tiêu chí"]
-    checked = check(csv_bytes([row(1) + ["148/QD-TTg"],                                  # typed without Đ
-                               row(2, product="P2") + ["148"],                            # by its number
-                               row(3, product="P3") + ["999/QĐ-TTg"],                      # unknown
-                               row(4, product="P4") + ["1048/QĐ-TTg"]], header=header))   # not in force then
+    checked = check(
+        csv_bytes(
+            [
+                row(1) + ["148/QD-TTg"],  # typed without Đ
+                row(2, product="P2") + ["148"],  # by its number
+                row(3, product="P3") + ["999/QĐ-TTg"],  # unknown
+                row(4, product="P4") + ["1048/QĐ-TTg"],
+            ],
+            header=header,
+        )
+    )  # not in force then
     assert errors_of(checked) == {(4, "criteria_version"), (5, "criteria_version")}
     by = {e.line: e.message for e in checked.errors}
     assert "unknown criteria version" in by[4] and "applies to decisions dated" in by[5]

@@ -23,8 +23,18 @@ MASTER = secrets.token_urlsafe(48)
 
 
 # ---- the master secret ----------------------------------------------------------------------------
-@pytest.mark.parametrize("weak", ["", "dev-only-secret-change-me", "change-me-in-production", "test-secret",
-                                  "short-but-random-9f3a", "a" * 64, "ab" * 40])
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "",
+        "dev-only-secret-change-me",
+        "change-me-in-production",
+        "test-secret",
+        "short-but-random-9f3a",
+        "a" * 64,
+        "ab" * 40,
+    ],
+)
 def test_weak_or_published_secrets_refused_outside_embedded(monkeypatch, weak):
     monkeypatch.setenv("OCOP_BROKER_URL", "amqp://u:p@127.0.0.1:5672/ocop")
     monkeypatch.setenv("OCOP_SECRET_KEY", weak)
@@ -50,7 +60,7 @@ def test_embedded_demo_needs_no_variable_and_keeps_its_generated_secret(monkeypa
     monkeypatch.setenv("OCOP_DATA_DIR", str(tmp_path))
     first = config.load("registry")
     config.require_secret(first)
-    assert config.secret_problem(first.secret_key) is None          # generated, not a published value
+    assert config.secret_problem(first.secret_key) is None  # generated, not a published value
     assert config.load("notifications").secret_key == first.secret_key  # one per data dir, kept
     assert (tmp_path / config.DEMO_SECRET_FILE).stat().st_mode & 0o077 == 0
     assert first.secret_key not in repr(first)
@@ -80,8 +90,9 @@ def test_an_answer_link_key_cannot_sign_an_api_token_nor_the_reverse():
         auth.read_token(MASTER, forged)
     # a link signed with the API-token key (the same serializer otherwise) is not a link
     deadline = int((datetime.now(UTC) + timedelta(days=3)).timestamp())
-    as_api = URLSafeSerializer(keys.key("api-token", MASTER), salt=links.SALT,
-                               signer_kwargs={"digest_method": links.hashlib.sha256})
+    as_api = URLSafeSerializer(
+        keys.key("api-token", MASTER), salt=links.SALT, signer_kwargs={"digest_method": links.hashlib.sha256}
+    )
     with pytest.raises(links.LinkError) as refused:
         links.read_token(MASTER, as_api.dumps({"inv": "i", "prod": "p", "purpose": links.PURPOSE, "exp": deadline}))
     assert refused.value.kind == "tampered"
@@ -157,13 +168,16 @@ def test_a_revoked_token_is_refused():
 
 
 # ---- answer links: claims without exp (fuzzer: a 500) --------------------------------------------
-@pytest.mark.parametrize("claims", [
-    {"inv": "i", "prod": "p", "purpose": links.PURPOSE},
-    {"inv": "i", "prod": "p", "purpose": links.PURPOSE, "exp": "tomorrow"},
-    {"inv": "i", "prod": "p", "purpose": links.PURPOSE, "exp": None},
-    {"inv": ["i"], "prod": "p", "purpose": links.PURPOSE, "exp": 4102444800},
-    {"purpose": links.PURPOSE, "exp": 4102444800},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"inv": "i", "prod": "p", "purpose": links.PURPOSE},
+        {"inv": "i", "prod": "p", "purpose": links.PURPOSE, "exp": "tomorrow"},
+        {"inv": "i", "prod": "p", "purpose": links.PURPOSE, "exp": None},
+        {"inv": ["i"], "prod": "p", "purpose": links.PURPOSE, "exp": 4102444800},
+        {"purpose": links.PURPOSE, "exp": 4102444800},
+    ],
+)
 def test_link_claims_without_a_usable_exp_are_refused_not_a_crash(claims):
     token = links._serializer(MASTER).dumps(claims)
     with pytest.raises(links.LinkError) as refused:
@@ -173,8 +187,10 @@ def test_link_claims_without_a_usable_exp_are_refused_not_a_crash(claims):
 
 # ---- logs -----------------------------------------------------------------------------------------
 def test_redact_hides_link_tokens_short_codes_and_token_queries():
-    line = ('GET /r/eyJpbnYiOiJ4In0.abc-DEF_1 HTTP/1.1 /r/s/Zq81kLm0 '
-            '/calendars/producers/p-1.ics?lang=vi&token=eyJwIjoxfQ.sig&x=1')
+    line = (
+        "GET /r/eyJpbnYiOiJ4In0.abc-DEF_1 HTTP/1.1 /r/s/Zq81kLm0 "
+        "/calendars/producers/p-1.ics?lang=vi&token=eyJwIjoxfQ.sig&x=1"
+    )
     clean = logs.redact(line)
     for secret in ("eyJpbnYiOiJ4In0.abc-DEF_1", "Zq81kLm0", "eyJwIjoxfQ.sig"):
         assert secret not in clean
@@ -201,9 +217,15 @@ def test_gunicorn_access_atoms_are_redacted():
     from gunicorn.config import Config
 
     logger = logs.GunicornLogger(Config())
-    environ = {"REQUEST_METHOD": "POST", "RAW_URI": "/r/LINK-SECRET?lang=en", "PATH_INFO": "/r/LINK-SECRET",
-               "QUERY_STRING": "token=FEED-SECRET", "SERVER_PROTOCOL": "HTTP/1.1",
-               "HTTP_REFERER": "https://ocop.example/r/LINK-SECRET", "HTTP_AUTHORIZATION": "Bearer API-SECRET"}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/r/LINK-SECRET?lang=en",
+        "PATH_INFO": "/r/LINK-SECRET",
+        "QUERY_STRING": "token=FEED-SECRET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": "https://ocop.example/r/LINK-SECRET",
+        "HTTP_AUTHORIZATION": "Bearer API-SECRET",
+    }
     req = SimpleNamespace(headers=[("AUTHORIZATION", "Bearer API-SECRET"), ("REFERER", environ["HTTP_REFERER"])])
     resp = SimpleNamespace(status="200 OK", headers=[], sent=10)
     atoms = logger.atoms(resp, req, environ, timedelta(milliseconds=3))

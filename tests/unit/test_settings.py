@@ -26,8 +26,11 @@ def sources():
 
 
 def test_only_shared_config_reads_the_environment():
-    readers = [str(p.relative_to(ROOT)) for p in sources()
-               if p != ROOT / "shared" / "config.py" and READS_ENV.search(p.read_text(encoding="utf-8"))]
+    readers = [
+        str(p.relative_to(ROOT))
+        for p in sources()
+        if p != ROOT / "shared" / "config.py" and READS_ENV.search(p.read_text(encoding="utf-8"))
+    ]
     assert readers == []
 
 
@@ -71,8 +74,13 @@ def documented() -> set[str]:
 
 def test_every_variable_the_code_reads_is_documented(monkeypatch, tmp_path):
     read = variables_read(monkeypatch, tmp_path)
-    assert {"OCOP_BROKER_URL", "REGISTRY_DATABASE_URL", "NOTIFICATIONS_PREFETCH", "OCOP_IMPORT_MAX_ROWS",
-            "OCOP_CONSOLE_HOSTS"} <= read  # the collection sees all three ways of reading
+    assert {
+        "OCOP_BROKER_URL",
+        "REGISTRY_DATABASE_URL",
+        "NOTIFICATIONS_PREFETCH",
+        "OCOP_IMPORT_MAX_ROWS",
+        "OCOP_CONSOLE_HOSTS",
+    } <= read  # the collection sees all three ways of reading
     table = documented()
     services = "|".join(s.upper() for s in config.SERVICES)
     missing = sorted(n for n in read if n not in table and re.sub(f"^({services})_", "<SERVICE>_", n) not in table)

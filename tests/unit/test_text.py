@@ -9,19 +9,22 @@ import pytest
 from shared.text import fold, nfc
 
 
-@pytest.mark.parametrize(("typed", "key"), [
-    ("Kẹo dừa", "keo dua"),
-    ("keo dua", "keo dua"),
-    ("KẸO DỪA", "keo dua"),
-    ("Đắk Lắk", "dak lak"),
-    ("đắk lắk", "dak lak"),
-    ("Bến Tre", "ben tre"),
-    ("Thừa Thiên Huế", "thua thien hue"),
-    ("Hoà Bình", "hoa binh"),
-    ("Hòa Bình", "hoa binh"),
-    ("  Cà   Mau\t", "ca mau"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("Kẹo dừa", "keo dua"),
+        ("keo dua", "keo dua"),
+        ("KẸO DỪA", "keo dua"),
+        ("Đắk Lắk", "dak lak"),
+        ("đắk lắk", "dak lak"),
+        ("Bến Tre", "ben tre"),
+        ("Thừa Thiên Huế", "thua thien hue"),
+        ("Hoà Bình", "hoa binh"),
+        ("Hòa Bình", "hoa binh"),
+        ("  Cà   Mau\t", "ca mau"),
+        ("", ""),
+    ],
+)
 def test_fold(typed, key):
     assert fold(typed) == key
 

@@ -21,19 +21,35 @@ def resolver(table: dict[str, list[str]]):
     return resolve
 
 
-
-
-
-@pytest.mark.parametrize(("address", "reason"), [
-    ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
-    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"),
-    ("169.254.169.254", "link-local"), ("fe80::1", "link-local"), ("100.64.0.1", "CGNAT"),
-    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"), ("192.0.2.1", "private"),
-    ("fd00::1", "unique-local"), ("fc00::1", "unique-local"),
-    ("::ffff:127.0.0.1", "loopback"), ("::ffff:10.0.0.1", "private"), ("::ffff:169.254.169.254", "link-local"),
-    ("2002:7f00:1::", "loopback"), ("64:ff9b::a00:1", "private"), ("::127.0.0.1", "reserved"),
-])
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("100.64.0.1", "CGNAT"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("192.0.2.1", "private"),
+        ("fd00::1", "unique-local"),
+        ("fc00::1", "unique-local"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:10.0.0.1", "private"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("2002:7f00:1::", "loopback"),
+        ("64:ff9b::a00:1", "private"),
+        ("::127.0.0.1", "reserved"),
+    ],
+)
 def test_non_public_addresses_are_refused(address, reason):
     assert reason in (address_refusal(ipaddress.ip_address(address), DEFAULT) or "")
 
@@ -43,23 +59,37 @@ def test_public_addresses_are_allowed(address):
     assert address_refusal(ipaddress.ip_address(address), DEFAULT) is None
 
 
-@pytest.mark.parametrize(("url", "reason"), [
-    ("http://hooks.example.vn/x", "only https"),
-    ("ftp://hooks.example.vn/x", "not an http(s) URL"),
-    ("https://user:pw@hooks.example.vn/x", "credentials"),
-    ("https://user@hooks.example.vn/x", "credentials"),
-    ("https://localhost/x", "localhost"), ("https://api.localhost./x", "localhost"),
-    ("https://127.0.0.1/x", "loopback"), ("https://[::1]/x", "loopback"), ("https://[::ffff:7f00:1]/x", "loopback"),
-    ("https://[fd12:3456::1]/x", "unique-local"), ("https://169.254.169.254/latest/meta-data", "link-local"),
-    ("https://hooks.example.vn:8443/x", "port 8443"), ("https://hooks.example.vn:99999/x", "not a valid URL"),
-    ("https://nowhere.example.vn/x", "does not resolve"),
-    ("https://internal.example.vn/x", "resolves to a private address"),
-    ("https://mixed.example.vn/x", "resolves to a loopback address"),  # every address must be allowed
-    ("https://2130706433/x", "resolves to a loopback address"),  # 127.0.0.1 as one number, as getaddrinfo reads it
-])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://hooks.example.vn/x", "only https"),
+        ("ftp://hooks.example.vn/x", "not an http(s) URL"),
+        ("https://user:pw@hooks.example.vn/x", "credentials"),
+        ("https://user@hooks.example.vn/x", "credentials"),
+        ("https://localhost/x", "localhost"),
+        ("https://api.localhost./x", "localhost"),
+        ("https://127.0.0.1/x", "loopback"),
+        ("https://[::1]/x", "loopback"),
+        ("https://[::ffff:7f00:1]/x", "loopback"),
+        ("https://[fd12:3456::1]/x", "unique-local"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://hooks.example.vn:8443/x", "port 8443"),
+        ("https://hooks.example.vn:99999/x", "not a valid URL"),
+        ("https://nowhere.example.vn/x", "does not resolve"),
+        ("https://internal.example.vn/x", "resolves to a private address"),
+        ("https://mixed.example.vn/x", "resolves to a loopback address"),  # every address must be allowed
+        ("https://2130706433/x", "resolves to a loopback address"),  # 127.0.0.1 as one number, as getaddrinfo reads it
+    ],
+)
 def test_urls_outside_the_default_policy_are_refused(url, reason):
-    resolve = resolver({"hooks.example.vn": ["93.184.216.34"], "internal.example.vn": ["10.0.0.5"],
-                        "mixed.example.vn": ["93.184.216.34", "127.0.0.1"], "2130706433": ["127.0.0.1"]})
+    resolve = resolver(
+        {
+            "hooks.example.vn": ["93.184.216.34"],
+            "internal.example.vn": ["10.0.0.5"],
+            "mixed.example.vn": ["93.184.216.34", "127.0.0.1"],
+            "2130706433": ["127.0.0.1"],
+        }
+    )
     with pytest.raises(TargetRefused) as refused:
         check_url(url, DEFAULT, resolve)
     assert reason in str(refused.value)
@@ -67,8 +97,11 @@ def test_urls_outside_the_default_policy_are_refused(url, reason):
 
 
 def test_an_allowed_url_keeps_its_name_and_the_addresses_checked():
-    target = check_url("https://Hooks.Example.VN/ocop/in?k=1#frag", DEFAULT,
-                       resolver({"hooks.example.vn": ["93.184.216.34", "2606:4700::1111"]}))
+    target = check_url(
+        "https://Hooks.Example.VN/ocop/in?k=1#frag",
+        DEFAULT,
+        resolver({"hooks.example.vn": ["93.184.216.34", "2606:4700::1111"]}),
+    )
     assert (target.scheme, target.host, target.port, target.path) == ("https", "hooks.example.vn", 443, "/ocop/in?k=1")
     assert target.addresses == ("93.184.216.34", "2606:4700::1111")
 
@@ -96,9 +129,14 @@ def test_the_policy_is_widened_only_as_configured():
     assert TargetPolicy.parse() == DEFAULT and not DEFAULT.allow_http and DEFAULT.ports == frozenset({80, 443})
 
 
-@pytest.mark.parametrize(("kwargs", "variable"), [({"allow_http": "maybe"}, "OCOP_WEBHOOK_ALLOW_HTTP"),
-                                                  ({"networks": "10.0.0.0/33"}, "OCOP_WEBHOOK_ALLOWED_NETWORKS"),
-                                                  ({"ports": "https"}, "OCOP_WEBHOOK_PORTS")])
+@pytest.mark.parametrize(
+    ("kwargs", "variable"),
+    [
+        ({"allow_http": "maybe"}, "OCOP_WEBHOOK_ALLOW_HTTP"),
+        ({"networks": "10.0.0.0/33"}, "OCOP_WEBHOOK_ALLOWED_NETWORKS"),
+        ({"ports": "https"}, "OCOP_WEBHOOK_PORTS"),
+    ],
+)
 def test_a_wrong_setting_names_its_variable(kwargs, variable):
     with pytest.raises(ValueError, match=variable):
         TargetPolicy.parse(**kwargs)

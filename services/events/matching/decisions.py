@@ -42,8 +42,9 @@ class Decision:
 
     __slots__ = ("outcome", "hold", "_pick", "_picks", "_place")
 
-    def __init__(self, pick: Pick | None, outcome: str, hold: str | None = None, picks: Sequence | None = None,
-                 place: int = 0):
+    def __init__(
+        self, pick: Pick | None, outcome: str, hold: str | None = None, picks: Sequence | None = None, place: int = 0
+    ):
         self.outcome, self.hold, self._pick, self._picks, self._place = outcome, hold, pick, picks, place
 
     @property
@@ -93,8 +94,9 @@ class Decisions(Sequence):
 
     def __eq__(self, other):
         if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(self) == len(other) and [(d.pick, d.outcome, d.hold) for d in self] == \
-                [(d.pick, d.outcome, d.hold) for d in other]
+            return len(self) == len(other) and [(d.pick, d.outcome, d.hold) for d in self] == [
+                (d.pick, d.outcome, d.hold) for d in other
+            ]
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

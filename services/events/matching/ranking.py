@@ -34,11 +34,34 @@ class Pick:
     The parts (a dict) and the reasons (sentences) are built when first read: a ranking of 100,000
     producers reads them for the few hundred it invites or shows, not for all."""
 
-    __slots__ = ("producer_id", "producer_name", "region", "group", "products", "booths", "score", "rank",
-                 "_values", "_context", "_parts", "_reasons")
+    __slots__ = (
+        "producer_id",
+        "producer_name",
+        "region",
+        "group",
+        "products",
+        "booths",
+        "score",
+        "rank",
+        "_values",
+        "_context",
+        "_parts",
+        "_reasons",
+    )
 
-    def __init__(self, producer_id: str, producer_name: str, region: str, group: int, products: list[Candidate],
-                 booths: int, score: float, values: tuple, context: tuple | None = None, rank: int = 0):
+    def __init__(
+        self,
+        producer_id: str,
+        producer_name: str,
+        region: str,
+        group: int,
+        products: list[Candidate],
+        booths: int,
+        score: float,
+        values: tuple,
+        context: tuple | None = None,
+        rank: int = 0,
+    ):
         self.producer_id, self.producer_name, self.region, self.group = producer_id, producer_name, region, group
         self.products, self.booths, self.score, self.rank = products, booths, score, rank
         self._values, self._context, self._parts, self._reasons = values, context, None, None
@@ -57,7 +80,6 @@ class Pick:
 
     def __repr__(self) -> str:
         return f"Pick({self.producer_id!r}, rank={self.rank}, score={self.score})"
-
 
 
 # ---- score -----------------------------------------------------------------------------------
@@ -88,8 +110,12 @@ NO_HISTORY = History()
 NO_HISTORY_POINTS = fairness_points(NO_HISTORY)
 
 
-def rank(candidates: Iterable[Candidate], fair: FairTerms, history: dict[str, History] | None = None,
-         busy: dict[str, str] | None = None) -> Ranking:
+def rank(
+    candidates: Iterable[Candidate],
+    fair: FairTerms,
+    history: dict[str, History] | None = None,
+    busy: dict[str, str] | None = None,
+) -> Ranking:
     """Eligible producers, best first, each with its best products (deterministic order).
 
     ``history``: producer id -> its last 12 months; ``busy``: producer id -> why it cannot come
@@ -98,8 +124,7 @@ def rank(candidates: Iterable[Candidate], fair: FairTerms, history: dict[str, Hi
     ok, busy = eligibility(fair), busy or {}
     chosen = [c for c in candidates if c.producer_id not in busy and ok(c)]
     known = {c.product_id: c for c in chosen}
-    return rank_rows([row_of(c) for c in chosen], fair, history, None,
-                     lambda ids: {i: known[i] for i in ids})
+    return rank_rows([row_of(c) for c in chosen], fair, history, None, lambda ids: {i: known[i] for i in ids})
 
 
 # A row as ranking reads it: what the score needs and nothing more. The database hands these over
@@ -117,12 +142,23 @@ def row_of(c: Candidate) -> Row:
     """A candidate as a ranking row: stars and validity count only for a current certificate (a
     provincial key product admitted with an expired one, or none, scores as an uncertified one)."""
     certified = c.status == "current" and c.valid_until is not None
-    return (c.producer_id, c.product_id, c.group, c.region, c.stars if certified else 0,
-            c.valid_until if certified else None)
+    return (
+        c.producer_id,
+        c.product_id,
+        c.group,
+        c.region,
+        c.stars if certified else 0,
+        c.valid_until if certified else None,
+    )
 
 
-def rank_rows(rows: Iterable[Row], fair: FairTerms, history: dict[str, History] | None = None,
-              busy: Iterable[str] | None = None, details: Details | None = None) -> Ranking:
+def rank_rows(
+    rows: Iterable[Row],
+    fair: FairTerms,
+    history: dict[str, History] | None = None,
+    busy: Iterable[str] | None = None,
+    details: Details | None = None,
+) -> Ranking:
     """``rank`` on rows the database has already filtered by the fair's rules (see ``Ranking``)."""
     return Ranking(fair, rows, history or {}, busy or (), details)
 
@@ -188,8 +224,14 @@ class Ranking(Sequence):
     be built from them (season planning holds a hundred rankings); ``picks_for`` builds picks
     from rows given back."""
 
-    def __init__(self, fair: FairTerms, rows: Iterable[Row], history: dict[str, History], busy: Iterable[str],
-                 details: Details | None):
+    def __init__(
+        self,
+        fair: FairTerms,
+        rows: Iterable[Row],
+        history: dict[str, History],
+        busy: Iterable[str],
+        details: Details | None,
+    ):
         rules = fair.rules
         self.fair, self.history, self._details = fair, history, details
         self._fresh = fresh = _Freshness(fair.ends_on)
@@ -216,10 +258,21 @@ class Ranking(Sequence):
         past, places = history.get, []
         for producer_id, row in best.items():
             h = past(producer_id)
-            values = (row[4] * STAR_POINTS, fresh[row[5]], NO_HISTORY_POINTS if h is None else fairness_points(h),
-                      weight[row[3]], fit[row[2]])
-            places.append((-round(sum(values), 3), producer_id, row[2],
-                           min(most, 1 + products.get(producer_id, 0)) if most > 1 else 1))
+            values = (
+                row[4] * STAR_POINTS,
+                fresh[row[5]],
+                NO_HISTORY_POINTS if h is None else fairness_points(h),
+                weight[row[3]],
+                fit[row[2]],
+            )
+            places.append(
+                (
+                    -round(sum(values), 3),
+                    producer_id,
+                    row[2],
+                    min(most, 1 + products.get(producer_id, 0)) if most > 1 else 1,
+                )
+            )
         heapq.heapify(places)
         self._heap, self._order, self._places = places, [], None
         self._picks: dict[int, Pick] = {}
@@ -356,9 +409,22 @@ class Ranking(Sequence):
             negated, producer_id, _, booths = self._order[i]
             best, c = top[0], found[top[0][1]]
             h = self.history.get(producer_id, NO_HISTORY)
-            values = (best[4] * STAR_POINTS, fresh[best[5]], fairness_points(h), self._weight[best[3]],
-                      self.fit[best[2]])
-            self._picks[i] = Pick(producer_id, c.producer_name, c.region, c.group, [found[r[1]] for r in top],
-                                  booths, -negated, values, (c, fair, h, region_relation(c.region, fair.region)),
-                                  rank=i + 1)
-
+            values = (
+                best[4] * STAR_POINTS,
+                fresh[best[5]],
+                fairness_points(h),
+                self._weight[best[3]],
+                self.fit[best[2]],
+            )
+            self._picks[i] = Pick(
+                producer_id,
+                c.producer_name,
+                c.region,
+                c.group,
+                [found[r[1]] for r in top],
+                booths,
+                -negated,
+                values,
+                (c, fair, h, region_relation(c.region, fair.region)),
+                rank=i + 1,
+            )

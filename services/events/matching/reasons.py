@@ -13,8 +13,10 @@ def reasons(top: Candidate, fair: FairTerms, h: History, relation: str) -> list[
     elif how == "potential_ocop":
         out = [f"{top.product_name}: not yet certified (potential OCOP), which the fair admits"]
     else:
-        out = [f"{top.product_name}: {top.stars}★, meets every rule of the fair",
-               f"certificate valid until {top.valid_until.isoformat()}"]
+        out = [
+            f"{top.product_name}: {top.stars}★, meets every rule of the fair",
+            f"certificate valid until {top.valid_until.isoformat()}",
+        ]
     if h.invited or h.exhibited:
         out.append(f"invited {h.invited} and exhibited {h.exhibited} times in the last 12 months")
     else:
@@ -25,4 +27,3 @@ def reasons(top: Candidate, fair: FairTerms, h: History, relation: str) -> list[
     if share is not None:
         out.append(f"group {top.group} may take at most {share:.0%} of the booths")
     return out
-

@@ -40,10 +40,10 @@ class Candidate:
     region: str
     stars: int
     valid_until: date | None
-    status: str = "current"          # current, revoked, expired, or uncertified (never certified)
+    status: str = "current"  # current, revoked, expired, or uncertified (never certified)
     subgroup: str | None = None
     potential_five_star: bool = False
-    provincial_key: bool = False     # designated a provincial key product (sản phẩm chủ lực cấp tỉnh)
+    provincial_key: bool = False  # designated a provincial key product (sản phẩm chủ lực cấp tỉnh)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Rules:
 
     min_stars: int = 3
     admit_uncertified: bool = False
-    admit_provincial_key: bool = False   # Decision 950/QĐ-BCT: provincial key products, whatever their stars
+    admit_provincial_key: bool = False  # Decision 950/QĐ-BCT: provincial key products, whatever their stars
     groups: tuple[int, ...] = ()
     subgroups: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
@@ -61,9 +61,12 @@ class Rules:
     valid_through_end: bool = True
     max_products_per_producer: int = 3
     max_booths_per_producer: int = 1
-    group_quotas: tuple[tuple[int, float], ...] = ()   # (group, largest share of the booths)
-    regional_weights: tuple[float, float, float] = (DEFAULT_REGIONAL_WEIGHTS["host"], DEFAULT_REGIONAL_WEIGHTS["near"],
-                                                    DEFAULT_REGIONAL_WEIGHTS["far"])
+    group_quotas: tuple[tuple[int, float], ...] = ()  # (group, largest share of the booths)
+    regional_weights: tuple[float, float, float] = (
+        DEFAULT_REGIONAL_WEIGHTS["host"],
+        DEFAULT_REGIONAL_WEIGHTS["near"],
+        DEFAULT_REGIONAL_WEIGHTS["far"],
+    )
     overbooking_percent: int = 0
     waitlist_size: int | None = None
     top_up: bool = True
@@ -72,18 +75,24 @@ class Rules:
     def from_dict(cls, d: dict | None) -> Rules:
         d = d or {}
         weights = {**DEFAULT_REGIONAL_WEIGHTS, **(d.get("regional_weights") or {})}
-        return cls(min_stars=d.get("min_stars", 3), admit_uncertified=d.get("admit_uncertified", False),
-                   admit_provincial_key=d.get("admit_provincial_key", False),
-                   groups=tuple(d.get("groups") or ()), subgroups=tuple(d.get("subgroups") or ()),
-                   regions=tuple(d.get("regions") or ()), provinces=tuple(d.get("provinces") or ()),
-                   producer_kinds=tuple(d.get("producer_kinds") or ()),
-                   valid_through_end=d.get("valid_through_end", True),
-                   max_products_per_producer=d.get("max_products_per_producer", 3),
-                   max_booths_per_producer=d.get("max_booths_per_producer", 1),
-                   group_quotas=tuple(sorted((int(g), float(s)) for g, s in (d.get("group_quotas") or {}).items())),
-                   regional_weights=(float(weights["host"]), float(weights["near"]), float(weights["far"])),
-                   overbooking_percent=d.get("overbooking_percent", 0), waitlist_size=d.get("waitlist_size"),
-                   top_up=d.get("top_up", True))
+        return cls(
+            min_stars=d.get("min_stars", 3),
+            admit_uncertified=d.get("admit_uncertified", False),
+            admit_provincial_key=d.get("admit_provincial_key", False),
+            groups=tuple(d.get("groups") or ()),
+            subgroups=tuple(d.get("subgroups") or ()),
+            regions=tuple(d.get("regions") or ()),
+            provinces=tuple(d.get("provinces") or ()),
+            producer_kinds=tuple(d.get("producer_kinds") or ()),
+            valid_through_end=d.get("valid_through_end", True),
+            max_products_per_producer=d.get("max_products_per_producer", 3),
+            max_booths_per_producer=d.get("max_booths_per_producer", 1),
+            group_quotas=tuple(sorted((int(g), float(s)) for g, s in (d.get("group_quotas") or {}).items())),
+            regional_weights=(float(weights["host"]), float(weights["near"]), float(weights["far"])),
+            overbooking_percent=d.get("overbooking_percent", 0),
+            waitlist_size=d.get("waitlist_size"),
+            top_up=d.get("top_up", True),
+        )
 
     def quota(self, group: int) -> float | None:
         for g, share in self.group_quotas:
@@ -132,7 +141,6 @@ class History:
 
     invited: int = 0
     exhibited: int = 0
-
 
 
 def overlaps(kind_a: str, a: tuple[date, date], kind_b: str, b: tuple[date, date]) -> bool:

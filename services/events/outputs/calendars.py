@@ -30,10 +30,18 @@ from shared.text import one_line
 
 PRODID = "-//OCOP trade promotion//events//VI"
 
-KIND_NAMES = {"trade_fair": "Hội chợ thương mại", "exhibition": "Triển lãm",
-              "showcase_point": "Điểm giới thiệu và bán sản phẩm OCOP"}
-STATUS_NAMES = {"published": "đã công bố", "inviting": "đang mời tham gia", "closed": "đã chốt danh sách",
-                "held": "đã tổ chức", "cancelled": "đã hủy"}
+KIND_NAMES = {
+    "trade_fair": "Hội chợ thương mại",
+    "exhibition": "Triển lãm",
+    "showcase_point": "Điểm giới thiệu và bán sản phẩm OCOP",
+}
+STATUS_NAMES = {
+    "published": "đã công bố",
+    "inviting": "đang mời tham gia",
+    "closed": "đã chốt danh sách",
+    "held": "đã tổ chức",
+    "cancelled": "đã hủy",
+}
 
 
 @dataclass(frozen=True)
@@ -68,26 +76,39 @@ class BoothEntry:
     fair: FairEntry
 
 
-def _entry(key: str, fair: FairEntry, sequence: int, status: str, lines: list[str], busy: bool,
-           stamp: datetime) -> ical.Entry:
+def _entry(
+    key: str, fair: FairEntry, sequence: int, status: str, lines: list[str], busy: bool, stamp: datetime
+) -> ical.Entry:
     local = ()
     if fair.invitation_deadline is not None and fair.status in ("published", "inviting"):
         local = (("x-ocop-invitation-deadline", fair.invitation_deadline),)  # in Vietnam time, with its TZID
     # every line of data on one line (the writer keeps the line breaks between them)
-    return ical.Entry(key=key, summary=one_line(fair.name), first_day=fair.starts_on, last_day=fair.ends_on,
-                      # DTSTAMP: when the entry last changed in our store
-                      stamp=fair.updated_at or fair.created_at or stamp, sequence=sequence,
-                      description="\n".join(one_line(line) for line in lines),
-                      location=one_line(f"{fair.venue}, {fair.host_province}"), status=status, busy=busy,
-                      created=fair.created_at, modified=fair.updated_at,
-                      categories=(KIND_NAMES.get(fair.kind, fair.kind),), local=local)
+    return ical.Entry(
+        key=key,
+        summary=one_line(fair.name),
+        first_day=fair.starts_on,
+        last_day=fair.ends_on,
+        # DTSTAMP: when the entry last changed in our store
+        stamp=fair.updated_at or fair.created_at or stamp,
+        sequence=sequence,
+        description="\n".join(one_line(line) for line in lines),
+        location=one_line(f"{fair.venue}, {fair.host_province}"),
+        status=status,
+        busy=busy,
+        created=fair.created_at,
+        modified=fair.updated_at,
+        categories=(KIND_NAMES.get(fair.kind, fair.kind),),
+        local=local,
+    )
 
 
 def _about(fair: FairEntry) -> list[str]:
-    lines = [f"{KIND_NAMES.get(fair.kind, fair.kind)} — {STATUS_NAMES.get(fair.status, fair.status)}",
-             f"Đơn vị tổ chức: {fair.organiser}",
-             f"Thời gian: {fair.starts_on:%d/%m/%Y} – {fair.ends_on:%d/%m/%Y}",
-             f"Địa điểm: {fair.venue}, {fair.host_province}"]
+    lines = [
+        f"{KIND_NAMES.get(fair.kind, fair.kind)} — {STATUS_NAMES.get(fair.status, fair.status)}",
+        f"Đơn vị tổ chức: {fair.organiser}",
+        f"Thời gian: {fair.starts_on:%d/%m/%Y} – {fair.ends_on:%d/%m/%Y}",
+        f"Địa điểm: {fair.venue}, {fair.host_province}",
+    ]
     if fair.invitation_deadline is not None and fair.status in ("published", "inviting"):
         local = utc(fair.invitation_deadline).astimezone(VIETNAM)
         lines.append(f"Hạn đăng ký/trả lời lời mời: {local:%H:%M %d/%m/%Y} (giờ Việt Nam)")
@@ -98,18 +119,30 @@ def _about(fair: FairEntry) -> list[str]:
 
 def _feed(name: str, description: str, entries: list[ical.Entry]) -> bytes:
     # a subscribed calendar should look again every 6 hours (a hint; clients choose)
-    return ical.calendar(entries, prodid=PRODID, name=name, description=description,
-                         refresh=timedelta(hours=6)).encode()
+    return ical.calendar(
+        entries, prodid=PRODID, name=name, description=description, refresh=timedelta(hours=6)
+    ).encode()
 
 
-def fairs_feed(fairs: list[FairEntry], now: datetime | None = None, name: str = "Hội chợ, triển lãm OCOP") \
-        -> bytes:
+def fairs_feed(fairs: list[FairEntry], now: datetime | None = None, name: str = "Hội chợ, triển lãm OCOP") -> bytes:
     """The public feed: one entry per announced fair, cancelled ones marked CANCELLED."""
     now = now or datetime.now(UTC)
-    return _feed(name, "Các hội chợ, triển lãm và điểm giới thiệu sản phẩm OCOP đã công bố",
-                 [_entry(f"fair-{fair.id}", fair, fair.version,
-                         "CANCELLED" if fair.status == "cancelled" else "CONFIRMED", _about(fair), False, now)
-                  for fair in fairs])
+    return _feed(
+        name,
+        "Các hội chợ, triển lãm và điểm giới thiệu sản phẩm OCOP đã công bố",
+        [
+            _entry(
+                f"fair-{fair.id}",
+                fair,
+                fair.version,
+                "CANCELLED" if fair.status == "cancelled" else "CONFIRMED",
+                _about(fair),
+                False,
+                now,
+            )
+            for fair in fairs
+        ],
+    )
 
 
 def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: datetime | None = None) -> bytes:
@@ -126,8 +159,17 @@ def producer_feed(producer_name: str | None, booths: list[BoothEntry], now: date
             lines.append(f"Gian hàng số: {numbers}" if numbers else "Đã nhận lời tham gia")
         elif fair.status != "cancelled":
             lines.append("Không còn tham gia" + (f": {entry.status_reason}" if entry.status_reason else "."))
-        entries.append(_entry(f"booth-{entry.invitation_id}", fair, fair.version + entry.version,
-                              "CONFIRMED" if going else "CANCELLED", lines, going, now))
+        entries.append(
+            _entry(
+                f"booth-{entry.invitation_id}",
+                fair,
+                fair.version + entry.version,
+                "CONFIRMED" if going else "CANCELLED",
+                lines,
+                going,
+                now,
+            )
+        )
     return _feed(title, "Các hội chợ đã nhận lời tham gia", entries)
 
 
@@ -148,8 +190,9 @@ def _feed_serializer(secret: str):
 
     from shared import keys
 
-    return URLSafeSerializer(keys.key("calendar-link", secret), salt=FEED_SALT,
-                             signer_kwargs={"digest_method": hashlib.sha256})
+    return URLSafeSerializer(
+        keys.key("calendar-link", secret), salt=FEED_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+    )
 
 
 def feed_token(secret: str, producer_id: str) -> str:

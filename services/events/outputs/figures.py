@@ -64,11 +64,11 @@ def top_share(values: Iterable[float], fraction: float = 0.1) -> float | None:
 @dataclass(frozen=True)
 class Fairness:
     eligible_producers: int
-    invited_producers: int          # invited at least once, eligible or not
-    eligible_invited: int           # eligible and invited at least once
-    invited_share: float | None     # eligible_invited / eligible_producers
+    invited_producers: int  # invited at least once, eligible or not
+    eligible_invited: int  # eligible and invited at least once
+    invited_share: float | None  # eligible_invited / eligible_producers
     invitations: int
-    spread_over: int                # producers the Gini and top-10% are computed over
+    spread_over: int  # producers the Gini and top-10% are computed over
     gini: float
     top10_share: float | None
     max_per_producer: int
@@ -84,10 +84,17 @@ def fairness(eligible: Iterable[str], invitations_per_producer: Mapping[str, int
     population = eligible | set(counts)
     amounts = [counts.get(p, 0) for p in population]
     eligible_invited = len(eligible & set(counts))
-    return Fairness(eligible_producers=len(eligible), invited_producers=len(counts),
-                    eligible_invited=eligible_invited, invited_share=ratio(eligible_invited, len(eligible)),
-                    invitations=sum(counts.values()), spread_over=len(population), gini=gini(amounts),
-                    top10_share=top_share(amounts, 0.1), max_per_producer=max(amounts, default=0))
+    return Fairness(
+        eligible_producers=len(eligible),
+        invited_producers=len(counts),
+        eligible_invited=eligible_invited,
+        invited_share=ratio(eligible_invited, len(eligible)),
+        invitations=sum(counts.values()),
+        spread_over=len(population),
+        gini=gini(amounts),
+        top10_share=top_share(amounts, 0.1),
+        max_per_producer=max(amounts, default=0),
+    )
 
 
 @dataclass
@@ -99,8 +106,12 @@ class Tally:
     acceptances: int = 0
 
     def as_dict(self) -> dict:
-        return {"key": self.key, "invitations": self.invitations, "acceptances": self.acceptances,
-                "acceptance_rate": ratio(self.acceptances, self.invitations)}
+        return {
+            "key": self.key,
+            "invitations": self.invitations,
+            "acceptances": self.acceptances,
+            "acceptance_rate": ratio(self.acceptances, self.invitations),
+        }
 
 
 def tallies(rows: Iterable[tuple], order: Iterable[str] = ()) -> list[dict]:
@@ -121,10 +132,15 @@ def tallies(rows: Iterable[tuple], order: Iterable[str] = ()) -> list[dict]:
 def fair_figures(capacity: int, booths_assigned: int, subsidy_per_booth: int, budget: int | None) -> dict:
     """Fill rate and subsidy of one fair (or of several summed)."""
     committed = booths_assigned * subsidy_per_booth
-    return {"capacity": capacity, "booths_assigned": booths_assigned,
-            "fill_rate": ratio(booths_assigned, capacity), "subsidy_committed": committed, "budget": budget,
-            "budget_used": ratio(committed, budget) if budget is not None else None,
-            "budget_left": budget - committed if budget is not None else None}
+    return {
+        "capacity": capacity,
+        "booths_assigned": booths_assigned,
+        "fill_rate": ratio(booths_assigned, capacity),
+        "subsidy_committed": committed,
+        "budget": budget,
+        "budget_used": ratio(committed, budget) if budget is not None else None,
+        "budget_left": budget - committed if budget is not None else None,
+    }
 
 
 def add_months(day: date, months: int) -> date:

@@ -21,12 +21,14 @@ from .schemas import (
     ProducerFeedArgs,
 )
 
-blp = Blueprint("event-outputs", __name__, url_prefix="/",
-                description="Calendar feeds, participants' export and programme figures")
+blp = Blueprint(
+    "event-outputs", __name__, url_prefix="/", description="Calendar feeds, participants' export and programme figures"
+)
 STAFF = ("trade_officer", "integration")
 ICS = "text/calendar; charset=utf-8"
-_CALENDAR_DOC = {"200": {"description": "an iCalendar (RFC 5545) file",
-                         "content": {"text/calendar": {"schema": {"type": "string"}}}}}
+_CALENDAR_DOC = {
+    "200": {"description": "an iCalendar (RFC 5545) file", "content": {"text/calendar": {"schema": {"type": "string"}}}}
+}
 
 
 def feed_secret() -> str:
@@ -37,8 +39,11 @@ def feed_secret() -> str:
 
 
 def _calendar(body: bytes, name: str) -> Response:
-    return Response(body, content_type=ICS, headers={"Content-Disposition": f'inline; filename="{name}"',
-                                                     "Cache-Control": "private, max-age=300"})
+    return Response(
+        body,
+        content_type=ICS,
+        headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, max-age=300"},
+    )
 
 
 @blp.route("/calendars/fairs.ics")
@@ -83,18 +88,30 @@ class ProducerCalendarLink(MethodView):
         with rt().transaction() as s:
             if not queries.producer_known(s, producer_id):
                 abort(404, message=f"the events service knows no producer {producer_id}")
-        url = (f"{request.host_url.rstrip('/')}/calendars/producers/{producer_id}.ics"
-               f"?token={calendars.feed_token(feed_secret(), producer_id)}")
-        return {"producer_id": producer_id, "url": url, "webcal": "webcal://" + url.split("://", 1)[1],
-                "revocation": "changing OCOP_CALENDAR_SECRET revokes every calendar link"}
+        url = (
+            f"{request.host_url.rstrip('/')}/calendars/producers/{producer_id}.ics"
+            f"?token={calendars.feed_token(feed_secret(), producer_id)}"
+        )
+        return {
+            "producer_id": producer_id,
+            "url": url,
+            "webcal": "webcal://" + url.split("://", 1)[1],
+            "revocation": "changing OCOP_CALENDAR_SECRET revokes every calendar link",
+        }
 
 
 @blp.route("/fairs/<fair_id>/participants.csv")
 class FairParticipants(MethodView):
     @require("trade_officer")
     @blp.arguments(ParticipantsArgs, location="query")
-    @blp.doc(responses={"200": {"description": "the participants as CSV (UTF-8 with BOM), one row per product",
-                                "content": {"text/csv": {"schema": {"type": "string"}}}}})
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the participants as CSV (UTF-8 with BOM), one row per product",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    )
     def get(self, args, fair_id):
         """Export a fair's participants: accepted producers with their booths (and, with `status`, the
         invited, waitlisted...), their products, stars, province, region, contacts and subsidy."""
@@ -111,8 +128,11 @@ class FairParticipants(MethodView):
             finally:
                 session.close()
 
-        return Response(stream_with_context(stream()), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="participants-{fair.id}.csv"'})
+        return Response(
+            stream_with_context(stream()),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="participants-{fair.id}.csv"'},
+        )
 
 
 @blp.route("/figures")
@@ -125,5 +145,6 @@ class ProgrammeFigures(MethodView):
         region, province, group and producer kind; fill rate and subsidy against budget per fair and
         overall; fairness (share of eligible producers invited, Gini, top-10% share)."""
         with rt().transaction() as s:
-            return queries.programme_figures(s, args["year"], args["from_"], args["to"], args["province"],
-                                             args["region"])
+            return queries.programme_figures(
+                s, args["year"], args["from_"], args["to"], args["province"], args["region"]
+            )

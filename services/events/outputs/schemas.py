@@ -19,47 +19,80 @@ def _unique(values):
 
 
 class FeedArgs(Schema):
-    region = fields.String(load_default=None, validate=validate.OneOf(REGIONS),
-                           metadata={"description": "only fairs hosted in this region"})
+    region = fields.String(
+        load_default=None,
+        validate=validate.OneOf(REGIONS),
+        metadata={"description": "only fairs hosted in this region"},
+    )
     kind = fields.String(load_default=None, validate=validate.OneOf(FAIR_KINDS))
 
 
 class ProducerFeedArgs(Schema):
-    token = Line(load_default=None, min_length=1, max_length=500, metadata={
-        "description": "the signed feed link's token (from .../calendar-link), for calendar apps that cannot "
-                       "send a bearer token"})
+    token = Line(
+        load_default=None,
+        min_length=1,
+        max_length=500,
+        metadata={
+            "description": "the signed feed link's token (from .../calendar-link), for calendar apps that cannot "
+            "send a bearer token"
+        },
+    )
 
 
 class FeedLinkOut(Schema):
     producer_id = fields.String()
-    url = fields.String(metadata={"description": "subscribe to this URL (webcal:// works too); anyone holding "
-                                                 "it can read the producer's calendar"})
+    url = fields.String(
+        metadata={
+            "description": "subscribe to this URL (webcal:// works too); anyone holding "
+            "it can read the producer's calendar"
+        }
+    )
     webcal = fields.String()
     revocation = fields.String()
 
 
 class ParticipantsArgs(Schema):
-    status = DelimitedList(fields.String(validate=validate.OneOf(INVITATION_STATUSES)),
-                           load_default=lambda: ["accepted"],
-                           validate=[validate.Length(min=1, max=len(INVITATION_STATUSES)), _unique], metadata={
-                               "description": "comma-separated invitation statuses, e.g. accepted,issued,waitlisted "
-                                              "(default: accepted)"})
+    status = DelimitedList(
+        fields.String(validate=validate.OneOf(INVITATION_STATUSES)),
+        load_default=lambda: ["accepted"],
+        validate=[validate.Length(min=1, max=len(INVITATION_STATUSES)), _unique],
+        metadata={
+            "description": "comma-separated invitation statuses, e.g. accepted,issued,waitlisted (default: accepted)"
+        },
+    )
 
 
 class FiguresArgs(Schema):
-    year = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=FIRST_YEAR, max=LAST_YEAR),
-                          metadata={"description": "fairs starting in this calendar year (default: this year, "
-                                                   "unless from/to are given)"})
-    from_ = fields.Date(data_key="from", load_default=None, metadata={
-        "description": f"first day of a range (years {FIRST_YEAR} to {LAST_YEAR})"})
-    to = fields.Date(load_default=None, metadata={
-        "description": f"last day of a range (inclusive; years {FIRST_YEAR} to {LAST_YEAR})"})
-    province = DelimitedList(ProvinceName(), load_default=list, validate=[validate.Length(max=100), _unique], metadata={
-        "description": "comma-separated producer provinces (old names accepted): the breakdowns, totals of "
-                       "invitations and fairness count only producers from these (or from `region`)"})
-    region = DelimitedList(fields.String(validate=validate.OneOf(REGIONS)), load_default=list,
-                           validate=[validate.Length(max=len(REGIONS)), _unique],
-                           metadata={"description": "comma-separated producer regions, as `province`"})
+    year = fields.Integer(
+        load_default=None,
+        strict=False,
+        validate=validate.Range(min=FIRST_YEAR, max=LAST_YEAR),
+        metadata={"description": "fairs starting in this calendar year (default: this year, unless from/to are given)"},
+    )
+    from_ = fields.Date(
+        data_key="from",
+        load_default=None,
+        metadata={"description": f"first day of a range (years {FIRST_YEAR} to {LAST_YEAR})"},
+    )
+    to = fields.Date(
+        load_default=None,
+        metadata={"description": f"last day of a range (inclusive; years {FIRST_YEAR} to {LAST_YEAR})"},
+    )
+    province = DelimitedList(
+        ProvinceName(),
+        load_default=list,
+        validate=[validate.Length(max=100), _unique],
+        metadata={
+            "description": "comma-separated producer provinces (old names accepted): the breakdowns, totals of "
+            "invitations and fairness count only producers from these (or from `region`)"
+        },
+    )
+    region = DelimitedList(
+        fields.String(validate=validate.OneOf(REGIONS)),
+        load_default=list,
+        validate=[validate.Length(max=len(REGIONS)), _unique],
+        metadata={"description": "comma-separated producer regions, as `province`"},
+    )
 
     @validates_schema
     def _one_period(self, data, **_):
@@ -118,17 +151,20 @@ class TallyOut(Schema):
 
 
 class FairnessOut(Schema):
-    eligible_producers = fields.Integer(metadata={"description": "producers with a product certified at some time "
-                                                                 "in the period (read model)"})
+    eligible_producers = fields.Integer(
+        metadata={"description": "producers with a product certified at some time in the period (read model)"}
+    )
     invited_producers = fields.Integer()
     eligible_invited = fields.Integer()
     invited_share = fields.Float(allow_none=True, metadata={"description": "eligible_invited / eligible_producers"})
     invitations = fields.Integer()
-    spread_over = fields.Integer(metadata={"description": "producers the spread is measured over: the eligible "
-                                                          "ones and any other invited"})
+    spread_over = fields.Integer(
+        metadata={"description": "producers the spread is measured over: the eligible ones and any other invited"}
+    )
     gini = fields.Float(metadata={"description": "Gini coefficient of invitations per producer (0: even)"})
-    top10_share = fields.Float(allow_none=True, metadata={"description": "share of the invitations that went to "
-                                                                         "the top 10% of producers"})
+    top10_share = fields.Float(
+        allow_none=True, metadata={"description": "share of the invitations that went to the top 10% of producers"}
+    )
     max_per_producer = fields.Integer()
 
 

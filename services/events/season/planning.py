@@ -47,25 +47,25 @@ class Choice:
 
     fair_id: str
     producer_id: str
-    outcome: str          # issue or waitlist
-    order: int            # 1-based place in the fair's season order: the invitation's rank
-    place: int            # 0-based place in the fair's own standing
+    outcome: str  # issue or waitlist
+    order: int  # 1-based place in the fair's season order: the invitation's rank
+    place: int  # 0-based place in the fair's own standing
     score: float
     group: int
     booths: int
-    prior: int            # invitations the producer already had in the season when chosen
-    round: int            # the round it was chosen in (0: waitlisted after the rounds)
+    prior: int  # invitations the producer already had in the season when chosen
+    round: int  # the round it was chosen in (0: waitlisted after the rounds)
     hold: str | None = None
 
 
 @dataclass
 class Plan:
-    fairs: list[FairTerms]                      # in season order
-    choices: dict[str, list[Choice]]            # per fair: invitations, then the waitlist
-    greedy: dict[str, list[str]]                # per fair: whom matching it alone would invite
-    ranked: dict[str, int]                      # per fair: producers in its standing
-    eligible: set[str]                          # producers eligible for at least one fair
-    clashes: dict[str, frozenset[str]]          # per fair: overlapping staffed fairs of the season
+    fairs: list[FairTerms]  # in season order
+    choices: dict[str, list[Choice]]  # per fair: invitations, then the waitlist
+    greedy: dict[str, list[str]]  # per fair: whom matching it alone would invite
+    ranked: dict[str, int]  # per fair: producers in its standing
+    eligible: set[str]  # producers eligible for at least one fair
+    clashes: dict[str, frozenset[str]]  # per fair: overlapping staffed fairs of the season
     rounds: int = 0
 
     def issued(self) -> dict[str, list[str]]:
@@ -81,8 +81,14 @@ def season_order(fairs: Iterable[FairTerms]) -> list[FairTerms]:
 
 def clashes(fairs: Sequence[FairTerms]) -> dict[str, frozenset[str]]:
     """For each fair, the season's other fairs a producer could not attend as well (staffed, dates meeting)."""
-    return {f.fair_id: frozenset(g.fair_id for g in fairs if g.fair_id != f.fair_id and overlaps(
-        f.kind, (f.starts_on, f.ends_on), g.kind, (g.starts_on, g.ends_on))) for f in fairs}
+    return {
+        f.fair_id: frozenset(
+            g.fair_id
+            for g in fairs
+            if g.fair_id != f.fair_id and overlaps(f.kind, (f.starts_on, f.ends_on), g.kind, (g.starts_on, g.ends_on))
+        )
+        for f in fairs
+    }
 
 
 class _Turn:
@@ -92,8 +98,8 @@ class _Turn:
         self.fair, self.ranking, self.load = fair, ranking, load
         self.size = len(ranking)
         self.levels: dict[int, int] = {}
-        self.closed = bytearray(self.size)   # places never to be invited here (taken, held, clashing)
-        self.held: dict[int, str] = {}       # why a place was held back when its turn came
+        self.closed = bytearray(self.size)  # places never to be invited here (taken, held, clashing)
+        self.held: dict[int, str] = {}  # why a place was held back when its turn came
         self.choices: list[Choice] = []
         self.open = True
 
@@ -102,8 +108,7 @@ class _Turn:
         return load.accepted >= fair.capacity or load.accepted + load.issued >= fair.issue_limit
 
 
-def plan(fairs: Sequence[FairTerms], rankings: Mapping[str, Ranking], loads: Mapping[str, Load] | None = None) \
-        -> Plan:
+def plan(fairs: Sequence[FairTerms], rankings: Mapping[str, Ranking], loads: Mapping[str, Load] | None = None) -> Plan:
     """The season plan (see the module's docstring). ``rankings``: each fair's standing (busy
     producers already left out); ``loads``: what each fair already holds (none for a draft)."""
     fairs = season_order(fairs)
@@ -129,15 +134,25 @@ def plan(fairs: Sequence[FairTerms], rankings: Mapping[str, Ranking], loads: Map
             invited_at.setdefault(producer_id, []).append(t.fair.fair_id)
             t.load.add_issued(group, booths)
             t.closed[place] = 1
-            t.choices.append(Choice(t.fair.fair_id, producer_id, "issue", len(t.choices) + 1, place, score, group,
-                                    booths, prior, rounds))
+            t.choices.append(
+                Choice(
+                    t.fair.fair_id, producer_id, "issue", len(t.choices) + 1, place, score, group, booths, prior, rounds
+                )
+            )
     for t in turns:
         _waitlist(t, count, invited_at, clash[t.fair.fair_id], top)
     eligible: set[str] = set()
     for t in turns:
         eligible.update(t.ranking.producer_ids)
-    return Plan(fairs, {t.fair.fair_id: t.choices for t in turns}, greedy(fairs, rankings, loads),
-                {t.fair.fair_id: t.size for t in turns}, eligible, clash, rounds - 1)
+    return Plan(
+        fairs,
+        {t.fair.fair_id: t.choices for t in turns},
+        greedy(fairs, rankings, loads),
+        {t.fair.fair_id: t.size for t in turns},
+        eligible,
+        clash,
+        rounds - 1,
+    )
 
 
 def _clashing(producer_id: str, invited_at: dict[str, list[str]], clash: frozenset[str]) -> bool:
@@ -165,8 +180,9 @@ def _next(t: _Turn, count: dict[str, int], invited_at: dict[str, list[str]], cla
     return None
 
 
-def _waitlist(t: _Turn, count: dict[str, int], invited_at: dict[str, list[str]], clash: frozenset[str],
-              top: int) -> None:
+def _waitlist(
+    t: _Turn, count: dict[str, int], invited_at: dict[str, list[str]], clash: frozenset[str], top: int
+) -> None:
     taken = {c.place for c in t.choices}
     room, entry = t.fair.waitlist_size, t.ranking.entry
     for level in range(top + 1):
@@ -178,14 +194,31 @@ def _waitlist(t: _Turn, count: dict[str, int], invited_at: dict[str, list[str]],
             negated, producer_id, group, booths = entry(place)
             if count.get(producer_id, 0) != level or _clashing(producer_id, invited_at, clash):
                 continue
-            hold = t.held.get(place) or hold_reason(t.fair, t.load, group, booths) \
+            hold = (
+                t.held.get(place)
+                or hold_reason(t.fair, t.load, group, booths)
                 or "the season's other fairs took its turn"
-            t.choices.append(Choice(t.fair.fair_id, producer_id, "waitlist", len(t.choices) + 1, place, -negated,
-                                    group, booths, level, 0, hold))
+            )
+            t.choices.append(
+                Choice(
+                    t.fair.fair_id,
+                    producer_id,
+                    "waitlist",
+                    len(t.choices) + 1,
+                    place,
+                    -negated,
+                    group,
+                    booths,
+                    level,
+                    0,
+                    hold,
+                )
+            )
 
 
-def greedy(fairs: Sequence[FairTerms], rankings: Mapping[str, Ranking], loads: Mapping[str, Load] | None = None) \
-        -> dict[str, list[str]]:
+def greedy(
+    fairs: Sequence[FairTerms], rankings: Mapping[str, Ranking], loads: Mapping[str, Load] | None = None
+) -> dict[str, list[str]]:
     """Per fair, whom matching that fair alone would invite (``matching.select`` on its standing)."""
     loads = loads or {}
     out = {}
@@ -212,14 +245,14 @@ class Spread:
     invitations: int
     producers_invited: int
     eligible_producers: int
-    share_invited: float                       # of the eligible producers, invited at least once
-    gini: float                                # over invitations per eligible producer (zeros included)
-    most_invitations: int                      # to one producer
-    invitations_per_producer: dict[int, int]   # number of invitations -> producers with that many
-    by_region: dict[str, dict]                 # region -> invitations, producers invited, eligible, share
+    share_invited: float  # of the eligible producers, invited at least once
+    gini: float  # over invitations per eligible producer (zeros included)
+    most_invitations: int  # to one producer
+    invitations_per_producer: dict[int, int]  # number of invitations -> producers with that many
+    by_region: dict[str, dict]  # region -> invitations, producers invited, eligible, share
     by_province: dict[str, dict]
-    fill: dict[str, float]                     # invitations / booths to offer, over the fairs: min, median, max
-    double_bookings: int                       # producers invited to two overlapping staffed fairs
+    fill: dict[str, float]  # invitations / booths to offer, over the fairs: min, median, max
+    double_bookings: int  # producers invited to two overlapping staffed fairs
     per_fair: dict[str, int] = field(default_factory=dict)
 
 
@@ -240,17 +273,29 @@ def spread(issued: Mapping[str, Sequence[str]], p: Plan, homes: Mapping[str, tup
         for row in rows.values():
             row["share_invited"] = round(row["producers_invited"] / row["eligible"], 4)
     fills = [len(issued.get(f.fair_id, ())) / f.issue_limit for f in p.fairs]
-    clashing = {pid for f in p.fairs for other in p.clashes[f.fair_id] if other > f.fair_id
-                for pid in set(issued.get(f.fair_id, ())) & set(issued.get(other, ()))}
+    clashing = {
+        pid
+        for f in p.fairs
+        for other in p.clashes[f.fair_id]
+        if other > f.fair_id
+        for pid in set(issued.get(f.fair_id, ())) & set(issued.get(other, ()))
+    }
     return Spread(
-        invitations=sum(per_producer.values()), producers_invited=len(per_producer), eligible_producers=len(eligible),
+        invitations=sum(per_producer.values()),
+        producers_invited=len(per_producer),
+        eligible_producers=len(eligible),
         share_invited=round(len(per_producer) / len(eligible), 4) if eligible else 0.0,
-        gini=gini(per_producer.get(pid, 0) for pid in eligible), most_invitations=max(per_producer.values(), default=0),
+        gini=gini(per_producer.get(pid, 0) for pid in eligible),
+        most_invitations=max(per_producer.values(), default=0),
         invitations_per_producer=dict(sorted(histogram.items())),
-        by_region=dict(sorted(areas["region"].items())), by_province=dict(sorted(areas["province"].items())),
+        by_region=dict(sorted(areas["region"].items())),
+        by_province=dict(sorted(areas["province"].items())),
         fill={"min": round(min(fills), 4), "median": round(statistics.median(fills), 4), "max": round(max(fills), 4)}
-        if fills else {}, double_bookings=len(clashing),
-        per_fair={f: len(v) for f, v in issued.items()})
+        if fills
+        else {},
+        double_bookings=len(clashing),
+        per_fair={f: len(v) for f, v in issued.items()},
+    )
 
 
 # ---- the plan as invitations ---------------------------------------------------------------------
@@ -269,7 +314,11 @@ def decisions(p: Plan, fair_id: str, picks: Mapping[str, Pick], limit: int | Non
 def reason(c: Choice, ranked: int) -> str:
     before = {0: "no invitation", 1: "1 invitation"}.get(c.prior, f"{c.prior} invitations")
     if c.outcome == "issue":
-        return (f"season plan: chosen in round {c.round} among the producers with the fewest invitations in the "
-                f"season ({before} before this one); {c.place + 1} of {ranked} in this fair's ranking")
-    return (f"season plan: waitlisted at place {c.order} with {before} in the season; {c.place + 1} of {ranked} in "
-            f"this fair's ranking")
+        return (
+            f"season plan: chosen in round {c.round} among the producers with the fewest invitations in the "
+            f"season ({before} before this one); {c.place + 1} of {ranked} in this fair's ranking"
+        )
+    return (
+        f"season plan: waitlisted at place {c.order} with {before} in the season; {c.place + 1} of {ranked} in "
+        f"this fair's ranking"
+    )

@@ -23,31 +23,41 @@ from ..standings import busy, history, terms
 from . import planning as season
 
 PLANNABLE = ("draft", "published")
-METHOD = ("Fairs take turns in date order. In each round every fair with room invites one producer: among "
-          "those its rules, quotas, booths and caps admit, who are not busy at an overlapping fair nor invited "
-          "to another overlapping staffed fair of the season, one with the fewest invitations so far in the "
-          "season, and of those the best in the fair's own ranking (score, then producer id). Rounds go on "
-          "until no fair can invite anyone more; then each fair's waitlist follows the same order. 'greedy' "
-          "is each fair matched on its own.")
+METHOD = (
+    "Fairs take turns in date order. In each round every fair with room invites one producer: among "
+    "those its rules, quotas, booths and caps admit, who are not busy at an overlapping fair nor invited "
+    "to another overlapping staffed fair of the season, one with the fewest invitations so far in the "
+    "season, and of those the best in the fair's own ranking (score, then producer id). Rounds go on "
+    "until no fair can invite anyone more; then each fair's waitlist follows the same order. 'greedy' "
+    "is each fair matched on its own."
+)
 
 
-def season_fairs(session: Session, fair_ids: list[str] | None = None, starts_from: date | None = None,
-                 starts_until: date | None = None, lock: bool = False) -> list[Fair]:
+def season_fairs(
+    session: Session,
+    fair_ids: list[str] | None = None,
+    starts_from: date | None = None,
+    starts_until: date | None = None,
+    lock: bool = False,
+) -> list[Fair]:
     """The fairs named (each draft or published), or every draft or published fair starting in the
     range; locked in id order when ``lock``."""
     if fair_ids is not None:
         q = select(Fair).where(Fair.id.in_(fair_ids))
     else:
-        q = select(Fair).where(Fair.status.in_(PLANNABLE), Fair.starts_on >= starts_from,
-                               Fair.starts_on <= starts_until)
+        q = select(Fair).where(
+            Fair.status.in_(PLANNABLE), Fair.starts_on >= starts_from, Fair.starts_on <= starts_until
+        )
     q = q.order_by(Fair.id)
     if lock:
         q = q.with_for_update().execution_options(populate_existing=True)
     found = list(session.scalars(q))
     if fair_ids is None:
         if not found:
-            raise Invalid(f"no draft or published fair starts between {starts_from.isoformat()} and "
-                          f"{starts_until.isoformat()}", field="starts_from")
+            raise Invalid(
+                f"no draft or published fair starts between {starts_from.isoformat()} and {starts_until.isoformat()}",
+                field="starts_from",
+            )
         return found
     by_id = {f.id: f for f in found}
     for fair_id in fair_ids:
@@ -55,17 +65,19 @@ def season_fairs(session: Session, fair_ids: list[str] | None = None, starts_fro
         if fair is None:
             raise Invalid(f"no fair {fair_id}", field="fair_ids")
         if fair.status not in PLANNABLE:
-            raise Invalid(f"{fair.name} ({fair.id}) is {fair.status}: a season plans draft or published fairs only",
-                          field="fair_ids")
+            raise Invalid(
+                f"{fair.name} ({fair.id}) is {fair.status}: a season plans draft or published fairs only",
+                field="fair_ids",
+            )
     return found
 
 
 @dataclass
 class Season:
-    fairs: list[Fair]                           # in season order
+    fairs: list[Fair]  # in season order
     plan: season.Plan
     picks: dict[str, dict[str, matching.Pick]]  # per fair, the producers chosen (as far as built)
-    homes: dict[str, tuple[str, str]]           # eligible producers' province and region
+    homes: dict[str, tuple[str, str]]  # eligible producers' province and region
 
 
 def plan(session: Session, fairs: list[Fair], now: datetime, limit: int | None = None) -> Season:
@@ -92,16 +104,24 @@ def homes(session: Session, producer_ids: set[str]) -> dict[str, tuple[str, str]
     """Province and region of each producer (the producers read model over certificates' copies)."""
     cp, pr = CertifiedProduct, ProducerView
     out = {}
-    for q in (select(cp.producer_id, cp.province, cp.region).distinct(), select(pr.producer_id, pr.province,
-                                                                                 pr.region)):
+    for q in (
+        select(cp.producer_id, cp.province, cp.region).distinct(),
+        select(pr.producer_id, pr.province, pr.region),
+    ):
         for producer_id, province, region in selection.fetch(session, q):
             if producer_id in producer_ids:
                 out[producer_id] = (province, region)
     return out
 
 
-def preview(session: Session, fair_ids: list[str] | None = None, starts_from: date | None = None,
-            starts_until: date | None = None, limit: int = 100, now: datetime | None = None) -> dict:
+def preview(
+    session: Session,
+    fair_ids: list[str] | None = None,
+    starts_from: date | None = None,
+    starts_until: date | None = None,
+    limit: int = 100,
+    now: datetime | None = None,
+) -> dict:
     """The plan and its spread; nothing is written."""
     now = now or datetime.now(UTC)
     s = plan(session, season_fairs(session, fair_ids, starts_from, starts_until), now, limit)
@@ -113,24 +133,46 @@ def describe(session: Session, s: Season, limit: int, applied: bool, reasons_add
     invitations = {}
     if applied:
         q = select(Invitation.fair_id, Invitation.producer_id, Invitation.id).where(
-            Invitation.fair_id.in_([f.id for f in s.fairs]))
+            Invitation.fair_id.in_([f.id for f in s.fairs])
+        )
         invitations = {(f, pid): iid for f, pid, iid in session.execute(q)}
     fairs = []
     for fair in s.fairs:
         picks, counts = s.picks[fair.id], p.counts(fair.id)
         if not reasons_added:
             season.decisions(p, fair.id, picks, limit)
-        fairs.append({
-            "fair_id": fair.id, "name": fair.name, "kind": fair.kind, "status": fair.status,
-            "host_province": fair.host_province, "region": fair.region, "starts_on": fair.starts_on,
-            "ends_on": fair.ends_on, "capacity": fair.capacity, "eligible_producers": p.ranked[fair.id],
-            "invited": counts["issue"], "waitlisted": counts["waitlist"], "greedy_invited": len(p.greedy[fair.id]),
-            "overlapping_fairs": sorted(p.clashes[fair.id]),
-            "choices": [_choice(c, picks[c.producer_id], s.homes, invitations.get((fair.id, c.producer_id)))
-                        for c in p.choices[fair.id][:limit]]})
-    return {"applied": applied, "method": METHOD, "rounds": p.rounds, "fairs": fairs,
-            "spread": {"plan": _spread(season.spread(p.issued(), p, s.homes)),
-                       "greedy": _spread(season.spread(p.greedy, p, s.homes))}}
+        fairs.append(
+            {
+                "fair_id": fair.id,
+                "name": fair.name,
+                "kind": fair.kind,
+                "status": fair.status,
+                "host_province": fair.host_province,
+                "region": fair.region,
+                "starts_on": fair.starts_on,
+                "ends_on": fair.ends_on,
+                "capacity": fair.capacity,
+                "eligible_producers": p.ranked[fair.id],
+                "invited": counts["issue"],
+                "waitlisted": counts["waitlist"],
+                "greedy_invited": len(p.greedy[fair.id]),
+                "overlapping_fairs": sorted(p.clashes[fair.id]),
+                "choices": [
+                    _choice(c, picks[c.producer_id], s.homes, invitations.get((fair.id, c.producer_id)))
+                    for c in p.choices[fair.id][:limit]
+                ],
+            }
+        )
+    return {
+        "applied": applied,
+        "method": METHOD,
+        "rounds": p.rounds,
+        "fairs": fairs,
+        "spread": {
+            "plan": _spread(season.spread(p.issued(), p, s.homes)),
+            "greedy": _spread(season.spread(p.greedy, p, s.homes)),
+        },
+    }
 
 
 def _spread(spread: season.Spread) -> dict:
@@ -141,10 +183,22 @@ def _spread(spread: season.Spread) -> dict:
 
 def _choice(c: season.Choice, pick: matching.Pick, homes: dict, invitation_id: str | None) -> dict:
     province, region = homes.get(c.producer_id, (None, pick.region))
-    return {"rank": c.order, "outcome": c.outcome, "hold": c.hold, "producer_id": c.producer_id,
-            "producer_name": pick.producer_name, "province": province, "region": region, "group": c.group,
-            "booths": c.booths, "score": c.score, "parts": pick.parts, "reasons": pick.reasons,
-            "products": [{"product_id": x.product_id, "name": x.product_name, "stars": x.stars}
-                         for x in pick.products],
-            "fair_rank": c.place + 1, "season_invitations_before": c.prior, "round": c.round,
-            "invitation_id": invitation_id}
+    return {
+        "rank": c.order,
+        "outcome": c.outcome,
+        "hold": c.hold,
+        "producer_id": c.producer_id,
+        "producer_name": pick.producer_name,
+        "province": province,
+        "region": region,
+        "group": c.group,
+        "booths": c.booths,
+        "score": c.score,
+        "parts": pick.parts,
+        "reasons": pick.reasons,
+        "products": [{"product_id": x.product_id, "name": x.product_name, "stars": x.stars} for x in pick.products],
+        "fair_rank": c.place + 1,
+        "season_invitations_before": c.prior,
+        "round": c.round,
+        "invitation_id": invitation_id,
+    }

@@ -12,15 +12,30 @@ from ..schemas import _unique
 class SeasonIn(Schema):
     """The season: fairs by id, or every draft or published fair starting in a date range."""
 
-    fair_ids = bounded_list(Line(min_length=1, max_length=36), min_items=1, max_items=300, load_default=None,
-                            validate=_unique, metadata={
-                               "description": "The fairs to plan together (each draft or published)."})
-    starts_from = fields.Date(load_default=None, metadata={
-        "description": "With starts_until: every draft or published fair whose first day falls in the range."})
+    fair_ids = bounded_list(
+        Line(min_length=1, max_length=36),
+        min_items=1,
+        max_items=300,
+        load_default=None,
+        validate=_unique,
+        metadata={"description": "The fairs to plan together (each draft or published)."},
+    )
+    starts_from = fields.Date(
+        load_default=None,
+        metadata={
+            "description": "With starts_until: every draft or published fair whose first day falls in the range."
+        },
+    )
     starts_until = fields.Date(load_default=None)
-    limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(min=0, max=10_000), metadata={
-        "description": "How many of each fair's choices (invitations, then waitlist) to list in the answer; "
-                       "the counts and the spread always cover them all."})
+    limit = fields.Integer(
+        load_default=100,
+        strict=True,
+        validate=validate.Range(min=0, max=10_000),
+        metadata={
+            "description": "How many of each fair's choices (invitations, then waitlist) to list in the answer; "
+            "the counts and the spread always cover them all."
+        },
+    )
 
     @validates_schema
     def _one_way(self, data, **_):
@@ -45,8 +60,12 @@ class ProductBriefOut(Schema):
 class ChoiceOut(Schema):
     """One producer for one fair: invited or waitlisted, and why."""
 
-    rank = fields.Integer(metadata={"description": "Place in the fair's season order: the invitation's rank "
-                                                   "(the waitlist moves up in this order)."})
+    rank = fields.Integer(
+        metadata={
+            "description": "Place in the fair's season order: the invitation's rank "
+            "(the waitlist moves up in this order)."
+        }
+    )
     outcome = fields.String(metadata={"description": "issue or waitlist"})
     hold = fields.String(allow_none=True, metadata={"description": "Why waitlisted."})
     producer_id = fields.String()
@@ -60,8 +79,9 @@ class ChoiceOut(Schema):
     reasons = fields.List(fields.String())
     products = fields.List(fields.Nested(ProductBriefOut))
     fair_rank = fields.Integer(metadata={"description": "Place in the fair's own ranking (matching it alone)."})
-    season_invitations_before = fields.Integer(metadata={
-        "description": "Invitations the producer already had in the season when chosen."})
+    season_invitations_before = fields.Integer(
+        metadata={"description": "Invitations the producer already had in the season when chosen."}
+    )
     round = fields.Integer(metadata={"description": "The round it was invited in (0: waitlisted after the rounds)."})
     invitation_id = fields.String(allow_none=True, metadata={"description": "Once applied."})
 
@@ -80,8 +100,10 @@ class SeasonFairOut(Schema):
     invited = fields.Integer()
     waitlisted = fields.Integer()
     greedy_invited = fields.Integer(metadata={"description": "Producers matching this fair alone would invite."})
-    overlapping_fairs = fields.List(fields.String(), metadata={
-        "description": "The season's staffed fairs on overlapping dates: nobody is invited to two of them."})
+    overlapping_fairs = fields.List(
+        fields.String(),
+        metadata={"description": "The season's staffed fairs on overlapping dates: nobody is invited to two of them."},
+    )
     choices = fields.List(fields.Nested(ChoiceOut))
 
 
@@ -97,17 +119,26 @@ class SpreadOut(Schema):
     producers_invited = fields.Integer()
     eligible_producers = fields.Integer(metadata={"description": "Producers eligible for at least one fair."})
     share_invited = fields.Float(metadata={"description": "Of the eligible producers, those invited at least once."})
-    gini = fields.Float(metadata={"description": "Gini coefficient of invitations per eligible producer (0: "
-                                                 "even; towards 1: a few hold them all)."})
+    gini = fields.Float(
+        metadata={
+            "description": "Gini coefficient of invitations per eligible producer (0: "
+            "even; towards 1: a few hold them all)."
+        }
+    )
     most_invitations = fields.Integer(metadata={"description": "Invitations to the producer with the most."})
-    invitations_per_producer = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
-        "description": "Number of invitations -> producers with that many (0 included)."})
+    invitations_per_producer = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Number of invitations -> producers with that many (0 included)."},
+    )
     by_region = fields.Dict(keys=fields.String(), values=fields.Nested(AreaOut))
     by_province = fields.Dict(keys=fields.String(), values=fields.Nested(AreaOut))
-    fill = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={
-        "description": "Invitations over booths to offer, across the fairs: min, median, max."})
-    double_bookings = fields.Integer(metadata={
-        "description": "Producers invited to two overlapping staffed fairs."})
+    fill = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "Invitations over booths to offer, across the fairs: min, median, max."},
+    )
+    double_bookings = fields.Integer(metadata={"description": "Producers invited to two overlapping staffed fairs."})
     per_fair = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 

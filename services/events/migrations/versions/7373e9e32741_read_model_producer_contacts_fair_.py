@@ -6,28 +6,29 @@ Revision ID: 7373e9e32741
 Revises: 0ffef46ffcf6
 Create Date: 2026-11-29 09:49:10.282062
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '7373e9e32741'
-down_revision = '0ffef46ffcf6'
+revision = "7373e9e32741"
+down_revision = "0ffef46ffcf6"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('fairs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('published_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("fairs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
 
-    with op.batch_alter_table('producers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('email', sa.String(length=254), nullable=True))
-        batch_op.add_column(sa.Column('phone', sa.String(length=30), nullable=True))
+    with op.batch_alter_table("producers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("email", sa.String(length=254), nullable=True))
+        batch_op.add_column(sa.Column("phone", sa.String(length=30), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('producers', schema=None) as batch_op:
-        batch_op.drop_column('phone')
-        batch_op.drop_column('email')
+    with op.batch_alter_table("producers", schema=None) as batch_op:
+        batch_op.drop_column("phone")
+        batch_op.drop_column("email")
 
-    with op.batch_alter_table('fairs', schema=None) as batch_op:
-        batch_op.drop_column('published_at')
+    with op.batch_alter_table("fairs", schema=None) as batch_op:
+        batch_op.drop_column("published_at")

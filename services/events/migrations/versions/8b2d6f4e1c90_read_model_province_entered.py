@@ -7,22 +7,23 @@ Revision ID: 8b2d6f4e1c90
 Revises: 6d1f3b8e2a57
 Create Date: 2026-12-13 11:00:00.000000
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '8b2d6f4e1c90'
-down_revision = '6d1f3b8e2a57'
+revision = "8b2d6f4e1c90"
+down_revision = "6d1f3b8e2a57"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    for table in ('producers', 'certified_products'):
+    for table in ("producers", "certified_products"):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('province_entered', sa.String(length=100), nullable=True))
+            batch_op.add_column(sa.Column("province_entered", sa.String(length=100), nullable=True))
 
 
 def downgrade() -> None:
-    for table in ('producers', 'certified_products'):
+    for table in ("producers", "certified_products"):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('province_entered')
+            batch_op.drop_column("province_entered")

@@ -7,23 +7,24 @@ Revision ID: 2a9e4d7b5c31
 Revises: 4c8e2f1a7d93
 Create Date: 2026-12-13 10:00:00.000000
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '2a9e4d7b5c31'
-down_revision = '4c8e2f1a7d93'
+revision = "2a9e4d7b5c31"
+down_revision = "4c8e2f1a7d93"
 branch_labels = None
 depends_on = None
 
 # old province -> (its own region, the region of the merged province it joined)
 MOVES = {
-    "Vĩnh Phúc": ("red_river_delta", "northern_midlands_mountains"),        # Phú Thọ
-    "Bắc Giang": ("northern_midlands_mountains", "red_river_delta"),        # Bắc Ninh
-    "Kon Tum": ("central_highlands", "north_central_coast"),                # Quảng Ngãi
-    "Bình Định": ("north_central_coast", "central_highlands"),              # Gia Lai
-    "Bình Thuận": ("north_central_coast", "central_highlands"),             # Lâm Đồng
-    "Phú Yên": ("north_central_coast", "central_highlands"),                # Đắk Lắk
-    "Long An": ("mekong_delta", "southeast"),                               # Tây Ninh
+    "Vĩnh Phúc": ("red_river_delta", "northern_midlands_mountains"),  # Phú Thọ
+    "Bắc Giang": ("northern_midlands_mountains", "red_river_delta"),  # Bắc Ninh
+    "Kon Tum": ("central_highlands", "north_central_coast"),  # Quảng Ngãi
+    "Bình Định": ("north_central_coast", "central_highlands"),  # Gia Lai
+    "Bình Thuận": ("north_central_coast", "central_highlands"),  # Lâm Đồng
+    "Phú Yên": ("north_central_coast", "central_highlands"),  # Đắk Lắk
+    "Long An": ("mekong_delta", "southeast"),  # Tây Ninh
 }
 
 

@@ -5,21 +5,23 @@ Revision ID: 4c8e2f1a7d93
 Revises: 5f2c8e1a9d47
 Create Date: 2026-12-12 10:00:00.000000
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '4c8e2f1a7d93'
-down_revision = '5f2c8e1a9d47'
+revision = "4c8e2f1a7d93"
+down_revision = "5f2c8e1a9d47"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('products', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('provincial_key_product', sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("provincial_key_product", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('products', schema=None) as batch_op:
-        batch_op.drop_column('provincial_key_product')
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_column("provincial_key_product")

@@ -17,11 +17,12 @@ Revision ID: 7b1f0c6d2e4a
 Revises: 8ecef7a845f3
 Create Date: 2026-11-29 09:30:00.000000
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '7b1f0c6d2e4a'
-down_revision = '8ecef7a845f3'
+revision = "7b1f0c6d2e4a"
+down_revision = "8ecef7a845f3"
 branch_labels = None
 depends_on = None
 
@@ -29,28 +30,37 @@ CURRENT = sa.text("status = 'current'")
 TRIGRAM = (("products", "ix_products_name_folded_trgm"), ("producers", "ix_producers_name_folded_trgm"))
 # Lists sort by the key and then the product id, ascending: best first (-stars) is the usual stars
 # order, soonest first (valid_until) the usual validity order, so these are the orders indexed.
-CURRENT_INDEXES = (("ix_certifications_current", [sa.column("product_id")]),
-                   ("ix_certifications_current_stars", [sa.column("stars").desc(), sa.column("product_id")]),
-                   ("ix_certifications_current_valid_until", [sa.column("valid_until"), sa.column("product_id")]))
+CURRENT_INDEXES = (
+    ("ix_certifications_current", [sa.column("product_id")]),
+    ("ix_certifications_current_stars", [sa.column("stars").desc(), sa.column("product_id")]),
+    ("ix_certifications_current_valid_until", [sa.column("valid_until"), sa.column("product_id")]),
+)
 
 # Newest first; and the producer filters answered from indexes alone (the producers of a province,
 # or a region and kind, then their products of a group), which counts a province's list about 3
 # times faster than through the tables.
-PLAIN_INDEXES = (("ix_products_created_at", "products", ["created_at"]),
-                 ("ix_products_producer_id_group", "products", ["producer_id", "group"]),
-                 ("ix_producers_province_id", "producers", ["province", "id"]),
-                 ("ix_producers_region_kind_id", "producers", ["region", "kind", "id"]))
+PLAIN_INDEXES = (
+    ("ix_products_created_at", "products", ["created_at"]),
+    ("ix_products_producer_id_group", "products", ["producer_id", "group"]),
+    ("ix_producers_province_id", "producers", ["province", "id"]),
+    ("ix_producers_region_kind_id", "producers", ["region", "kind", "id"]),
+)
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for table, name in TRIGRAM:
-            op.create_index(name, table, ["name_folded"], unique=False, postgresql_using="gin",
-                            postgresql_ops={"name_folded": "gin_trgm_ops"})
+            op.create_index(
+                name,
+                table,
+                ["name_folded"],
+                unique=False,
+                postgresql_using="gin",
+                postgresql_ops={"name_folded": "gin_trgm_ops"},
+            )
     for name, columns in CURRENT_INDEXES:
-        op.create_index(name, "certifications", columns, unique=False, postgresql_where=CURRENT,
-                        sqlite_where=CURRENT)
+        op.create_index(name, "certifications", columns, unique=False, postgresql_where=CURRENT, sqlite_where=CURRENT)
     for name, table, columns in PLAIN_INDEXES:
         op.create_index(name, table, columns, unique=False)
 
