@@ -71,7 +71,7 @@ def issue_token(secret: str, role: str, subject: str, ttl: int | None = None, no
     if not 1 <= ttl <= max_ttl(role):
         raise ValueError(f"a {role} token lives at most {max_ttl(role)} seconds")
     iat = int(now if now is not None else time.time())
-    claims = {"role": role, "sub": subject, "jti": secrets.token_urlsafe(16), "iat": iat, "exp": iat + ttl}
+    claims = {"role": role, "sub": subject, "jti": secrets.token_hex(16), "iat": iat, "exp": iat + ttl}
     return jwt.encode(claims, keys.key("api-token", secret), algorithm=ALGORITHM)
 
 

@@ -109,7 +109,8 @@ def replay(since: datetime | None, chunk: int) -> None:
 def revoke_token(jti: str, reason: str, exp: int | None) -> None:
     """Put the API token JTI on every service's deny list, as POST /tokens/revocations.
 
-    ``python -m shared.auth`` prints a token's jti."""
+    ``python -m shared.auth`` prints a token's jti (hexadecimal; an older one starting with "-" goes after
+    ``--``: ``revoke-token --reason WHY -- -JTI``)."""
     from marshmallow import ValidationError
 
     from .token_routes import TokenRevocationIn, revoke

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -61,15 +62,17 @@ def test_revocation_field_errors(api):
 def test_revoke_token_command(platform, api):
     token = api.token("trade_officer", "hoa.le")
     assert _status(api, "events", token) == 200
+    assert re.fullmatch(r"[0-9a-f]{32}", _jti(token)["jti"])  # an id a command line cannot take for an option
     done = subprocess.run(
         [
             sys.executable,
             "-m",
             "services.registry.manage",
             "revoke-token",
-            _jti(token)["jti"],
             "--reason",
             "left the office",
+            "--",  # whatever the id starts with
+            _jti(token)["jti"],
         ],
         cwd=ROOT,
         env=dict(os.environ),
