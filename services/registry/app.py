@@ -6,6 +6,7 @@ from pathlib import Path
 
 from shared.web import create_service_app
 
+from . import pages
 from .decision_routes import blp as decisions_blp
 from .models import Inbox, Outbox
 from .reference_routes import blp as reference_blp
@@ -16,7 +17,7 @@ SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app(
+    app = create_service_app(
         "registry",
         SERVICE_DIR,
         Outbox,
@@ -26,3 +27,5 @@ def create_app(settings=None, migrate: bool = False):
         settings,
         migrate,
     )
+    pages.init(app)  # the registry officer's console pages (HTML, not in the OpenAPI document)
+    return app

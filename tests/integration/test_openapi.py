@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 
 SERVICES = ["registry", "events", "notifications"]
 # Not part of the API: probes, metrics, the document itself, static files and the answer pages.
-NOT_API = ("/static/", "/livez", "/readyz", "/metrics", "/openapi.json", "/r/")
+NOT_API = ("/static/", "/livez", "/readyz", "/metrics", "/openapi.json", "/r/", "/console/")  # console: HTML pages
 METHODS = {"get", "put", "post", "delete", "patch"}
 
 

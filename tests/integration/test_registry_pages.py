@@ -1,0 +1,190 @@
+"""The registry officer's console pages (services/registry/pages): the search, a product's page and
+its edit forms, the import, and the officer's province scope, over the embedded demo register."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from functools import wraps
+from pathlib import Path
+
+import pytest
+from flask import abort, g, request
+from support import TEST_SECRET
+
+import shared.auth
+
+TEMPLATE = Path(__file__).parents[2] / "services" / "registry" / "reference" / "mau-nhap-quyet-dinh.csv"
+VINH_LONG = {"id": "so-cong-thuong-vinh-long", "name": "Sở Công Thương Vĩnh Long"}
+HA_NOI = {"id": "so-cong-thuong-ha-noi", "name": "Sở Công Thương Hà Nội"}
+
+
+def standin_page(*roles):
+    """Test-only stand-in for the contract's shared.auth.page (until the issuer lands): the person
+    comes from a test header."""
+
+    def decorate(view):
+        @wraps(view)
+        def inner(*args, **kwargs):
+            user = json.loads(request.headers.get("X-Test-User") or "null")
+            if user is None:
+                abort(401)
+            if user["role"] not in roles:
+                abort(403)
+            g.user, g.principal = user, {"sub": user["id"], "role": user["role"]}
+            return view(*args, **kwargs)
+
+        return inner
+
+    return decorate
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    from embedded import demo
+    from services.registry.app import create_app
+    from shared.config import load
+    from shared.web import runtime_of
+
+    patch = pytest.MonkeyPatch()
+    if not hasattr(shared.auth, "page"):
+        patch.setattr(shared.auth, "page", standin_page, raising=False)
+    tmp = tmp_path_factory.mktemp("registry-pages")
+    settings = dataclasses.replace(
+        load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}", secret_key=TEST_SECRET
+    )
+    app = create_app(settings=settings, migrate=True)
+    assert demo.load_registry(runtime_of(app)) is True
+    client = app.test_client()
+    yield client
+    runtime_of(app).engine.dispose()
+    patch.undo()
+
+
+def as_officer(scope=VINH_LONG, role="registry_officer"):
+    user = {"id": "acc-1", "name": "Lê Thị Hoa", "email": "hoa@example.vn", "role": role, "scope": scope}
+    return {"X-Test-User": json.dumps(user), "Sec-Fetch-Site": "same-origin"}
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
+def first_product(client, q: str) -> str:
+    r = client.get("/console/products", query_string={"q": q}, headers=as_officer())
+    assert r.status_code == 200
+    found = re.findall(r'href="/console/products/([0-9a-f-]{36})"', r.get_data(as_text=True))
+    assert found, text(r)
+    return found[0]
+
+
+def test_search_ignores_diacritics_and_links_each_row(console):
+    r = console.get("/console/products", query_string={"q": "keo dua"}, headers=as_officer())
+    assert r.status_code == 200
+    assert r.mimetype == "text/html"
+    assert "Content-Security-Policy" in r.headers
+    body = text(r)
+    assert "Kẹo dừa" in body
+    assert re.search(r'href="/console/products/[0-9a-f-]{36}"', body)
+
+
+def test_search_filters_and_pages_on_the_server(console):
+    r = console.get("/console/products", query_string={"stars": "4"}, headers=as_officer())
+    body = text(r)
+    assert "90 sản phẩm" in body
+    assert "Trang 1/5" in body
+    r = console.get("/console/products", query_string={"stars": "4", "page": "5"}, headers=as_officer())
+    assert "Trang 5/5" in text(r)
+    assert text(r).count('href="/console/products/') == 10
+
+
+def test_a_bad_filter_is_shown_beside_its_field(console):
+    r = console.get("/console/products", query_string={"expiring_before": "31/02/2026"}, headers=as_officer())
+    assert r.status_code == 200
+    assert re.search(r'id="e-expiring_before">[^<]+<', r.get_data(as_text=True))
+
+
+def test_product_page_shows_producer_and_certification_history(console):
+    product_id = first_product(console, "keo dua")
+    body = text(console.get(f"/console/products/{product_id}", headers=as_officer()))
+    assert "Lịch sử chứng nhận" in body
+    assert "Còn hiệu lực" in body
+    assert "Chủ thể" in body and "Bến Tre cũ" in body
+    assert 'name="name"' in body
+
+
+def test_edit_forms_save_or_show_the_error_in_place(console):
+    product_id = first_product(console, "keo dua")
+    url = f"/console/products/{product_id}"
+    r = console.post(url, data={"name": "K", "group": "1"}, headers=as_officer())
+    assert r.status_code == 422
+    assert re.search(r'id="e-name">[^<]+<', r.get_data(as_text=True))
+    r = console.post(url, data={"name": "Kẹo dừa sáp Mỏ Cày", "group": "1"}, headers=as_officer())
+    assert r.status_code == 302
+    assert "Kẹo dừa sáp Mỏ Cày" in text(console.get(url, headers=as_officer()))
+    r = console.post(
+        url + "/producer",
+        data={"name": "HTX", "kind": "cooperative", "province": "Bến Tre", "email": "khong-phai-email"},
+        headers=as_officer(),
+    )
+    assert r.status_code == 422
+    assert re.search(r'id="e-email">[^<]+<', r.get_data(as_text=True))
+
+
+def test_another_provinces_officer_cannot_see_or_change_it(console):
+    product_id = first_product(console, "keo dua")
+    hanoi = as_officer(HA_NOI)
+    assert "0 sản phẩm" in text(console.get("/console/products", query_string={"q": "keo dua"}, headers=hanoi))
+    assert console.get(f"/console/products/{product_id}", headers=hanoi).status_code == 404
+    r = console.post(f"/console/products/{product_id}", data={"name": "Đổi tên", "group": "1"}, headers=hanoi)
+    assert r.status_code == 404
+    assert "Đổi tên" not in text(console.get(f"/console/products/{product_id}", headers=as_officer()))
+
+
+def test_a_trade_officer_is_refused(console):
+    assert console.get("/console/products", headers=as_officer(role="trade_officer")).status_code == 403
+
+
+def upload(client, content: bytes, action: str, headers=None):
+    return client.post(
+        "/console/imports",
+        data={"file": (__import__("io").BytesIO(content), "qd.csv"), "action": action},
+        headers=headers or as_officer(),
+        content_type="multipart/form-data",
+    )
+
+
+def test_import_reports_a_bad_row_then_applies_the_fixed_file(console):
+    good = TEMPLATE.read_bytes()
+    bad = good.replace(b",78,4,", b",muoi,4,")
+    r = upload(console, bad, "check")
+    assert r.status_code == 422
+    body = text(r)
+    assert re.search(r"<td>Dòng 2</td><td>Điểm</td><td>muoi</td><td>[^<]+</td>", body), body
+    r = upload(console, bad, "apply")
+    assert r.status_code == 422  # nothing applied
+    r = upload(console, good, "check")
+    assert r.status_code == 200
+    assert "hợp lệ" in text(r) and 'name="carried"' in r.get_data(as_text=True)
+    carried = re.search(r'name="carried" value="([^"]+)"', r.get_data(as_text=True)).group(1)
+    r = console.post(
+        "/console/imports", data={"carried": carried, "filename": "qd.csv", "action": "apply"}, headers=as_officer()
+    )
+    assert r.status_code == 200
+    body = text(r)
+    assert "Đã nhập tệp qd.csv" in body and "đã tạo 2 chủ thể, 2 sản phẩm, 2 chứng nhận" in body
+    assert re.search(r'href="/console/products/[0-9a-f-]{36}">Kẹo dừa sữa lá dứa', body)
+
+
+def test_an_officer_cannot_import_another_provinces_rows(console):
+    r = upload(console, TEMPLATE.read_bytes(), "apply", headers=as_officer(HA_NOI))
+    assert r.status_code == 422
+    assert "ngoài phạm vi" in text(r)
+
+
+def test_the_template_file_downloads(console):
+    r = console.get("/console/imports/mau-nhap-quyet-dinh.csv", headers=as_officer())
+    assert r.status_code == 200
+    assert r.get_data().decode("utf-8-sig").startswith("STT,Mã chủ thể,Tên chủ thể")
+    assert r.headers["Content-Disposition"] == 'attachment; filename="mau-nhap-quyet-dinh.csv"'
