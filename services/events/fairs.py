@@ -81,8 +81,9 @@ def _check_fair(values: dict, booths_assigned: int, now: datetime) -> None:
     _rule(domain.check_budget, values.get("budget"), values["subsidy_per_booth"], values["capacity"])
 
 
-def create_fair(session: Session, data: dict, now: datetime | None = None) -> Fair:
-    """A draft fair. Drafts are the trade department's own: no event until it is published."""
+def create_fair(session: Session, data: dict, now: datetime | None = None, owner_scope: str | None = None) -> Fair:
+    """A draft fair, owned by ``owner_scope`` (the creating account's). Drafts are the trade
+    department's own: no event until it is published."""
     now = now or datetime.now(UTC)
     values = {k: data.get(k) for k in FAIR_FIELDS}
     values["invitation_deadline"] = _utc(data["invitation_deadline"], "invitation_deadline")
@@ -104,6 +105,7 @@ def create_fair(session: Session, data: dict, now: datetime | None = None) -> Fa
         status="draft",
         version=1,
         booths_assigned=0,
+        owner_scope=owner_scope,
     )
     session.add(fair)
     session.flush()

@@ -117,6 +117,9 @@ class Fair(Base):
     budget: Mapped[int | None] = mapped_column(BigInteger)
     rules: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    # The scope (department or organiser) of the account that created it: its officers see and change it
+    # in the console (migration c4e1a7b93d20); null when created by an integration without a scope.
+    owner_scope: Mapped[str | None] = mapped_column(String(100), index=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(1000))
     # When it was first announced: a fair cancelled as a draft was never public (calendar feeds).
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

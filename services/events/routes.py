@@ -60,7 +60,7 @@ class Fairs(MethodView):
     def post(self, data):
         """Create a fair (draft) with its eligibility rules; `clashes` lists other fairs at the same venue."""
         with rt().transaction() as s:
-            return queries.with_clashes(s, fairs.create_fair(s, data))
+            return queries.with_clashes(s, fairs.create_fair(s, data, owner_scope=g.principal.get("scope")))
 
 
 @blp.route("/fairs/<fair_id>")

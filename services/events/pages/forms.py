@@ -1,0 +1,176 @@
+"""The fair's form: an HTML form's fields read into the API's FairIn payload (so the console and the
+API check a fair with the same schema and the same operations), and errors flattened to the form's
+field names ("rules.min_stars") so each shows beside its field."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from marshmallow import ValidationError
+
+from shared import reference
+from shared.errors import OperationError
+from shared.instants import VIETNAM
+
+from ..schemas import FairIn, FairPatch
+
+TEXT = (
+    "name",
+    "kind",
+    "organiser",
+    "organiser_kind",
+    "organiser_contact",
+    "organiser_phone",
+    "organiser_email",
+    "host_province",
+    "venue",
+    "venue_kind",
+    "starts_on",
+    "ends_on",
+)
+NUMBERS = ("capacity", "response_days", "subsidy_per_booth", "budget")
+RULE_NUMBERS = (
+    "min_stars",
+    "max_products_per_producer",
+    "max_booths_per_producer",
+    "overbooking_percent",
+    "waitlist_size",
+)
+RULE_LISTS = ("groups", "regions", "producer_kinds")
+RULE_FLAGS = ("admit_uncertified", "admit_provincial_key", "top_up")
+GROUPS = range(1, 7)
+
+
+class FormErrors(Exception):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("invalid form")
+        self.errors = errors
+
+
+def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"rules.min_stars": [...], "name": [...]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict) and not all(isinstance(k, int) for k in value):
+                out.update(flatten(value, name))
+            elif isinstance(value, dict):  # a list's item errors: {0: [...]}
+                out[name] = [m for msgs in value.values() for m in (msgs if isinstance(msgs, list) else [str(msgs)])]
+            else:
+                out[name] = [str(m) for m in (value if isinstance(value, list) else [value])]
+    return out
+
+
+def operation_errors(exc: OperationError) -> dict[str, list[str]]:
+    return {exc.field or "form": [exc.message]}
+
+
+def _number(raw: str):
+    raw = raw.strip().replace(".", "").replace(" ", "") if raw else ""
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return raw  # the schema says it is not a number, beside the field
+
+
+def _deadline(raw: str):
+    """A datetime-local field, in Vietnam time."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        return datetime.fromisoformat(raw.strip()).replace(tzinfo=VIETNAM).isoformat()
+    except ValueError:
+        return raw
+
+
+def payload(form) -> dict:
+    """The FairIn payload of a submitted form (blank optional fields left out)."""
+    data: dict = {}
+    for name in TEXT:
+        value = (form.get(name) or "").strip()
+        if value:
+            data[name] = value
+    for name in NUMBERS:
+        value = _number(form.get(name, ""))
+        if value is not None:
+            data[name] = value
+    deadline = _deadline(form.get("invitation_deadline", ""))
+    if deadline is not None:
+        data["invitation_deadline"] = deadline
+    region = (form.get("region") or "").strip()
+    if region:
+        data["region"] = region
+    elif data.get("host_province"):
+        try:
+            data["region"] = reference.resolve_province(data["host_province"]).region
+        except reference.UnknownName:
+            pass  # the province's own error says so
+    rules: dict = {}
+    for name in RULE_NUMBERS:
+        value = _number(form.get(f"rules.{name}", ""))
+        if value is not None:
+            rules[name] = value
+    for name in RULE_LISTS:
+        values = form.getlist(f"rules.{name}")
+        if values:
+            rules[name] = [int(v) if name == "groups" and v.isdigit() else v for v in values]
+    for name in RULE_FLAGS:
+        rules[name] = form.get(f"rules.{name}") == "on"
+    provinces = [p.strip() for p in (form.get("rules.provinces") or "").split(",") if p.strip()]
+    if provinces:
+        rules["provinces"] = provinces
+    quotas = {}
+    for group in GROUPS:
+        value = _number(form.get(f"rules.quota_{group}", ""))
+        if value is not None:
+            quotas[str(group)] = value / 100 if isinstance(value, int) else value
+    if quotas:
+        rules["group_quotas"] = quotas
+    data["rules"] = rules
+    return data
+
+
+def load(form, partial: bool = False) -> dict:
+    """The form checked by the API's schema; FormErrors with each field's messages."""
+    schema = FairPatch(partial=True) if partial else FairIn()
+    try:
+        return schema.load(payload(form))
+    except ValidationError as exc:
+        raise FormErrors(flatten(exc.messages)) from None
+
+
+def values_of(fair) -> dict:
+    """A stored fair as the form's values (for the edit form)."""
+    rules = fair.rules or {}
+    values = {name: getattr(fair, name) or "" for name in TEXT}
+    values["starts_on"] = fair.starts_on.isoformat()
+    values["ends_on"] = fair.ends_on.isoformat()
+    for name in NUMBERS:
+        value = getattr(fair, name)
+        values[name] = "" if value is None else str(value)
+    values["region"] = fair.region
+    values["invitation_deadline"] = fair.invitation_deadline.astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M")
+    for name in RULE_NUMBERS:
+        value = rules.get(name)
+        values[f"rules.{name}"] = "" if value is None else str(value)
+    for name in RULE_LISTS:
+        values[f"rules.{name}"] = [str(v) for v in rules.get(name) or ()]
+    for name in RULE_FLAGS:
+        values[f"rules.{name}"] = bool(rules.get(name, name == "top_up"))
+    values["rules.provinces"] = ", ".join(rules.get("provinces") or ())
+    for group, share in (rules.get("group_quotas") or {}).items():
+        values[f"rules.quota_{group}"] = str(round(share * 100))
+    return values
+
+
+def values_of_form(form) -> dict:
+    """What was typed, to show again beside the errors."""
+    values = {k: form.get(k, "") for k in form}
+    for name in RULE_LISTS:
+        values[f"rules.{name}"] = form.getlist(f"rules.{name}")
+    for name in RULE_FLAGS:
+        values[f"rules.{name}"] = form.get(f"rules.{name}") == "on"
+    return values
