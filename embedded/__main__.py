@@ -20,7 +20,9 @@ def main(argv: list[str]) -> int:
     secret = host.runtimes["registry"].settings.secret_key
     urls = host.urls()
     print("\nOCOP trade-promotion platform, embedded default: one process, embedded broker, SQLite.")
-    print(f"  console, mailbox, SMS: {urls['console']}   (or: python -m embedded.mail)")
+    print(f"  console (one origin): {urls['console']}/   (all three services by path: /registry, /events,")
+    print("                        /notifications, answer links /r/...; docs/console.md)")
+    print(f"  mailbox, SMS (dev)  : {urls['console']}/dev/   (or: python -m embedded.mail)")
     for name in config.SERVICES:
         print(f"  {name:20}: {urls[name]}   OpenAPI {urls[name]}/openapi.json")
     print(f"  SMTP sink           : 127.0.0.1:{host.runtimes['notifications'].settings.smtp_port}")

@@ -1,7 +1,9 @@
-"""The embedded console at http://127.0.0.1:8000: where everything is, demo tokens, and what the
-platform sent: the mailbox (SMTP sink) and the text messages (SMS sink), side by side.
+"""The embedded default's own pages at the one origin (http://127.0.0.1:8000, embedded/origin.py):
+``/`` leads to the console (``/registry/console/``); ``/dev/`` is the developer's page: where
+everything is, demo tokens, and what the platform sent: the mailbox (SMTP sink, ``/dev/mail``) and the
+text messages (SMS sink, ``/dev/sms``), side by side.
 
-It hands out officers' tokens, so it answers only requests addressed to it by name: the Host must be
+The developer's page hands out officers' tokens, so it answers only requests addressed to it by name: the Host must be
 127.0.0.1, localhost or [::1] with the console's port, or one of ``OCOP_CONSOLE_HOSTS`` (comma
 separated ``name:port``); any other Host gets 421 (a DNS-rebinding page, whose requests name the
 attacker's host, reads nothing). Its pages carry the headers of shared/pages.py; an email's own HTML
@@ -9,7 +11,7 @@ is shown under a sandboxing policy (no script, a unique origin)."""
 
 from __future__ import annotations
 
-from flask import Flask, abort, g, render_template_string, request
+from flask import Flask, abort, g, redirect, render_template_string, request
 
 from shared import config, pages
 from shared.auth import issue_token
@@ -21,25 +23,26 @@ td{padding:.2rem .6rem;border-bottom:1px solid #eee;vertical-align:top}
 .sent{display:flex;gap:2rem;flex-wrap:wrap}.sent>section{flex:1 1 30rem;min-width:0}
 .sms{font-size:.9rem}.meta{color:#666;font-size:.8rem;white-space:nowrap}</style>
 <h1>OCOP trade promotion – embedded default</h1>
+<p><a href="/registry/console/">The console</a> (sign in as an officer)</p>
 <h2>Services</h2><ul>{% for name, url in urls.items() if name != 'console' %}
 <li>{{ name }}: <a href="{{ url }}/openapi.json">{{ url }}</a>
 (<a href="{{ url }}/readyz">readyz</a>, <a href="{{ url }}/metrics">metrics</a>)</li>{% endfor %}</ul>
 <h2>Demo tokens</h2><table>{% for role, token in tokens.items() %}
 <tr><td>{{ role }}</td><td><code>{{ token }}</code></td></tr>{% endfor %}</table>
 <div class="sent">
-<section><h2><a href="/mail">Mailbox</a> (SMTP sink)</h2>
+<section><h2><a href="/dev/mail">Mailbox</a> (SMTP sink)</h2>
 {% if mails is none %}<p>No SMTP sink in this process (OCOP_SMTP_SINK=0).</p>{% else %}
 <table>{% for id, at, rcpt, subject in mails %}
-<tr><td><a href="/mail/{{ id }}">{{ id }}</a></td><td class="meta">{{ at[:19] }}</td><td>{{ rcpt }}</td>
+<tr><td><a href="/dev/mail/{{ id }}">{{ id }}</a></td><td class="meta">{{ at[:19] }}</td><td>{{ rcpt }}</td>
 <td>{{ subject }}</td></tr>{% else %}<tr><td>No email yet.</td></tr>{% endfor %}</table>{% endif %}</section>
-<section><h2><a href="/sms">Text messages</a> (SMS sink)</h2>
+<section><h2><a href="/dev/sms">Text messages</a> (SMS sink)</h2>
 {% if sms is none %}<p>No SMS sink in this process (an SMS gateway is configured, or OCOP_SMS_SINK=0).</p>
 {% else %}<table class="sms">{% for id, at, to, text, segments, encoding in sms %}
 <tr><td>{{ id }}</td><td class="meta">{{ at[:19] }}<br>{{ to }}<br>{{ segments }} × {{ encoding }}</td>
 <td>{{ text }}</td></tr>{% else %}<tr><td>No text message yet.</td></tr>{% endfor %}</table>{% endif %}</section>
 </div></html>"""
 
-MAIL = """<!doctype html><meta charset="utf-8"><p><a href="/">← console</a></p>
+MAIL = """<!doctype html><meta charset="utf-8"><p><a href="/dev/">← developer page</a></p>
 <p><b>To:</b> {{ msg['To'] }}<br><b>Subject:</b> {{ msg['Subject'] }}</p><hr>
 {% if html %}{{ content|safe }}{% else %}<pre>{{ content }}</pre>{% endif %}"""
 
@@ -57,6 +60,8 @@ def create_console(host) -> Flask:
 
     @app.before_request
     def addressed_to_us():
+        if not request.path.startswith("/dev/"):
+            return None  # the redirect to the console: nothing handed out
         if request.headers.get("Host", "").lower() not in hosts:
             return (
                 "Misdirected request: this console answers only at its own address.\n",
@@ -76,6 +81,10 @@ def create_console(host) -> Flask:
         }
 
     @app.get("/")
+    def home():
+        return redirect("/registry/console/")
+
+    @app.get("/dev/")
     def index():
         return render_template_string(
             PAGE,
@@ -86,15 +95,15 @@ def create_console(host) -> Flask:
             sms=host.smsbox.list(50) if host.smsbox else None,
         )
 
-    @app.get("/mail")
+    @app.get("/dev/mail")
     def mail():
         return index()
 
-    @app.get("/sms")
+    @app.get("/dev/sms")
     def sms():
         return index()
 
-    @app.get("/mail/<int:mail_id>")
+    @app.get("/dev/mail/<int:mail_id>")
     def one(mail_id: int):
         msg = host.mailbox.get(mail_id) if host.mailbox else None
         if msg is None:

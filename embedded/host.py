@@ -2,7 +2,8 @@
 
 The services are the same code as in the real deployment; only configuration differs: a
 ``embedded://`` broker URL and one SQLite file per service. Each service keeps its own HTTP
-port, so URLs are the same in both ways of running.
+port, so URLs are the same in both ways of running; the console port (8000) is the one origin serving
+all three by path (embedded/origin.py), as nginx does in the real deployment.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ class Host:
         self._threads = start(loops, self.stop)
         if http:
             from .console import create_console
+            from .origin import one_origin
 
-            apps = {**self.apps, "console": create_console(self)}
+            apps = {**self.apps, "console": one_origin(create_console(self), self.apps)}
             for name, app in apps.items():
                 server = make_server("127.0.0.1", config.port(name), app, threaded=True)
                 self._servers.append(server)

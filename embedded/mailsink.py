@@ -1,5 +1,5 @@
 """The embedded SMTP sink (aiosmtpd): every email the platform sends lands in a SQLite
-mailbox that a user can read at http://127.0.0.1:8000/mail or with ``python -m embedded.mail``."""
+mailbox that a user can read at http://127.0.0.1:8000/dev/mail or with ``python -m embedded.mail``."""
 
 from __future__ import annotations
 

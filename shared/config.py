@@ -89,7 +89,7 @@ def load(service: str) -> Settings:
         database_url=_env(f"{service.upper()}_DATABASE_URL", f"sqlite:///{data / (service + '.sqlite')}"),
         broker_url=broker_url,
         secret_key=_secret(broker_url),
-        public_base_url=_env("OCOP_PUBLIC_URL", f"http://127.0.0.1:{port('notifications')}").rstrip("/"),
+        public_base_url=_env("OCOP_PUBLIC_URL", f"http://127.0.0.1:{port('console')}").rstrip("/"),
         smtp_host=_env("SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("SMTP_PORT", "8025")),
         mail_from=_env("MAIL_FROM", "OCOP Xúc tiến thương mại <no-reply@ocop.local>"),

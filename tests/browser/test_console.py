@@ -19,7 +19,7 @@ from embedded.mailsink import Mailbox
 
 HOSTILE_HTML = (
     '<!doctype html><p id="shown">Kính gửi HTX</p><img src=x onerror="window.__xss=1">'
-    '<script>window.__xss=2</script><a id="link" href="/sms" style="color:#0a7d3b">Trả lời</a>'
+    '<script>window.__xss=2</script><a id="link" href="/dev/sms" style="color:#0a7d3b">Trả lời</a>'
 )
 
 
@@ -57,7 +57,7 @@ def test_only_the_consoles_own_names_are_answered(console):
         f"[::1]:{console.port}",
         "ocop-console.internal:8443",
     ):
-        r = requests.get(console.url + "/", headers={"Host": name}, timeout=10)
+        r = requests.get(console.url + "/dev/", headers={"Host": name}, timeout=10)
         assert r.status_code == 200 and "registry_officer" in r.text, name
         assert "default-src 'none'" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Frame-Options"] == "DENY" and r.headers["Cache-Control"] == "no-store"
@@ -69,7 +69,7 @@ def test_only_the_consoles_own_names_are_answered(console):
         f"rebind.127.0.0.1.nip.io:{console.port}",
         "",
     ):
-        for path in ("/", "/mail", f"/mail/{console.mail_id}"):
+        for path in ("/dev/", "/dev/mail", f"/dev/mail/{console.mail_id}"):
             r = requests.get(console.url + path, headers={"Host": name}, timeout=10)
             assert r.status_code == 421 and "registry_officer" not in r.text and "eyJ" not in r.text, (name, path)
 
@@ -86,7 +86,7 @@ def test_the_configured_hosts_are_read_from_the_environment(monkeypatch):
 
 
 def test_an_email_with_script_shows_without_running_it(console, page, shot):
-    r = page.goto(f"{console.url}/mail/{console.mail_id}")
+    r = page.goto(f"{console.url}/dev/mail/{console.mail_id}")
     assert "sandbox" in r.headers["content-security-policy"]
     assert page.inner_text("#shown") == "Kính gửi HTX"
     assert page.evaluate("window.__xss") is None and page.dialogs == []
@@ -94,5 +94,5 @@ def test_an_email_with_script_shows_without_running_it(console, page, shot):
     shot(page, "console-mail-hostile")
     with page.expect_navigation():
         page.click("#link")  # its links still lead on (an answer link, in the demo)
-    assert page.url == f"{console.url}/sms"
+    assert page.url == f"{console.url}/dev/sms"
     assert page.locator("code").count() == 3  # the demo tokens, on the console's own page

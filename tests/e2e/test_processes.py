@@ -257,10 +257,10 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     shown = run([PYTHON, "-m", "embedded.mail", str(first_id)], env).stdout
     assert "Trung tâm Triển lãm Việt Nam" in shown and "/r/" in shown
 
-    console = requests.get(urls["console"] + "/", timeout=10)
+    console = requests.get(urls["console"] + "/dev/", timeout=10)
     assert console.status_code == 200 and "Mailbox" in console.text
     assert all(rcpt in console.text for _, _, rcpt, _ in mails[:25])
-    page = requests.get(f"{urls['console']}/mail/{first_id}", timeout=10)
+    page = requests.get(f"{urls['console']}/dev/mail/{first_id}", timeout=10)
     assert page.status_code == 200 and "Lễ hội OCOP toàn quốc" in page.text
 
     # a clean SIGTERM; the data stays in the data directory, each event applied once

@@ -43,9 +43,9 @@ def test_an_invitation_by_sms_lands_in_the_sink_and_on_the_console(platform, api
         lambda: [m for m in platform.mailbox.list(2000) if address in m[2] and fair["name"] in (m[3] or "")],
         message="the email",
     )
-    console = api.http.get(platform.urls()["console"] + "/", timeout=10).text
+    console = api.http.get(platform.urls()["console"] + "/dev/", timeout=10).text
     assert "Text messages" in console and "+84912555010" in console and f"Thư mời tham gia {fair['name']}" in console
-    assert api.http.get(platform.urls()["console"] + "/sms", timeout=10).status_code == 200
+    assert api.http.get(platform.urls()["console"] + "/dev/sms", timeout=10).status_code == 200
 
 
 def test_the_sink_speaks_the_gateway_format_and_drops_a_retry(platform):
