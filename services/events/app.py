@@ -6,6 +6,7 @@ from pathlib import Path
 
 from shared.web import create_service_app
 
+from . import pages
 from .models import Inbox, Outbox
 from .outputs.routes import blp as outputs_blp
 from .routes import blp
@@ -15,7 +16,7 @@ SERVICE_DIR = Path(__file__).parent
 
 
 def create_app(settings=None, migrate: bool = False):
-    return create_service_app(
+    app = create_service_app(
         "events",
         SERVICE_DIR,
         Outbox,
@@ -25,3 +26,5 @@ def create_app(settings=None, migrate: bool = False):
         settings,
         migrate,
     )
+    pages.init(app)  # the trade officer's console pages (HTML, not in the OpenAPI document)
+    return app

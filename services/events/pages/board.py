@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
-from shared.auth import actor, page
 from shared.errors import OperationError
 from shared.web import rt
 
@@ -17,7 +16,7 @@ from .. import invitations as operations
 from ..models import Invitation, ProducerView
 from ..outputs.queries import participants_csv
 from ..queries import counts, get_invitation, with_clashes
-from . import INVITATION, ROLES, bp, owned_fair
+from . import INVITATION, ROLES, actor, bp, owned_fair, page
 
 ORDER = ("accepted", "issued", "waitlisted", "declined", "expired", "withdrawn")
 LIVE = ("published", "inviting")

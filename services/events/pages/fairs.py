@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from shared.auth import page
 from shared.errors import OperationError
 from shared.instants import utc, vietnam_today
 from shared.web import rt
@@ -16,7 +15,7 @@ from shared.web import rt
 from .. import fairs as operations
 from ..models import Fair
 from ..queries import with_clashes
-from . import ROLES, STATUS, bp, owned_fair, scope
+from . import ROLES, STATUS, bp, owned_fair, page, scope
 from .forms import FormErrors, load, operation_errors, values_of, values_of_form
 
 PER_PAGE = 20

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import render_template, request
 from sqlalchemy import select
 
-from shared.auth import page
 from shared.errors import OperationError
 from shared.text import fold
 from shared.web import rt
@@ -14,7 +13,7 @@ from shared.web import rt
 from .. import explain as explaining
 from .. import standings
 from ..models import ProducerView, ProductView
-from . import ROLES, bp, owned_fair
+from . import ROLES, bp, owned_fair, page
 
 SHOWN = 100
 FOUND = 20

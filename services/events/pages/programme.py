@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from shared.auth import page
 from shared.errors import OperationError
 from shared.instants import vietnam_today
 from shared.web import rt
@@ -15,7 +14,7 @@ from ..models import Fair
 from ..outputs.queries import programme_figures
 from ..season import operations as season_operations
 from ..season import queries as season_queries
-from . import REGION, ROLES, bp, scope
+from . import REGION, ROLES, bp, page, scope
 
 PLANNABLE = ("draft", "published")
 SHOWN = 20  # choices listed per fair
