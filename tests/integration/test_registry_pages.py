@@ -3,68 +3,20 @@ its edit forms, the import, and the officer's province scope, over the embedded 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
-from functools import wraps
-from pathlib import Path
 
 import pytest
-from flask import abort, g, request
-from support import TEST_SECRET
-
-import shared.auth
-
-TEMPLATE = Path(__file__).parents[2] / "services" / "registry" / "reference" / "mau-nhap-quyet-dinh.csv"
-VINH_LONG = {"id": "so-cong-thuong-vinh-long", "name": "Sở Công Thương Vĩnh Long"}
-HA_NOI = {"id": "so-cong-thuong-ha-noi", "name": "Sở Công Thương Hà Nội"}
-
-
-def standin_page(*roles):
-    """Test-only stand-in for the contract's shared.auth.page (until the issuer lands): the person
-    comes from a test header."""
-
-    def decorate(view):
-        @wraps(view)
-        def inner(*args, **kwargs):
-            user = json.loads(request.headers.get("X-Test-User") or "null")
-            if user is None:
-                abort(401)
-            if user["role"] not in roles:
-                abort(403)
-            g.user, g.principal = user, {"sub": user["id"], "role": user["role"]}
-            return view(*args, **kwargs)
-
-        return inner
-
-    return decorate
+from registry_pages_support import HA_NOI, TEMPLATE, VINH_LONG, person, registry_app
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    from embedded import demo
-    from services.registry.app import create_app
-    from shared.config import load
-    from shared.web import runtime_of
-
-    patch = pytest.MonkeyPatch()
-    if not hasattr(shared.auth, "page"):
-        patch.setattr(shared.auth, "page", standin_page, raising=False)
-    tmp = tmp_path_factory.mktemp("registry-pages")
-    settings = dataclasses.replace(
-        load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}", secret_key=TEST_SECRET
-    )
-    app = create_app(settings=settings, migrate=True)
-    assert demo.load_registry(runtime_of(app)) is True
-    client = app.test_client()
-    yield client
-    runtime_of(app).engine.dispose()
-    patch.undo()
+    with registry_app(tmp_path_factory.mktemp("registry-pages")) as app:
+        yield app.test_client()
 
 
 def as_officer(scope=VINH_LONG, role="registry_officer"):
-    user = {"id": "acc-1", "name": "Lê Thị Hoa", "email": "hoa@example.vn", "role": role, "scope": scope}
-    return {"X-Test-User": json.dumps(user), "Sec-Fetch-Site": "same-origin"}
+    return {"X-Test-User": person(scope, role), "Sec-Fetch-Site": "same-origin"}
 
 
 def text(response) -> str:
@@ -129,7 +81,7 @@ def test_edit_forms_save_or_show_the_error_in_place(console):
         headers=as_officer(),
     )
     assert r.status_code == 422
-    assert re.search(r'id="e-email">[^<]+<', r.get_data(as_text=True))
+    assert re.search(r'id="cs-e-email">[^<]+<', r.get_data(as_text=True))
 
 
 def test_another_provinces_officer_cannot_see_or_change_it(console):
@@ -161,7 +113,8 @@ def test_import_reports_a_bad_row_then_applies_the_fixed_file(console):
     r = upload(console, bad, "check")
     assert r.status_code == 422
     body = text(r)
-    assert re.search(r"<td>Dòng 2</td><td>Điểm</td><td>muoi</td><td>[^<]+</td>", body), body
+    row = r'<td data-label="Dòng">Dòng 2</td><td data-label="Cột">Điểm</td><td data-label="Giá trị">muoi</td>'
+    assert re.search(row + r'<td data-label="Lý do">[^<]+</td>', body), body
     r = upload(console, bad, "apply")
     assert r.status_code == 422  # nothing applied
     r = upload(console, good, "check")

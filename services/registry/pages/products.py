@@ -109,7 +109,7 @@ def _render_product(s, product, product_errors=None, producer_errors=None, statu
     return (
         render_template(
             "registry/product.html",
-            product=product,
+            prod=product,
             producer=producer,
             history=certification_history(s, product.id),
             product_form=request.form if product_errors else None,
