@@ -45,15 +45,15 @@ def test_a_trade_officer_runs_a_fair_from_the_browser(events, page, shot):
     page.fill('[name="name"]', name)
     page.fill('[name="venue"]', "Quảng trường Văn hóa")
     page.fill('[name="host_province"]', "Vinh Long")
-    page.fill('[name="starts_on"]', start.isoformat())
-    page.fill('[name="ends_on"]', (start + timedelta(days=3)).isoformat())
-    page.fill('[name="invitation_deadline"]', f"{(start - timedelta(days=20)).isoformat()}T17:00")
+    page.fill('[name="starts_on"]', start.strftime("%d/%m/%Y"))
+    page.fill('[name="ends_on"]', (start + timedelta(days=3)).strftime("%d/%m/%Y"))
+    page.fill('[name="invitation_deadline"]', (start - timedelta(days=20)).strftime("%d/%m/%Y 17:00"))
     page.fill('[name="organiser"]', "Sở Công Thương Vĩnh Long")
     page.fill('[name="subsidy_per_booth"]', "12.000.000")
     page.fill('[name="budget"]', "36.000.000")
     page.get_by_role("button", name="Lưu").click()
-    error = page.locator('[id="capacity-error"]')  # no capacity: said beside the field
-    assert error.is_visible()
+    error = page.locator('[id="capacity-error"]')  # no capacity: said beside the field, in Vietnamese
+    assert error.inner_text() == "Bắt buộc nhập."
     assert page.locator('[name="capacity"]').get_attribute("aria-invalid") == "true"
     assert page.locator('[name="name"]').input_value() == name
     shot(page, "events-fair-form-error")

@@ -30,6 +30,8 @@ def test_a_form_with_bad_fields_shows_each_error_beside_its_field(console):
         assert f'id="{name}-error"' in html, name
         assert re.search(rf'id="{re.escape(name)}"[^>]*aria-invalid="true"', html), name
     assert 'value="Quảng trường Văn hóa"' in html  # what was typed is kept
+    assert re.search(r'id="name-error">Bắt buộc nhập\.<', html)  # said in Vietnamese
+    assert "Không có tỉnh, thành phố «Atlantis»." in text(html) and "Phải là một số." in text(html)
 
 
 def test_create_list_calendar_and_scope(console):

@@ -90,7 +90,9 @@ def fair_calendar():
 @page(*ROLES)
 def fair_new():
     if request.method == "GET":
-        return render_template("events/fair_form.html", fair=None, values={"rules.top_up": True}, errors={})
+        return render_template(
+            "events/fair_form.html", fair=None, values={"rules.top_up": True, "rules.min_stars": "3"}, errors={}
+        )
     try:
         data = load(request.form)
         with rt().transaction() as s:

@@ -4,7 +4,8 @@ field names ("rules.min_stars") so each shows beside its field."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 
 from marshmallow import ValidationError
 
@@ -47,6 +48,32 @@ class FormErrors(Exception):
         self.errors = errors
 
 
+MESSAGES = (  # the schema's and the fields' messages, said in Vietnamese beside the field
+    (r"Missing data for required field\.", "Bắt buộc nhập."),
+    (r"Field may not be null\.", "Bắt buộc nhập."),
+    (r"Not a valid integer\.|Not a valid number\.", "Phải là một số."),
+    (r"Not a valid date\.", "Ngày không hợp lệ (dd/mm/yyyy)."),
+    (r"Not a valid datetime\.|Not a valid aware datetime\.", "Thời điểm không hợp lệ (dd/mm/yyyy hh:mm)."),
+    (r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.", r"Phải từ \1 đến \2."),
+    (r"Must be greater than or equal to (\S+)\.", r"Ít nhất là \1."),
+    (r"Shorter than minimum length (\d+)\.", r"Ít nhất \1 ký tự."),
+    (r"Longer than maximum length (\d+)\.", r"Nhiều nhất \1 ký tự."),
+    (r"Length must be between (\d+) and (\d+)\.", r"Từ \1 đến \2 ký tự."),
+    (r"Unknown province '(.*)'\.", r"Không có tỉnh, thành phố «\1»."),
+    (r"Not a valid email address\.", "Email không hợp lệ."),
+    (r"not a phone number", "Không phải số điện thoại."),
+    (r"Must be one of: .*", "Giá trị không hợp lệ."),
+    (r"Lists a value twice\.", "Có giá trị bị lặp."),
+)
+
+
+def vietnamese(message: str) -> str:
+    for pattern, words in MESSAGES:
+        if re.fullmatch(pattern, message):
+            return re.sub(pattern, words, message)
+    return message
+
+
 def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as {"rules.min_stars": [...], "name": [...]}."""
     out: dict[str, list[str]] = {}
@@ -56,9 +83,10 @@ def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
             if isinstance(value, dict) and not all(isinstance(k, int) for k in value):
                 out.update(flatten(value, name))
             elif isinstance(value, dict):  # a list's item errors: {0: [...]}
-                out[name] = [m for msgs in value.values() for m in (msgs if isinstance(msgs, list) else [str(msgs)])]
+                items = [m for msgs in value.values() for m in (msgs if isinstance(msgs, list) else [str(msgs)])]
+                out[name] = [vietnamese(str(m)) for m in items]
             else:
-                out[name] = [str(m) for m in (value if isinstance(value, list) else [value])]
+                out[name] = [vietnamese(str(m)) for m in (value if isinstance(value, list) else [value])]
     return out
 
 
@@ -76,13 +104,36 @@ def _number(raw: str):
         return raw  # the schema says it is not a number, beside the field
 
 
+DAY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+
+
+def _day(raw: str):
+    """dd/mm/yyyy (as Vietnam writes a date; yyyy-mm-dd too) as ISO; anything else as typed."""
+    raw = (raw or "").strip()
+    match = DAY.fullmatch(raw)
+    if match:
+        try:
+            return date(int(match[3]), int(match[2]), int(match[1])).isoformat()
+        except ValueError:
+            return raw
+    return raw or None
+
+
 def _deadline(raw: str):
-    """A datetime-local field, in Vietnam time."""
-    if not raw or not raw.strip():
+    """dd/mm/yyyy hh:mm in Vietnam time (a day alone: its end, 23:59)."""
+    raw = " ".join((raw or "").replace("T", " ").split())
+    if not raw:
         return None
+    day, _, clock = raw.partition(" ")
+    iso = _day(day)
     try:
-        return datetime.fromisoformat(raw.strip()).replace(tzinfo=VIETNAM).isoformat()
-    except ValueError:
+        hour, minute = (int(x) for x in (clock or "23:59").split(":"))
+        return (
+            datetime.combine(date.fromisoformat(iso), datetime.min.time())
+            .replace(hour=hour, minute=minute, tzinfo=VIETNAM)
+            .isoformat()
+        )
+    except (ValueError, TypeError):
         return raw
 
 
@@ -92,7 +143,7 @@ def payload(form) -> dict:
     for name in TEXT:
         value = (form.get(name) or "").strip()
         if value:
-            data[name] = value
+            data[name] = _day(value) if name in ("starts_on", "ends_on") else value
     for name in NUMBERS:
         value = _number(form.get(name, ""))
         if value is not None:
@@ -146,13 +197,13 @@ def values_of(fair) -> dict:
     """A stored fair as the form's values (for the edit form)."""
     rules = fair.rules or {}
     values = {name: getattr(fair, name) or "" for name in TEXT}
-    values["starts_on"] = fair.starts_on.isoformat()
-    values["ends_on"] = fair.ends_on.isoformat()
+    values["starts_on"] = fair.starts_on.strftime("%d/%m/%Y")
+    values["ends_on"] = fair.ends_on.strftime("%d/%m/%Y")
     for name in NUMBERS:
         value = getattr(fair, name)
         values[name] = "" if value is None else str(value)
     values["region"] = fair.region
-    values["invitation_deadline"] = fair.invitation_deadline.astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M")
+    values["invitation_deadline"] = fair.invitation_deadline.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
     for name in RULE_NUMBERS:
         value = rules.get(name)
         values[f"rules.{name}"] = "" if value is None else str(value)
