@@ -19,11 +19,23 @@ SHOWN = 100
 FOUND = 20
 PART = {
     "stars": "Hạng sao",
-    "region": "Vùng",
-    "history": "Lịch sử tham gia",
-    "fairness": "Công bằng",
-    "group": "Nhóm",
     "freshness": "Mới chứng nhận",
+    "fairness": "Công bằng",
+    "region": "Vùng",
+    "quota_fit": "Hợp hạn mức nhóm",
+}
+RULE = {  # eligibility's rule codes (services/events/eligibility.py), said in Vietnamese
+    "status": "Chứng nhận OCOP không còn hiệu lực.",
+    "valid_through_end": "Chứng nhận hết hạn trước khi hội chợ kết thúc.",
+    "min_stars": "Hạng sao thấp hơn mức tối thiểu của hội chợ.",
+    "admit_uncertified": "Sản phẩm chưa được chứng nhận OCOP, hội chợ chỉ nhận sản phẩm đã chứng nhận.",
+    "groups": "Nhóm sản phẩm không thuộc các nhóm hội chợ nhận.",
+    "subgroups": "Phân nhóm sản phẩm không thuộc các phân nhóm hội chợ nhận.",
+    "producer_kinds": "Loại chủ thể không thuộc các loại hội chợ nhận.",
+    "regions": "Vùng của chủ thể không thuộc các vùng hội chợ nhận.",
+    "provinces": "Tỉnh của chủ thể không thuộc các tỉnh hội chợ nhận.",
+    "provinces_or_regions": "Tỉnh, vùng của chủ thể không thuộc nơi hội chợ nhận.",
+    "double_booking": "Chủ thể đã nhận lời một hội chợ khác trùng thời gian.",
 }
 
 
@@ -60,5 +72,5 @@ def fair_matching(fair_id):
             except OperationError as exc:
                 why = {"outcome": "unknown", "message": exc.message, "failed_rules": []}
         return render_template(
-            "events/matching.html", fair=fair, picks=picks, words=words, found=found, why=why, PART=PART
+            "events/matching.html", fair=fair, picks=picks, words=words, found=found, why=why, PART=PART, RULE=RULE
         )
