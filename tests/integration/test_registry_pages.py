@@ -141,3 +141,59 @@ def test_the_template_file_downloads(console):
     assert r.status_code == 200
     assert r.get_data().decode("utf-8-sig").startswith("STT,Mã chủ thể,Tên chủ thể")
     assert r.headers["Content-Disposition"] == 'attachment; filename="mau-nhap-quyet-dinh.csv"'
+
+
+def test_record_a_decision_by_product_name_then_revoke_it_with_a_reason(console):
+    product_id = first_product(console, "keo dua")
+    form = console.get(f"/console/decisions/new?product={product_id}", headers=as_officer())
+    named = re.search(r'id="f-product-0" name="product-0" type="text" value="([^"]+)"', form.get_data(as_text=True))
+    assert named, text(form)
+    base = {"number": "77/QĐ-UBND", "date": "15/11/2026", "issued_by": "UBND tỉnh Vĩnh Long", "level": "province"}
+    base["kind"] = "recertify"
+    r = console.post(
+        "/console/decisions/new",
+        data={**base, "product-0": named.group(1).replace("&#34;", '"'), "score-0": "", "product-1": "Không có"},
+        headers=as_officer(),
+    )
+    assert r.status_code == 422
+    body = r.get_data(as_text=True)
+    assert re.search(r'id="e-score-0">[^<]+<', body) and re.search(r'id="e-product-1">Không tìm thấy', body)
+    r = console.post(
+        "/console/decisions/new", data={**base, "product-0": named.group(1), "score-0": "82"}, headers=as_officer()
+    )
+    assert r.status_code == 302, text(r)
+    decision_url = r.headers["Location"]
+    page = text(console.get(decision_url, headers=as_officer()))
+    assert "Quyết định 77/QĐ-UBND" in page and "4★" in page and "Còn hiệu lực" in page
+    assert console.get(decision_url, headers=as_officer(HA_NOI)).status_code == 404
+
+    revoke = {"number": "90/QĐ-UBND", "date": "20/11/2026", "issued_by": "UBND tỉnh Vĩnh Long"}
+    r = console.post(decision_url + "/revoke", data=revoke, headers=as_officer())
+    assert r.status_code == 422
+    assert re.search(r'id="e-reason_code">[^<]+<', r.get_data(as_text=True))
+    r = console.post(decision_url + "/revoke", data={**revoke, "reason_code": "violation"}, headers=as_officer())
+    assert r.status_code == 302, text(r)
+    page = text(console.get(r.headers["Location"], headers=as_officer()))
+    assert "Thu hồi" in page and "Vi phạm quy định" in page and "Đã thu hồi" in page
+    history = text(console.get(f"/console/products/{product_id}", headers=as_officer()))
+    assert "Thu hồi theo QĐ 90/QĐ-UBND ngày 20/11/2026" in history
+    listing = text(console.get("/console/decisions", headers=as_officer()))
+    assert "77/QĐ-UBND" in listing and "90/QĐ-UBND" in listing
+    assert "77/QĐ-UBND" not in text(console.get("/console/decisions", headers=as_officer(HA_NOI)))
+
+
+def test_expiring_certificates_show_the_notices_sent(console):
+    r = console.get("/console/certificates/expiring", query_string={"days": "730"}, headers=as_officer())
+    assert r.status_code == 200
+    body = text(r)
+    assert "Chưa gửi" in body or "Đã gửi ngày" in body
+    assert re.search(r"\d+ chứng nhận", body)
+
+
+def test_progress_and_figures_as_charts(console):
+    r = console.get("/console/progress", query_string={"year": "2023"}, headers=as_officer())
+    assert r.status_code == 200
+    body = text(r)
+    assert "Tiến độ năm 2023" in body and "Chứng nhận mới" in body
+    assert body.count("<svg") >= 5
+    assert "200 sản phẩm còn hiệu lực" in body or "sản phẩm còn hiệu lực chứng nhận" in body

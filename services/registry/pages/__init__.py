@@ -17,6 +17,6 @@ def home():
 
 def init(app: Flask) -> None:
     """Register the pages on the registry's app (the layout is shared/console's, set up by create_service_app)."""
-    from . import imports, products  # noqa: F401 - their routes register on blp
+    from . import decisions, imports, products, progress  # noqa: F401 - their routes register on blp
 
     app.register_blueprint(blp)

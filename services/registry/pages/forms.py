@@ -48,10 +48,10 @@ def operation_errors(exc: OperationError) -> dict[str, str]:
     return {exc.field or "_": message(exc.message)}
 
 
-def load(schema: Schema, form, fields: dict[str, str]) -> tuple[dict | None, dict[str, str]]:
+def load(schema: Schema, form, fields: dict[str, str], extra: dict | None = None) -> tuple[dict | None, dict[str, str]]:
     """Read ``fields`` (name -> kind: text, optional, int, bool, date) from a posted form and load
-    them with ``schema``. Returns (data, {}) or (None, errors by field)."""
-    raw: dict = {}
+    them with ``schema`` (with ``extra`` values as they are). Returns (data, {}) or (None, errors by field)."""
+    raw: dict = dict(extra or {})
     for name, kind in fields.items():
         value = (form.get(name) or "").strip()
         if kind == "bool":
