@@ -122,24 +122,6 @@ def owned_fair(session, fair_id: str, lock: bool = False) -> Fair:
     return fair
 
 
-@bp.app_template_filter("vndate")
-def vndate(value) -> str:
-    from shared.instants import VIETNAM
-
-    if value is None:
-        return ""
-    if hasattr(value, "astimezone") and hasattr(value, "hour"):
-        return value.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
-    return value.strftime("%d/%m/%Y")
-
-
-@bp.app_template_filter("dong")
-def dong(value) -> str:
-    if value is None:
-        return "—"
-    return f"{int(value):,}".replace(",", ".") + " đ"
-
-
 @bp.context_processor
 def _labels():
     return {
