@@ -140,6 +140,7 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
     from shared.bus.outbox import Emitter, Relay
     from shared.bus.publisher import Publisher
     from shared.config import load
+    from shared.signing import new_pair
     from shared.web import runtime_of
     from shared.worker import tune_gc
 
@@ -151,6 +152,7 @@ def worker_child(db_url: str, broker_url: str, smtp_port: int, prefetch: int | N
         smtp_host="127.0.0.1",
         sms_gateway_url="",
         secret_key="ocop-bench-notify-secret-8c3e1f7a5d9b2e4c6a0f",
+        token_public_key=new_pair()[1],  # a verifier needs the token public key off embedded
     )  # strong: required off embedded
     if prefetch is not None:
         settings = replace(settings, consumer_prefetch=prefetch)

@@ -764,6 +764,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from shared.auth import issue_token
     from shared.db import run_migrations
+    from shared.signing import new_pair
+
+    token_key, _ = new_pair()  # the registry signs (and verifies with the key's public half)
 
     pg = os.environ.get("BENCH_PG_URL", "").strip() or DEFAULT_PG
     broker_url = os.environ.get("OCOP_BROKER_URL", "").strip() or DEFAULT_BROKER
@@ -789,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         **os.environ,
         "REGISTRY_DATABASE_URL": url,
         "OCOP_SECRET_KEY": SECRET,
+        "OCOP_TOKEN_PRIVATE_KEY": token_key,
         "OCOP_BROKER_URL": broker_url,
         "PYTHONPATH": str(ROOT),
     }
@@ -802,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_live(api, api_port, "/livez", api_log)
         wait_live(minimal, minimal_port, "/hello", minimal_log)
-        token = issue_token(SECRET, "trade_officer", "bench-search")
+        token = issue_token(token_key, "trade_officer", "bench-search")
         mix = request_mix(random.Random(args.seed), args.requests)
         api_requests = [raw_request(path, api_port, token) for _, path in mix]
         minimal_requests = [raw_request("/hello", minimal_port, token)]

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from shared import config
+from shared import config, signing
 from shared.auth import issue_token
 
 
@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     from .host import Host
 
     host = Host().start(demo=not args.no_demo)
-    secret = host.runtimes["registry"].settings.secret_key
+    secret = signing.private_key(host.runtimes["registry"].settings)  # the registry issues tokens
     urls = host.urls()
     print("\nOCOP trade-promotion platform, embedded default: one process, embedded broker, SQLite.")
     print(f"  console (one origin): {urls['console']}/   (all three services by path: /registry, /events,")
@@ -32,6 +32,10 @@ def main(argv: list[str]) -> int:
             "   (or: python -m embedded.sms)"
         )
     print(f"  data                : {config.data_dir()}")
+    if getattr(host, "accounts", None):
+        print(f"  console accounts (sign in at {urls['console']}/registry/console/sign-in):")
+        for role, email, password, scope in host.accounts:
+            print(f"    {role:17} {email:28} {password}   {scope}")
     print("  tokens for 12 hours (Authorization: Bearer ...; more: python -m shared.auth ROLE):")
     for role in ("registry_officer", "trade_officer"):
         print(f"    {role:17} {issue_token(secret, role, f'demo-{role}')}")

@@ -91,3 +91,10 @@ def foreign_post(public_url: str) -> str | None:
     if referer is not None and origin_of(referer) not in ours:
         return "Referer is another site"
     return None
+
+
+def csrf_field():
+    """The hidden input carrying the session's csrf claim (docs/console-api.md; shared.sessions)."""
+    from .sessions import csrf_field as field
+
+    return field()

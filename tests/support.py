@@ -21,6 +21,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("registry", "events", "notifications")
 # A strong secret, as every process outside the embedded default requires (shared.config.require_secret).
 TEST_SECRET = "ocop-test-secret-3c5f8a1e9b7d4f2a6e0c8b5d1f3a7e9c"
+# The tests' token key pair (shared/signing.py): the registry signs with the private key, every service
+# verifies with the public one; the tests mint their tokens with the private key (issue_token).
+TEST_TOKEN_KEY = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEINcDm95rr+VcAmji3bMJST/Vd1seuBDPzuMTfJkXDHB0\n"
+    "-----END PRIVATE KEY-----\n"
+)
+TEST_TOKEN_PUBLIC_KEY = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEArM9kvkaWucdJNiVCI+0vsMGIJVzchXg7aayQ09YfbZk=\n"
+    "-----END PUBLIC KEY-----\n"
+)
 
 
 def real_mode() -> bool:
@@ -74,7 +86,13 @@ def purge_real_queues(url: str) -> None:
 
 def platform_env(tmp: Path, tag: str) -> dict[str, str]:
     """Environment for a platform under test: fresh data, free ports, and the mode's URLs."""
-    env = {"OCOP_DATA_DIR": str(tmp), "OCOP_SECRET_KEY": TEST_SECRET, "OCOP_LOG_LEVEL": "WARNING"}
+    env = {
+        "OCOP_DATA_DIR": str(tmp),
+        "OCOP_SECRET_KEY": TEST_SECRET,
+        "OCOP_TOKEN_PRIVATE_KEY": TEST_TOKEN_KEY,
+        "OCOP_TOKEN_PUBLIC_KEY": TEST_TOKEN_PUBLIC_KEY,
+        "OCOP_LOG_LEVEL": "WARNING",
+    }
     for name in ("console", *SERVICES):
         env[f"OCOP_{name.upper()}_PORT"] = str(free_port())
     env["SMTP_PORT"] = str(free_port())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.web import create_service_app
+from shared import audit
+from shared.web import create_service_app, runtime_of
 
-from . import pages
+from . import account_pages, pages
 from .decision_routes import blp as decisions_blp
-from .models import Inbox, Outbox
+from .models import AuditEntry, Inbox, Outbox
 from .reference_routes import blp as reference_blp
 from .routes import blp
 from .token_routes import blp as tokens_blp
@@ -22,10 +23,12 @@ def create_app(settings=None, migrate: bool = False):
         SERVICE_DIR,
         Outbox,
         Inbox,
-        [blp, decisions_blp, reference_blp, tokens_blp],
+        [blp, decisions_blp, reference_blp, tokens_blp, audit.blueprint(AuditEntry, "registry")],
         "OCOP registry API",
         settings,
         migrate,
     )
     pages.init(app)  # the registry officer's console pages (HTML, not in the OpenAPI document)
+    account_pages.init(app)  # sign-in, sign-out, password reset: the one issuer of sessions
+    runtime_of(app).emit.audit_model = AuditEntry  # each event a request causes is an audit entry too
     return app

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import define_model as define_audit_log
 from shared.bus.outbox import define_models
 from shared.db import make_base, new_id
 from shared.db import utcnow as now
@@ -190,3 +191,37 @@ class ImportRecord(Base):
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     rows: Mapped[int] = mapped_column(Integer)
     summary: Mapped[dict] = mapped_column(JSON)
+
+
+class Account(Base):
+    """A person who signs in to the console (accounts.py): an officer of a scope, or an administrator.
+    The password is an Argon2id hash; failed sign-ins count towards a temporary lock-out."""
+
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # registry_officer, trade_officer, admin
+    scope_id: Mapped[str] = mapped_column(String(100), default="")
+    scope_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the password reset link's single use: a hash of the nonce the link carries (None: no link open)
+    reset_nonce_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reset_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SignInFailure(Base):
+    """A failed sign-in from an address (the per-address slow-down: accounts.py)."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+
+
+AuditEntry = define_audit_log(Base)  # who did what (shared.audit)

@@ -74,13 +74,49 @@ def define_models(Base):
     return OutboxMessage, InboxMessage
 
 
+def acting() -> dict | None:
+    """Who acts in the current request (its token's or session's principal), for the envelope's
+    ``actor``; None outside a request (a worker, a command) or without a principal."""
+    from flask import g, has_request_context
+
+    claims = g.get("principal") if has_request_context() else None
+    if not claims:
+        return None
+    return {
+        "id": str(claims["sub"])[:100],
+        "name": str(claims.get("name") or claims["sub"])[:200],
+        "role": claims["role"],
+    }
+
+
 class Emitter:
-    """Adds events to a session's outbox; bound to one service (its name and outbox model)."""
+    """Adds events to a session's outbox; bound to one service (its name and outbox model). With an
+    ``audit_model`` (the service's ``audit_log``, shared/audit.py), each event a person's or an
+    integration's request causes is also an audit entry, in the same transaction: who, the event
+    type as what, its subject."""
+
+    audit_model = None
 
     def __init__(self, service: str, outbox_model, exchange: str = EVENTS_EXCHANGE):
         self.service = service
         self.model = outbox_model
         self.exchange = exchange
+
+    def _audit(self, session: Session, envelopes: list[dict]) -> None:
+        if self.audit_model is None or not envelopes or not envelopes[0].get("actor"):
+            return
+        from shared.audit import record
+
+        who = envelopes[0]["actor"]
+        if len(envelopes) > 20:  # a bulk write (an import, a replay): one entry per event type
+            counts: dict[str, int] = {}
+            for e in envelopes:
+                counts[e["type"]] = counts.get(e["type"], 0) + 1
+            for type_, n in counts.items():
+                record(session, self.audit_model, type_, f"{n} subjects", {"events": n}, who=who)
+            return
+        for e in envelopes:
+            record(session, self.audit_model, e["type"], e["subject"], who=who)
 
     @property
     def table(self):
@@ -114,7 +150,9 @@ class Emitter:
         )
         session.add(self.model(**row))
         wake_relay(session)
-        return json.loads(row["payload"])
+        envelope = json.loads(row["payload"])
+        self._audit(session, [envelope])
+        return envelope
 
     def row(
         self,
@@ -136,6 +174,7 @@ class Emitter:
             version,
             correlation_id or context.correlation_id.get(),
             context.causation_id.get(),
+            acting(),
         )
         return _row(envelope, exchange or self.exchange, routing_key or type_, utcnow())
 
@@ -163,12 +202,14 @@ class Emitter:
             version,
             correlation_id or context.correlation_id.get(),
             context.causation_id.get(),
+            acting(),
         )
         if not envelopes:
             return 0
         now = utcnow()
         session.execute(self._insert, [_row(e, self.exchange, e["type"], now) for e in envelopes])
         wake_relay(session)
+        self._audit(session, envelopes)
         return len(envelopes)
 
 

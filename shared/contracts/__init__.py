@@ -46,6 +46,15 @@ class ContractError(Exception):
         self.details = details
 
 
+class Actor(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
 class Envelope(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -59,6 +68,15 @@ class Envelope(Schema):
     subject_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
     causation_id = fields.String(load_default=None, allow_none=True)
+    actor = fields.Nested(
+        Actor,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "who acted (added in v1, issue 13): the person or integration whose request "
+            "caused the event; absent or null for what a worker or a command did on its own"
+        },
+    )
     data = fields.Dict(required=True)
 
 
@@ -74,13 +92,21 @@ def make_envelope(
     data: dict,
     correlation_id: str | None = None,
     causation_id: str | None = None,
+    actor: dict | None = None,
 ) -> dict:
     """Build and validate an outgoing message; a producer can never emit an invalid event."""
-    return make_envelopes(source, [(type_, subject, subject_version, data)], version, correlation_id, causation_id)[0]
+    return make_envelopes(
+        source, [(type_, subject, subject_version, data)], version, correlation_id, causation_id, actor
+    )[0]
 
 
 def make_envelopes(
-    source: str, events: list, version: int, correlation_id: str | None, causation_id: str | None
+    source: str,
+    events: list,
+    version: int,
+    correlation_id: str | None,
+    causation_id: str | None,
+    actor: dict | None = None,
 ) -> list[dict]:
     """Envelopes of ``(type, subject, subject_version, data)`` events, each checked against its
     contract (the one place envelopes are built). The events of one type are dumped and checked
@@ -119,6 +145,7 @@ def make_envelopes(
                 "subject_version": int(subject_version),
                 "correlation_id": correlation_id or event_id,
                 "causation_id": causation_id,
+                **({"actor": dict(actor)} if actor else {}),
                 "data": wire,
             }
         )

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from support import ROOT, SERVICES, TEST_SECRET, wait_for
+from support import ROOT, SERVICES, TEST_SECRET, TEST_TOKEN_KEY, wait_for
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -373,15 +373,15 @@ class Deployment:
 
 # ---- HTTP -------------------------------------------------------------------------------------------
 class Client:
-    def __init__(self, urls: dict[str, str], secret: str = SECRET):
+    def __init__(self, urls: dict[str, str], token_key: str = TEST_TOKEN_KEY):
         self.urls = urls
-        self.secret = secret
+        self.token_key = token_key  # the issuer's private key, as platform_env gives the registry
         self.http = requests.Session()
 
     def token(self, role: str, sub: str | None = None) -> str:
         from shared.auth import issue_token
 
-        return issue_token(self.secret, role, sub or f"e2e-{role}")
+        return issue_token(self.token_key, role, sub or f"e2e-{role}")
 
     def call(self, method: str, service: str, path: str, role: str | None = None, sub: str | None = None, **kw):
         headers = kw.pop("headers", {})

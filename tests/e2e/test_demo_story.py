@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 import pytest
 import requests
-from e2e.deployment import PYTHON, SECRET, Client, process_env
+from e2e.deployment import PYTHON, Client, process_env
 from support import SERVICES, platform_env, real_mode, wait_for
 
 pytestmark = pytest.mark.skipif(real_mode(), reason="the demo is the embedded default's (scripts/run)")
@@ -30,7 +30,7 @@ END_2023 = date(2023, 12, 31)
 def demo(tmp_path, procs) -> Client:
     env = process_env(platform_env(tmp_path, "demo"))
     proc = procs.start("embedded", [PYTHON, "-m", "embedded"], env)
-    client = Client({s: f"http://127.0.0.1:{env[f'OCOP_{s.upper()}_PORT']}" for s in SERVICES}, SECRET)
+    client = Client({s: f"http://127.0.0.1:{env[f'OCOP_{s.upper()}_PORT']}" for s in SERVICES})
 
     def up():
         assert proc.poll() is None, procs.tail("embedded")

@@ -18,7 +18,6 @@ import requests
 from e2e.deployment import (
     LINK,
     PYTHON,
-    SECRET,
     Client,
     Deployment,
     SmtpServer,
@@ -194,7 +193,7 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
     env = embedded_env
     proc = procs.start("embedded", [PYTHON, "-m", "embedded"], env)
     urls = {name: f"http://127.0.0.1:{env[f'OCOP_{name.upper()}_PORT']}" for name in ("console", *SERVICES)}
-    api = Client(urls, SECRET)
+    api = Client(urls)
 
     def up():
         assert proc.poll() is None, procs.tail("embedded")

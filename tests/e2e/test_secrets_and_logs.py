@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import requests
 from e2e.deployment import GUNICORN, PYTHON, ROOT, SECRET, process_env
-from support import free_port, wait_for
+from support import TEST_TOKEN_KEY, TEST_TOKEN_PUBLIC_KEY, free_port, wait_for
 
 REAL_LIKE = {"OCOP_BROKER_URL": "amqp://registry:unused@127.0.0.1:1/ocop"}  # never reached: refused before
 
@@ -68,6 +68,15 @@ def test_the_token_command_on_the_embedded_demo_and_with_a_strong_secret(tmp_pat
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("eyJ") and "sub=demo-trade_officer" in done.stderr and "jti=" in done.stderr
     real = process_env({**REAL_LIKE, "OCOP_SECRET_KEY": SECRET})
+    done = subprocess.run(  # only where the issuer's private key is
+        [PYTHON, "-m", "shared.auth", "integration", "erp-vinh-long"],
+        cwd=ROOT,
+        env=real,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "OCOP_TOKEN_PRIVATE_KEY" in done.stderr and not done.stdout
+    real["OCOP_TOKEN_PRIVATE_KEY"] = TEST_TOKEN_KEY
     done = subprocess.run(
         [PYTHON, "-m", "shared.auth", "integration", "erp-vinh-long", "--ttl", "30d"],
         cwd=ROOT,
@@ -79,7 +88,7 @@ def test_the_token_command_on_the_embedded_demo_and_with_a_strong_secret(tmp_pat
     assert done.returncode == 0, done.stderr
     from shared.auth import read_token
 
-    claims = read_token(SECRET, done.stdout.strip())
+    claims = read_token(TEST_TOKEN_PUBLIC_KEY, done.stdout.strip())
     assert claims["sub"] == "erp-vinh-long" and claims["exp"] - claims["iat"] == 30 * 86400
     done = subprocess.run(
         [PYTHON, "-m", "shared.auth", "trade_officer"], cwd=ROOT, env=real, capture_output=True, text=True, timeout=60

@@ -21,9 +21,9 @@ class Api:
     """Tiny HTTP client with role tokens, speaking to the services over real sockets. It remembers
     the fairs it made (``fairs``), so that they can be closed when their module or test ends."""
 
-    def __init__(self, urls: dict[str, str], secret: str):
+    def __init__(self, urls: dict[str, str], token_key: str):
         self.urls = urls
-        self.secret = secret
+        self.token_key = token_key  # the issuer's private key (PEM): the tests mint as the registry would
         self.http = requests.Session()
         self.fairs: list[str] = []
 
@@ -40,7 +40,7 @@ class Api:
         """A token for ``role``; ``sub`` defaults to a test person named after the role."""
         from shared.auth import issue_token
 
-        return issue_token(self.secret, role, sub or f"test-{role}", ttl)
+        return issue_token(self.token_key, role, sub or f"test-{role}", ttl)
 
     def call(self, method: str, service: str, path: str, role: str | None = None, sub: str | None = None, **kw):
         headers = kw.pop("headers", {})
@@ -61,7 +61,7 @@ def platform(tmp_path_factory):
     from embedded.host import Host
 
     host = Host().start(demo=False)
-    host.api = Api(host.urls(), env["OCOP_SECRET_KEY"])
+    host.api = Api(host.urls(), env["OCOP_TOKEN_PRIVATE_KEY"])
     _started.append(host)
     yield host
     _started.clear()

@@ -176,3 +176,38 @@ def test_the_actor_is_in_the_event_and_the_audit_log(platform):
     assert page["items"][0]["action"] == "registry.token.revoked"
     assert api.call("GET", "registry", "/audit", "registry_officer").status_code == 403
     assert api.call("GET", "registry", "/audit?per_page=0", "admin").status_code == 422
+
+
+def _manage(*args: str, stdin: str = ""):
+    import os
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    return subprocess.run(
+        [sys.executable, "-m", "services.registry.manage", *args],
+        cwd=ROOT,
+        env=dict(os.environ),  # the platform's (its database, broker and keys)
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_create_admin_makes_an_administrator_who_can_sign_in(platform):
+    email = f"admin.{secrets.token_hex(4)}@ocop.gov.vn"
+    done = _manage(
+        "create-admin", "--email", email, "--name", "Phạm Quản Trị", "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["role"] == "admin" and PASSWORD not in done.stdout + done.stderr
+    r = _sign_in(platform, email, PASSWORD)
+    assert r.status_code == 303
+    with platform.apps["registry"].test_request_context("/"):
+        assert sessions.read_session(r.cookies[sessions.COOKIE])["role"] == "admin"
+    again = _manage("create-admin", "--email", email, "--name", "X", "--password-stdin", stdin="short\n")
+    assert again.returncode == 2
+    errors = json.loads(again.stdout)["errors"]
+    assert set(errors) == {"email", "password"}  # taken, too short

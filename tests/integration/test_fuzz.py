@@ -32,7 +32,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from support import ROOT, TEST_SECRET, real_mode, wait_for
+from support import ROOT, TEST_TOKEN_KEY, real_mode, wait_for
 
 from shared.auth import issue_token
 
@@ -112,7 +112,7 @@ class Seeded:
         self.producer_id = ""
 
     def token(self, role: str) -> str:
-        return issue_token(TEST_SECRET, role, self.producer_id if role == "producer" else f"fuzz-{role}")
+        return issue_token(TEST_TOKEN_KEY, role, self.producer_id if role == "producer" else f"fuzz-{role}")
 
     def call(self, method: str, service: str, path: str, role: str, **kw):
         r = self.http.request(

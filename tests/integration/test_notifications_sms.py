@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from support import TEST_SECRET, free_port, real_mode, reset_postgres, wait_for
+from support import TEST_SECRET, TEST_TOKEN_KEY, TEST_TOKEN_PUBLIC_KEY, free_port, real_mode, reset_postgres, wait_for
 from werkzeug.serving import make_server
 
 from services.notifications import domain
@@ -108,6 +108,7 @@ class Notifier:
         defaults = {
             "database_url": url,
             "secret_key": TEST_SECRET,
+            "token_public_key": TEST_TOKEN_PUBLIC_KEY,
             "retry_base_seconds": 0.02,
             "retry_max_seconds": 0.1,
             "http_timeout_seconds": 5.0,
@@ -225,7 +226,7 @@ class Notifier:
 
         headers = kw.pop("headers", {})
         if role:
-            headers["Authorization"] = f"Bearer {issue_token(TEST_SECRET, role, sub or f'test-{role}')}"
+            headers["Authorization"] = f"Bearer {issue_token(TEST_TOKEN_KEY, role, sub or f'test-{role}')}"
         return self.http.request(method, self.url + path, headers=headers, timeout=30, **kw)
 
     def close(self):

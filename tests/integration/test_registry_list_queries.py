@@ -15,7 +15,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from support import TEST_SECRET, real_mode, reset_postgres
+from support import TEST_SECRET, TEST_TOKEN_KEY, TEST_TOKEN_PUBLIC_KEY, real_mode, reset_postgres
 
 from shared.auth import issue_token
 from shared.text import fold
@@ -113,12 +113,14 @@ def registry(tmp_path_factory):
         url = reset_postgres(os.environ["OCOP_TEST_PG_URL"], [name])[name]
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('lists') / 'registry.sqlite'}"
-    settings = dataclasses.replace(load("registry"), database_url=url, secret_key=TEST_SECRET)
+    settings = dataclasses.replace(
+        load("registry"), database_url=url, secret_key=TEST_SECRET, token_public_key=TEST_TOKEN_PUBLIC_KEY
+    )
     app = create_app(settings=settings, migrate=True)
     rt = runtime_of(app)
     _register(rt.session_factory)
     client = app.test_client()
-    client.headers = {"Authorization": f"Bearer {issue_token(TEST_SECRET, 'trade_officer', 'test-officer')}"}
+    client.headers = {"Authorization": f"Bearer {issue_token(TEST_TOKEN_KEY, 'trade_officer', 'test-officer')}"}
     client.runtime = rt
     yield client
     rt.engine.dispose()

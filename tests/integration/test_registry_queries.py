@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from support import TEST_SECRET
+from support import TEST_SECRET, TEST_TOKEN_KEY, TEST_TOKEN_PUBLIC_KEY
 
 from shared.auth import issue_token
 
@@ -21,12 +21,15 @@ def demo_registry(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("demo-registry")
     settings = dataclasses.replace(
-        load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}", secret_key=TEST_SECRET
+        load("registry"),
+        database_url=f"sqlite:///{tmp / 'registry.sqlite'}",
+        secret_key=TEST_SECRET,
+        token_public_key=TEST_TOKEN_PUBLIC_KEY,
     )
     app = create_app(settings=settings, migrate=True)
     assert demo.load_registry(runtime_of(app)) is True
     client = app.test_client()
-    client.headers = {"Authorization": f"Bearer {issue_token(TEST_SECRET, 'trade_officer', 'test-officer')}"}
+    client.headers = {"Authorization": f"Bearer {issue_token(TEST_TOKEN_KEY, 'trade_officer', 'test-officer')}"}
     yield client
     runtime_of(app).engine.dispose()
 
@@ -96,7 +99,7 @@ def test_csv_export_of_a_filtered_list(demo_registry):
     assert all(row["stars"] == "4" and row["province_entered"] == "Bến Tre" for row in rows)
     everything = demo_registry.get("/products/export.csv", headers=demo_registry.headers).get_data().decode("utf-8")
     assert len(everything.strip().splitlines()) == 201  # header + 200 products
-    producer_token = {"Authorization": f"Bearer {issue_token(TEST_SECRET, 'producer', 'x')}"}
+    producer_token = {"Authorization": f"Bearer {issue_token(TEST_TOKEN_KEY, 'producer', 'x')}"}
     assert demo_registry.get("/products/export.csv", headers=producer_token).status_code == 403
 
 
