@@ -8,7 +8,7 @@ import re
 import threading
 
 import pytest
-from registry_pages_support import HA_NOI, TEMPLATE, person, registry_app
+from registry_pages_support import HA_NOI, TEMPLATE, VINH_LONG, person, real_sessions, registry_app, session_token
 from support import free_port
 from werkzeug.serving import make_server
 
@@ -23,13 +23,19 @@ def registry(tmp_path_factory):
         server.shutdown()
 
 
-def signed_in(page, scope=None):
-    """The person (stand-in for the sign-in page until the issuer lands)."""
-    page.context.set_extra_http_headers({"X-Test-User": person(scope) if scope else person()})
+def signed_in(page, scope=VINH_LONG):
+    """The person: a session cookie of the one issuer (or the stand-in's header until it lands)."""
+    page.context.clear_cookies()
+    if real_sessions():
+        token = session_token(scope)
+        page.context.add_cookies([{"name": "ocop_session", "value": token, "url": page.registry}])
+    else:
+        page.context.set_extra_http_headers({"X-Test-User": person(scope)})
     return page
 
 
 def test_import_reports_the_bad_row_then_applies_the_fixed_file(registry, page, shot, tmp_path):
+    page.registry = registry
     signed_in(page)
     n = 1 if page.form_factor == "phone" else 2  # the two runs share a register: producers of their own
     good = TEMPLATE.read_text(encoding="utf-8").replace("13001", f"1300{n}").replace("13006", f"1300{n + 6}")
@@ -59,6 +65,7 @@ def test_import_reports_the_bad_row_then_applies_the_fixed_file(registry, page, 
 
 
 def test_search_opens_a_product_which_another_province_cannot_see(registry, page, shot):
+    page.registry = registry
     signed_in(page)
     page.goto(f"{registry}/console/products")
     page.fill("#f-q", "keo dua")

@@ -1,5 +1,7 @@
-"""What the registry console's tests share: a registry app over the demo register, and (until the
-issuer's ``shared.auth.page`` lands) a test-only stand-in for it that takes the person from a header."""
+"""What the registry console's tests share: a registry app over the demo register, and who is signed
+in: a real console session (``shared.sessions``, the one issuer's key pair made for the test) once
+``shared.auth.page`` is installed; until then a test-only stand-in for it that takes the person from
+a header."""
 
 from __future__ import annotations
 
@@ -40,8 +42,51 @@ def standin_page(*roles):
     return decorate
 
 
+def real_sessions() -> bool:
+    return hasattr(shared.auth, "page") and shared.auth.page is not standin_page
+
+
+def account(scope=VINH_LONG, role="registry_officer") -> dict:
+    return {
+        "id": "acc-1",
+        "name": "Lê Thị Hoa",
+        "email": "hoa@example.vn",
+        "role": role,
+        "scope": scope["id"],
+        "scope_name": scope["name"],
+    }
+
+
 def person(scope=VINH_LONG, role="registry_officer") -> str:
-    return json.dumps({"id": "acc-1", "name": "Lê Thị Hoa", "email": "hoa@example.vn", "role": role, "scope": scope})
+    """The stand-in's header value."""
+    return json.dumps(account(scope, role))
+
+
+_APPS: list = []
+
+
+def session_token(scope=VINH_LONG, role="registry_officer") -> str:
+    from shared import sessions, signing
+    from shared.web import runtime_of
+
+    return sessions.issue_session(signing.private_key(runtime_of(_APPS[-1]).settings), account(scope, role))
+
+
+def signed_in(scope=VINH_LONG, role="registry_officer") -> dict:
+    """Request headers of a person signed in (and a browser's same-origin form post)."""
+    if real_sessions():
+        return {"Cookie": f"ocop_session={session_token(scope, role)}", "Sec-Fetch-Site": "same-origin"}
+    return {"X-Test-User": person(scope, role), "Sec-Fetch-Site": "same-origin"}
+
+
+def csrf(headers: dict) -> dict:
+    """The form field a signed-in person's forms carry (the session's csrf claim)."""
+    cookie = headers.get("Cookie", "")
+    if not cookie:
+        return {}
+    import jwt
+
+    return {"csrf": jwt.decode(cookie.split("=", 1)[1], options={"verify_signature": False})["csrf"]}
 
 
 @contextmanager
@@ -58,7 +103,13 @@ def registry_app(tmp: Path):
     settings = dataclasses.replace(
         load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}", secret_key=TEST_SECRET
     )
+    if real_sessions():
+        from shared import signing
+
+        private, public = signing.new_pair()
+        settings = dataclasses.replace(settings, token_private_key=private, token_public_key=public)
     app = create_app(settings=settings, migrate=True)
+    _APPS.append(app)
     assert demo.load_registry(runtime_of(app)) is True
     try:
         yield app

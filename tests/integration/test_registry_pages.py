@@ -6,17 +6,30 @@ from __future__ import annotations
 import re
 
 import pytest
-from registry_pages_support import HA_NOI, TEMPLATE, VINH_LONG, person, registry_app
+from registry_pages_support import HA_NOI, TEMPLATE, VINH_LONG, csrf, registry_app, signed_in
+
+
+class Client:
+    """The test client, its form posts carrying the signed-in person's csrf field as a page's form does."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, *args, **kwargs):
+        return self.client.get(*args, **kwargs)
+
+    def post(self, url, data=None, headers=None, **kwargs):
+        return self.client.post(url, data={**(data or {}), **csrf(headers or {})}, headers=headers, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
     with registry_app(tmp_path_factory.mktemp("registry-pages")) as app:
-        yield app.test_client()
+        yield Client(app.test_client())
 
 
 def as_officer(scope=VINH_LONG, role="registry_officer"):
-    return {"X-Test-User": person(scope, role), "Sec-Fetch-Site": "same-origin"}
+    return signed_in(scope, role)
 
 
 def text(response) -> str:
