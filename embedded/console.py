@@ -49,13 +49,13 @@ MAIL = """<!doctype html><meta charset="utf-8"><p><a href="/dev/">← developer 
 
 def allowed_hosts(port: int) -> frozenset[str]:
     """The Host values the console answers: loopback names with its port, and OCOP_CONSOLE_HOSTS."""
-    extra = {h.strip().lower() for h in config.env("OCOP_CONSOLE_HOSTS").split(",") if h.strip()}
+    extra = config.process().console_hosts
     return frozenset({f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", *extra})
 
 
 def create_console(host) -> Flask:
     app = Flask("embedded.console")
-    secret = host.runtimes["registry"].settings.secret_key
+    secret = host.runtimes["registry"].settings.key_material("api-token")
     hosts = allowed_hosts(config.port("console"))
 
     @app.before_request

@@ -53,7 +53,7 @@ class Host:
         for name, factory in factories.items():
             self.apps[name] = factory(settings=settings.get(name), migrate=True)
             self.runtimes[name] = runtime_of(self.apps[name])
-        if smtp_sink and config.env("OCOP_SMTP_SINK", "1") != "0":
+        if smtp_sink and config.process().smtp_sink:
             self.mailbox = Mailbox(config.data_dir() / "mailbox.sqlite")
             self._smtp = start_smtp(self.mailbox, port=self.runtimes["notifications"].settings.smtp_port)
         if demo:
@@ -93,11 +93,12 @@ class Host:
     def _sms_settings(self):
         """With no SMS gateway configured, the embedded SMS sink is the gateway (OCOP_SMS_SINK=0: none),
         so a new user sees the text messages too; it listens on a free port (OCOP_SMS_SINK_PORT)."""
-        if config.env("OCOP_SMS_SINK", "1") == "0" or config.env("SMS_GATEWAY_URL"):
+        settings = config.load("notifications")
+        if not config.process().sms_sink or settings.sms_gateway_url:
             return None
         self.smsbox = SmsBox(config.data_dir() / "sms.sqlite")
-        self._sms = start_sms(self.smsbox, port=int(config.env("OCOP_SMS_SINK_PORT", "0")))
-        return replace(config.load("notifications"), sms_gateway_url=self._sms.url)
+        self._sms = start_sms(self.smsbox, port=config.process().sms_sink_port)
+        return replace(settings, sms_gateway_url=self._sms.url)
 
     def _declare_topology(self) -> None:
         """Every exchange, queue and binding, before any relay publishes. The embedded broker keeps

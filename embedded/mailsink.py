@@ -80,7 +80,7 @@ class _Handler:
         self.stored = 0
         # Fault injection for tests/faults: the process dies right after the Nth message is stored,
         # before the sink answers: accepted by the mail server, its outcome never recorded.
-        self.kill_after = int(config.env("OCOP_TEST_KILL_AFTER_MAILS", "0"))
+        self.kill_after = config.process().kill_after_mails
 
     async def handle_DATA(self, server, session, envelope):
         self.mailbox.store(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content)

@@ -34,7 +34,7 @@ import jwt
 from flask import current_app, g, request
 from flask_smorest import abort
 
-from . import config, keys
+from . import keys
 
 ROLES = ("registry_officer", "trade_officer", "producer", "integration", "admin")
 ALGORITHM = "HS256"
@@ -49,25 +49,17 @@ class TokenError(Exception):
     """A token that is not (or no longer) valid; the message says which."""
 
 
-def default_ttl() -> int:
-    raw = config.env(TTL_VARIABLE)
-    ttl = int(raw) if raw else DEFAULT_TTL
-    if not 60 <= ttl <= MAX_TTL:
-        raise ValueError(f"{TTL_VARIABLE}={raw}: must be between 60 and {MAX_TTL} seconds")
-    return ttl
-
-
 def max_ttl(role: str) -> int:
     return MAX_INTEGRATION_TTL if role == "integration" else MAX_TTL
 
 
 def issue_token(secret: str, role: str, subject: str, ttl: int | None = None, now: float | None = None) -> str:
-    """A token for ``subject`` acting as ``role``, valid ``ttl`` seconds (default: OCOP_TOKEN_TTL_SECONDS)."""
+    """A token for ``subject`` acting as ``role``, valid ``ttl`` seconds (default: DEFAULT_TTL)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if not subject or not isinstance(subject, str):
         raise ValueError("a token needs a subject: the person or integration (the producer id for a producer)")
-    ttl = default_ttl() if ttl is None else int(ttl)
+    ttl = DEFAULT_TTL if ttl is None else int(ttl)
     if not 1 <= ttl <= max_ttl(role):
         raise ValueError(f"a {role} token lives at most {max_ttl(role)} seconds")
     iat = int(now if now is not None else time.time())
@@ -112,7 +104,9 @@ def _authenticate() -> dict:
 
     runtime = current_app.extensions["ocop_runtime"]
     try:
-        claims = read_token(runtime.settings.secret_key, header[7:].strip(), revocation.deny_list(current_app))
+        claims = read_token(
+            runtime.settings.key_material("api-token"), header[7:].strip(), revocation.deny_list(current_app)
+        )
     except TokenError as exc:
         abort(401, message=str(exc))
     g.principal = claims
@@ -197,7 +191,8 @@ def main(argv: list[str]) -> int:  # pragma: no cover - exercised through a subp
             parser.error("SUBJECT is required" + (" (the producer id)" if args.role == "producer" else ""))
         subject = f"demo-{args.role}"
     try:
-        token = issue_token(settings.secret_key, args.role, subject, args.ttl)
+        ttl = settings.token_ttl_seconds if args.ttl is None else args.ttl  # OCOP_TOKEN_TTL_SECONDS
+        token = issue_token(settings.key_material("api-token"), args.role, subject, ttl)
     except ValueError as exc:
         parser.error(str(exc))
     claims = jwt.decode(token, options={"verify_signature": False})

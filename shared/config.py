@@ -1,7 +1,8 @@
 """Configuration from environment variables only (12-factor).
 
 The embedded default needs no variables at all; the real deployment sets the broker and
-database URLs. Every variable is listed in the README's configuration table.
+database URLs. This is the only module that reads the environment, once when a process starts: the
+service's Settings (load) and the process's own (process); every variable is in docs/operations.md's table.
 """
 
 from __future__ import annotations
@@ -59,11 +60,31 @@ class Settings:
     webhook_ports: str = ""
     # events: how long after its deadline an unanswered invitation waits before the worker expires it
     expiry_grace_seconds: float = 600.0
+    # what a request may carry (shared/limits.py) and a registry file import may take (import_files.py)
+    max_body_bytes: int = 1024 * 1024
+    max_form_bytes: int = 64 * 1024
+    max_form_parts: int = 50
+    import_max_bytes: int = 16 * 1024 * 1024
+    import_max_unpacked_bytes: int = 32 * 1024 * 1024
+    import_max_rows: int = 20_000
+    import_max_seconds: int = 60
+    # the lifetime of a token python -m shared.auth issues; the per-purpose secrets that override
+    # secret_key for one purpose ({purpose: value}, shared/keys.py)
+    token_ttl_seconds: int = 12 * 3600
+    key_overrides: dict = field(default_factory=dict, repr=False)
+    # the broker users consumers believe: {service: user}, and the operators' users (shared/bus/trust.py)
+    broker_users: dict = field(default_factory=lambda: {s: s for s in SERVICES})
+    broker_operators: frozenset = frozenset({"admin"})
+    worker_metrics_port: int | None = None  # a worker serves /metrics on 127.0.0.1 there (None: not)
     extra: dict = field(default_factory=dict)
 
     @property
     def is_embedded_broker(self) -> bool:
         return self.broker_url.startswith("embedded://")
+
+    def key_material(self, purpose: str) -> str:
+        """What ``purpose``'s key is derived from (shared/keys.py): its override if set, else secret_key."""
+        return self.key_overrides.get(purpose) or self.secret_key
 
 
 def data_dir() -> Path:
@@ -121,7 +142,40 @@ def load(service: str) -> Settings:
         webhook_allowed_networks=_env("OCOP_WEBHOOK_ALLOWED_NETWORKS", ""),
         webhook_ports=_env("OCOP_WEBHOOK_PORTS", ""),
         expiry_grace_seconds=float(_env("OCOP_EXPIRY_GRACE_SECONDS", "600")),
+        max_body_bytes=_positive("OCOP_MAX_BODY_BYTES", 1024 * 1024),
+        max_form_bytes=_positive("OCOP_MAX_FORM_BYTES", 64 * 1024),
+        max_form_parts=_positive("OCOP_MAX_FORM_PARTS", 50),
+        import_max_bytes=_positive("OCOP_IMPORT_MAX_BYTES", 16 * 1024 * 1024),  # about 60,000 rows of CSV
+        import_max_unpacked_bytes=_positive("OCOP_IMPORT_MAX_UNPACKED_BYTES", 32 * 1024 * 1024),
+        import_max_rows=_positive("OCOP_IMPORT_MAX_ROWS", 20_000),
+        import_max_seconds=_positive("OCOP_IMPORT_MAX_SECONDS", 60),
+        token_ttl_seconds=_within("OCOP_TOKEN_TTL_SECONDS", 12 * 3600, 60, TOKEN_TTL_MAX),
+        key_overrides=_key_overrides(),
+        broker_users={**{s: s for s in SERVICES}, **_broker_users()},
+        broker_operators=frozenset(_listed("OCOP_BROKER_OPERATORS", "admin")),
+        worker_metrics_port=_within("OCOP_WORKER_METRICS_PORT", 0, 1, 65535) or None,
     )
+
+
+TOKEN_TTL_MAX = 7 * 24 * 3600  # a person's token (shared/auth.py MAX_TTL)
+
+
+def _key_overrides() -> dict[str, str]:
+    from .keys import PURPOSES
+
+    return {purpose: _env(variable, "") for purpose, (variable, _) in PURPOSES.items() if _env(variable, "")}
+
+
+def _broker_users() -> dict[str, str]:
+    out = {}
+    for item in _listed("OCOP_BROKER_USERS", ""):
+        service, _, user = item.partition("=")
+        if not user.strip() or service.strip() not in SERVICES:
+            raise ValueError(
+                f"OCOP_BROKER_USERS: {item!r} is not <service>=<broker user> (services: {', '.join(SERVICES)})"
+            )
+        out[service.strip()] = user.strip()
+    return out
 
 
 # ---- the master secret -------------------------------------------------------------------------
@@ -159,9 +213,10 @@ def require_secret(settings: Settings) -> None:
     any per-purpose override that is set (shared/keys.py)."""
     if settings.is_embedded_broker:
         return
-    from .keys import overrides
+    from .keys import PURPOSES
 
-    for variable, value in {SECRET_VARIABLE: settings.secret_key, **overrides()}.items():
+    overrides = {PURPOSES[purpose][0]: value for purpose, value in settings.key_overrides.items()}
+    for variable, value in {SECRET_VARIABLE: settings.secret_key, **overrides}.items():
         problem = secret_problem(value)
         if problem:
             raise InsecureSecret(
@@ -196,8 +251,8 @@ def demo_secret() -> str:
     return path.read_text().strip()
 
 
-def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = _env(name, default)
+def _choice(name: str, default: str, allowed: tuple[str, ...], upper: bool = False) -> str:
+    value = _env(name, default).upper() if upper else _env(name, default)
     if value not in allowed:
         raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
     return value
@@ -211,20 +266,12 @@ def port(name: str) -> int:
     return int(_env(f"OCOP_{name.upper()}_PORT", str(DEFAULT_PORTS[name])))
 
 
-# ---- settings read where they are used ----------------------------------------------------------
-# This module is the only one that reads the environment (tests/unit/test_settings.py holds the code
-# to that). Most settings are Settings fields, read once when a process starts; the few below are read
-# each time they are used, through these two functions: the limits a request or an import checks
-# (shared/limits.py, services/registry/import_files.py), the per-purpose key overrides
-# (shared/keys.py), the token lifetime of python -m shared.auth, the log level, the worker's metrics
-# port, the broker users consumers believe (shared/bus/trust.py) and the embedded host's own
-# switches. Every variable either way is in the configuration table (docs/operations.md).
-def env(name: str, default: str = "") -> str:
-    """One variable, stripped of spaces; ``default`` when it is unset or blank."""
-    return _env(name, default)
+def _listed(name: str, default: str) -> list[str]:
+    """A comma-separated variable's items, stripped, blank ones dropped."""
+    return [item.strip() for item in _env(name, default).split(",") if item.strip()]
 
 
-def positive(name: str, default: int) -> int:
+def _positive(name: str, default: int) -> int:
     """A whole number of at least 1 (``_`` allowed between digits: 16_777_216), else ``default``."""
     value = _env(name, "").replace("_", "")
     if not value:
@@ -232,3 +279,58 @@ def positive(name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     return int(value)
+
+
+def _within(name: str, default: int, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``, else ``default`` when unset."""
+    value = _env(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{name}={value!r}: must be a whole number between {low} and {high}")
+    return int(value)
+
+
+# ---- the process's own settings -----------------------------------------------------------------
+# Read once when a process starts, before (or without) any service's Settings: the log level and the
+# embedded host's switches. Like Settings, every variable is in docs/operations.md's table.
+@dataclass(frozen=True)
+class Process:
+    log_level: str = "INFO"
+    smtp_sink: bool = True  # the embedded host's mail sink (OCOP_SMTP_SINK=0: none)
+    sms_sink: bool = True  # its SMS sink, when no SMS gateway is set (OCOP_SMS_SINK=0: none)
+    sms_sink_port: int = 0  # 0: a free port
+    console_hosts: frozenset = frozenset()  # Host values the embedded console answers besides loopback
+    kill_after_mails: int = 0  # tests/faults: the embedded mail sink kills its process after the Nth mail
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def load_process() -> Process:
+    """The process's settings from the environment (validated, naming the variable)."""
+    return Process(
+        log_level=_choice("OCOP_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+        smtp_sink=_choice("OCOP_SMTP_SINK", "1", ("0", "1")) == "1",
+        sms_sink=_choice("OCOP_SMS_SINK", "1", ("0", "1")) == "1",
+        sms_sink_port=_within("OCOP_SMS_SINK_PORT", 0, 0, 65535),
+        console_hosts=frozenset(h.lower() for h in _listed("OCOP_CONSOLE_HOSTS", "")),
+        kill_after_mails=_within("OCOP_TEST_KILL_AFTER_MAILS", 0, 0, 1_000_000),
+    )
+
+
+_process: Process | None = None
+
+
+def process() -> Process:
+    """This process's settings, loaded at its first use (its start) and kept."""
+    global _process
+    if _process is None:
+        _process = load_process()
+    return _process
+
+
+def set_process(settings: Process | None) -> None:
+    """Replace this process's settings (tests; None: load them again at the next use)."""
+    global _process
+    _process = settings

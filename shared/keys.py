@@ -8,8 +8,8 @@ signed and checked by one service only is also bound to that service (its name i
 is still derived from it, so the purposes stay apart even if an operator reuses a value): rotating
 ``OCOP_CALENDAR_SECRET`` revokes every calendar link and nothing else.
 
-Derived keys are cached per (material, purpose); the override variable is read at each call, so a
-rotation takes effect without a restart where the caller does not cache the key itself.
+Derived keys are cached per (material, purpose). The overrides are Settings.key_overrides, read when
+a process starts; callers pass ``settings.key_material(purpose)``: the override, else the master.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from . import config
 
 # purpose -> (the variable that may override the master secret for it, the service it is bound to)
 PURPOSES: dict[str, tuple[str, str]] = {
@@ -31,16 +29,9 @@ PURPOSES: dict[str, tuple[str, str]] = {
 _SALT = b"ocop-keys-v1"
 
 
-def key(purpose: str, master: str) -> bytes:
-    """The 256-bit key of ``purpose``: from its override variable if set, else from ``master``."""
-    variable, _ = PURPOSES[purpose]
-    override = config.env(variable)
-    return _derive(override or master, purpose)
-
-
-def overrides() -> dict[str, str]:
-    """The override variables that are set: {variable: value} (checked for strength at start-up)."""
-    return {v: config.env(v) for v, _ in PURPOSES.values() if config.env(v)}
+def key(purpose: str, material: str) -> bytes:
+    """The 256-bit key of ``purpose``, derived from ``material`` (``settings.key_material(purpose)``)."""
+    return _derive(material, purpose)
 
 
 @lru_cache(maxsize=64)

@@ -22,16 +22,10 @@ from collections.abc import Callable
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import config
+from .config import Settings
 
 MIB = 1024 * 1024
 MULTIPART_FIELD_BYTES = 500_000
-DEFAULTS = {"OCOP_MAX_BODY_BYTES": MIB, "OCOP_MAX_FORM_BYTES": 64 * 1024, "OCOP_MAX_FORM_PARTS": 50}
-
-
-def setting(name: str) -> int:
-    """A limit from the environment (a positive whole number of bytes or parts), else its default."""
-    return config.positive(name, DEFAULTS[name])
 
 
 def body_limit(limit: Callable[[], int]):
@@ -100,14 +94,14 @@ class CappedInput(io.RawIOBase):
         return len(data)
 
 
-def install(app: Flask, refuse) -> None:
-    """Set the app's limits from the environment, and a hook that applies this endpoint's limit to
+def install(app: Flask, settings: Settings, refuse) -> None:
+    """Set the app's limits from its settings (read when it starts), and a hook that applies this endpoint's limit to
     the request before any later hook or the view reads the body (``refuse(status, message)``
     answers with the one error body). Whatever runs before it, the app's MAX_CONTENT_LENGTH holds."""
-    app.config["MAX_CONTENT_LENGTH"] = setting("OCOP_MAX_BODY_BYTES")
-    app.config["OCOP_MAX_FORM_BYTES"] = setting("OCOP_MAX_FORM_BYTES")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["OCOP_MAX_FORM_BYTES"] = settings.max_form_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = MULTIPART_FIELD_BYTES
-    app.config["MAX_FORM_PARTS"] = setting("OCOP_MAX_FORM_PARTS")
+    app.config["MAX_FORM_PARTS"] = settings.max_form_parts
 
     def bound_body():
         limit, own = limit_of_request()

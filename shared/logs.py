@@ -108,7 +108,7 @@ def setup(service: str) -> None:
     handler.addFilter(_ContextFilter())
     handler.addFilter(_RedactFilter())
     root.handlers[:] = [handler]
-    root.setLevel(config.env("OCOP_LOG_LEVEL", "INFO"))
+    root.setLevel(config.process().log_level)
     logging.getLogger("amqp").setLevel(logging.WARNING)
     logging.getLogger("kombu").setLevel(logging.WARNING)
     root._ocop_configured = True

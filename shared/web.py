@@ -207,7 +207,7 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
     logs.setup(runtime.service)
     _register_collector()
     app.extensions["ocop_runtime"] = runtime
-    app.config.setdefault("SECRET_KEY", keys.key("session", runtime.settings.secret_key))
+    app.config.setdefault("SECRET_KEY", keys.key("session", runtime.settings.key_material("session")))
     app.json = _JsonProvider(app)
 
     @app.before_request
@@ -216,7 +216,7 @@ def init_app(app: Flask, runtime: ServiceRuntime) -> None:
         cid = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
         g.cid_token = context.correlation_id.set(cid[:100])
 
-    limits.install(app, error_body)
+    limits.install(app, runtime.settings, error_body)
     app.before_request(_refuse_control_characters_in_path)
     app.before_request(auth.authenticate_first)  # the token before anything reads the body
     app.before_request(_refuse_malformed_json)
@@ -292,7 +292,7 @@ def create_service_app(
     require_secret(settings)  # outside the embedded default: a strong OCOP_SECRET_KEY or no start
     app = Flask(f"services.{service}")
     app.config.update(
-        SECRET_KEY=keys.key("session", settings.secret_key),
+        SECRET_KEY=keys.key("session", settings.key_material("session")),
         API_TITLE=title,
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",

@@ -12,11 +12,11 @@ import signal
 import threading
 from collections.abc import Callable
 
-from . import config
 from .bus.consumer import IdempotentConsumer
 from .bus.outbox import Relay
 from .bus.publisher import Publisher
 from .bus.topology import queue_spec
+from .bus.trust import Trust
 from .web import ServiceRuntime
 
 log = logging.getLogger("ocop.worker")
@@ -40,6 +40,7 @@ def bus_loops(runtime: ServiceRuntime, handler_table: dict[str, dict]) -> list[t
             s.broker_url,
             max_attempts=s.max_handler_attempts,
             prefetch=s.consumer_prefetch,
+            trust=Trust.of(s),
         )
         loops.append((f"consumer-{queue}", consumer.run))
     return loops
@@ -75,7 +76,8 @@ def main(create_app, loops: Callable[..., list[tuple[str, Loop]]]) -> None:
     SIGTERM."""
     from .web import runtime_of
 
-    run_forever(loops(runtime_of(create_app(migrate=True))))
+    runtime = runtime_of(create_app(migrate=True))
+    run_forever(loops(runtime), runtime.settings.worker_metrics_port)
 
 
 def start(loops: list[tuple[str, Loop]], stop: threading.Event) -> list[threading.Thread]:
@@ -110,7 +112,8 @@ def tune_gc() -> None:
     gc.set_threshold(10_000, 50, 100)
 
 
-def run_forever(loops: list[tuple[str, Loop]]) -> None:
+def run_forever(loops: list[tuple[str, Loop]], metrics_port: int | None = None) -> None:
+    """Run ``loops`` until SIGTERM; with ``metrics_port`` (OCOP_WORKER_METRICS_PORT), serve /metrics there."""
     tune_gc()
     stop = threading.Event()
 
@@ -120,11 +123,10 @@ def run_forever(loops: list[tuple[str, Loop]]) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    port = config.env("OCOP_WORKER_METRICS_PORT")
-    if port:
+    if metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(int(port), addr="127.0.0.1")
+        start_http_server(metrics_port, addr="127.0.0.1")
     threads = start(loops, stop)
     log.info("worker running", extra={"loops": [n for n, _ in loops]})
     stop.wait()

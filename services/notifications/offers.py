@@ -73,7 +73,7 @@ def _offers(session: Session, emit, offers: list[tuple[dict, dict]], settings, a
         if envelope["id"] in done or (inv, pid) in told:
             continue
         told.add((inv, pid))  # the same invitation twice in one batch: one offer
-        token = links.make_token(settings.secret_key, inv, pid, aware(as_datetime(data["deadline"])))
+        token = links.make_token(settings.key_material("answer-link"), inv, pid, aware(as_datetime(data["deadline"])))
         if inv not in shorts:
             shorts[inv] = secrets.token_urlsafe(9)
             new_shorts.append({"code": shorts[inv], "token": token, "invitation_id": inv})

@@ -25,7 +25,8 @@ FIELDS = fields.FIELDS
 
 def answer_links(session: Session, settings, invitation_id: str, producer_id: str, deadline) -> dict:
     """The signed answer link of an invitation and its short form (for SMS)."""
-    token = links.make_token(settings.secret_key, invitation_id, producer_id, aware(as_datetime(deadline)))
+    secret = settings.key_material("answer-link")
+    token = links.make_token(secret, invitation_id, producer_id, aware(as_datetime(deadline)))
     short = short_link(session, invitation_id, token)
     return {"link": f"{settings.public_base_url}/r/{token}", "short_link": f"{settings.public_base_url}/r/s/{short}"}
 

@@ -101,7 +101,7 @@ class _Refusal(Exception):
 def _open(session, token: str) -> answers.OpenLink:
     """The link opened (answers.open_link), or a refusal page."""
     try:
-        return answers.open_link(session, rt().settings.secret_key, token, _asked_language())
+        return answers.open_link(session, rt().settings.key_material("answer-link"), token, _asked_language())
     except answers.LinkRefused as refused:
         raise _Refusal(_page(refused.state, refused.language)) from refused
 

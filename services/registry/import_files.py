@@ -17,38 +17,43 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 
-from shared import config
 from shared.errors import OperationError
 from shared.text import fold, nfc
 
 MAX_COLUMNS = 60  # cells in a row, after its trailing empty ones (the known columns are 24)
 LINES_PER_ROW = 5  # lines a file may have, blank ones included, per data row it may have
-DEFAULTS = {
-    "OCOP_IMPORT_MAX_BYTES": 16 * 1024 * 1024,  # the upload: about 60,000 rows of CSV
-    "OCOP_IMPORT_MAX_UNPACKED_BYTES": 32 * 1024 * 1024,  # an XLSX's parts as unpacked (20,000 rows: about 22 MB)
-    "OCOP_IMPORT_MAX_ROWS": 20_000,  # data rows
-    "OCOP_IMPORT_MAX_SECONDS": 60,  # reading and checking, before the register is touched
-}
-
-
-def _setting(name: str) -> int:
-    return config.positive(name, DEFAULTS[name])  # read when an import starts
-
-
-def max_bytes() -> int:
-    """The upload limit (OCOP_IMPORT_MAX_BYTES, default 16 MiB)."""
-    return _setting("OCOP_IMPORT_MAX_BYTES")
 
 
 class Budget:
-    """What one import may take: rows, lines and time (read from the environment when it starts)."""
+    """What one import may take: its upload's bytes (OCOP_IMPORT_MAX_BYTES: about 60,000 rows of CSV
+    by default), an XLSX's parts as unpacked (OCOP_IMPORT_MAX_UNPACKED_BYTES: 20,000 rows are about
+    22 MB), data rows and lines (OCOP_IMPORT_MAX_ROWS) and the time reading and checking may take
+    before the register is touched (OCOP_IMPORT_MAX_SECONDS). The defaults are Settings'; a service
+    makes one per import from its settings (``Budget.of``), so the clock starts with the import."""
 
-    def __init__(self):
-        self.rows = _setting("OCOP_IMPORT_MAX_ROWS")
-        self.lines = LINES_PER_ROW * self.rows
-        self.seconds = _setting("OCOP_IMPORT_MAX_SECONDS")
-        self.unpacked = _setting("OCOP_IMPORT_MAX_UNPACKED_BYTES")
+    def __init__(
+        self,
+        max_bytes: int = 16 * 1024 * 1024,
+        unpacked: int = 32 * 1024 * 1024,
+        rows: int = 20_000,
+        seconds: int = 60,
+    ):
+        self.max_bytes = max_bytes
+        self.unpacked = unpacked
+        self.rows = rows
+        self.lines = LINES_PER_ROW * rows
+        self.seconds = seconds
         self.started = time.monotonic()
+
+    @classmethod
+    def of(cls, settings) -> Budget:
+        """The budget ``settings`` (shared.config.Settings) allow, starting now."""
+        return cls(
+            settings.import_max_bytes,
+            settings.import_max_unpacked_bytes,
+            settings.import_max_rows,
+            settings.import_max_seconds,
+        )
 
     def check_time(self) -> None:
         if time.monotonic() - self.started > self.seconds:

@@ -41,7 +41,6 @@ from .import_files import (
     Table,
     header_key,
     map_columns,
-    max_bytes,
     read_table,
 )
 from .import_report import MAX_ERRORS, _decisions_report, _ids, _message, _previously, _report
@@ -77,7 +76,6 @@ __all__ = [
     "fold",
     "header_key",
     "map_columns",
-    "max_bytes",
     "read_table",
     "run_import",
 ]
@@ -434,15 +432,25 @@ def _columns(model, row: dict) -> dict:
 
 # ---- the whole import ------------------------------------------------------------------------
 def run_import(
-    session: Session, emit, data: bytes, filename: str, *, apply: bool, decision: dict, today: date, applied_by: str
+    session: Session,
+    emit,
+    data: bytes,
+    filename: str,
+    *,
+    apply: bool,
+    decision: dict,
+    today: date,
+    applied_by: str,
+    budget: Budget | None = None,
 ) -> dict:
-    """Check a file against the API's rules and the register; with ``apply``, write it all in the
-    caller's transaction (which the caller commits) or refuse it all (RowsRefused)."""
+    """Check a file against the API's rules and the register, within ``budget`` (the service's
+    settings': ``Budget.of(settings)``); with ``apply``, write it all in the caller's transaction
+    (which the caller commits) or refuse it all (RowsRefused)."""
     decision = {k: v for k, v in decision.items() if v is not None}
-    if len(data) > max_bytes():
-        raise FileRefused(f"the file is larger than the limit of {max_bytes()} bytes", status=413)
+    budget = budget or Budget()
+    if len(data) > budget.max_bytes:
+        raise FileRefused(f"the file is larger than the limit of {budget.max_bytes} bytes", status=413)
     check_decision(decision, today)
-    budget = Budget()
     table = read_table(data, filename, budget)
     if not table.rows:
         raise FileRefused("the file has a header but no rows")

@@ -68,6 +68,7 @@ def import_(file: Path, apply: bool, **options) -> None:
                 decision=form,
                 today=vietnam_today(),
                 applied_by=f"cli:{getpass.getuser()}",
+                budget=imports.Budget.of(rt.settings),
             )
     except imports.RowsRefused as exc:
         fail(ImportReportOut().dump({**exc.report, "message": exc.message}), 1)

@@ -278,13 +278,17 @@ def _upload_limit(view):
 
     @wraps(view)
     def inner(*args, **kwargs):
-        limit = imports.max_bytes() + 64 * 1024
+        limit = _max_upload() + 64 * 1024
         if request.content_length is not None and request.content_length > limit:
-            raise imports.FileRefused(f"the upload is larger than the limit of {imports.max_bytes()} bytes", status=413)
+            raise imports.FileRefused(f"the upload is larger than the limit of {_max_upload()} bytes", status=413)
         request.max_content_length = limit  # also bounds a body sent without Content-Length
         return view(*args, **kwargs)
 
-    return body_limit(lambda: imports.max_bytes() + 64 * 1024)(inner)  # instead of OCOP_MAX_BODY_BYTES
+    return body_limit(lambda: _max_upload() + 64 * 1024)(inner)  # instead of OCOP_MAX_BODY_BYTES
+
+
+def _max_upload() -> int:
+    return rt().settings.import_max_bytes  # OCOP_IMPORT_MAX_BYTES
 
 
 @blp.route("/imports")
@@ -304,7 +308,8 @@ class Imports(MethodView):
         everything with its events, or refuses with 422 and every bad row. The same file twice
         changes nothing the second time. Columns: README, "Bulk import"."""
         upload = data["file"]
-        content = upload.read(imports.max_bytes() + 1)
+        budget = imports.Budget.of(rt().settings)
+        content = upload.read(budget.max_bytes + 1)
         decision = {k: data.get(k) for k in ("issued_by", "decision_number", "decision_date", "level")}
         who = g.principal.get("sub") or g.principal["role"]
         with rt().transaction() as s:
@@ -317,4 +322,5 @@ class Imports(MethodView):
                 decision=decision,
                 today=vietnam_today(),
                 applied_by=who,
+                budget=budget,
             )

@@ -46,7 +46,7 @@ class CliError(Exception):
 def broker_url() -> str:
     from .. import config
 
-    return config.env("OCOP_BROKER_URL") or config.load("registry").broker_url
+    return config.load("registry").broker_url  # OCOP_BROKER_URL, else the embedded default's
 
 
 def _main_queue(name: str) -> topology.QueueSpec:

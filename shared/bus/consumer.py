@@ -86,7 +86,7 @@ class IdempotentConsumer(SideQueues):
         self.on_refused = handlers.pop(REFUSED, None)
         self.handlers = handlers
         self.broker_url = broker_url
-        self.trust = trust or Trust.from_env(broker_url)
+        self.trust = trust or Trust(check_users=is_amqp(broker_url))  # a service passes Trust.of(settings)
         self.max_attempts = max_attempts
         self.prefetch = prefetch
         self.backoff = backoff

@@ -37,20 +37,6 @@ def connection_user(url: str) -> str | None:
     return Connection(url).userid or "guest"
 
 
-def _pairs(text: str) -> dict[str, str]:
-    out = {}
-    for item in text.split(","):
-        if item.strip():
-            service, _, user = item.partition("=")
-            if not user.strip() or service.strip() not in SERVICES:
-                raise ValueError(
-                    f"OCOP_BROKER_USERS: {item.strip()!r} is not <service>=<broker user> "
-                    f"(services: {', '.join(SERVICES)})"
-                )
-            out[service.strip()] = user.strip()
-    return out
-
-
 @dataclass(frozen=True)
 class Trust:
     users: dict[str, str] = field(default_factory=lambda: {s: s for s in SERVICES})
@@ -58,13 +44,9 @@ class Trust:
     check_users: bool = True  # False on the embedded broker
 
     @classmethod
-    def from_env(cls, broker_url: str) -> Trust:
-        from .. import config
-
-        users = {s: s for s in SERVICES}
-        users.update(_pairs(config.env("OCOP_BROKER_USERS")))
-        operators = frozenset(u.strip() for u in config.env("OCOP_BROKER_OPERATORS", "admin").split(",") if u.strip())
-        return cls(users, operators, is_amqp(broker_url))
+    def of(cls, settings) -> Trust:
+        """What a service's settings believe (OCOP_BROKER_USERS, OCOP_BROKER_OPERATORS: shared.config)."""
+        return cls(dict(settings.broker_users), frozenset(settings.broker_operators), is_amqp(settings.broker_url))
 
     def refusal(
         self, envelope: dict, contract_source: str, exchange: str | None, routing_key: str | None, user_id: str | None

@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from embedded.console import allowed_hosts, create_console
 from embedded.mailsink import Mailbox
+from shared import config
 
 HOSTILE_HTML = (
     '<!doctype html><p id="shown">Kính gửi HTX</p><img src=x onerror="window.__xss=1">'
@@ -27,7 +28,7 @@ HOSTILE_HTML = (
 def console(tmp_path, monkeypatch):
     port = free_port()
     monkeypatch.setenv("OCOP_CONSOLE_PORT", str(port))
-    monkeypatch.setenv("OCOP_CONSOLE_HOSTS", "ocop-console.internal:8443")
+    monkeypatch.setattr(config, "_process", config.Process(console_hosts=frozenset({"ocop-console.internal:8443"})))
     mailbox = Mailbox(tmp_path / "mailbox.sqlite")
     msg = EmailMessage()
     msg["To"], msg["From"], msg["Subject"] = "htx@example.vn", "noreply@ocop.local", "Thư mời"
@@ -75,6 +76,7 @@ def test_only_the_consoles_own_names_are_answered(console):
 
 
 def test_the_configured_hosts_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setattr(config, "_process", None)  # this process's settings, read at its start
     monkeypatch.setenv("OCOP_CONSOLE_HOSTS", " Console.Example:443 ,, other:8000")
     assert allowed_hosts(8000) == {
         "127.0.0.1:8000",

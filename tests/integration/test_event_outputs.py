@@ -11,6 +11,7 @@ where no other test's do, and only the figures test's producers hold certificate
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import uuid
 from datetime import date, timedelta
@@ -107,7 +108,7 @@ def test_public_feed_lists_announced_fairs_and_marks_cancelled_ones(api):
     refused(feed(api, {"region": "atlantis"}), 422, "region")
 
 
-def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
+def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, platform, api):
     a, b, c = (register(api, "Lào Cai", group=2, decided=d) for d in ("2025-07-20", "2025-06-20", "2025-05-20"))
     known(api, [m["products"][0]["id"] for m in (a, b, c)])
     fair = create_fair(api, "Lào Cai", capacity=3, name="Phiên chợ OCOP Sa Pa — chợ tình Bắc Hà", rules={"groups": [2]})
@@ -156,7 +157,9 @@ def test_producer_calendar_by_bearer_or_signed_link(monkeypatch, api):
     cancelled = vevents(api.http.get(link["url"], timeout=30))[uid]
     assert str(cancelled["status"]) == "CANCELLED" and cancelled["sequence"] > event["sequence"]
 
-    monkeypatch.setenv("OCOP_CALENDAR_SECRET", "rotated-after-a-leak")  # revokes every link
+    events = platform.runtimes["events"]  # OCOP_CALENDAR_SECRET rotated (and the service restarted):
+    rotated = {**events.settings.key_overrides, "calendar-link": "rotated-after-a-leak"}
+    monkeypatch.setattr(events, "settings", dataclasses.replace(events.settings, key_overrides=rotated))
     refused(api.http.get(link["url"], timeout=30), 401)
     fresh = api.call("GET", "events", f"/calendars/producers/{a['id']}/calendar-link", "producer", sub=a["id"])
     assert fresh.json()["url"] != link["url"] and api.http.get(fresh.json()["url"], timeout=30).status_code == 200

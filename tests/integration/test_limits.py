@@ -25,8 +25,6 @@ from test_bad_input import (
     unchanged,
 )
 
-from shared import limits
-
 MIB = 1024 * 1024
 SERVICES = ["registry", "events", "notifications"]
 # A fair admitting only producers from here (no other test module's producers live in Đà Nẵng).
@@ -51,8 +49,10 @@ def auth(api, role="registry_officer"):
 
 
 # ---- bodies ----------------------------------------------------------------------------------
-def test_the_default_limits():
-    assert limits.DEFAULTS == {"OCOP_MAX_BODY_BYTES": MIB, "OCOP_MAX_FORM_BYTES": 64 * 1024, "OCOP_MAX_FORM_PARTS": 50}
+def test_the_default_limits(platform):
+    for runtime in platform.runtimes.values():  # the settings each service read at start
+        s = runtime.settings
+        assert (s.max_body_bytes, s.max_form_bytes, s.max_form_parts) == (MIB, 64 * 1024, 50)
 
 
 @pytest.mark.parametrize("service", SERVICES)

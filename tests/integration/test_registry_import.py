@@ -8,6 +8,7 @@ other test's fair admits (the Bến Tre rows are 3★, below test_flow's fairs).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -556,15 +557,30 @@ def test_missing_and_unknown_columns_are_named(platform, api):
     assert "Nhóm" in body["errors"]["files"]["columns"]["group"][0]
 
 
+def test_the_import_limits_are_read_at_start_not_at_each_import(api, monkeypatch):
+    """A variable changed under a running service changes nothing (the old code read it at each import)."""
+    content = csv_file(decision_rows(code(), code()))
+    monkeypatch.setenv("OCOP_IMPORT_MAX_BYTES", "100")
+    monkeypatch.setenv("OCOP_IMPORT_MAX_ROWS", "1")
+    report = report_of(upload(api, content))  # a dry run: three rows, well over both
+    assert len(report["rows"]) == 3
+
+
 def test_an_upload_over_the_limit_is_a_413_and_other_bad_requests(platform, api, monkeypatch):
     content = csv_file(decision_rows(code(), code()))
-    monkeypatch.setenv("OCOP_IMPORT_MAX_BYTES", str(len(content) - 1))
+    runtime = platform.runtimes["registry"]
+    started_with = runtime.settings
+
+    def limit(max_bytes: int) -> None:  # OCOP_IMPORT_MAX_BYTES, as the registry read it at start
+        monkeypatch.setattr(runtime, "settings", dataclasses.replace(started_with, import_max_bytes=max_bytes))
+
+    limit(len(content) - 1)
     with unchanged(platform, "registry"):
         body = refused(upload(api, content), 413, "file", location="files")
         assert str(len(content) - 1) in body["message"]
-        monkeypatch.setenv("OCOP_IMPORT_MAX_BYTES", "100")
+        limit(100)
         refused(upload(api, content + b" " * 70_000), 413, "file", location="files")  # refused before reading
-        monkeypatch.delenv("OCOP_IMPORT_MAX_BYTES")
+        monkeypatch.setattr(runtime, "settings", started_with)
         refused(
             api.call("POST", "registry", "/imports", "registry_officer", data={"dry_run": "false"}),
             422,

@@ -12,15 +12,16 @@ import pytest
 
 from services.registry import import_files, imports
 from services.registry.import_files import FileRefused
+from shared import config
 
 HEADER = "Mã số thuế,Tên chủ thể,Loại hình,Tỉnh,Tên sản phẩm,Nhóm,Điểm,Cơ quan cấp,Số quyết định,Ngày quyết định\n"
 ROW = "MST{n},HTX Mường Thanh {n},Hợp tác xã,Điện Biên,Gạo {n},1,72,UBND tỉnh Điện Biên,1358/QĐ-UBND,20/7/2025\n"
 
 
-def refused(data: bytes, filename: str) -> FileRefused:
+def refused(data: bytes, filename: str, budget: import_files.Budget | None = None) -> FileRefused:
     started = time.monotonic()
     with pytest.raises(FileRefused) as caught:
-        imports.read_table(data, filename)
+        imports.read_table(data, filename, budget)
     assert time.monotonic() - started < 5
     assert len(caught.value.message) < 1000
     return caught.value
@@ -63,15 +64,34 @@ def cells(row: int, values: list[str]) -> bytes:
     ).encode()
 
 
-def test_the_defaults():
+def test_the_defaults(monkeypatch, tmp_path):
     assert import_files.MAX_COLUMNS == 60
-    assert import_files.DEFAULTS == {
-        "OCOP_IMPORT_MAX_BYTES": 16 * 1024 * 1024,
-        "OCOP_IMPORT_MAX_UNPACKED_BYTES": 32 * 1024 * 1024,
-        "OCOP_IMPORT_MAX_ROWS": 20_000,
-        "OCOP_IMPORT_MAX_SECONDS": 60,
-    }
+    monkeypatch.setenv("OCOP_DATA_DIR", str(tmp_path))
+    for name in ("BYTES", "UNPACKED_BYTES", "ROWS", "SECONDS"):
+        monkeypatch.delenv(f"OCOP_IMPORT_MAX_{name}", raising=False)
+    defaults = import_files.Budget()
+    budget = import_files.Budget.of(config.load("registry"))
+    assert (
+        (budget.max_bytes, budget.unpacked, budget.rows, budget.seconds)
+        == (
+            defaults.max_bytes,
+            defaults.unpacked,
+            defaults.rows,
+            defaults.seconds,
+        )
+        == (16 * 1024 * 1024, 32 * 1024 * 1024, 20_000, 60)
+    )
     assert imports.MAX_ERRORS == 200
+
+
+def test_the_limits_are_the_settings_read_at_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("OCOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OCOP_IMPORT_MAX_ROWS", "1_000")
+    monkeypatch.setenv("OCOP_IMPORT_MAX_SECONDS", "5")
+    monkeypatch.setenv("OCOP_IMPORT_MAX_BYTES", "2048")
+    monkeypatch.setenv("OCOP_IMPORT_MAX_UNPACKED_BYTES", "4096")
+    budget = import_files.Budget.of(config.load("registry"))
+    assert (budget.max_bytes, budget.unpacked, budget.rows, budget.lines, budget.seconds) == (2048, 4096, 1000, 5000, 5)
 
 
 def test_a_workbook_as_written_reads():
@@ -109,9 +129,8 @@ def test_a_workbook_that_unpacks_past_the_limit_is_refused_before_openpyxl_opens
     monkeypatch.setattr("openpyxl.load_workbook", never)
     err = refused(bomb, "list.xlsx")
     assert err.status == 413 and "OCOP_IMPORT_MAX_UNPACKED_BYTES" in err.message
-    monkeypatch.setenv("OCOP_IMPORT_MAX_UNPACKED_BYTES", "10000")
     small = xlsx(cells(1, ["x" * 20_000]))
-    assert refused(small, "list.xlsx").status == 413
+    assert refused(small, "list.xlsx", import_files.Budget(unpacked=10_000)).status == 413
 
 
 def test_a_zip_with_thousands_of_parts_is_refused():
@@ -122,35 +141,38 @@ def test_a_zip_with_thousands_of_parts_is_refused():
     assert refused(out.getvalue(), "list.xlsx").status == 413
 
 
-def test_blank_rows_without_end_are_refused_after_a_bounded_number_of_lines(monkeypatch):
-    monkeypatch.setenv("OCOP_IMPORT_MAX_ROWS", "1000")  # 5,000 lines, blank ones included
-    err = refused((HEADER + ",,,,,,\r\n" * 200_000).encode(), "list.csv")
+def test_blank_rows_without_end_are_refused_after_a_bounded_number_of_lines():
+    def budget():
+        return import_files.Budget(rows=1000)  # 5,000 lines, blank ones included
+
+    err = refused((HEADER + ",,,,,,\r\n" * 200_000).encode(), "list.csv", budget())
     assert err.status == 413 and "more than 5000 lines" in err.message
     sheet = cells(1, ["Mã số thuế"]) + b"".join(f'<row r="{r}"/>'.encode() for r in range(2, 6000))
-    assert "more than 5000 lines" in refused(xlsx(sheet), "list.xlsx").message
+    assert "more than 5000 lines" in refused(xlsx(sheet), "list.xlsx", budget()).message
     # a row far below the others: the rows between are read as blank lines, and counted
-    assert "more than 5000 lines" in refused(xlsx(cells(1, ["a"]) + cells(1_000_000, ["b"])), "list.xlsx").message
+    far = xlsx(cells(1, ["a"]) + cells(1_000_000, ["b"]))
+    assert "more than 5000 lines" in refused(far, "list.xlsx", budget()).message
 
 
-def test_more_rows_than_the_limit_are_refused(monkeypatch):
-    monkeypatch.setenv("OCOP_IMPORT_MAX_ROWS", "100")
+def test_more_rows_than_the_limit_are_refused():
     ok = (HEADER + "".join(ROW.format(n=n) for n in range(100))).encode()
-    assert len(imports.read_table(ok, "list.csv").rows) == 100
-    err = refused((HEADER + "".join(ROW.format(n=n) for n in range(101))).encode(), "list.csv")
+    assert len(imports.read_table(ok, "list.csv", import_files.Budget(rows=100)).rows) == 100
+    err = refused(
+        (HEADER + "".join(ROW.format(n=n) for n in range(101))).encode(), "list.csv", import_files.Budget(rows=100)
+    )
     assert err.status == 413 and "more than 100 rows" in err.message and "OCOP_IMPORT_MAX_ROWS" in err.message
 
 
 def test_reading_and_checking_stop_at_the_time_limit(monkeypatch):
-    monkeypatch.setenv("OCOP_IMPORT_MAX_SECONDS", "5")
     clock = iter(range(0, 10**6, 3))  # every look at the clock: 3 s later
     monkeypatch.setattr(import_files.time, "monotonic", lambda: next(clock))
     data = (HEADER + "".join(ROW.format(n=n) for n in range(2000))).encode()
     with pytest.raises(FileRefused) as caught:
-        imports.read_table(data, "list.csv")
+        imports.read_table(data, "list.csv", import_files.Budget(seconds=5))
     assert caught.value.status == 413 and "OCOP_IMPORT_MAX_SECONDS" in caught.value.message
     # and the rows' checks look at the same clock
     clock = iter(range(0, 10**6, 1))
-    budget = import_files.Budget()
+    budget = import_files.Budget(seconds=5)
     table = imports.read_table(data, "list.csv", budget)
     clock = iter(range(100, 10**6, 100))
     with pytest.raises(FileRefused) as caught:
@@ -162,8 +184,8 @@ def test_reading_and_checking_stop_at_the_time_limit(monkeypatch):
     "setting",
     ["OCOP_IMPORT_MAX_ROWS", "OCOP_IMPORT_MAX_SECONDS", "OCOP_IMPORT_MAX_BYTES", "OCOP_IMPORT_MAX_UNPACKED_BYTES"],
 )
-def test_a_limit_that_is_not_a_positive_number_is_said_so(monkeypatch, setting):
+def test_a_limit_that_is_not_a_positive_number_is_said_so(monkeypatch, tmp_path, setting):
+    monkeypatch.setenv("OCOP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv(setting, "lots")
-    with pytest.raises(ValueError, match=setting):
-        import_files.Budget()
-        imports.max_bytes()
+    with pytest.raises(ValueError, match=f"{setting} must be a whole number of at least 1"):
+        config.load("registry")

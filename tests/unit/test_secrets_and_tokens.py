@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -67,13 +68,18 @@ def test_embedded_demo_needs_no_variable_and_keeps_its_generated_secret(monkeypa
 
 
 # ---- keys per purpose -----------------------------------------------------------------------------
-def test_each_purpose_has_its_own_key_and_an_override_changes_only_its_own(monkeypatch):
+def test_each_purpose_has_its_own_key_and_an_override_changes_only_its_own(monkeypatch, tmp_path):
     derived = {p: keys.key(p, MASTER) for p in keys.PURPOSES}
     assert len(set(derived.values())) == len(keys.PURPOSES) and MASTER.encode() not in derived.values()
+    monkeypatch.setenv("OCOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OCOP_SECRET_KEY", MASTER)
     monkeypatch.setenv("OCOP_CALENDAR_SECRET", secrets.token_urlsafe(48))
-    assert keys.key("calendar-link", MASTER) != derived["calendar-link"]
-    assert keys.key("answer-link", MASTER) == derived["answer-link"]
-    assert keys.key("api-token", MASTER) == derived["api-token"]
+    settings = config.load("events")  # the overrides are settings, read when a process starts
+    assert settings.key_overrides == {"calendar-link": os.environ["OCOP_CALENDAR_SECRET"]}
+    assert os.environ["OCOP_CALENDAR_SECRET"] not in repr(settings)
+    assert keys.key("calendar-link", settings.key_material("calendar-link")) != derived["calendar-link"]
+    assert keys.key("answer-link", settings.key_material("answer-link")) == derived["answer-link"]
+    assert keys.key("api-token", settings.key_material("api-token")) == derived["api-token"]
 
 
 def _claims(**over):
@@ -113,19 +119,22 @@ def test_old_itsdangerous_tokens_are_refused():
 
 
 # ---- tokens ---------------------------------------------------------------------------------------
-def test_a_token_carries_id_subject_and_a_short_life(monkeypatch):
+def test_a_token_carries_id_subject_and_a_short_life(monkeypatch, tmp_path):
     monkeypatch.delenv("OCOP_TOKEN_TTL_SECONDS", raising=False)
     claims = auth.read_token(MASTER, auth.issue_token(MASTER, "trade_officer", "lan.nguyen"))
     assert claims["role"] == "trade_officer" and claims["sub"] == "lan.nguyen"
     assert claims["exp"] - claims["iat"] == 12 * 3600 and len(claims["jti"]) >= 16
     other = auth.read_token(MASTER, auth.issue_token(MASTER, "trade_officer", "lan.nguyen"))
     assert other["jti"] != claims["jti"]
-    monkeypatch.setenv("OCOP_TOKEN_TTL_SECONDS", "900")
-    claims = auth.read_token(MASTER, auth.issue_token(MASTER, "registry_officer", "minh"))
+    monkeypatch.setenv("OCOP_DATA_DIR", str(tmp_path))
+    assert config.load("registry").token_ttl_seconds == 12 * 3600
+    monkeypatch.setenv("OCOP_TOKEN_TTL_SECONDS", "900")  # python -m shared.auth's lifetime: a setting
+    ttl = config.load("registry").token_ttl_seconds
+    claims = auth.read_token(MASTER, auth.issue_token(MASTER, "registry_officer", "minh", ttl))
     assert claims["exp"] - claims["iat"] == 900
     monkeypatch.setenv("OCOP_TOKEN_TTL_SECONDS", str(30 * 24 * 3600))
     with pytest.raises(ValueError, match="OCOP_TOKEN_TTL_SECONDS"):
-        auth.issue_token(MASTER, "registry_officer", "minh")
+        config.load("registry")
 
 
 def test_lifetimes_are_bounded_per_role():

@@ -32,10 +32,10 @@ _CALENDAR_DOC = {
 
 
 def feed_secret() -> str:
-    """The master secret calendar links are signed from (the calendar-link key is derived from it, or
-    from OCOP_CALENDAR_SECRET when set: shared.keys). Rotating OCOP_CALENDAR_SECRET revokes every link
-    handed out (API tokens stay valid)."""
-    return rt().settings.secret_key
+    """What calendar links are signed from: OCOP_CALENDAR_SECRET when set, else the master secret (the
+    calendar-link key is derived from it: shared.keys). Rotating OCOP_CALENDAR_SECRET (and restarting)
+    revokes every link handed out (API tokens stay valid)."""
+    return rt().settings.key_material("calendar-link")
 
 
 def _calendar(body: bytes, name: str) -> Response:
