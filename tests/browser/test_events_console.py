@@ -122,3 +122,26 @@ def test_a_form_posted_from_another_site_is_refused(events, page):
         server.shutdown()
     page.goto(f"{base}/console/fairs/{fair_id}")
     assert "Bản nháp" in page.locator("main").inner_text()
+
+
+def test_season_plan_and_programme_figures(events, page, shot):
+    base, app = events
+    sign_in(page, base, VINH_LONG)
+    client = app.test_client()
+    names = [f"Phiên chợ mùa thu {n} ({page.form_factor})" for n in (1, 2)]
+    for n, name in enumerate(names):
+        create(client, name=name, venue=f"Nhà văn hóa số {n}")
+    page.goto(f"{base}/console/season")
+    for name in names:
+        page.get_by_label(name, exact=False).check()
+    page.get_by_role("button", name="Xem trước kế hoạch").click()
+    assert page.locator("figure.chart svg").count() >= 1
+    assert "Kế hoạch xem trước" in page.locator("main").inner_text()
+    shot(page, "events-season-preview")
+    page.get_by_role("button", name="Áp dụng: công bố và gửi thư mời").click()
+    assert "Đã áp dụng kế hoạch: 2 hội chợ" in page.locator("main").inner_text()
+    year = (date.today() + timedelta(days=60)).year
+    page.goto(f"{base}/console/figures?year={year}")
+    assert page.locator("figure.chart svg").count() >= 2
+    assert names[0] in page.locator("main").inner_text()
+    shot(page, "events-figures")
