@@ -145,3 +145,61 @@ def test_season_plan_and_programme_figures(events, page, shot):
     assert page.locator("figure.chart svg").count() >= 2
     assert names[0] in page.locator("main").inner_text()
     shot(page, "events-figures")
+
+
+@pytest.fixture(scope="module")
+def one_origin(events, tmp_path_factory):
+    """The registry (the one issuer: its sign-in page) and the events app under one origin, by path
+    (embedded/origin.py mounts them the same way), with a trade officer's account."""
+    import dataclasses
+    import secrets
+
+    from support import TEST_SECRET, TEST_TOKEN_KEY, TEST_TOKEN_PUBLIC_KEY
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from services.registry import accounts
+    from services.registry.app import create_app
+    from shared.config import load
+    from shared.web import runtime_of
+
+    tmp = tmp_path_factory.mktemp("registry-sign-in")
+    settings = dataclasses.replace(
+        load("registry"),
+        database_url=f"sqlite:///{tmp / 'registry.sqlite'}",
+        secret_key=TEST_SECRET,
+        token_private_key=TEST_TOKEN_KEY,
+        token_public_key=TEST_TOKEN_PUBLIC_KEY,
+    )
+    registry = create_app(settings=settings, migrate=True)
+    password = "mật-khẩu-" + secrets.token_urlsafe(8)
+    with runtime_of(registry).transaction() as s:
+        accounts.create(
+            s,
+            email="lan@sct.vinhlong.gov.vn",
+            name="Nguyễn Thị Lan",
+            role="trade_officer",
+            password=password,
+            scope_id=VINH_LONG["scope"],
+            scope_name="Sở Công Thương Vĩnh Long",
+        )
+    _, events_app = events
+    url, server = serve(
+        DispatcherMiddleware(Response("not found", 404), {"/registry": registry, "/events": events_app})
+    )
+    yield url, password
+    server.shutdown()
+    runtime_of(registry).engine.dispose()
+
+
+def test_a_trade_officer_signs_in_at_the_one_origin_and_lands_on_the_fairs(one_origin, page, shot):
+    base, password = one_origin
+    page.goto(f"{base}/events/console/fairs")
+    assert "/registry/console/sign-in" in page.url  # not signed in: the one issuer's sign-in page
+    page.fill('[name="email"]', "lan@sct.vinhlong.gov.vn")
+    page.fill('[name="password"]', password)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(f"{base}/events/console/fairs")
+    assert page.locator("h1").inner_text() == "Hội chợ, triển lãm"
+    assert "Nguyễn Thị Lan" in page.locator("header").inner_text()
+    page.get_by_role("link", name="Tạo hội chợ").click()
+    assert page.url == f"{base}/events/console/fairs/new"  # links keep the /events prefix
