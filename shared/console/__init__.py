@@ -10,6 +10,7 @@
   ``ocop_lang`` cookie; catalogues: this package's ``translations/`` for the shared strings, then the
   service's own ``translations/`` if it has one;
 - filters ``date`` / ``datetime`` (dd/mm/yyyy in Vietnam time) and ``money`` ("12.000.000 ₫");
+- ``X-Forwarded-Prefix`` / ``-Proto`` of the one proxy in front (nginx) read by werkzeug's ProxyFix;
 - the page security headers of ``shared/pages.py`` on every HTML response that has not set its own
   (the console's CSP allows no script at all and styles only from ``/console/static``);
 - the Jinja globals ``csrf_field()`` (the hidden input carrying the session's csrf claim) and
@@ -28,6 +29,7 @@ from flask import Flask, g, render_template, request, send_from_directory
 from flask_babel import Babel, get_locale
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import pages
 from ..instants import VIETNAM, utc
@@ -121,6 +123,9 @@ def render(template: str, **ctx) -> str:
 
 def init(app: Flask, service: str) -> None:
     """Give ``app`` (the service ``service``) the console layout, language and page headers."""
+    # Behind nginx (deploy/nginx/ocop.conf) the prefix a service is mounted at comes as X-Forwarded-Prefix
+    # and the scheme as X-Forwarded-Proto (one proxy); the embedded origin sets SCRIPT_NAME itself.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0, x_port=0, x_prefix=1)
     own = app.create_global_jinja_loader()
     app.jinja_env.loader = ChoiceLoader([own, FileSystemLoader(str(HERE / "templates"))])
     dirs = i18n.directories(app.root_path)
