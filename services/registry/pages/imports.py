@@ -28,14 +28,7 @@ CARRY_BYTES = 2 * 1024 * 1024
 
 
 def _max_bytes() -> int:
-    """OCOP_IMPORT_MAX_BYTES (a setting once read at start; before that, read by the import)."""
-    limit = getattr(rt().settings, "import_max_bytes", None)
-    return limit if limit is not None else imports.max_bytes()
-
-
-def _budget() -> dict:
-    of = getattr(imports.Budget, "of", None)
-    return {"budget": of(rt().settings)} if of is not None else {}
+    return rt().settings.import_max_bytes  # OCOP_IMPORT_MAX_BYTES
 
 
 def _limit() -> int:
@@ -102,7 +95,7 @@ def _run(content: bytes, filename: str, apply: bool) -> dict:
             decision={},
             today=vietnam_today(),
             applied_by=_who(),
-            **_budget(),
+            budget=imports.Budget.of(rt().settings),
         )
 
 
