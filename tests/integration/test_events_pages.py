@@ -128,3 +128,29 @@ def test_season_preview_and_apply_then_figures(console):
     figures = get(console, VINH_LONG, f"/console/figures?year={year}").get_data(as_text=True)
     assert "Tỷ lệ lấp đầy gian hàng" in figures and "<svg" in figures
     assert "Phiên chợ OCOP mùa hè" in figures and "Hội chợ Hà Nội mùa hè" not in figures
+
+
+def test_editing_an_inviting_fair_sends_only_what_changed_and_keeps_rules_the_form_does_not_show(console):
+    from events_pages_support import session_of  # noqa: F401  (the session helpers' module)
+
+    from services.events.models import Fair
+    from shared.web import runtime_of
+
+    fair_id = create(console, name="Hội chợ sửa khi đang mời")
+    with runtime_of(console.application).transaction() as s:
+        fair = s.get(Fair, fair_id)
+        fair.rules = {**fair.rules, "regional_weights": {"host": 9.0, "near": 1.0, "far": 0.0}}
+    assert post(console, VINH_LONG, f"/console/fairs/{fair_id}/publish").status_code == 302
+    edit = get(console, VINH_LONG, f"/console/fairs/{fair_id}/edit").get_data(as_text=True)
+    values = dict(re.findall(r'name="([a-z_.]+)" type="text" value="([^"]*)"', edit))
+    assert values["starts_on"] == (date.today() + timedelta(days=60)).strftime("%d/%m/%Y")
+    changed = form(name="Hội chợ sửa khi đang mời", capacity="5", budget="60.000.000", starts_on=values["starts_on"])
+    changed["ends_on"], changed["invitation_deadline"] = values["ends_on"], values["invitation_deadline"]
+    r = post(console, VINH_LONG, f"/console/fairs/{fair_id}/edit", changed)
+    assert r.status_code == 302, re.findall(r"class=\"error\"[^>]*>([^<]*)", r.get_data(as_text=True))
+    with runtime_of(console.application).transaction() as s:
+        fair = s.get(Fair, fair_id)
+        assert fair.capacity == 5 and fair.status == "inviting"
+        assert fair.rules["regional_weights"] == {"host": 9.0, "near": 1.0, "far": 0.0}
+    refused = post(console, VINH_LONG, f"/console/fairs/{fair_id}/edit", {**changed, "rules.min_stars": "4"})
+    assert refused.status_code == 422 and "rules" in refused.get_data(as_text=True)

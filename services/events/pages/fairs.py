@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from shared import reference
 from shared.errors import OperationError
 from shared.instants import utc, vietnam_today
 from shared.web import rt
@@ -19,6 +20,7 @@ from . import ROLES, STATUS, bp, owned_fair, page, scope
 from .forms import FormErrors, load, operation_errors, values_of, values_of_form
 
 PER_PAGE = 20
+HIDDEN_RULES = ("subgroups", "regional_weights")  # set through the API only
 
 
 def _mine(q):
@@ -121,7 +123,13 @@ def fair_edit(fair_id):
         changes = load(request.form)
         with rt().transaction() as s:
             current = owned_fair(s, fair_id, lock=True)
-            changed = {k: v for k, v in changes.items() if not _same(getattr(current, k, None), v)}
+            changed = {k: v for k, v in changes.items() if k != "rules" and not _same(getattr(current, k, None), v)}
+            stored = current.rules or {}
+            # rules merge key by key: only the ones changed, so rules the form does not show (sub-groups,
+            # regional weights set through the API) stay as they are
+            rules = {k: v for k, v in changes["rules"].items() if k not in HIDDEN_RULES and stored.get(k) != v}
+            if rules:
+                changed["rules"] = rules
             if changed:
                 operations.update_fair(s, rt().emit, fair_id, changed)
     except FormErrors as exc:
@@ -137,6 +145,11 @@ def _same(stored, entered) -> bool:
     even to the same value)."""
     if hasattr(stored, "hour") and hasattr(entered, "hour"):
         return utc(stored) == utc(entered)
+    if isinstance(stored, str) and isinstance(entered, str) and stored != entered:
+        try:  # a province written another way (old name, no diacritics) is the same province
+            return reference.resolve_province(entered).name == reference.resolve_province(stored).name
+        except reference.UnknownName:
+            return False
     return stored == entered
 
 
