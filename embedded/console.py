@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, g, redirect, render_template_string, request
 
-from shared import config, pages
+from shared import config, pages, signing
 from shared.auth import issue_token
 
 PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>OCOP – embedded</title>
@@ -55,7 +55,7 @@ def allowed_hosts(port: int) -> frozenset[str]:
 
 def create_console(host) -> Flask:
     app = Flask("embedded.console")
-    secret = host.runtimes["registry"].settings.key_material("api-token")
+    secret = signing.private_key(host.runtimes["registry"].settings)  # the registry issues tokens
     hosts = allowed_hosts(config.port("console"))
 
     @app.before_request

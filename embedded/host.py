@@ -61,6 +61,9 @@ class Host:
 
             demo_data.load_registry(self.runtimes["registry"])
             demo_data.load_events(self.runtimes["events"])
+            from . import demo_accounts
+
+            self.accounts = demo_accounts.load(self.runtimes["registry"])  # printed at start (__main__)
         # One process owns these databases: a delivery left "sending" by a kill is in doubt at once,
         # and this host's sinks can say whether its message arrived.
         loops = (

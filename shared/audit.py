@@ -2,7 +2,9 @@
 
 Every write through the API or the console records the acting person (``shared.auth.actor()``: the
 token's ``sub`` and role, a session's account id, name and role) with what it did and on which
-subject, in the service's ``audit_log`` table, in the transaction of the write itself. The events
+subject, in the service's ``audit_log`` table: each event the write publishes is an entry in the
+write's own transaction (``shared.bus.outbox.Emitter.audit_model``), and a write that publishes none
+is recorded after it succeeds (``install``). The events
 the write publishes carry the same ``actor`` in their data. An administrator reads the log with
 ``GET /audit`` (paged, filtered by actor, action, subject and time).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_request_context, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -60,7 +62,35 @@ def record(session, model, action: str, subject: str, detail: dict | None = None
         detail=detail,
     )
     session.add(entry)
+    if has_request_context():
+        g.audited = True
     return entry
+
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def install(app, model) -> None:
+    """Make ``model`` the app's audit log: each event a request causes is an entry (the emitter's
+    ``audit_model``), and a successful write that caused none gets one of its own afterwards (what:
+    the method and the route, subject: the path), so every write through the API is recorded."""
+    from .web import runtime_of
+
+    runtime = runtime_of(app)
+    runtime.emit.audit_model = model
+
+    @app.after_request
+    def _write_recorded(response):
+        if (
+            request.method in WRITES
+            and response.status_code < 400
+            and g.get("principal")
+            and not g.get("audited")
+            and request.url_rule is not None
+        ):
+            with runtime.transaction() as s:
+                record(s, model, f"{request.method} {request.url_rule.rule}"[:100], request.path[:200])
+        return response
 
 
 class AuditQuery(Schema):

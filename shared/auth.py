@@ -1,15 +1,16 @@
 """Bearer tokens and role checks.
 
-A token is a JWT (RFC 7519) signed HS256 with the API-token key (``shared.keys``, derived from
-``OCOP_SECRET_KEY``), carrying ``role``, ``sub`` (the person or integration; the producer id for
-producers), ``jti`` (a random id, what a revocation names), ``iat`` and ``exp``. Every endpoint
-names the roles it admits; a producer only ever sees its own records.
+A token is a JWT (RFC 7519) signed EdDSA (Ed25519) with the issuer's private key, which only the
+registry holds (``shared.signing``; every service verifies with the public key), carrying ``role``,
+``sub`` (the person, account or integration; the producer id for producers), ``jti`` (a random id,
+what a revocation names), ``iat`` and ``exp``. Every endpoint names the roles it admits; a producer
+only ever sees its own records.
 
 Why PyJWT rather than itsdangerous (which still signs the answer and calendar links): the claims
 are the registered ones, and PyJWT itself enforces ``exp``, ``iat`` and the required claims, so no
-hand-written expiry check; any integrator's JWT library reads them; and the accounts work (one
-issuer, services that verify with its public key) changes only the algorithm and the key in
-``read_token``, the one verify path, not the token format.
+hand-written expiry check; any integrator's JWT library reads them. Console sessions
+(``shared.sessions``) are the same tokens with a few more claims (name, email, scope, csrf), read by
+the same ``read_token``.
 
 Lifetimes: people's tokens live ``OCOP_TOKEN_TTL_SECONDS`` (12 hours by default, at most 7 days);
 an integration's may be issued explicitly for up to 90 days. A revoked token (its ``jti`` on the
@@ -20,6 +21,9 @@ Endpoints that require a role are authenticated before anything reads the reques
 large or malformed body gets 401 unread.
 
     python -m shared.auth ROLE SUBJECT [--ttl 12h|30d|SECONDS]   # prints a token (its jti on stderr)
+
+works only where the private key is (the registry's settings: OCOP_TOKEN_PRIVATE_KEY, or the
+embedded demo's generated pair).
 """
 
 from __future__ import annotations
@@ -34,10 +38,10 @@ import jwt
 from flask import current_app, g, request
 from flask_smorest import abort
 
-from . import keys
+from . import signing
 
 ROLES = ("registry_officer", "trade_officer", "producer", "integration", "admin")
-ALGORITHM = "HS256"
+ALGORITHM = "EdDSA"
 DEFAULT_TTL = 12 * 3600
 MAX_TTL = 7 * 24 * 3600  # people
 MAX_INTEGRATION_TTL = 90 * 24 * 3600
@@ -53,8 +57,11 @@ def max_ttl(role: str) -> int:
     return MAX_INTEGRATION_TTL if role == "integration" else MAX_TTL
 
 
-def issue_token(secret: str, role: str, subject: str, ttl: int | None = None, now: float | None = None) -> str:
-    """A token for ``subject`` acting as ``role``, valid ``ttl`` seconds (default: DEFAULT_TTL)."""
+def issue_token(
+    private_key, role: str, subject: str, ttl: int | None = None, now: float | None = None, extra: dict | None = None
+) -> str:
+    """A token for ``subject`` acting as ``role``, valid ``ttl`` seconds (default: DEFAULT_TTL),
+    signed with ``private_key`` (an Ed25519 key or its PEM); ``extra``: more claims (a session's)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if not subject or not isinstance(subject, str):
@@ -63,17 +70,17 @@ def issue_token(secret: str, role: str, subject: str, ttl: int | None = None, no
     if not 1 <= ttl <= max_ttl(role):
         raise ValueError(f"a {role} token lives at most {max_ttl(role)} seconds")
     iat = int(now if now is not None else time.time())
-    claims = {"role": role, "sub": subject, "jti": secrets.token_hex(16), "iat": iat, "exp": iat + ttl}
-    return jwt.encode(claims, keys.key("api-token", secret), algorithm=ALGORITHM)
+    claims = {**(extra or {}), "role": role, "sub": subject, "jti": secrets.token_hex(16), "iat": iat, "exp": iat + ttl}
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM)
 
 
-def read_token(secret: str, token: str, revoked=None) -> dict:
-    """The one verify path: signature, required claims, expiry, lifetime, and the deny list
-    (``revoked``: a callable jti -> bool). Raises TokenError."""
+def read_token(public_key, token: str, revoked=None) -> dict:
+    """The one verify path: signature (``public_key``: the Ed25519 public key or its PEM), required
+    claims, expiry, lifetime, and the deny list (``revoked``: a callable jti -> bool). Raises TokenError."""
     try:
         claims = jwt.decode(
             token,
-            keys.key("api-token", secret),
+            public_key,
             algorithms=[ALGORITHM],
             leeway=LEEWAY,
             options={"require": ["exp", "iat", "sub", "jti"]},
@@ -104,9 +111,7 @@ def _authenticate() -> dict:
 
     runtime = current_app.extensions["ocop_runtime"]
     try:
-        claims = read_token(
-            runtime.settings.key_material("api-token"), header[7:].strip(), revocation.deny_list(current_app)
-        )
+        claims = read_token(signing.public_key(runtime.settings), header[7:].strip(), revocation.deny_list(current_app))
     except TokenError as exc:
         abort(401, message=str(exc))
     g.principal = claims
@@ -182,7 +187,8 @@ def main(argv: list[str]) -> int:  # pragma: no cover - exercised through a subp
     settings = config.load("registry")
     try:
         config.require_secret(settings)
-    except config.InsecureSecret as exc:
+        key = signing.private_key(settings)
+    except (config.InsecureSecret, signing.MissingKey) as exc:
         print(exc, file=sys.stderr)
         return 2
     subject = args.subject
@@ -191,8 +197,7 @@ def main(argv: list[str]) -> int:  # pragma: no cover - exercised through a subp
             parser.error("SUBJECT is required" + (" (the producer id)" if args.role == "producer" else ""))
         subject = f"demo-{args.role}"
     try:
-        ttl = settings.token_ttl_seconds if args.ttl is None else args.ttl  # OCOP_TOKEN_TTL_SECONDS
-        token = issue_token(settings.key_material("api-token"), args.role, subject, ttl)
+        token = issue_token(key, args.role, subject, settings.token_ttl_seconds if args.ttl is None else args.ttl)
     except ValueError as exc:
         parser.error(str(exc))
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -204,3 +209,18 @@ def main(argv: list[str]) -> int:  # pragma: no cover - exercised through a subp
 
 if __name__ == "__main__":  # pragma: no cover - CLI
     sys.exit(main(sys.argv[1:]))
+
+
+# The console's guards (docs/console-api.md), defined with the sessions they read (shared.sessions).
+def page(*roles: str):
+    """Decorator for HTML views: the session cookie, the role, the CSRF check; sets g.user and g.principal."""
+    from .sessions import page as guard
+
+    return guard(*roles)
+
+
+def actor() -> dict:
+    """Who acts in this request, for audit logs and events: {"id", "name", "role"}."""
+    from .audit import actor as acting
+
+    return acting()

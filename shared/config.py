@@ -60,6 +60,10 @@ class Settings:
     webhook_ports: str = ""
     # events: how long after its deadline an unanswered invitation waits before the worker expires it
     expiry_grace_seconds: float = 600.0
+    # tokens and sessions (shared/signing.py): the issuer's Ed25519 private key (the registry's settings
+    # only) and the public key every service verifies with; each a PEM or a PEM file's path
+    token_private_key: str = field(default="", repr=False)
+    token_public_key: str = ""
     # what a request may carry (shared/limits.py) and a registry file import may take (import_files.py)
     max_body_bytes: int = 1024 * 1024
     max_form_bytes: int = 64 * 1024
@@ -142,6 +146,8 @@ def load(service: str) -> Settings:
         webhook_allowed_networks=_env("OCOP_WEBHOOK_ALLOWED_NETWORKS", ""),
         webhook_ports=_env("OCOP_WEBHOOK_PORTS", ""),
         expiry_grace_seconds=float(_env("OCOP_EXPIRY_GRACE_SECONDS", "600")),
+        token_private_key=_env("OCOP_TOKEN_PRIVATE_KEY", "") if service == "registry" else "",
+        token_public_key=_env("OCOP_TOKEN_PUBLIC_KEY", ""),
         max_body_bytes=_positive("OCOP_MAX_BODY_BYTES", 1024 * 1024),
         max_form_bytes=_positive("OCOP_MAX_FORM_BYTES", 64 * 1024),
         max_form_parts=_positive("OCOP_MAX_FORM_PARTS", 50),

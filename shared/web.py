@@ -290,6 +290,9 @@ def create_service_app(
 
     settings = settings or load(service)
     require_secret(settings)  # outside the embedded default: a strong OCOP_SECRET_KEY or no start
+    from .signing import require_keys
+
+    require_keys(settings)  # outside the embedded default: the token public key (and the registry its private key)
     app = Flask(f"services.{service}")
     app.config.update(
         SECRET_KEY=keys.key("session", settings.key_material("session")),

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import define_model as define_audit_log
 from shared.bus.outbox import define_models
 from shared.db import make_base, new_id
 from shared.db import utcnow as now
@@ -28,6 +29,7 @@ from shared.revocation import define_model as define_revoked_tokens
 Base = make_base()
 Outbox, Inbox = define_models(Base)
 RevokedToken = define_revoked_tokens(Base)  # the deny list of API tokens (shared.revocation)
+AuditEntry = define_audit_log(Base)  # who did what (shared.audit; GET /audit)
 
 
 # ---- read model (built only from registry events) ------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import define_model as define_audit_log
 from shared.bus.outbox import define_models
 from shared.db import make_base, new_id
 from shared.db import utcnow as now
@@ -17,6 +18,7 @@ from shared.revocation import define_model as define_revoked_tokens
 Base = make_base()
 Outbox, Inbox = define_models(Base)
 RevokedToken = define_revoked_tokens(Base)  # the deny list of API tokens (shared.revocation)
+AuditEntry = define_audit_log(Base)  # who did what (shared.audit; GET /audit)
 
 
 class Recipient(Base):

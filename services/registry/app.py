@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared import audit
-from shared.web import create_service_app, runtime_of
+from shared.web import create_service_app
 
 from . import account_pages, pages
 from .decision_routes import blp as decisions_blp
@@ -30,5 +30,5 @@ def create_app(settings=None, migrate: bool = False):
     )
     pages.init(app)  # the registry officer's console pages (HTML, not in the OpenAPI document)
     account_pages.init(app)  # sign-in, sign-out, password reset: the one issuer of sessions
-    runtime_of(app).emit.audit_model = AuditEntry  # each event a request causes is an audit entry too
+    audit.install(app, AuditEntry)  # who did what: each write through the API or the console
     return app

@@ -1,7 +1,8 @@
 """Management commands of the registry service: ``python -m services.registry.manage COMMAND``.
 
 The database commands every service has (``migrate``, ``revision``, ``downgrade``: shared/manage.py), plus
-``sweep``, ``import``, ``replay`` and ``revoke-token``; ``--help`` on any of them says what it does.
+``sweep``, ``import``, ``replay``, ``revoke-token``, ``create-admin`` and ``token-keys``; ``--help`` on
+any of them says what it does.
 """
 
 from __future__ import annotations
@@ -123,6 +124,43 @@ def revoke_token(jti: str, reason: str, exp: int | None) -> None:
     rt = runtime()
     with rt.transaction() as s:
         print_json(revoke(s, rt.emit, body["jti"], body["exp"], body["reason"]), indent=2)
+
+
+@cli.command("create-admin")
+@click.option("--email", required=True, help="the administrator's email (signs in with it)")
+@click.option("--name", required=True, help="the administrator's name")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input (else: asked twice)")
+def create_admin(email: str, name: str, password_stdin: bool) -> None:
+    """Create an administrator account (the first one, or another): prints its id and email.
+
+    The password (at least 12 characters) is asked twice on a terminal, or read from standard input
+    with --password-stdin (its first line); never on the command line."""
+    import sys
+
+    from . import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    rt = runtime()
+    try:
+        with rt.transaction() as s:
+            account = accounts.create(s, email=email, name=name, role="admin", password=password)
+            out = {"id": account.id, "email": account.email, "role": account.role}
+    except accounts.AccountError as exc:
+        fail({"message": "the account cannot be created", "errors": exc.errors}, 2)
+    print_json(out, indent=2)
+
+
+@cli.command("token-keys")
+def token_keys() -> None:
+    """Print a new Ed25519 key pair for tokens and sessions (PEM): the private key for the registry's
+    OCOP_TOKEN_PRIVATE_KEY, the public key for every service's OCOP_TOKEN_PUBLIC_KEY."""
+    from shared.signing import new_pair
+
+    private, public = new_pair()
+    click.echo(private + public, nl=False)
 
 
 if __name__ == "__main__":

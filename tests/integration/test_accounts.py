@@ -211,3 +211,32 @@ def test_create_admin_makes_an_administrator_who_can_sign_in(platform):
     assert again.returncode == 2
     errors = json.loads(again.stdout)["errors"]
     assert set(errors) == {"email", "password"}  # taken, too short
+
+
+def test_each_service_audits_the_writes_of_its_api(platform):
+    from events_support import fair_body
+
+    api = platform.api
+    fair = api.call("POST", "events", "/fairs", "trade_officer", sub="officer-hoa", json=fair_body("Bến Tre"))
+    assert fair.status_code == 201, fair.text
+    fair_id = fair.json()["id"]
+    published = api.call("POST", "events", f"/fairs/{fair_id}/publish", "trade_officer", sub="officer-hoa")
+    assert published.status_code == 200, published.text
+    page = api.call("GET", "events", "/audit?actor=officer-hoa", "admin").json()
+    assert {e["actor"]["role"] for e in page["items"]} == {"trade_officer"}
+    assert ("POST /fairs", "/fairs") in {(e["action"], e["subject"]) for e in page["items"]}  # a draft: no event
+    assert ("events.fair.published", fair_id) in {(e["action"], e["subject"]) for e in page["items"]}
+    # a write that publishes no event is recorded after it succeeds (what: method and route)
+    hook = api.call(
+        "POST",
+        "notifications",
+        "/webhooks",
+        "integration",
+        sub="portal-audit",
+        json={"url": "https://93.184.216.34/hook", "event_types": ["events.fair.published"]},
+    )
+    assert hook.status_code == 201, hook.text
+    page = api.call("GET", "notifications", "/audit?actor=portal-audit", "admin").json()
+    assert page["total"] == 1 and page["items"][0]["action"] == "POST /webhooks"
+    assert page["items"][0]["actor"] == {"id": "portal-audit", "name": "portal-audit", "role": "integration"}
+    assert api.call("GET", "notifications", "/audit", "integration").status_code == 403

@@ -16,7 +16,17 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "events", "notifications")
 COMMANDS = {  # the commands the docs and the deployment use: they must stay
-    "registry": {"migrate", "revision", "downgrade", "sweep", "import", "replay", "revoke-token"},
+    "registry": {
+        "migrate",
+        "revision",
+        "downgrade",
+        "sweep",
+        "import",
+        "replay",
+        "revoke-token",
+        "create-admin",
+        "token-keys",
+    },
     "events": {"migrate", "revision", "downgrade", "expire", "rebuild-read-model"},
     "notifications": {"migrate", "revision", "downgrade", "remind"},
 }

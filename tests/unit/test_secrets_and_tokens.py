@@ -18,9 +18,10 @@ from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
 from services.events.outputs import calendars
 from services.notifications import links
-from shared import auth, config, keys, logs
+from shared import auth, config, keys, logs, signing
 
 MASTER = secrets.token_urlsafe(48)
+PRIVATE, PUBLIC = signing.new_pair()  # the issuer's key pair (shared/signing.py)
 
 
 # ---- the master secret ----------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def test_each_purpose_has_its_own_key_and_an_override_changes_only_its_own(monke
     assert os.environ["OCOP_CALENDAR_SECRET"] not in repr(settings)
     assert keys.key("calendar-link", settings.key_material("calendar-link")) != derived["calendar-link"]
     assert keys.key("answer-link", settings.key_material("answer-link")) == derived["answer-link"]
-    assert keys.key("api-token", settings.key_material("api-token")) == derived["api-token"]
+    assert keys.key("session", settings.key_material("session")) == derived["session"]
 
 
 def _claims(**over):
@@ -90,10 +91,10 @@ def _claims(**over):
 def test_an_answer_link_key_cannot_sign_an_api_token_nor_the_reverse():
     forged = jwt.encode(_claims(), keys.key("answer-link", MASTER), algorithm="HS256")
     with pytest.raises(auth.TokenError, match="invalid token"):
-        auth.read_token(MASTER, forged)
+        auth.read_token(PUBLIC, forged)
     forged = jwt.encode(_claims(), keys.key("calendar-link", MASTER), algorithm="HS256")
     with pytest.raises(auth.TokenError, match="invalid token"):
-        auth.read_token(MASTER, forged)
+        auth.read_token(PUBLIC, forged)
     # a link signed with the API-token key (the same serializer otherwise) is not a link
     deadline = int((datetime.now(UTC) + timedelta(days=3)).timestamp())
     as_api = URLSafeSerializer(
@@ -109,28 +110,28 @@ def test_an_answer_link_key_cannot_sign_an_api_token_nor_the_reverse():
         links.read_token(MASTER, calendars.feed_token(MASTER, "p"))
     # and the master secret itself signs nothing
     with pytest.raises(auth.TokenError):
-        auth.read_token(MASTER, jwt.encode(_claims(), MASTER, algorithm="HS256"))
+        auth.read_token(PUBLIC, jwt.encode(_claims(), MASTER, algorithm="HS256"))
 
 
 def test_old_itsdangerous_tokens_are_refused():
     old = URLSafeTimedSerializer(MASTER, salt="ocop-api-token").dumps({"role": "admin", "sub": None})
     with pytest.raises(auth.TokenError):
-        auth.read_token(MASTER, old)
+        auth.read_token(PUBLIC, old)
 
 
 # ---- tokens ---------------------------------------------------------------------------------------
 def test_a_token_carries_id_subject_and_a_short_life(monkeypatch, tmp_path):
     monkeypatch.delenv("OCOP_TOKEN_TTL_SECONDS", raising=False)
-    claims = auth.read_token(MASTER, auth.issue_token(MASTER, "trade_officer", "lan.nguyen"))
+    claims = auth.read_token(PUBLIC, auth.issue_token(PRIVATE, "trade_officer", "lan.nguyen"))
     assert claims["role"] == "trade_officer" and claims["sub"] == "lan.nguyen"
     assert claims["exp"] - claims["iat"] == 12 * 3600 and len(claims["jti"]) >= 16
-    other = auth.read_token(MASTER, auth.issue_token(MASTER, "trade_officer", "lan.nguyen"))
+    other = auth.read_token(PUBLIC, auth.issue_token(PRIVATE, "trade_officer", "lan.nguyen"))
     assert other["jti"] != claims["jti"]
     monkeypatch.setenv("OCOP_DATA_DIR", str(tmp_path))
     assert config.load("registry").token_ttl_seconds == 12 * 3600
     monkeypatch.setenv("OCOP_TOKEN_TTL_SECONDS", "900")  # python -m shared.auth's lifetime: a setting
     ttl = config.load("registry").token_ttl_seconds
-    claims = auth.read_token(MASTER, auth.issue_token(MASTER, "registry_officer", "minh", ttl))
+    claims = auth.read_token(PUBLIC, auth.issue_token(PRIVATE, "registry_officer", "minh", ttl))
     assert claims["exp"] - claims["iat"] == 900
     monkeypatch.setenv("OCOP_TOKEN_TTL_SECONDS", str(30 * 24 * 3600))
     with pytest.raises(ValueError, match="OCOP_TOKEN_TTL_SECONDS"):
@@ -139,41 +140,42 @@ def test_a_token_carries_id_subject_and_a_short_life(monkeypatch, tmp_path):
 
 def test_lifetimes_are_bounded_per_role():
     with pytest.raises(ValueError):
-        auth.issue_token(MASTER, "admin", "root", ttl=8 * 24 * 3600)
-    claims = auth.read_token(MASTER, auth.issue_token(MASTER, "integration", "erp-ben-tre", ttl=90 * 24 * 3600))
+        auth.issue_token(PRIVATE, "admin", "root", ttl=8 * 24 * 3600)
+    claims = auth.read_token(PUBLIC, auth.issue_token(PRIVATE, "integration", "erp-ben-tre", ttl=90 * 24 * 3600))
     assert claims["exp"] - claims["iat"] == 90 * 24 * 3600
     with pytest.raises(ValueError):
-        auth.issue_token(MASTER, "integration", "erp-ben-tre", ttl=91 * 24 * 3600)
+        auth.issue_token(PRIVATE, "integration", "erp-ben-tre", ttl=91 * 24 * 3600)
     # a token claiming a longer life than its role allows is refused even when correctly signed
-    key = keys.key("api-token", MASTER)
+    key = signing._load_private(PRIVATE.encode())
+    long_lived = _claims(role="trade_officer", exp=int(time.time()) + 30 * 86400)
     with pytest.raises(auth.TokenError, match="longer"):
-        auth.read_token(MASTER, jwt.encode(_claims(role="trade_officer", exp=int(time.time()) + 30 * 86400), key))
+        auth.read_token(PUBLIC, jwt.encode(long_lived, key, algorithm="EdDSA"))
 
 
 def test_expiry_is_enforced_and_claims_are_required():
-    expired = auth.issue_token(MASTER, "admin", "root", ttl=60, now=time.time() - 3600)
+    expired = auth.issue_token(PRIVATE, "admin", "root", ttl=60, now=time.time() - 3600)
     with pytest.raises(auth.TokenError, match="expired"):
-        auth.read_token(MASTER, expired)
-    key = keys.key("api-token", MASTER)
+        auth.read_token(PUBLIC, expired)
+    key = signing._load_private(PRIVATE.encode())
     for missing in ("sub", "jti", "exp", "iat"):
         claims = _claims()
         del claims[missing]
         with pytest.raises(auth.TokenError):
-            auth.read_token(MASTER, jwt.encode(claims, key, algorithm="HS256"))
+            auth.read_token(PUBLIC, jwt.encode(claims, key, algorithm="EdDSA"))
     with pytest.raises(auth.TokenError):
-        auth.read_token(MASTER, jwt.encode(_claims(role="root"), key, algorithm="HS256"))
+        auth.read_token(PUBLIC, jwt.encode(_claims(role="root"), key, algorithm="EdDSA"))
     with pytest.raises(auth.TokenError):  # "none" algorithm
-        auth.read_token(MASTER, jwt.encode(_claims(), None, algorithm="none"))
+        auth.read_token(PUBLIC, jwt.encode(_claims(), None, algorithm="none"))
     with pytest.raises(ValueError):
-        auth.issue_token(MASTER, "trade_officer", None)
+        auth.issue_token(PRIVATE, "trade_officer", None)
 
 
 def test_a_revoked_token_is_refused():
-    token = auth.issue_token(MASTER, "admin", "root")
+    token = auth.issue_token(PRIVATE, "admin", "root")
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
-    assert auth.read_token(MASTER, token, revoked=lambda j: False)["jti"] == jti
+    assert auth.read_token(PUBLIC, token, revoked=lambda j: False)["jti"] == jti
     with pytest.raises(auth.TokenError, match="revoked"):
-        auth.read_token(MASTER, token, revoked=lambda j: j == jti)
+        auth.read_token(PUBLIC, token, revoked=lambda j: j == jti)
 
 
 # ---- answer links: claims without exp (fuzzer: a 500) --------------------------------------------
