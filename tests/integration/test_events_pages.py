@@ -131,8 +131,6 @@ def test_season_preview_and_apply_then_figures(console):
 
 
 def test_editing_an_inviting_fair_sends_only_what_changed_and_keeps_rules_the_form_does_not_show(console):
-    from events_pages_support import session_of  # noqa: F401  (the session helpers' module)
-
     from services.events.models import Fair
     from shared.web import runtime_of
 

@@ -135,4 +135,4 @@ def _labels():
     }
 
 
-from . import board, fairs, matching, programme  # noqa: E402,F401  (the views register on bp)
+from . import board, candidates, fairs, programme  # noqa: E402,F401  (the views register on bp)

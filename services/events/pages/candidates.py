@@ -1,5 +1,6 @@
-"""Matching: the preview ranking of a fair with each candidate's score parts (nothing is sent), and
-"why not this product?" for any product found by name (diacritics ignored)."""
+"""Matching in the console (a page module, not the pure matching package): the preview ranking of a
+fair with each candidate's score parts (nothing is sent), and "why not this product?" for any product
+found by name (diacritics ignored)."""
 
 from __future__ import annotations
 
