@@ -151,4 +151,9 @@ def test_editing_an_inviting_fair_sends_only_what_changed_and_keeps_rules_the_fo
         assert fair.capacity == 5 and fair.status == "inviting"
         assert fair.rules["regional_weights"] == {"host": 9.0, "near": 1.0, "far": 0.0}
     refused = post(console, VINH_LONG, f"/console/fairs/{fair_id}/edit", {**changed, "rules.min_stars": "4"})
-    assert refused.status_code == 422 and "rules" in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Không được sửa khi hội chợ đang mời thư." in text(refused.get_data(as_text=True))
+    over = post(console, VINH_LONG, f"/console/fairs/{fair_id}/edit", {**changed, "capacity": "6"})
+    assert over.status_code == 422
+    html = over.get_data(as_text=True)
+    assert re.search(r'id="budget-error">Hỗ trợ 6 gian × 12\.000\.000 đồng = 72\.000\.000 đồng, vượt', html)

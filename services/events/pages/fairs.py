@@ -17,7 +17,7 @@ from .. import fairs as operations
 from ..models import Fair
 from ..queries import with_clashes
 from . import ROLES, STATUS, bp, owned_fair, page, scope
-from .forms import FormErrors, load, operation_errors, values_of, values_of_form
+from .forms import FormErrors, load, operation_errors, shown, values_of, values_of_form
 
 PER_PAGE = 20
 HIDDEN_RULES = ("subgroups", "regional_weights")  # set through the API only
@@ -154,7 +154,8 @@ def _same(stored, entered) -> bool:
 
 
 def _form_again(fair, errors):
-    return render_template("events/fair_form.html", fair=fair, values=values_of_form(request.form), errors=errors), 422
+    values = values_of_form(request.form)
+    return render_template("events/fair_form.html", fair=fair, values=values, errors=shown(errors)), 422
 
 
 @bp.post("/fairs/<fair_id>/publish")

@@ -64,6 +64,20 @@ MESSAGES = (  # the schema's and the fields' messages, said in Vietnamese beside
     (r"not a phone number", "Không phải số điện thoại."),
     (r"Must be one of: .*", "Giá trị không hợp lệ."),
     (r"Lists a value twice\.", "Có giá trị bị lặp."),
+    # the fair's rules (services/events/domain.py), as operations raise them
+    (r"is before starts_on", "Ngày kết thúc trước ngày bắt đầu."),
+    (r"a \S+ lasts at most (\d+) days, this one (\d+).*", r"Tối đa \1 ngày, hội chợ này \2 ngày."),
+    (r"is after the fair starts", "Hạn trả lời phải trước ngày khai mạc."),
+    (r"is in the past \(.*\)", "Hạn trả lời đã qua."),
+    (r"(\d+) booths are already assigned; capacity cannot be (\d+)", r"Đã xếp \1 gian, không thể giảm còn \2 gian."),
+    (
+        r"subsidising (\d+) booths at ([\d,]+) đồng costs ([\d,]+) đồng, more than the budget of ([\d,]+)",
+        r"Hỗ trợ \1 gian × \2 đồng = \3 đồng, vượt tổng kinh phí \4 đồng.",
+    ),
+    (r"cannot change (\S+) while the fair is (\S+); only .*", "Không được sửa khi hội chợ đang mời thư."),
+    (r"a (\S+) fair cannot be changed", "Hội chợ ở trạng thái này không sửa được nữa."),
+    (r"a quota for group (\d), which the fair does not admit .*", r"Hạn mức cho nhóm \1, nhóm hội chợ không nhận."),
+    (r"(\S+) is in (\S+), not (\S+)", "Tỉnh đăng cai không thuộc vùng đã chọn."),
 )
 
 
@@ -90,8 +104,20 @@ def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def shown(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors keyed by the form's fields; one about something the form has no field for (the rules as a
+    whole, the status) goes to the top of the form ("form")."""
+    fields = {*TEXT, *NUMBERS, "invitation_deadline", "region", "rules.provinces", "rules.group_quotas"}
+    fields |= {f"rules.{name}" for name in (*RULE_NUMBERS, *RULE_LISTS)}
+    out: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        out.setdefault(key if key in fields else "form", []).extend(messages)
+    return out
+
+
 def operation_errors(exc: OperationError) -> dict[str, list[str]]:
-    return {exc.field or "form": [exc.message]}
+    words = re.sub(r"(?<=\d),(?=\d{3})", ".", vietnamese(exc.message))  # 12,000,000 -> 12.000.000 (đồng)
+    return {exc.field or "form": [words]}
 
 
 def _number(raw: str):
