@@ -8,7 +8,7 @@ import re
 import threading
 
 import pytest
-from registry_pages_support import HA_NOI, TEMPLATE, VINH_LONG, person, real_sessions, registry_app, session_token
+from registry_pages_support import HA_NOI, TEMPLATE, VINH_LONG, registry_app, session_token
 from support import free_port
 from werkzeug.serving import make_server
 
@@ -24,13 +24,9 @@ def registry(tmp_path_factory):
 
 
 def signed_in(page, scope=VINH_LONG):
-    """The person: a session cookie of the one issuer (or the stand-in's header until it lands)."""
+    """The person: a session cookie of the one issuer (the sign-in page itself is tested with accounts)."""
     page.context.clear_cookies()
-    if real_sessions():
-        token = session_token(scope)
-        page.context.add_cookies([{"name": "ocop_session", "value": token, "url": page.registry}])
-    else:
-        page.context.set_extra_http_headers({"X-Test-User": person(scope)})
+    page.context.add_cookies([{"name": "ocop_session", "value": session_token(scope), "url": page.registry}])
     return page
 
 
@@ -92,3 +88,24 @@ def test_search_opens_a_product_which_another_province_cannot_see(registry, page
     assert page.locator("p[role=status]").inner_text() == "0 sản phẩm"
     response = page.goto(product_url)
     assert response.status == 404
+
+
+def test_decisions_and_progress_pages(registry, page, shot):
+    page.registry = registry
+    signed_in(page)
+    page.goto(f"{registry}/console/decisions/new")
+    page.fill("#f-number", "12/QĐ-UBND")
+    page.fill("#f-issued_by", "UBND tỉnh Vĩnh Long")
+    page.fill("#f-product-0", "Không có sản phẩm này")
+    page.fill("#f-score-0", "75")
+    page.get_by_role("button", name="Ghi quyết định").click()
+    assert "Không tìm thấy" in page.locator("#e-product-0").inner_text()
+    shot(page, "registry-decision-error")
+    page.goto(f"{registry}/console/decisions")
+    assert page.locator("table a").count() > 0
+    shot(page, "registry-decisions")
+    page.goto(f"{registry}/console/progress?year=2023")
+    assert page.locator("figure.chart svg").count() >= 5
+    shot(page, "registry-progress")
+    page.goto(f"{registry}/console/certificates/expiring?days=180")
+    shot(page, "registry-expiring")

@@ -15,11 +15,18 @@ class Client:
     def __init__(self, client):
         self.client = client
 
-    def get(self, *args, **kwargs):
-        return self.client.get(*args, **kwargs)
+    def _cookie(self, headers):
+        """The session cookie into the client's jar (werkzeug's client sends the jar's, not a Cookie header)."""
+        headers = dict(headers or {})
+        self.client.set_cookie("ocop_session", headers.pop("Cookie", "=").split("=", 1)[1])
+        return headers
+
+    def get(self, url, headers=None, **kwargs):
+        return self.client.get(url, headers=self._cookie(headers), **kwargs)
 
     def post(self, url, data=None, headers=None, **kwargs):
-        return self.client.post(url, data={**(data or {}), **csrf(headers or {})}, headers=headers, **kwargs)
+        data = {**(data or {}), **csrf(headers or {})}
+        return self.client.post(url, data=data, headers=self._cookie(headers), **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -1,34 +1,23 @@
 """Who may open a page, and which records an officer's scope owns.
 
-``page(*roles)`` is the contract's ``shared.auth.page`` (identity: docs/console-api.md), looked up
-when a page is asked for, so the pages work with whichever issuer is installed; without one every
-page is refused. A registry officer's scope is a province's department: it sees and changes the
-records of that province (as the register places them now); an administrator and a national
-officer (a scope naming no province) see every province."""
+``page(*roles)`` is the one issuer's session guard (docs/console-api.md's ``shared.auth.page``,
+implemented as ``shared.sessions.page``): session, role, CSRF and same-origin on every POST; it sets
+``g.user`` and ``g.principal``. A registry officer's scope is a province's department: it sees and
+changes the records of that province (as the register places them now); an administrator and a
+national officer (a scope naming no province) see every province."""
 
 from __future__ import annotations
 
-from functools import wraps
-
-from flask import abort, g
+from flask import g
 
 import shared.auth as shared_auth
-from shared import reference
+from shared import reference, sessions
 from shared.text import fold
 
 
 def page(*roles: str):
-    def decorate(view):
-        @wraps(view)
-        def inner(*args, **kwargs):
-            guard = getattr(shared_auth, "page", None)
-            if guard is None:
-                abort(403)
-            return guard(*roles)(view)(*args, **kwargs)
-
-        return inner
-
-    return decorate
+    guard = getattr(shared_auth, "page", None) or sessions.page
+    return guard(*roles)
 
 
 def _scope_text(scope) -> str:
@@ -45,7 +34,7 @@ def officer_province() -> str | None:
     scope = user.get("scope")
     if isinstance(scope, dict) and scope.get("province"):
         return reference.resolve_province(scope["province"]).name
-    words = fold(_scope_text(scope)).replace("-", " ").replace("_", " ")
+    words = fold(f"{_scope_text(scope)} {user.get('scope_name') or ''}").replace("-", " ").replace("_", " ")
     words = f" {' '.join(words.split())} "
     best = None
     for name in reference.current_provinces():
