@@ -77,10 +77,11 @@ def test_a_trade_officer_runs_a_fair_from_the_browser(events, page, shot):
     assert "Đang mời" in page.locator("main").inner_text()
     assert page.locator('meta[http-equiv="refresh"]').count() == 1
     shot(page, "events-board-inviting")
-    first = page.locator(".card").filter(has=page.locator("summary", has_text="Ghi nhận trả lời")).first
-    first.locator("summary", has_text="Ghi nhận trả lời").click()
-    first.get_by_label("Nhận lời").check()
-    first.get_by_role("button", name="Ghi nhận").click()
+    page.get_by_role("link", name="Ghi nhận trả lời, rút thư mời").first.click()
+    shot(page, "events-invitation")
+    page.get_by_label("Nhận lời").check()
+    page.fill('[name="note"]', "Gọi điện lúc 9 giờ")
+    page.get_by_role("button", name="Ghi nhận").click()
     text = page.locator("main").inner_text()
     assert "Đã ghi nhận câu trả lời qua điện thoại" in text
     assert "Đã nhận lời (1)" in text and "Nguyễn Thị Lan ghi nhận" in text and "Gian số 1" in text

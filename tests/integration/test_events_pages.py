@@ -68,8 +68,12 @@ def test_edit_matching_publish_phone_answer_withdraw_export_cancel(console):
     board = get(console, VINH_LONG, f"/console/fairs/{fair_id}").get_data(as_text=True)
     assert '<meta http-equiv="refresh"' in board
     assert "HTX Số" in board and "Đang mời" in text(board)
-    issued = re.findall(r'/console/invitations/([^/"]+)/phone-answer', board)
+    issued = re.findall(r'/console/invitations/([^/"]+)">Ghi nhận trả lời', board)
     assert len(issued) == 3
+    one = get(console, VINH_LONG, f"/console/invitations/{issued[0]}").get_data(as_text=True)
+    assert "Ghi nhận trả lời qua điện thoại" in one and "Rút thư mời" in one and "HTX Số" in one
+    assert '<meta http-equiv="refresh"' not in one  # what the officer types is not wiped
+    assert get(console, HA_NOI, f"/console/invitations/{issued[0]}").status_code == 404
     r = post(
         console, VINH_LONG, f"/console/invitations/{issued[0]}/phone-answer", {"answer": "accept", "note": "gọi lúc 9h"}
     )

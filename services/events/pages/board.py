@@ -52,6 +52,18 @@ def fair_board(fair_id):
         )
 
 
+@bp.get("/invitations/<invitation_id>")
+@page(*ROLES)
+def invitation(invitation_id):
+    """One invitation, with the phone answer and withdraw forms (apart from the board, whose refresh
+    would wipe what an officer is typing)."""
+    with rt().transaction() as s:
+        inv = _owned_invitation(s, invitation_id)
+        fair = owned_fair(s, inv.fair_id)
+        name = s.scalar(select(ProducerView.name).where(ProducerView.producer_id == inv.producer_id))
+        return render_template("events/invitation.html", inv=inv, fair=fair, producer=name)
+
+
 def _owned_invitation(s, invitation_id):
     inv = get_invitation(s, invitation_id)
     owned_fair(s, inv.fair_id)
