@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from support import free_port
+from support import TEST_TOKEN_KEY, free_port
 from werkzeug.serving import make_server
 
 from embedded.console import allowed_hosts, create_console
@@ -38,7 +38,9 @@ def console(tmp_path, monkeypatch):
     host = SimpleNamespace(
         runtimes={
             "registry": SimpleNamespace(
-                settings=SimpleNamespace(secret_key="console-test-secret-0123456789abcdef0123456789abcdef")
+                settings=SimpleNamespace(
+                    secret_key="console-test-secret-0123456789abcdef0123456789abcdef", token_private_key=TEST_TOKEN_KEY
+                )
             )
         },
         mailbox=mailbox,

@@ -5,14 +5,19 @@ document."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, url_for
+from flask import Blueprint, Flask
+
+from shared import sessions
+from shared.console import home as console_home
 
 blp = Blueprint("registry_pages", __name__, url_prefix="/console", template_folder="../templates")
 
 
 @blp.get("/")
+@sessions.page("registry_officer", "trade_officer")
 def home():
-    return redirect(url_for("registry_pages.products"))
+    """The signed-in person's home: the role's main tasks as big links (shared/console/home.py)."""
+    return console_home.home()
 
 
 def init(app: Flask) -> None:
