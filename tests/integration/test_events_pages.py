@@ -4,6 +4,7 @@ export), matching (preview, "why not this product?"), and the owner scope."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 
@@ -80,6 +81,13 @@ def test_edit_matching_publish_phone_answer_withdraw_export_cancel(console):
     assert r.status_code == 302
     board = text(get(console, VINH_LONG, f"/console/fairs/{fair_id}").get_data(as_text=True))
     assert "Nguyễn Thị Lan ghi nhận" in board and "Gian số 1" in board
+    from services.events.models import Outbox
+    from shared.web import runtime_of
+
+    with runtime_of(console.application).transaction() as s:
+        accepted = [json.loads(m.payload) for m in s.query(Outbox).filter(Outbox.type == "events.invitation.accepted")]
+    mine = [e for e in accepted if e["data"]["invitation_id"] == issued[0]]
+    assert mine and mine[0]["actor"] == {"id": "off-vl", "name": "Nguyễn Thị Lan", "role": "trade_officer"}
     r = post(console, VINH_LONG, f"/console/invitations/{issued[1]}/withdraw", {"reason": "Trùng lịch"})
     assert r.status_code == 302
     board = text(get(console, VINH_LONG, f"/console/fairs/{fair_id}").get_data(as_text=True))
