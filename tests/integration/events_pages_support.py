@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 import jwt
-import pytest
 from support import TEST_SECRET
 
 VINH_LONG = {"id": "off-vl", "name": "Nguyễn Thị Lan", "role": "trade_officer", "scope": "so-cong-thuong-vinh-long"}
@@ -55,17 +54,9 @@ def seed(runtime, n: int = 6):
                 )
 
 
-def require_sessions() -> None:
-    import shared.auth
-
-    if not hasattr(shared.auth, "page"):
-        pytest.skip("the console sessions (shared.auth.page, A1's) have not landed")
-
-
 @contextmanager
 def events_app(tmp):
     """An events app of its own (SQLite under ``tmp``) with the pages and a seeded read model."""
-    require_sessions()
     from support import TEST_TOKEN_PUBLIC_KEY
 
     from services.events.app import create_app

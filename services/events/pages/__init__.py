@@ -8,12 +8,11 @@ administrator sees every fair. Another scope's fair is "not found", as if it did
 
 from __future__ import annotations
 
-from functools import wraps
 from pathlib import Path
 
 from flask import Blueprint, abort, g
 
-import shared.auth as shared_auth
+from shared.auth import actor, page  # the contract's identity (docs/console-api.md)
 
 from ..models import Fair
 from ..queries import get_fair
@@ -28,6 +27,7 @@ bp = Blueprint(
     static_url_path="/static-events",
 )
 ROLES = ("trade_officer",)
+__all__ = ["actor", "bp", "init", "owned_fair", "page", "scope"]
 
 STATUS = {
     "draft": "Bản nháp",
@@ -76,28 +76,6 @@ PRODUCER_KIND = {
     "household": "Hộ sản xuất",
     "cooperative_group": "Tổ hợp tác",
 }
-
-
-def page(*roles: str):
-    """The contract's ``shared.auth.page`` (session, role, CSRF on every POST), looked up when a page
-    is asked for, so the pages are wired whichever identity is installed; without one, refused."""
-
-    def decorate(view):
-        @wraps(view)
-        def inner(*args, **kwargs):
-            guard = getattr(shared_auth, "page", None)
-            if guard is None:
-                abort(403)
-            return guard(*roles)(view)(*args, **kwargs)
-
-        return inner
-
-    return decorate
-
-
-def actor() -> dict:
-    """Who acts (``shared.auth.actor``): {"id", "name", "role"}."""
-    return shared_auth.actor()
 
 
 def init(app) -> None:
