@@ -100,8 +100,8 @@ def _refused(refused: accounts.SignInRefused, next_: str, values: dict):
         )
     else:
         message, status = _("The email or the password is wrong."), 401
-    errors = {"password": [message]}
-    return render("accounts/sign_in.html", next=next_, values=values, errors=errors, refused=message), status
+    errors = {"password": [message]}  # said once, beside the password
+    return render("accounts/sign_in.html", next=next_, values=values, errors=errors, refused=None), status
 
 
 @blp.post("/sign-out")
