@@ -109,3 +109,6 @@ def test_decisions_and_progress_pages(registry, page, shot):
     shot(page, "registry-progress")
     page.goto(f"{registry}/console/certificates/expiring?days=180")
     shot(page, "registry-expiring")
+    page.goto(f"{registry}/console/products?q=keo+dua&lang=en")
+    assert page.locator("h1").inner_text() == "OCOP products"
+    shot(page, "registry-search-english")

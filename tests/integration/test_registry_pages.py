@@ -217,3 +217,11 @@ def test_progress_and_figures_as_charts(console):
     assert "Tiến độ năm 2023" in body and "Chứng nhận mới" in body
     assert body.count("<svg") >= 5
     assert "200 sản phẩm còn hiệu lực" in body or "sản phẩm còn hiệu lực chứng nhận" in body
+
+
+def test_the_pages_switch_to_english(console):
+    body = text(console.get("/console/products", query_string={"q": "keo dua", "lang": "en"}, headers=as_officer()))
+    assert "OCOP products" in body and "Search by product or producer name" in body and "Food" in body
+    assert "Tìm theo tên" not in body
+    body = text(console.get("/console/imports", query_string={"lang": "en"}, headers=as_officer()))
+    assert "Check (dry run)" in body and "Download the template (CSV, Vietnamese headers)" in body
