@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from shared.errors import NotFound, OperationError
 from shared.instants import vietnam_today
@@ -126,7 +127,7 @@ def decision_new():
             except OperationError as exc:
                 errors.update(operation_errors(exc))
             else:
-                flash("Đã ghi quyết định.", "success")
+                flash(gettext("Đã ghi quyết định."), "success")
                 return redirect(url_for("registry_pages.decision", decision_id=decision_id))
     status = 422 if errors else 200
     return render_template("registry/decision_new.html", values=values, typed=typed, errors=errors), status
@@ -192,7 +193,7 @@ def decision_revoke(decision_id):
                 abort(404)
             errors = operation_errors(exc)
         else:
-            flash("Đã thu hồi theo quyết định.", "success")
+            flash(gettext("Đã thu hồi theo quyết định."), "success")
             return redirect(url_for("registry_pages.decision", decision_id=revoking_id))
     return _render_decision(decision_id, errors=errors, values=dict(request.form.items()), status=422)
 

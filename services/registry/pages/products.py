@@ -4,6 +4,7 @@ product's and its producer's edit forms."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from marshmallow import ValidationError
 
 from shared import reference
@@ -160,7 +161,7 @@ def edit_product(product_id):
     errors = errors or _change(product_id, lambda s, product: ops.update_product(s, rt().emit, product.id, data))
     if errors:
         return _refused_page(product_id, product_errors=errors)
-    flash("Đã lưu sản phẩm.", "success")
+    flash(gettext("Đã lưu sản phẩm."), "success")
     return redirect(url_for("registry_pages.product", product_id=product_id))
 
 
@@ -183,5 +184,5 @@ def edit_producer(product_id):
     errors = errors or _change(product_id, change)
     if errors:
         return _refused_page(product_id, producer_errors=errors)
-    flash("Đã lưu chủ thể.", "success")
+    flash(gettext("Đã lưu chủ thể."), "success")
     return redirect(url_for("registry_pages.product", product_id=product_id))
