@@ -169,3 +169,16 @@ def test_editing_an_inviting_fair_sends_only_what_changed_and_keeps_rules_the_fo
     assert over.status_code == 422
     html = over.get_data(as_text=True)
     assert re.search(r'id="budget-error">Hỗ trợ 6 gian × 12\.000\.000 đồng = 72\.000\.000 đồng, vượt', html)
+
+
+def test_the_demo_fairs_belong_to_the_demo_trade_officers_department(tmp_path):
+    from embedded import demo
+    from embedded.demo_accounts import ACCOUNTS
+    from services.events.models import Fair
+    from shared.web import runtime_of
+
+    scope = next(a[3] for a in ACCOUNTS if a[2] == "trade_officer")
+    with events_app(tmp_path) as app:
+        ids = demo.load_events(runtime_of(app))
+        with runtime_of(app).transaction() as s:
+            assert ids and {s.get(Fair, i).owner_scope for i in ids} == {scope}
