@@ -7,7 +7,7 @@ from pathlib import Path
 from shared import audit
 from shared.web import create_service_app
 
-from . import account_pages, pages
+from . import account_pages, admin_pages, pages
 from .decision_routes import blp as decisions_blp
 from .models import AuditEntry, Inbox, Outbox
 from .reference_routes import blp as reference_blp
@@ -30,5 +30,6 @@ def create_app(settings=None, migrate: bool = False):
     )
     pages.init(app)  # the registry officer's console pages (HTML, not in the OpenAPI document)
     account_pages.init(app)  # sign-in, sign-out, password reset: the one issuer of sessions
+    admin_pages.init(app)  # the administrator's: accounts and the audit log
     audit.install(app, AuditEntry)  # who did what: each write through the API or the console
     return app
