@@ -25,6 +25,10 @@ def test_each_prefix_reaches_its_service(platform):
     assert requests.get(f"{origin}/nowhere/openapi.json", timeout=10).status_code == 404
     home = requests.get(origin + "/", allow_redirects=False, timeout=10)
     assert home.status_code == 302 and home.headers["Location"].endswith("/registry/console/")
+    sign_in = requests.get(origin + "/", timeout=10)  # / -> the console -> its sign-in page, in the layout
+    assert sign_in.status_code == 200 and sign_in.url.startswith(f"{origin}/registry/console/sign-in")
+    assert 'href="/registry/console/static/console.css"' in sign_in.text  # url_for under the mount
+    assert '<html lang="vi">' in sign_in.text and "OCOP Xúc tiến thương mại" in sign_in.text
 
 
 def test_an_api_call_and_an_answer_link_through_the_one_origin(platform):
