@@ -34,12 +34,12 @@ def origin(tmp_path_factory):
     )
     registry = create_app(settings=settings, migrate=True)
     with runtime_of(registry).transaction() as s:
-        for who in ("lan", "khoa-phone", "khoa-desktop"):
+        for who in ("lan", "khoa-phone", "khoa-desktop", "admin"):
             accounts.create(
                 s,
                 email=f"{who}@sct.vinhlong.gov.vn",
                 name="Nguyễn Thị Lan",
-                role="registry_officer",
+                role="admin" if who == "admin" else "registry_officer",
                 password=PASSWORD,
                 scope_id="so-cong-thuong-vinh-long",
                 scope_name="Sở Công Thương Vĩnh Long",
@@ -102,3 +102,30 @@ def test_five_wrong_passwords_lock_the_account(origin, page, shot):
     _submit(page)
     assert "tài khoản bị khóa đến" in page.locator("#password-error").inner_text()
     shot(page, "sign-in-locked")
+
+
+def test_the_administrator_adds_an_account_and_reads_the_audit_log(origin, page, shot):
+    page.goto(f"{origin}/registry/console/accounts")
+    page.fill("#email", "admin@sct.vinhlong.gov.vn")
+    page.fill("#password", PASSWORD)
+    _submit(page)
+    assert page.url == f"{origin}/registry/console/accounts"
+    page.fill("#name", "Lê Thị Hoa")
+    page.fill("#email", f"hoa-{page.form_factor}@xttm.cantho.gov.vn")
+    page.select_option("#role", "trade_officer")
+    page.fill("#scope_id", "trung-tam-xttm-can-tho")
+    page.fill("#scope_name", "Trung tâm XTTM Cần Thơ")
+    page.fill("#password", "ngắn")
+    page.locator("main form button", has_text="Tạo tài khoản").click()
+    page.wait_for_load_state()
+    assert page.locator("#password-error").inner_text() == "Từ 12 đến 256 ký tự."
+    page.fill("#password", PASSWORD)
+    page.locator("main form button", has_text="Tạo tài khoản").click()
+    page.wait_for_load_state()
+    assert f"hoa-{page.form_factor}@xttm.cantho.gov.vn" in page.locator("table").inner_text()
+    shot(page, "console-accounts")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    page.goto(f"{origin}/registry/console/audit")
+    assert "account.created" in page.locator("table").inner_text()
+    shot(page, "console-audit")
+    assert page.script_errors == []
