@@ -240,3 +240,34 @@ def test_each_service_audits_the_writes_of_its_api(platform):
     assert page["total"] == 1 and page["items"][0]["action"] == "POST /webhooks"
     assert page["items"][0]["actor"] == {"id": "portal-audit", "name": "portal-audit", "role": "integration"}
     assert api.call("GET", "notifications", "/audit", "integration").status_code == 403
+
+
+def test_a_password_reset_link_works_once(platform, officer):
+    rt = platform.runtimes["registry"]
+    base = platform.api.urls["registry"] + "/console/password-reset"
+    unknown = requests.post(base, data={"email": "nobody@nowhere.vn"}, timeout=30)
+    asked = requests.post(base, data={"email": officer["email"]}, timeout=30)
+    assert unknown.status_code == asked.status_code == 200 and unknown.text == asked.text  # says nothing
+    with rt.session_factory() as s:
+        payloads = s.scalars(
+            select(rt.outbox.payload).where(rt.outbox.type == "registry.account.password_reset_requested")
+        ).all()
+    [data] = [json.loads(p)["data"] for p in payloads if officer["id"] in p]
+    assert data["email"] == officer["email"] and data["link"].startswith(
+        platform.runtimes["registry"].settings.public_base_url
+    )
+    path = data["link"].split("/console/password-reset/", 1)[1]
+    link = f"{base}/{path}"
+    assert requests.get(link, timeout=30).status_code == 200
+    short = requests.post(link, data={"password": "short"}, timeout=30)
+    assert short.status_code == 400 and 'id="password-error"' in short.text
+    new_password = "mật-khẩu-mới-" + secrets.token_urlsafe(8)
+    done = requests.post(link, data={"password": new_password}, allow_redirects=False, timeout=30)
+    assert done.status_code == 303
+    assert requests.get(link, timeout=30).status_code == 410  # spent
+    assert requests.post(link, data={"password": new_password}, timeout=30).status_code == 410
+    assert _sign_in(platform, officer["email"], PASSWORD).status_code == 401
+    assert _sign_in(platform, officer["email"], new_password).status_code == 303
+    with rt.transaction() as s:  # put the module's password back for the other tests
+        accounts.finish_reset(s, s.get(Account, officer["id"]), PASSWORD)
+    assert requests.get(f"{base}/{officer['id']}.forged-nonce", timeout=30).status_code == 410
