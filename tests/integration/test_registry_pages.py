@@ -68,7 +68,7 @@ def test_search_filters_and_pages_on_the_server(console):
     assert "Trang 1/5" in body
     r = console.get("/console/products", query_string={"stars": "4", "page": "5"}, headers=as_officer())
     assert "Trang 5/5" in text(r)
-    assert text(r).count('href="/console/products/') == 10
+    assert len(re.findall(r'href="/console/products/[0-9a-f-]{36}"', text(r))) == 10
 
 
 def test_a_bad_filter_is_shown_beside_its_field(console):
@@ -225,3 +225,26 @@ def test_the_pages_switch_to_english(console):
     assert "Tìm theo tên" not in body
     body = text(console.get("/console/imports", query_string={"lang": "en"}, headers=as_officer()))
     assert "Check (dry run)" in body and "Download the template (CSV, Vietnamese headers)" in body
+    body = text(console.get("/console/imports", query_string={"lang": "vi"}, headers=as_officer()))
+    assert "Kiểm tra (chạy thử)" in body  # and the remembered language is Vietnamese again
+
+
+def test_create_a_producer_then_its_product_with_errors_in_place(console):
+    producer = {"code": "1300999001", "name": "HTX Bưởi da xanh Chợ Lách", "kind": "cooperative"}
+    producer.update(province="Bến Tre", preferred_language="vi", consent_email="on")
+    r = console.post("/console/producers/new", data={**producer, "email": "sai"}, headers=as_officer())
+    assert r.status_code == 422
+    assert re.search(r'id="e-email">[^<]+<', r.get_data(as_text=True))
+    r = console.post("/console/producers/new", data={**producer, "province": "Hà Nội"}, headers=as_officer())
+    assert r.status_code == 422 and "ngoài phạm vi" in text(r)
+    r = console.post("/console/producers/new", data=producer, headers=as_officer())
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console/products/new?producer=1300999001")
+    product = {"producer": "1300999001", "name": "Bưởi da xanh", "group": "1"}
+    r = console.post("/console/products/new", data={**product, "producer": "khong-co"}, headers=as_officer())
+    assert r.status_code == 422
+    assert re.search(r'id="e-producer">[^<]+<', r.get_data(as_text=True))
+    assert console.post("/console/products/new", data=product, headers=as_officer(HA_NOI)).status_code == 422
+    r = console.post("/console/products/new", data=product, headers=as_officer())
+    assert r.status_code == 302
+    page = text(console.get(r.headers["Location"], headers=as_officer()))
+    assert "<h1>Bưởi da xanh</h1>" in page and "HTX Bưởi da xanh Chợ Lách" in page

@@ -22,6 +22,6 @@ def home():
 
 def init(app: Flask) -> None:
     """Register the pages on the registry's app (the layout is shared/console's, set up by create_service_app)."""
-    from . import decisions, imports, products, progress  # noqa: F401 - their routes register on blp
+    from . import create, decisions, imports, products, progress  # noqa: F401 - their routes register on blp
 
     app.register_blueprint(blp)
