@@ -4,10 +4,12 @@ in: a real console session of the one issuer (``shared.sessions``; a key pair ma
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from support import TEST_SECRET
+from support import TEST_SECRET, real_mode, reset_postgres
 
 TEMPLATE = Path(__file__).parents[2] / "services" / "registry" / "reference" / "mau-nhap-quyet-dinh.csv"
 VINH_LONG = {"id": "so-cong-thuong-vinh-long", "name": "Sở Công Thương Vĩnh Long"}
@@ -26,6 +28,7 @@ def account(scope=VINH_LONG, role="registry_officer") -> dict:
 
 
 _APPS: list = []
+_DATABASES = itertools.count()
 
 
 def session_token(scope=VINH_LONG, role="registry_officer") -> str:
@@ -50,16 +53,20 @@ def csrf(headers: dict) -> dict:
 
 @contextmanager
 def registry_app(tmp: Path):
-    """A registry (SQLite in ``tmp``) holding the embedded default's demo register (Bến Tre's 200 products)."""
+    """A registry (SQLite in ``tmp``, PostgreSQL in real mode) holding the embedded default's demo register
+    (Bến Tre's 200 products)."""
     from embedded import demo
     from services.registry.app import create_app
     from shared import signing
     from shared.config import load
     from shared.web import runtime_of
 
-    settings = dataclasses.replace(
-        load("registry"), database_url=f"sqlite:///{tmp / 'registry.sqlite'}", secret_key=TEST_SECRET
-    )
+    if real_mode():  # a PostgreSQL database of its own (the search's trigram indexes, the real driver)
+        name = f"ocop_pages{os.environ.get('OCOP_TEST_TAG', '')}_{next(_DATABASES)}_registry"
+        url = reset_postgres(os.environ["OCOP_TEST_PG_URL"], [name])[name]
+    else:
+        url = f"sqlite:///{tmp / 'registry.sqlite'}"
+    settings = dataclasses.replace(load("registry"), database_url=url, secret_key=TEST_SECRET)
     private, public = signing.new_pair()
     settings = dataclasses.replace(settings, token_private_key=private, token_public_key=public)
     app = create_app(settings=settings, migrate=True)
