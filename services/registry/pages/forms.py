@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError
 
 from shared.errors import OperationError
@@ -17,7 +19,23 @@ MESSAGES = {
 }
 
 
+# The import's row reasons (import_rows.py) that officers meet most, in Vietnamese; others as they are.
+PATTERNS = [
+    (re.compile(r"^(.*) is not a whole number$"), r"\1 không phải là số nguyên"),
+    (re.compile(r"^(.*) is not a number$"), r"\1 không phải là số"),
+    (re.compile(r"^(.*) is not yes or no .*$"), r"\1 không phải có / không"),
+    (re.compile(r"^unknown product group (.*?);.*$"), r"không có nhóm sản phẩm \1"),
+    (re.compile(r"^unknown province (.*)$"), r"không có tỉnh/thành \1"),
+    (re.compile(r"^a value under no column header$"), "giá trị nằm ngoài các cột có tiêu đề"),
+    (re.compile(r"^differs from line (\d+) for the same producer code.*$"), r"khác với dòng \1 của cùng mã chủ thể"),
+    (re.compile(r"^already has a current certification.*$"), "đã có chứng nhận còn hiệu lực"),
+]
+
+
 def message(text: str) -> str:
+    for pattern, vietnamese in PATTERNS:
+        if pattern.match(text):
+            return pattern.sub(vietnamese, text)
     for english, vietnamese in MESSAGES.items():
         if text.startswith(english):
             return vietnamese

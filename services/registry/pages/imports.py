@@ -8,6 +8,7 @@ import binascii
 from pathlib import Path
 
 from flask import Response, render_template, request
+from flask_babel import get_locale
 
 from shared import reference
 from shared.errors import OperationError
@@ -122,6 +123,8 @@ def import_file():
     except OperationError as exc:
         errors = {"file": message(exc.message)}
         return render_template("registry/import.html", report=None, errors=errors, carried=None, filename=None), 422
+    if str(get_locale() or "vi") == "vi":
+        report["errors"] = [{**e, "message": message(e["message"])} for e in report["errors"]]
     if outside:
         report["errors"] = sorted(report["errors"] + outside, key=lambda e: e["line"])
         report["valid"], report["applied"] = False, False
