@@ -95,10 +95,10 @@ def test_an_answer_link_key_cannot_sign_an_api_token_nor_the_reverse():
     forged = jwt.encode(_claims(), keys.key("calendar-link", MASTER), algorithm="HS256")
     with pytest.raises(auth.TokenError, match="invalid token"):
         auth.read_token(PUBLIC, forged)
-    # a link signed with the API-token key (the same serializer otherwise) is not a link
+    # a link signed with the calendar-link key (the same serializer otherwise) is not an answer link
     deadline = int((datetime.now(UTC) + timedelta(days=3)).timestamp())
     as_api = URLSafeSerializer(
-        keys.key("api-token", MASTER), salt=links.SALT, signer_kwargs={"digest_method": links.hashlib.sha256}
+        keys.key("calendar-link", MASTER), salt=links.SALT, signer_kwargs={"digest_method": links.hashlib.sha256}
     )
     with pytest.raises(links.LinkError) as refused:
         links.read_token(MASTER, as_api.dumps({"inv": "i", "prod": "p", "purpose": links.PURPOSE, "exp": deadline}))

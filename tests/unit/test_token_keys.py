@@ -29,9 +29,10 @@ def test_a_token_signed_by_another_key_or_with_hs256_over_the_public_key_is_refu
     # the classic confusion: HS256 with the (public) verification key as the HMAC secret
     with pytest.raises((auth.TokenError, jwt.InvalidKeyError)):
         auth.read_token(PUBLIC, jwt.encode(_claims(), PUBLIC.encode(), algorithm="HS256"))
-    # an HS256 token signed with the old API-token key is no longer accepted
+    # an HS256 token signed with a key the services derive (the old scheme's way) is no longer accepted
     with pytest.raises(auth.TokenError):
-        auth.read_token(PUBLIC, jwt.encode(_claims(), keys.key("api-token", MASTER), algorithm="HS256"))
+        auth.read_token(PUBLIC, jwt.encode(_claims(), keys.key("session", MASTER), algorithm="HS256"))
+    assert "api-token" not in keys.PURPOSES  # no shared secret signs tokens any more
 
 
 def _settings(service, **over):
