@@ -15,7 +15,7 @@ from pathlib import Path
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from . import events as _events  # noqa: F401  (registers the contracts)
+from . import events as _events  # noqa: F401  (registers the contracts: events_events, registry_events)
 from . import notifications as _notifications  # noqa: F401
 from . import tokens as _tokens  # noqa: F401
 from .registry import CONTRACTS, Contract, contract_for

@@ -1,14 +1,23 @@
-"""Contracts the notifications service publishes beyond those in events.py: what it could not
-deliver. Data only; the envelope is in __init__."""
+"""Contracts the notifications service publishes: what it delivered and what it could not.
+Data only; the envelope is in __init__."""
 
 from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from .events import _Data
 from .registry import contract
+from .vocabulary import _Data
 
 CHANNELS = ["email", "sms"]
+
+
+@contract("notifications.delivery.sent", 1, "notifications", "A message reached a channel (SMTP accepted it).")
+class DeliverySentV1(_Data):
+    delivery_id = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "sms", "webhook"]))
+    template = fields.String(required=True)
+    producer_id = fields.String(required=True)
+    cause_event_id = fields.String(required=True)
 
 
 @contract(

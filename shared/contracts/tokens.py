@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from .events import _Data
 from .registry import contract
+from .vocabulary import _Data
 
 
 @contract(
