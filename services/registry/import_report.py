@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import domain
-from .import_rows import _INVALID, Checked, as_text
+from .import_convert import as_text
+from .import_rows import _INVALID, Checked
 from .models import ImportRecord
 
 MAX_ERRORS = 200  # errors a report lists (error_count counts them all)
