@@ -30,7 +30,7 @@ from email import message_from_bytes, policy
 
 import pytest
 import requests
-from e2e.deployment import PYTHON, SECRET, Client, SmtpServer, all_sent, process_env, wait_emails
+from e2e.deployment import PYTHON, Client, SmtpServer, all_sent, process_env, wait_emails
 from support import SERVICES, platform_env, real_mode, wait_for
 
 from services.notifications.delivery_queue import FOUND, INTERRUPTED
@@ -47,7 +47,7 @@ class Embedded:
         self.procs = procs
         self.env = env
         self.urls = {s: f"http://127.0.0.1:{env[f'OCOP_{s.upper()}_PORT']}" for s in SERVICES}
-        self.client = Client(self.urls, SECRET)
+        self.client = Client(self.urls)  # tokens signed with the test key pair platform_env gives the process
         self.starts = 0
 
     def start(self) -> Embedded:
