@@ -218,7 +218,13 @@ def test_embedded_default_with_demo_data(tmp_path, embedded_env, procs):
             return db.execute("SELECT count(*) FROM certified_products").fetchone()[0]
 
     wait_for(lambda: read_model_rows() == 200, timeout=60, interval=0.3, message="demo read model")
-    assert len(api.call("GET", "events", f"/fairs/{fair['id']}/preview", "trade_officer").json()) > 25
+    # the certified rows arrive before the last product and producer updates: wait for the ranking itself
+    wait_for(
+        lambda: len(api.call("GET", "events", f"/fairs/{fair['id']}/preview", "trade_officer").json()) > 25,
+        timeout=60,
+        interval=0.5,
+        message="more candidates than the national festival's 25 booths",
+    )
     invitations = api.publish(fair["id"])
     issued = [i for i in invitations if i["status"] == "issued"]
     assert len(issued) == 25 and any(i["status"] == "waitlisted" for i in invitations)
